@@ -1,0 +1,21 @@
+//! A SignalR client for dashboards that run in the browser.
+//!
+//! The protocol lives in a sans-IO core ([`negotiate`], [`protocol`], [`connection`],
+//! [`reconnect`]): plain data in, plain data out, time passed in as an argument, tested
+//! natively. The browser adapters (fetch for negotiate, the WebSocket transport, timers and
+//! the connection driver) sit behind the `web` feature in [`web`].
+
+pub mod connection;
+pub mod negotiate;
+pub mod protocol;
+pub mod reconnect;
+mod url;
+
+#[cfg(feature = "web")]
+pub mod web;
+
+pub use connection::{CloseReason, Millis, Session, SessionConfig, SessionEvent};
+pub use negotiate::{Bearer, Negotiated, NegotiateError, NegotiateStep, Negotiator, TransportKind};
+pub use protocol::{HubMessage, HubProtocol, ProtocolError};
+pub use reconnect::ReconnectPolicy;
+pub use serde_json::value::RawValue;

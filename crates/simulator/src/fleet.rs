@@ -1,0 +1,258 @@
+//! A fleet of vehicles driving road-like loops around a centre point.
+//!
+//! Each vehicle follows a rectangular loop on a street grid (blocks of a few hundred metres),
+//! accelerates and brakes smoothly, waits at some corners (idle) and now and then parks for a
+//! while (stopped). Heading always follows the street it is on. Everything is deterministic for
+//! a given seed, so a test or a demo sees the same fleet every time.
+
+use telemetry::{Position, VehicleState};
+
+use crate::rng::SplitMix64;
+
+const METRES_PER_DEGREE_LAT: f64 = 111_320.0;
+/// Street grid spacing in metres.
+const BLOCK: f64 = 350.0;
+const ACCELERATION: f64 = 2.0; // m/s²
+
+/// A point in metres east/north of the centre.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Xy {
+    x: f64,
+    y: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Activity {
+    Driving,
+    /// Waiting at a corner until this many seconds have passed.
+    Waiting { remaining: f64, parked: bool },
+}
+
+#[derive(Debug, Clone)]
+struct Vehicle {
+    id: String,
+    site: String,
+    route: Vec<Xy>,
+    /// Index of the waypoint being driven towards.
+    next: usize,
+    at: Xy,
+    heading: f64,
+    speed: f64,  // m/s
+    cruise: f64, // m/s
+    activity: Activity,
+}
+
+/// The simulated fleet.
+#[derive(Debug, Clone)]
+pub struct Fleet {
+    centre_lat: f64,
+    centre_lon: f64,
+    vehicles: Vec<Vehicle>,
+    rng: SplitMix64,
+}
+
+/// Site names vehicles are spread over.
+pub const SITES: [&str; 4] = ["north", "south", "east", "west"];
+
+impl Fleet {
+    /// `count` vehicles around (`centre_lat`, `centre_lon`), deterministic for `seed`.
+    pub fn new(seed: u64, count: usize, centre_lat: f64, centre_lon: f64) -> Self {
+        let mut rng = SplitMix64::new(seed);
+        // The grid grows with the fleet so big fleets do not pile up on the same streets.
+        let half_extent = (4.0 + (count as f64).sqrt() / 2.0).round() as i64;
+        let vehicles = (0..count)
+            .map(|i| {
+                let x0 = rng.range_i64(-half_extent, half_extent);
+                let y0 = rng.range_i64(-half_extent, half_extent);
+                let w = rng.range_i64(1, 4);
+                let h = rng.range_i64(1, 4);
+                let corners = [(x0, y0), (x0 + w, y0), (x0 + w, y0 + h), (x0, y0 + h)];
+                let mut route: Vec<Xy> =
+                    corners.iter().map(|&(x, y)| Xy { x: x as f64 * BLOCK, y: y as f64 * BLOCK }).collect();
+                if rng.next_f64() < 0.5 {
+                    route.reverse();
+                }
+                // Start somewhere along the first street.
+                let t = rng.next_f64();
+                let at = Xy {
+                    x: route[0].x + (route[1].x - route[0].x) * t,
+                    y: route[0].y + (route[1].y - route[0].y) * t,
+                };
+                let cruise = rng.range_f64(30.0, 65.0) / 3.6;
+                let site_index = if y0 >= 0 { if x0 >= 0 { 2 } else { 0 } } else if x0 >= 0 { 1 } else { 3 };
+                let mut v = Vehicle {
+                    id: format!("veh-{:05}", i + 1),
+                    site: SITES[site_index].to_string(),
+                    route,
+                    next: 1,
+                    at,
+                    heading: 0.0,
+                    speed: cruise * rng.next_f64(),
+                    cruise,
+                    activity: Activity::Driving,
+                };
+                v.heading = bearing(v.at, v.route[v.next]);
+                v
+            })
+            .collect();
+        Self { centre_lat, centre_lon, vehicles, rng }
+    }
+
+    pub fn len(&self) -> usize {
+        self.vehicles.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.vehicles.is_empty()
+    }
+
+    /// Advances every vehicle by `dt` seconds.
+    pub fn step(&mut self, dt: f64) {
+        for v in &mut self.vehicles {
+            step_vehicle(v, dt, &mut self.rng);
+        }
+    }
+
+    /// Current positions stamped with `ts` (Unix ms).
+    pub fn positions(&self, ts: i64) -> Vec<Position> {
+        let lon_scale = METRES_PER_DEGREE_LAT * self.centre_lat.to_radians().cos();
+        self.vehicles
+            .iter()
+            .map(|v| Position {
+                id: v.id.clone(),
+                ts,
+                lat: round6(self.centre_lat + v.at.y / METRES_PER_DEGREE_LAT),
+                lon: round6(self.centre_lon + v.at.x / lon_scale),
+                heading: (v.heading * 10.0).round() / 10.0,
+                speed: (v.speed * 3.6 * 10.0).round() / 10.0,
+                state: match v.activity {
+                    Activity::Waiting { parked: true, .. } => VehicleState::Stopped,
+                    _ if v.speed < 0.5 => VehicleState::Idle,
+                    _ => VehicleState::Moving,
+                },
+                site: v.site.clone(),
+            })
+            .collect()
+    }
+}
+
+fn round6(value: f64) -> f64 {
+    (value * 1e6).round() / 1e6
+}
+
+/// Compass bearing from `a` to `b` in degrees (0 = north, 90 = east).
+fn bearing(a: Xy, b: Xy) -> f64 {
+    let deg = (b.x - a.x).atan2(b.y - a.y).to_degrees();
+    (deg + 360.0) % 360.0
+}
+
+fn distance(a: Xy, b: Xy) -> f64 {
+    ((b.x - a.x).powi(2) + (b.y - a.y).powi(2)).sqrt()
+}
+
+fn step_vehicle(v: &mut Vehicle, dt: f64, rng: &mut SplitMix64) {
+    if let Activity::Waiting { remaining, parked } = v.activity {
+        v.speed = 0.0;
+        let remaining = remaining - dt;
+        v.activity = if remaining <= 0.0 { Activity::Driving } else { Activity::Waiting { remaining, parked } };
+        return;
+    }
+    let target = v.route[v.next];
+    let to_corner = distance(v.at, target);
+    // Brake so the vehicle can turn the corner slowly.
+    let braking_speed = (2.0 * ACCELERATION * to_corner).sqrt().max(3.0);
+    let wanted = v.cruise.min(braking_speed);
+    v.speed = if v.speed < wanted {
+        (v.speed + ACCELERATION * dt).min(wanted)
+    } else {
+        (v.speed - ACCELERATION * 1.5 * dt).max(wanted)
+    };
+    let mut travel = v.speed * dt;
+    while travel > 0.0 {
+        let target = v.route[v.next];
+        let left = distance(v.at, target);
+        if travel < left {
+            let f = travel / left;
+            v.at = Xy { x: v.at.x + (target.x - v.at.x) * f, y: v.at.y + (target.y - v.at.y) * f };
+            v.heading = bearing(v.at, target);
+            break;
+        }
+        v.at = target;
+        travel -= left;
+        v.next = (v.next + 1) % v.route.len();
+        v.heading = bearing(v.at, v.route[v.next]);
+        let roll = rng.next_f64();
+        if roll < 0.04 {
+            v.activity = Activity::Waiting { remaining: rng.range_f64(60.0, 180.0), parked: true };
+            v.speed = 0.0;
+            break;
+        } else if roll < 0.25 {
+            v.activity = Activity::Waiting { remaining: rng.range_f64(3.0, 25.0), parked: false };
+            v.speed = 0.0;
+            break;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_seed_same_fleet() {
+        let mut a = Fleet::new(7, 20, 47.37, 8.54);
+        let mut b = Fleet::new(7, 20, 47.37, 8.54);
+        for _ in 0..30 {
+            a.step(1.0);
+            b.step(1.0);
+        }
+        assert_eq!(a.positions(0), b.positions(0));
+        let c = Fleet::new(8, 20, 47.37, 8.54);
+        assert_ne!(a.positions(0), c.positions(0));
+    }
+
+    #[test]
+    fn vehicles_move_consistently_with_heading_and_speed() {
+        let mut fleet = Fleet::new(1, 50, 47.37, 8.54);
+        let mut moved = 0;
+        for _ in 0..120 {
+            let before = fleet.positions(0);
+            fleet.step(1.0);
+            let after = fleet.positions(0);
+            for (p, q) in before.iter().zip(&after) {
+                let dy = (q.lat - p.lat) * METRES_PER_DEGREE_LAT;
+                let dx = (q.lon - p.lon) * METRES_PER_DEGREE_LAT * 47.37f64.to_radians().cos();
+                let metres = (dx * dx + dy * dy).sqrt();
+                // Never faster than the reported speed allows (plus rounding slack).
+                assert!(metres <= q.speed.max(p.speed) / 3.6 + 1.0, "{} jumped {metres} m", q.id);
+                assert!((0.0..360.0).contains(&q.heading));
+                if metres > 5.0 {
+                    moved += 1;
+                    // Straight street segments: the movement is along the reported heading,
+                    // unless the vehicle turned a corner within this step.
+                    let travel = (dx.atan2(dy).to_degrees() + 360.0) % 360.0;
+                    let diff = ((travel - q.heading + 540.0) % 360.0 - 180.0).abs();
+                    let turned = ((p.heading - q.heading + 540.0) % 360.0 - 180.0).abs() > 1.0;
+                    assert!(turned || diff < 2.0, "{} travels {travel} but heads {}", q.id, q.heading);
+                }
+            }
+        }
+        assert!(moved > 50 * 60, "most vehicles move most of the time: {moved}");
+    }
+
+    #[test]
+    fn vehicles_stop_and_park_sometimes_and_stay_near_the_centre() {
+        let mut fleet = Fleet::new(3, 50, 0.0, 0.0);
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..600 {
+            fleet.step(1.0);
+            for p in fleet.positions(0) {
+                seen.insert(p.state);
+                assert!(p.lat.abs() < 0.2 && p.lon.abs() < 0.2);
+            }
+        }
+        assert!(seen.contains(&VehicleState::Moving));
+        assert!(seen.contains(&VehicleState::Idle));
+        assert!(seen.contains(&VehicleState::Stopped));
+    }
+}

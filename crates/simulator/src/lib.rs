@@ -1,0 +1,206 @@
+//! The development backend: everything the dashboard talks to, on one machine.
+//!
+//! * the functions API (production: Azure Functions) on one port, `/api/...`;
+//! * an embedded SignalR service (production: Azure SignalR Service, serverless mode) on
+//!   another, `/client/...`, with tokens signed by the connection string's AccessKey;
+//! * simulated devices whose telemetry is pushed to every connected dashboard.
+//!
+//! [`functions_app`] and [`service_app`] build the routers apart from [`run`], so tests can
+//! serve them on ephemeral ports.
+
+pub mod connection_string;
+pub mod cors;
+pub mod error;
+pub mod fleet;
+pub mod functions;
+pub mod hub;
+pub mod jwt;
+pub mod rng;
+pub mod service;
+
+use std::future::IntoFuture;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use clap::Parser;
+use tokio::net::TcpListener;
+
+use crate::connection_string::ConnectionString;
+use crate::hub::Hubs;
+use crate::service::Timing;
+
+/// A fixed key for local development only; printed at start so anyone can publish with curl.
+pub const DEV_ACCESS_KEY: &str = "SimulatorDevelopmentKeyNotASecret0123456789ABCDEF";
+
+/// The default connection string: the embedded service on 127.0.0.1:8888.
+pub fn dev_connection_string() -> String {
+    format!("Endpoint=http://127.0.0.1:8888;AccessKey={DEV_ACCESS_KEY};Version=1.0;")
+}
+
+/// Command-line flags.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "simulator", version, about = "Functions API + SignalR service + simulated devices, for local development")]
+pub struct Config {
+    /// Address both servers listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: IpAddr,
+    /// Port of the functions API (`/api/negotiate`, ...).
+    #[arg(long, default_value_t = 7071)]
+    pub functions_port: u16,
+    /// Port of the SignalR service; defaults to the connection string's Endpoint port.
+    #[arg(long)]
+    pub service_port: Option<u16>,
+    /// `Endpoint=...;AccessKey=...;Version=1.0;` of the SignalR service. Tokens are signed with
+    /// its AccessKey; its Endpoint is the URL handed to browsers.
+    #[arg(long, env = "AZURE_SIGNALR_CONNECTION_STRING", default_value_t = dev_connection_string(), hide_default_value = true)]
+    pub connection_string: String,
+    /// Lifetime of client tokens issued by negotiate, in seconds.
+    #[arg(long, default_value_t = 3600)]
+    pub token_lifetime: u64,
+    /// Another origin allowed by CORS (loopback origins always are). Repeatable.
+    #[arg(long = "allow-origin")]
+    pub allow_origins: Vec<String>,
+    /// Seed of every simulated device: the same seed replays the same data.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Number of simulated vehicles.
+    #[arg(long, default_value_t = 50)]
+    pub vehicles: usize,
+    /// Position updates per vehicle per second.
+    #[arg(long, default_value_t = 1.0)]
+    pub rate: f64,
+    /// Centre of the fleet, `lat,lon`.
+    #[arg(long, default_value = "47.3769,8.5417", value_parser = parse_centre)]
+    pub centre: (f64, f64),
+    /// Server keep-alive: a Ping after this many ms without other traffic.
+    #[arg(long, default_value_t = 15_000)]
+    pub keep_alive_ms: u64,
+    /// Drop a client that sent nothing for this many ms.
+    #[arg(long, default_value_t = 30_000)]
+    pub client_timeout_ms: u64,
+}
+
+fn parse_centre(text: &str) -> Result<(f64, f64), String> {
+    let (lat, lon) = text.split_once(',').ok_or("expected lat,lon")?;
+    let lat: f64 = lat.trim().parse().map_err(|_| format!("latitude {lat:?} is not a number"))?;
+    let lon: f64 = lon.trim().parse().map_err(|_| format!("longitude {lon:?} is not a number"))?;
+    if !(-85.0..=85.0).contains(&lat) || !(-180.0..=180.0).contains(&lon) {
+        return Err("centre out of range (lat ±85, lon ±180)".into());
+    }
+    Ok((lat, lon))
+}
+
+/// Settings shared by the handlers.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub connection: ConnectionString,
+    pub token_lifetime: Duration,
+    pub timing: Timing,
+}
+
+/// Shared state of both servers.
+pub struct AppState {
+    pub settings: Settings,
+    pub hubs: Hubs,
+}
+
+impl AppState {
+    pub fn new(settings: Settings) -> Arc<Self> {
+        Arc::new(Self { settings, hubs: Hubs::default() })
+    }
+
+    /// The client URL of a hub, which is also the audience of its client tokens.
+    pub fn client_url(&self, hub: &str) -> String {
+        format!("{}/client/?hub={}", self.settings.connection.endpoint, hub.to_ascii_lowercase())
+    }
+}
+
+/// The functions API router.
+pub fn functions_app(state: Arc<AppState>, allow_origins: Vec<String>) -> Router {
+    functions::routes().with_state(state).layer(cors::layer(allow_origins))
+}
+
+/// The SignalR service router.
+pub fn service_app(state: Arc<AppState>, allow_origins: Vec<String>) -> Router {
+    service::routes().with_state(state).layer(cors::layer(allow_origins))
+}
+
+/// Publishes the fleet to the `telemetry` hub at `rate` updates per second until the task is
+/// dropped. Each tick is one `positions` batch, serialized once for every client.
+pub async fn publish_fleet(state: Arc<AppState>, mut fleet: fleet::Fleet, rate: f64) {
+    let hub = state.hubs.get(telemetry::HUB);
+    let period = Duration::from_secs_f64(1.0 / rate.max(0.001));
+    let mut ticker = tokio::time::interval(period);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        ticker.tick().await;
+        fleet.step(period.as_secs_f64());
+        if hub.connection_count() == 0 {
+            continue;
+        }
+        let batch = fleet.positions(unix_millis());
+        match signalr::protocol::encode_invocation(None, telemetry::targets::POSITIONS, [&batch]) {
+            Ok(frame) => {
+                hub.broadcast(frame.into());
+            }
+            Err(error) => tracing::error!(%error, "cannot encode a positions batch"),
+        }
+    }
+}
+
+/// Wall-clock Unix milliseconds (device timestamps).
+pub fn unix_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Everything `run` needs, checked.
+pub fn settings_from(config: &Config) -> Result<Settings, String> {
+    let connection: ConnectionString = config.connection_string.parse().map_err(|e| format!("{e}"))?;
+    if config.rate <= 0.0 || !config.rate.is_finite() {
+        return Err("--rate must be a positive number".into());
+    }
+    Ok(Settings {
+        connection,
+        token_lifetime: Duration::from_secs(config.token_lifetime.max(1)),
+        timing: Timing {
+            handshake_timeout: Duration::from_secs(15),
+            keep_alive: Duration::from_millis(config.keep_alive_ms.max(10)),
+            client_timeout: Duration::from_millis(config.client_timeout_ms.max(20)),
+        },
+    })
+}
+
+/// Binds both servers, starts the devices, and serves until the process ends. Open
+/// WebSockets never finish by themselves, so shutting down is the caller dropping this future
+/// (see `main`), not a graceful drain.
+pub async fn run(config: Config) -> Result<(), String> {
+    let settings = settings_from(&config)?;
+    let service_port = config.service_port.unwrap_or_else(|| settings.connection.port());
+    let functions_addr = SocketAddr::new(config.host, config.functions_port);
+    let service_addr = SocketAddr::new(config.host, service_port);
+    let functions_listener =
+        TcpListener::bind(functions_addr).await.map_err(|e| format!("cannot listen on {functions_addr} (functions): {e}"))?;
+    let service_listener =
+        TcpListener::bind(service_addr).await.map_err(|e| format!("cannot listen on {service_addr} (service): {e}"))?;
+    let functions_addr = functions_listener.local_addr().map_err(|e| e.to_string())?;
+    let service_addr = service_listener.local_addr().map_err(|e| e.to_string())?;
+
+    let state = AppState::new(settings);
+    let fleet = fleet::Fleet::new(config.seed, config.vehicles, config.centre.0, config.centre.1);
+    tokio::spawn(publish_fleet(state.clone(), fleet, config.rate));
+
+    println!("simulator ready");
+    println!("  functions API   http://{functions_addr}/api   (POST /api/negotiate)");
+    println!("  SignalR service http://{service_addr}   (hub {})", telemetry::HUB);
+    println!("  connection string {}", config.connection_string);
+    println!("  devices: {} vehicles at {} Hz, seed {}", config.vehicles, config.rate, config.seed);
+
+    let functions = axum::serve(functions_listener, functions_app(state.clone(), config.allow_origins.clone()));
+    let service = axum::serve(service_listener, service_app(state, config.allow_origins.clone()));
+    tokio::try_join!(functions.into_future(), service.into_future()).map(|_| ()).map_err(|e| e.to_string())
+}

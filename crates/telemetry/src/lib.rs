@@ -1,0 +1,183 @@
+//! The wire contract of the `telemetry` hub.
+//!
+//! Every type here is what travels between the functions/SignalR side and the dashboard:
+//! JSON, camelCase, timestamps in Unix epoch milliseconds taken at the device (`ts`).
+//! The dashboard and the simulator both depend on this crate, so a change to the contract
+//! is a compile error on both sides instead of a silent mismatch.
+
+use serde::{Deserialize, Serialize};
+
+/// The hub every dashboard connects to.
+pub const HUB: &str = "telemetry";
+
+/// Client method names (SignalR invocation targets) the service pushes to dashboards.
+pub mod targets {
+    /// A batch of [`Position`](crate::Position)s.
+    pub const POSITIONS: &str = "positions";
+    /// A batch of [`Reading`](crate::Reading)s.
+    pub const READINGS: &str = "readings";
+    /// A batch of [`Alert`](crate::Alert)s.
+    pub const ALERTS: &str = "alerts";
+    /// A batch of [`AlertAcknowledged`](crate::AlertAcknowledged).
+    pub const ALERT_ACKNOWLEDGED: &str = "alertAcknowledged";
+    /// A batch of [`AlertCleared`](crate::AlertCleared).
+    pub const ALERT_CLEARED: &str = "alertCleared";
+}
+
+/// Unix epoch milliseconds.
+pub type Millis = i64;
+
+/// What a vehicle is doing, derived at the device from its speed history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum VehicleState {
+    Moving,
+    Idle,
+    Stopped,
+}
+
+impl VehicleState {
+    /// The label used on screen and on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VehicleState::Moving => "moving",
+            VehicleState::Idle => "idle",
+            VehicleState::Stopped => "stopped",
+        }
+    }
+}
+
+/// One vehicle's position report (target `positions`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Position {
+    pub id: String,
+    pub ts: Millis,
+    pub lat: f64,
+    pub lon: f64,
+    /// Degrees clockwise from north, 0..360.
+    pub heading: f64,
+    /// km/h.
+    pub speed: f64,
+    pub state: VehicleState,
+    pub site: String,
+}
+
+/// Kind of stationary equipment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum DeviceKind {
+    Process,
+    Drill,
+}
+
+/// Operating status of a piece of equipment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum DeviceStatus {
+    Running,
+    Stopped,
+    Fault,
+}
+
+/// One equipment reading (target `readings`). `values` maps metric names to numbers:
+/// process machines send `temperature` and `pressure`, drilling rigs `rpm`, `power`, `angle`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Reading {
+    pub device: String,
+    pub kind: DeviceKind,
+    pub ts: Millis,
+    pub site: String,
+    pub status: DeviceStatus,
+    pub values: std::collections::BTreeMap<String, f64>,
+}
+
+/// Alert severity, lowest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Severity {
+    Info,
+    Warning,
+    Critical,
+}
+
+/// An alert raised by a rule (target `alerts`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Alert {
+    pub id: String,
+    pub ts: Millis,
+    pub device: String,
+    pub site: String,
+    pub severity: Severity,
+    pub metric: String,
+    pub value: f64,
+    pub threshold: f64,
+    pub message: String,
+}
+
+/// Someone acknowledged an alert (target `alertAcknowledged`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AlertAcknowledged {
+    pub id: String,
+    pub by: String,
+    pub ts: Millis,
+}
+
+/// The rule behind an alert returned to normal (target `alertCleared`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AlertCleared {
+    pub id: String,
+    pub ts: Millis,
+}
+
+/// The answer of the functions `negotiate` call: the Azure Functions SignalR input binding's
+/// shape, which a SignalR client follows as a negotiate redirect.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectionInfo {
+    pub url: String,
+    pub access_token: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn position_uses_the_contract_field_names() {
+        let p = Position {
+            id: "veh-001".into(),
+            ts: 1_700_000_000_000,
+            lat: 52.5,
+            lon: 13.4,
+            heading: 90.0,
+            speed: 42.0,
+            state: VehicleState::Moving,
+            site: "north".into(),
+        };
+        let json = serde_json::to_value(&p).unwrap();
+        assert_eq!(json["state"], "moving");
+        assert_eq!(json["ts"], 1_700_000_000_000i64);
+        let back: Position = serde_json::from_value(json).unwrap();
+        assert_eq!(back, p);
+    }
+
+    #[test]
+    fn contract_fixture_decodes_with_unknown_fields_ignored() {
+        let text = r#"{"id":"a1","ts":5,"device":"press-1","site":"s","severity":"critical",
+            "metric":"temperature","value":99.5,"threshold":90,"message":"hot","extra":true}"#;
+        let alert: Alert = serde_json::from_str(text).unwrap();
+        assert_eq!(alert.severity, Severity::Critical);
+        assert!(Severity::Critical > Severity::Warning);
+    }
+
+    #[test]
+    fn connection_info_is_camel_case() {
+        let info = ConnectionInfo { url: "u".into(), access_token: "t".into() };
+        assert_eq!(serde_json::to_string(&info).unwrap(), r#"{"url":"u","accessToken":"t"}"#);
+    }
+}

@@ -1,0 +1,89 @@
+// Starting the simulator (and other helpers) for Node-side tests: free loopback ports,
+// a child process that is always killed when the test ends, and readiness by polling.
+import { spawn } from 'node:child_process';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const simulatorBin = process.env.SIMULATOR_BIN ?? path.join(repoRoot, 'target', 'debug', 'simulator');
+
+/** A TCP port that was free a moment ago on 127.0.0.1. */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Polls `check` until it returns a truthy value or `timeoutMs` passes. */
+export async function waitFor(check, { timeoutMs = 15000, intervalMs = 100, what = 'condition' } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  let lastError;
+  while (Date.now() < deadline) {
+    try {
+      const value = await check();
+      if (value) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    await sleep(intervalMs);
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${lastError}` : ''}`);
+}
+
+/**
+ * Starts the simulator on fresh ports. Returns { functionsPort, servicePort, apiBase,
+ * connectionString, accessKey, output(), stop() }. Extra flags go in `args`.
+ */
+export async function startSimulator({ args = [], functionsPort, servicePort } = {}) {
+  functionsPort ??= await freePort();
+  servicePort ??= await freePort();
+  const accessKey = 'TestOnlyAccessKey-' + Math.random().toString(36).slice(2);
+  const connectionString = `Endpoint=http://127.0.0.1:${servicePort};AccessKey=${accessKey};Version=1.0;`;
+  const child = spawn(
+    simulatorBin,
+    ['--functions-port', String(functionsPort), '--connection-string', connectionString, ...args],
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'warn' } },
+  );
+  let output = '';
+  child.stdout.on('data', (d) => (output += d));
+  child.stderr.on('data', (d) => (output += d));
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  const apiBase = `http://127.0.0.1:${functionsPort}/api`;
+  const sim = {
+    functionsPort,
+    servicePort,
+    apiBase,
+    connectionString,
+    accessKey,
+    output: () => output,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL');
+        await exited;
+      }
+    },
+  };
+  try {
+    await waitFor(
+      async () => {
+        if (child.exitCode !== null) throw new Error(`simulator exited: ${output}`);
+        const res = await fetch(`${apiBase}/negotiate`, { method: 'POST' });
+        return res.ok;
+      },
+      { what: 'the simulator to answer negotiate' },
+    );
+  } catch (error) {
+    await sim.stop();
+    throw error;
+  }
+  return sim;
+}
