@@ -1,0 +1,19 @@
+//! The live IoT dashboard: a Leptos single-page app fed by SignalR.
+//!
+//! * [`config`]: runtime `config.json` with query-string overrides;
+//! * [`live`]: the SignalR connection and the glue from hub messages to the store;
+//! * [`model`]: pure state (fleet, connection status), tested natively;
+//! * [`panels`]: the views; [`app`]: the shell that wires them together.
+
+pub mod app;
+pub mod config;
+pub mod live;
+pub mod model;
+pub mod panels;
+pub mod store;
+
+/// Mounts the app on `<body>`.
+pub fn start() {
+    console_error_panic_hook::set_once();
+    leptos::mount::mount_to_body(app::App);
+}

@@ -49,7 +49,10 @@ pub enum CloseReason {
     /// The local side asked to stop.
     Stopped,
     /// The server sent Close.
-    ServerClosed { error: Option<String>, allow_reconnect: bool },
+    ServerClosed {
+        error: Option<String>,
+        allow_reconnect: bool,
+    },
     /// The transport closed or failed.
     TransportLost(String),
     /// Nothing was received within the server timeout.
@@ -66,7 +69,9 @@ impl CloseReason {
     pub fn may_reconnect(&self) -> bool {
         match self {
             CloseReason::Stopped => false,
-            CloseReason::ServerClosed { allow_reconnect, .. } => *allow_reconnect,
+            CloseReason::ServerClosed {
+                allow_reconnect, ..
+            } => *allow_reconnect,
             _ => true,
         }
     }
@@ -76,11 +81,18 @@ impl std::fmt::Display for CloseReason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             CloseReason::Stopped => write!(f, "stopped"),
-            CloseReason::ServerClosed { error: Some(e), .. } => write!(f, "server closed the connection: {e}"),
-            CloseReason::ServerClosed { error: None, .. } => write!(f, "server closed the connection"),
+            CloseReason::ServerClosed { error: Some(e), .. } => {
+                write!(f, "server closed the connection: {e}")
+            }
+            CloseReason::ServerClosed { error: None, .. } => {
+                write!(f, "server closed the connection")
+            }
             CloseReason::TransportLost(e) => write!(f, "connection lost: {e}"),
             CloseReason::ServerTimeout => {
-                write!(f, "server timeout elapsed without receiving a message from the server")
+                write!(
+                    f,
+                    "server timeout elapsed without receiving a message from the server"
+                )
             }
             CloseReason::HandshakeTimeout => write!(f, "handshake timed out"),
             CloseReason::Protocol(e) => write!(f, "protocol error: {e}"),
@@ -105,7 +117,9 @@ pub enum SessionEvent {
 enum Phase {
     /// Waiting for the transport to open.
     Opening,
-    Handshaking { deadline: Millis },
+    Handshaking {
+        deadline: Millis,
+    },
     Connected,
     Closed,
 }
@@ -161,7 +175,9 @@ impl Session {
         }
         self.queue(handshake_request(self.config.protocol, 1), now);
         self.last_received = now;
-        self.phase = Phase::Handshaking { deadline: now + self.config.handshake_timeout };
+        self.phase = Phase::Handshaking {
+            deadline: now + self.config.handshake_timeout,
+        };
     }
 
     /// Text received from the transport (one or more records, possibly partial).
@@ -199,9 +215,15 @@ impl Session {
         }
         match parse_message(record) {
             Ok(Some(HubMessage::Ping)) => self.messages_received += 1,
-            Ok(Some(HubMessage::Close { error, allow_reconnect })) => {
+            Ok(Some(HubMessage::Close {
+                error,
+                allow_reconnect,
+            })) => {
                 self.messages_received += 1;
-                self.close(CloseReason::ServerClosed { error, allow_reconnect });
+                self.close(CloseReason::ServerClosed {
+                    error,
+                    allow_reconnect,
+                });
             }
             Ok(Some(message)) => {
                 self.messages_received += 1;
@@ -257,23 +279,34 @@ impl Session {
     }
 
     /// Queues a fire-and-forget invocation. Fails if the session is not connected.
-    pub fn send<A: Serialize>(&mut self, target: &str, arguments: A, now: Millis) -> Result<(), SendError> {
+    pub fn send<A: Serialize>(
+        &mut self,
+        target: &str,
+        arguments: A,
+        now: Millis,
+    ) -> Result<(), SendError> {
         if self.phase != Phase::Connected {
             return Err(SendError::NotConnected);
         }
-        let frame = encode_invocation(None, target, arguments).map_err(|e| SendError::Encode(e.to_string()))?;
+        let frame = encode_invocation(None, target, arguments)
+            .map_err(|e| SendError::Encode(e.to_string()))?;
         self.queue(frame, now);
         Ok(())
     }
 
     /// Queues an invocation that expects a Completion; returns its id.
-    pub fn invoke<A: Serialize>(&mut self, target: &str, arguments: A, now: Millis) -> Result<String, SendError> {
+    pub fn invoke<A: Serialize>(
+        &mut self,
+        target: &str,
+        arguments: A,
+        now: Millis,
+    ) -> Result<String, SendError> {
         if self.phase != Phase::Connected {
             return Err(SendError::NotConnected);
         }
         let id = self.next_invocation_id.to_string();
-        let frame =
-            encode_invocation(Some(&id), target, arguments).map_err(|e| SendError::Encode(e.to_string()))?;
+        let frame = encode_invocation(Some(&id), target, arguments)
+            .map_err(|e| SendError::Encode(e.to_string()))?;
         self.next_invocation_id += 1;
         self.queue(frame, now);
         Ok(id)
@@ -335,12 +368,24 @@ mod tests {
     fn handshake_then_messages_in_the_same_frame() {
         let mut s = Session::new(SessionConfig::default());
         s.handle_open(0);
-        assert_eq!(drain_transmit(&mut s), ["{\"protocol\":\"json\",\"version\":1}\u{1e}"]);
-        s.handle_text("{}\u{1e}{\"type\":1,\"target\":\"positions\",\"arguments\":[[]]}\u{1e}", 5);
+        assert_eq!(
+            drain_transmit(&mut s),
+            ["{\"protocol\":\"json\",\"version\":1}\u{1e}"]
+        );
+        s.handle_text(
+            "{}\u{1e}{\"type\":1,\"target\":\"positions\",\"arguments\":[[]]}\u{1e}",
+            5,
+        );
         let events = drain_events(&mut s);
         assert!(matches!(events[0], SessionEvent::Connected));
-        assert!(matches!(&events[1], SessionEvent::Message(HubMessage::Invocation { target, .. }) if target == "positions"));
-        assert_eq!(drain_transmit(&mut s), ["{\"type\":6}\u{1e}"], "a ping follows the handshake");
+        assert!(
+            matches!(&events[1], SessionEvent::Message(HubMessage::Invocation { target, .. }) if target == "positions")
+        );
+        assert_eq!(
+            drain_transmit(&mut s),
+            ["{\"type\":6}\u{1e}"],
+            "a ping follows the handshake"
+        );
         assert!(s.is_connected());
     }
 
@@ -348,9 +393,14 @@ mod tests {
     fn rejected_handshake_closes_with_the_servers_reason() {
         let mut s = Session::new(SessionConfig::default());
         s.handle_open(0);
-        s.handle_text("{\"error\":\"Requested protocol 'json' is not available.\"}\u{1e}", 1);
+        s.handle_text(
+            "{\"error\":\"Requested protocol 'json' is not available.\"}\u{1e}",
+            1,
+        );
         let events = drain_events(&mut s);
-        let SessionEvent::Closed(CloseReason::Protocol(msg)) = &events[0] else { panic!("{events:?}") };
+        let SessionEvent::Closed(CloseReason::Protocol(msg)) = &events[0] else {
+            panic!("{events:?}")
+        };
         assert!(msg.contains("not available"));
     }
 
@@ -362,7 +412,10 @@ mod tests {
         s.handle_timeout(15_999);
         assert!(drain_events(&mut s).is_empty());
         s.handle_timeout(16_000);
-        assert!(matches!(drain_events(&mut s)[..], [SessionEvent::Closed(CloseReason::HandshakeTimeout)]));
+        assert!(matches!(
+            drain_events(&mut s)[..],
+            [SessionEvent::Closed(CloseReason::HandshakeTimeout)]
+        ));
     }
 
     #[test]
@@ -375,32 +428,49 @@ mod tests {
         s.handle_text("{\"type\":6}\u{1e}", 20_000);
         s.handle_timeout(30_000);
         assert!(!s.is_closed());
-        assert_eq!(drain_transmit(&mut s), ["{\"type\":6}\u{1e}"], "second keep-alive");
+        assert_eq!(
+            drain_transmit(&mut s),
+            ["{\"type\":6}\u{1e}"],
+            "second keep-alive"
+        );
         assert_eq!(s.poll_timeout(), Some(45_000));
         s.handle_timeout(50_000);
-        assert!(matches!(drain_events(&mut s)[..], [SessionEvent::Closed(CloseReason::ServerTimeout)]));
+        assert!(matches!(
+            drain_events(&mut s)[..],
+            [SessionEvent::Closed(CloseReason::ServerTimeout)]
+        ));
         assert_eq!(s.poll_timeout(), None);
     }
 
     #[test]
     fn close_message_decides_about_reconnecting() {
         let mut s = connected(0);
-        s.handle_text("{\"type\":7,\"error\":\"restart\",\"allowReconnect\":true}\u{1e}{\"type\":6}\u{1e}", 1);
+        s.handle_text(
+            "{\"type\":7,\"error\":\"restart\",\"allowReconnect\":true}\u{1e}{\"type\":6}\u{1e}",
+            1,
+        );
         let events = drain_events(&mut s);
-        let SessionEvent::Closed(reason) = &events[0] else { panic!() };
+        let SessionEvent::Closed(reason) = &events[0] else {
+            panic!()
+        };
         assert!(reason.may_reconnect());
         assert_eq!(events.len(), 1, "nothing after Close");
 
         let mut s = connected(0);
         s.handle_text("{\"type\":7}\u{1e}", 1);
-        let SessionEvent::Closed(reason) = drain_events(&mut s).remove(0) else { panic!() };
+        let SessionEvent::Closed(reason) = drain_events(&mut s).remove(0) else {
+            panic!()
+        };
         assert!(!reason.may_reconnect());
     }
 
     #[test]
     fn bad_records_are_skipped_not_fatal() {
         let mut s = connected(0);
-        s.handle_text("garbage\u{1e}{\"type\":42}\u{1e}{\"type\":1,\"target\":\"t\",\"arguments\":[]}\u{1e}", 1);
+        s.handle_text(
+            "garbage\u{1e}{\"type\":42}\u{1e}{\"type\":1,\"target\":\"t\",\"arguments\":[]}\u{1e}",
+            1,
+        );
         let events = drain_events(&mut s);
         assert!(matches!(events[0], SessionEvent::Skipped(_)));
         assert!(matches!(events[1], SessionEvent::Message(_)));
@@ -424,6 +494,9 @@ mod tests {
         s.stop(1);
         assert_eq!(drain_transmit(&mut s), ["{\"type\":7}\u{1e}"]);
         s.handle_transport_closed("gone");
-        assert!(matches!(drain_events(&mut s)[..], [SessionEvent::Closed(CloseReason::Stopped)]));
+        assert!(matches!(
+            drain_events(&mut s)[..],
+            [SessionEvent::Closed(CloseReason::Stopped)]
+        ));
     }
 }

@@ -15,7 +15,7 @@ mod url;
 pub mod web;
 
 pub use connection::{CloseReason, Millis, Session, SessionConfig, SessionEvent};
-pub use negotiate::{Bearer, Negotiated, NegotiateError, NegotiateStep, Negotiator, TransportKind};
+pub use negotiate::{Bearer, NegotiateError, NegotiateStep, Negotiated, Negotiator, TransportKind};
 pub use protocol::{HubMessage, HubProtocol, ProtocolError};
 pub use reconnect::ReconnectPolicy;
 pub use serde_json::value::RawValue;

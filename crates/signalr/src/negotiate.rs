@@ -68,7 +68,10 @@ pub struct ConnectionOffer {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NegotiateResponse {
     Connect(ConnectionOffer),
-    Redirect { url: String, access_token: Option<String> },
+    Redirect {
+        url: String,
+        access_token: Option<String>,
+    },
 }
 
 /// Why negotiation failed.
@@ -124,7 +127,10 @@ pub fn parse_response(body: &str) -> Result<NegotiateResponse, NegotiateError> {
         return Err(NegotiateError::Server(error));
     }
     if let Some(url) = wire.url {
-        return Ok(NegotiateResponse::Redirect { url, access_token: wire.access_token });
+        return Ok(NegotiateResponse::Redirect {
+            url,
+            access_token: wire.access_token,
+        });
     }
     let connection_id = wire.connection_id.ok_or(NegotiateError::Incomplete)?;
     let negotiate_version = wire.negotiate_version.unwrap_or(0);
@@ -136,8 +142,10 @@ pub fn parse_response(body: &str) -> Result<NegotiateResponse, NegotiateError> {
         .available_transports
         .into_iter()
         .filter_map(|t| {
-            TransportKind::parse(&t.transport)
-                .map(|kind| AvailableTransport { kind, transfer_formats: t.transfer_formats })
+            TransportKind::parse(&t.transport).map(|kind| AvailableTransport {
+                kind,
+                transfer_formats: t.transfer_formats,
+            })
         })
         .collect();
     Ok(NegotiateResponse::Connect(ConnectionOffer {
@@ -198,7 +206,9 @@ fn split_query(url: &str) -> (&str, Option<&str>) {
 }
 
 fn has_query_key(query: &str, key: &str) -> bool {
-    query.split('&').any(|pair| pair.split('=').next() == Some(key))
+    query
+        .split('&')
+        .any(|pair| pair.split('=').next() == Some(key))
 }
 
 /// Which bearer token a negotiate request carries.
@@ -251,16 +261,27 @@ pub struct Negotiator {
 
 impl Negotiator {
     pub fn new(base_url: impl Into<String>) -> Self {
-        Self { base_url: base_url.into(), bearer: Bearer::App, redirects: 0 }
+        Self {
+            base_url: base_url.into(),
+            bearer: Bearer::App,
+            redirects: 0,
+        }
     }
 
     /// The first request.
     pub fn first_request(&self) -> NegotiateRequest {
-        NegotiateRequest { url: negotiate_url(&self.base_url), bearer: self.bearer.clone() }
+        NegotiateRequest {
+            url: negotiate_url(&self.base_url),
+            bearer: self.bearer.clone(),
+        }
     }
 
     /// Feeds the HTTP answer to the last request.
-    pub fn handle_response(&mut self, status: u16, body: &str) -> Result<NegotiateStep, NegotiateError> {
+    pub fn handle_response(
+        &mut self,
+        status: u16,
+        body: &str,
+    ) -> Result<NegotiateStep, NegotiateError> {
         if status != 200 {
             let hint = if status == 404 {
                 " (either this is not a SignalR endpoint or a proxy is blocking the connection)"
@@ -310,7 +331,10 @@ mod tests {
             negotiate_url("https://x.service.signalr.net/client/?hub=iot"),
             "https://x.service.signalr.net/client/negotiate?hub=iot&negotiateVersion=1"
         );
-        assert_eq!(negotiate_url("http://h/api"), "http://h/api/negotiate?negotiateVersion=1");
+        assert_eq!(
+            negotiate_url("http://h/api"),
+            "http://h/api/negotiate?negotiateVersion=1"
+        );
         assert_eq!(
             negotiate_url("http://h/hub?negotiateVersion=0"),
             "http://h/hub/negotiate?negotiateVersion=0"
@@ -323,20 +347,29 @@ mod tests {
             "availableTransports":[{"transport":"WebSockets","transferFormats":["Text","Binary"]},
             {"transport":"Carrier-Pigeon","transferFormats":["Text"]},
             {"transport":"LongPolling","transferFormats":["Text","Binary"]}],"futureField":{}}"#;
-        let NegotiateResponse::Connect(offer) = parse_response(body).unwrap() else { panic!() };
+        let NegotiateResponse::Connect(offer) = parse_response(body).unwrap() else {
+            panic!()
+        };
         assert_eq!(offer.connection_token, "tok");
         assert_eq!(offer.connection_id, "cid");
         let kinds: Vec<_> = offer.transports.iter().map(|t| t.kind).collect();
-        assert_eq!(kinds, [TransportKind::WebSockets, TransportKind::LongPolling]);
+        assert_eq!(
+            kinds,
+            [TransportKind::WebSockets, TransportKind::LongPolling]
+        );
     }
 
     #[test]
     fn v0_answer_uses_the_connection_id_as_token() {
         let body = r#"{"connectionId":"cid","negotiateVersion":0,"availableTransports":[]}"#;
-        let NegotiateResponse::Connect(offer) = parse_response(body).unwrap() else { panic!() };
+        let NegotiateResponse::Connect(offer) = parse_response(body).unwrap() else {
+            panic!()
+        };
         assert_eq!(offer.connection_token, "cid");
         let body = r#"{"connectionId":"cid","connectionToken":"ignored"}"#;
-        let NegotiateResponse::Connect(offer) = parse_response(body).unwrap() else { panic!() };
+        let NegotiateResponse::Connect(offer) = parse_response(body).unwrap() else {
+            panic!()
+        };
         assert_eq!(offer.connection_token, "cid");
     }
 
@@ -346,7 +379,10 @@ mod tests {
             parse_response(r#"{"error":"not allowed"}"#),
             Err(NegotiateError::Server("not allowed".into()))
         );
-        assert!(matches!(parse_response("<html>"), Err(NegotiateError::Malformed(_))));
+        assert!(matches!(
+            parse_response("<html>"),
+            Err(NegotiateError::Malformed(_))
+        ));
         assert_eq!(parse_response("{}"), Err(NegotiateError::Incomplete));
         assert_eq!(
             parse_response(r#"{"ProtocolVersion":"1.5","Url":"/signalr"}"#),
@@ -358,17 +394,29 @@ mod tests {
     fn redirect_switches_to_the_service_token_and_never_back() {
         let mut n = Negotiator::new("http://127.0.0.1:7071/api");
         let first = n.first_request();
-        assert_eq!(first.url, "http://127.0.0.1:7071/api/negotiate?negotiateVersion=1");
+        assert_eq!(
+            first.url,
+            "http://127.0.0.1:7071/api/negotiate?negotiateVersion=1"
+        );
         assert_eq!(first.bearer, Bearer::App);
-        let redirect = r#"{"url":"http://127.0.0.1:8888/client/?hub=telemetry","accessToken":"svc"}"#;
+        let redirect =
+            r#"{"url":"http://127.0.0.1:8888/client/?hub=telemetry","accessToken":"svc"}"#;
         let NegotiateStep::Request(second) = n.handle_response(200, redirect).unwrap() else {
             panic!()
         };
-        assert_eq!(second.url, "http://127.0.0.1:8888/client/negotiate?hub=telemetry&negotiateVersion=1");
+        assert_eq!(
+            second.url,
+            "http://127.0.0.1:8888/client/negotiate?hub=telemetry&negotiateVersion=1"
+        );
         assert_eq!(second.bearer, Bearer::Service("svc".into()));
         let offer = r#"{"connectionToken":"t1","connectionId":"c1","negotiateVersion":1,"availableTransports":[]}"#;
-        let NegotiateStep::Done(done) = n.handle_response(200, offer).unwrap() else { panic!() };
-        assert_eq!(done.connect_url(), "http://127.0.0.1:8888/client/?hub=telemetry&id=t1");
+        let NegotiateStep::Done(done) = n.handle_response(200, offer).unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            done.connect_url(),
+            "http://127.0.0.1:8888/client/?hub=telemetry&id=t1"
+        );
         assert_eq!(done.bearer, Bearer::Service("svc".into()));
         // A fresh negotiator (every reconnect makes one) starts again at the app with the app token.
         let again = Negotiator::new("http://127.0.0.1:7071/api").first_request();
@@ -381,14 +429,22 @@ mod tests {
         let mut n = Negotiator::new("http://a/api");
         let redirect = r#"{"url":"http://a/api"}"#;
         for _ in 0..MAX_REDIRECTS {
-            assert!(matches!(n.handle_response(200, redirect), Ok(NegotiateStep::Request(_))));
+            assert!(matches!(
+                n.handle_response(200, redirect),
+                Ok(NegotiateStep::Request(_))
+            ));
         }
-        assert_eq!(n.handle_response(200, redirect), Err(NegotiateError::TooManyRedirects));
+        assert_eq!(
+            n.handle_response(200, redirect),
+            Err(NegotiateError::TooManyRedirects)
+        );
     }
 
     #[test]
     fn non_200_is_an_error_with_a_hint_for_404() {
-        let err = Negotiator::new("http://a").handle_response(404, "").unwrap_err();
+        let err = Negotiator::new("http://a")
+            .handle_response(404, "")
+            .unwrap_err();
         assert!(err.to_string().contains("404"));
         assert!(err.to_string().contains("not a SignalR endpoint"));
     }

@@ -43,7 +43,10 @@ impl Default for TextFramer {
 
 impl TextFramer {
     pub fn new(max_record: usize) -> Self {
-        Self { partial: String::new(), max_record }
+        Self {
+            partial: String::new(),
+            max_record,
+        }
     }
 
     /// Feeds a chunk; calls `record` for every complete record (without its terminator).
@@ -70,7 +73,9 @@ impl TextFramer {
     fn keep(&mut self, tail: &str) -> Result<(), ProtocolError> {
         if self.partial.len() + tail.len() > self.max_record {
             self.partial.clear();
-            return Err(ProtocolError::RecordTooLarge { limit: self.max_record });
+            return Err(ProtocolError::RecordTooLarge {
+                limit: self.max_record,
+            });
         }
         self.partial.push_str(tail);
         Ok(())
@@ -104,7 +109,10 @@ impl HubProtocol {
 
 /// The client's handshake request, framed.
 pub fn handshake_request(protocol: HubProtocol, version: u32) -> String {
-    frame(format!(r#"{{"protocol":"{}","version":{version}}}"#, protocol.name()))
+    frame(format!(
+        r#"{{"protocol":"{}","version":{version}}}"#,
+        protocol.name()
+    ))
 }
 
 #[derive(Deserialize)]
@@ -116,8 +124,8 @@ struct HandshakeWire {
 
 /// Checks the server's handshake response record (without terminator).
 pub fn parse_handshake_response(record: &str) -> Result<(), ProtocolError> {
-    let wire: HandshakeWire = serde_json::from_str(record)
-        .map_err(|e| ProtocolError::InvalidHandshake(e.to_string()))?;
+    let wire: HandshakeWire =
+        serde_json::from_str(record).map_err(|e| ProtocolError::InvalidHandshake(e.to_string()))?;
     if wire.kind.is_some() {
         return Err(ProtocolError::InvalidHandshake(
             "expected a handshake response from the server, got a hub message".into(),
@@ -241,9 +249,16 @@ pub fn parse_message(record: &str) -> Result<Option<HubMessage>, ProtocolError> 
             headers: w.headers,
         },
         6 => HubMessage::Ping,
-        7 => HubMessage::Close { error: w.error, allow_reconnect: w.allow_reconnect },
-        8 => HubMessage::Ack { sequence_id: required(w.sequence_id, "Ack", "sequenceId")? },
-        9 => HubMessage::Sequence { sequence_id: required(w.sequence_id, "Sequence", "sequenceId")? },
+        7 => HubMessage::Close {
+            error: w.error,
+            allow_reconnect: w.allow_reconnect,
+        },
+        8 => HubMessage::Ack {
+            sequence_id: required(w.sequence_id, "Ack", "sequenceId")?,
+        },
+        9 => HubMessage::Sequence {
+            sequence_id: required(w.sequence_id, "Sequence", "sequenceId")?,
+        },
         _ => return Ok(None),
     };
     Ok(Some(message))
@@ -266,7 +281,12 @@ pub fn encode_invocation<A: Serialize>(
     target: &str,
     arguments: A,
 ) -> Result<String, serde_json::Error> {
-    let json = serde_json::to_string(&OutInvocation { kind: 1, invocation_id, target, arguments })?;
+    let json = serde_json::to_string(&OutInvocation {
+        kind: 1,
+        invocation_id,
+        target,
+        arguments,
+    })?;
     Ok(frame(json))
 }
 
@@ -293,7 +313,10 @@ mod tests {
     #[test]
     fn framer_splits_batches_and_joins_partials() {
         let mut f = TextFramer::default();
-        assert_eq!(records(&mut f, "{\"a\":1}\u{1e}{\"b\":2}\u{1e}{\"c\""), ["{\"a\":1}", "{\"b\":2}"]);
+        assert_eq!(
+            records(&mut f, "{\"a\":1}\u{1e}{\"b\":2}\u{1e}{\"c\""),
+            ["{\"a\":1}", "{\"b\":2}"]
+        );
         assert_eq!(f.pending(), 4);
         assert_eq!(records(&mut f, ":3}\u{1e}"), ["{\"c\":3}"]);
         assert_eq!(f.pending(), 0);
@@ -303,18 +326,26 @@ mod tests {
     fn framer_refuses_an_unterminated_flood() {
         let mut f = TextFramer::new(8);
         assert!(f.push("0123", |_| {}).is_ok());
-        assert_eq!(f.push("456789", |_| {}), Err(ProtocolError::RecordTooLarge { limit: 8 }));
+        assert_eq!(
+            f.push("456789", |_| {}),
+            Err(ProtocolError::RecordTooLarge { limit: 8 })
+        );
         // It recovers for the next well-formed record.
         assert_eq!(records(&mut f, "{}\u{1e}"), ["{}"]);
     }
 
     #[test]
     fn handshake_request_and_responses() {
-        assert_eq!(handshake_request(HubProtocol::Json, 1), "{\"protocol\":\"json\",\"version\":1}\u{1e}");
+        assert_eq!(
+            handshake_request(HubProtocol::Json, 1),
+            "{\"protocol\":\"json\",\"version\":1}\u{1e}"
+        );
         assert_eq!(parse_handshake_response("{}"), Ok(()));
         assert_eq!(
             parse_handshake_response(r#"{"error":"Requested protocol 'x' is not available."}"#),
-            Err(ProtocolError::HandshakeRejected("Requested protocol 'x' is not available.".into()))
+            Err(ProtocolError::HandshakeRejected(
+                "Requested protocol 'x' is not available.".into()
+            ))
         );
         assert!(parse_handshake_response(r#"{"type":6}"#).is_err());
         assert!(parse_handshake_response("nope").is_err());
@@ -327,7 +358,14 @@ mod tests {
         )
         .unwrap()
         .unwrap();
-        let HubMessage::Invocation { invocation_id, target, arguments, headers, .. } = inv else {
+        let HubMessage::Invocation {
+            invocation_id,
+            target,
+            arguments,
+            headers,
+            ..
+        } = inv
+        else {
             panic!()
         };
         assert_eq!(invocation_id.as_deref(), Some("123"));
@@ -351,10 +389,16 @@ mod tests {
             parse_message(r#"{"type":5,"invocationId":"1"}"#),
             Ok(Some(HubMessage::CancelInvocation { .. }))
         ));
-        assert!(matches!(parse_message(r#"{"type":6}"#), Ok(Some(HubMessage::Ping))));
+        assert!(matches!(
+            parse_message(r#"{"type":6}"#),
+            Ok(Some(HubMessage::Ping))
+        ));
         assert!(matches!(
             parse_message(r#"{"type":7,"error":"bye","allowReconnect":true}"#),
-            Ok(Some(HubMessage::Close { allow_reconnect: true, .. }))
+            Ok(Some(HubMessage::Close {
+                allow_reconnect: true,
+                ..
+            }))
         ));
         assert!(matches!(
             parse_message(r#"{"type":8,"sequenceId":1394}"#),
@@ -368,7 +412,10 @@ mod tests {
 
     #[test]
     fn unknown_types_are_skipped_and_bad_messages_reported() {
-        assert!(matches!(parse_message(r#"{"type":99,"whatever":[]}"#), Ok(None)));
+        assert!(matches!(
+            parse_message(r#"{"type":99,"whatever":[]}"#),
+            Ok(None)
+        ));
         assert!(parse_message(r#"{"type":1,"arguments":[]}"#).is_err());
         assert!(parse_message(r#"{"type":3,"invocationId":"1","result":1,"error":"e"}"#).is_err());
         assert!(parse_message("not json").is_err());

@@ -16,7 +16,10 @@ pub struct ReconnectPolicy {
 
 impl Default for ReconnectPolicy {
     fn default() -> Self {
-        Self { delays: vec![0, 2_000, 10_000], then_every: Some(30_000) }
+        Self {
+            delays: vec![0, 2_000, 10_000],
+            then_every: Some(30_000),
+        }
     }
 }
 
@@ -28,7 +31,10 @@ impl ReconnectPolicy {
 
     /// The delay before attempt number `previous_attempts + 1`, or `None` to give up.
     pub fn next_delay(&self, previous_attempts: u32) -> Option<Millis> {
-        self.delays.get(previous_attempts as usize).copied().or(self.then_every)
+        self.delays
+            .get(previous_attempts as usize)
+            .copied()
+            .or(self.then_every)
     }
 }
 
@@ -40,7 +46,17 @@ mod tests {
     fn default_policy_never_gives_up() {
         let p = ReconnectPolicy::default();
         let delays: Vec<_> = (0..6).map(|n| p.next_delay(n)).collect();
-        assert_eq!(delays, [Some(0), Some(2_000), Some(10_000), Some(30_000), Some(30_000), Some(30_000)]);
+        assert_eq!(
+            delays,
+            [
+                Some(0),
+                Some(2_000),
+                Some(10_000),
+                Some(30_000),
+                Some(30_000),
+                Some(30_000)
+            ]
+        );
     }
 
     #[test]

@@ -8,12 +8,21 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 /// plus `extra` exact origins.
 pub fn layer(extra: Vec<String>) -> CorsLayer {
     let predicate = move |origin: &HeaderValue, _: &axum::http::request::Parts| {
-        origin.to_str().map(|o| is_loopback_origin(o) || extra.iter().any(|e| e.trim_end_matches('/') == o)).unwrap_or(false)
+        origin
+            .to_str()
+            .map(|o| is_loopback_origin(o) || extra.iter().any(|e| e.trim_end_matches('/') == o))
+            .unwrap_or(false)
     };
     CorsLayer::new()
         .allow_origin(AllowOrigin::predicate(predicate))
         .allow_credentials(true)
-        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE, Method::OPTIONS])
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::DELETE,
+            Method::OPTIONS,
+        ])
         .allow_headers([
             header::AUTHORIZATION,
             header::CONTENT_TYPE,
@@ -25,7 +34,10 @@ pub fn layer(extra: Vec<String>) -> CorsLayer {
 
 /// Whether `origin` is an http(s) origin on a loopback host.
 pub fn is_loopback_origin(origin: &str) -> bool {
-    let Some(rest) = origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://")) else {
+    let Some(rest) = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"))
+    else {
         return false;
     };
     let host = match rest.rsplit_once(':') {

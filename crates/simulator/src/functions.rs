@@ -19,7 +19,10 @@ pub fn routes() -> Router<Arc<AppState>> {
 
 async fn negotiate(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Json<ConnectionInfo> {
     // Like the binding's `userId = {headers.x-ms-client-principal-id}`.
-    let user_id = headers.get("x-ms-client-principal-id").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let user_id = headers
+        .get("x-ms-client-principal-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     Json(state.connection_info(HUB, user_id))
 }
 

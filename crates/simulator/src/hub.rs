@@ -29,7 +29,12 @@ pub struct Hub {
 impl Hub {
     fn new(name: String) -> Self {
         let (broadcast, _) = broadcast::channel(BROADCAST_CAPACITY);
-        Self { name, broadcast, pending: Mutex::new(HashMap::new()), connected: Mutex::new(HashMap::new()) }
+        Self {
+            name,
+            broadcast,
+            pending: Mutex::new(HashMap::new()),
+            connected: Mutex::new(HashMap::new()),
+        }
     }
 
     pub fn name(&self) -> &str {
@@ -40,7 +45,11 @@ impl Hub {
     /// v0 has no separate token (`separate_token: false`): the id is what the client sends back.
     pub fn negotiate(&self, separate_token: bool) -> (String, String) {
         let connection_id = random_id();
-        let token = if separate_token { random_id() } else { connection_id.clone() };
+        let token = if separate_token {
+            random_id()
+        } else {
+            connection_id.clone()
+        };
         let mut pending = self.pending.lock().expect("hub lock");
         let now = Instant::now();
         pending.retain(|_, (_, created)| now.duration_since(*created) < PENDING_TTL);
@@ -50,13 +59,26 @@ impl Hub {
 
     /// Claims a negotiated connection for its transport; `None` if unknown or already used.
     pub fn claim(&self, token: &str) -> Option<String> {
-        self.pending.lock().expect("hub lock").remove(token).map(|(id, _)| id)
+        self.pending
+            .lock()
+            .expect("hub lock")
+            .remove(token)
+            .map(|(id, _)| id)
     }
 
     /// Listens to broadcasts; marks the connection as connected until the guard drops.
     pub fn join(self: &Arc<Self>, connection_id: &str) -> (broadcast::Receiver<Frame>, Membership) {
-        self.connected.lock().expect("hub lock").insert(connection_id.to_string(), ());
-        (self.broadcast.subscribe(), Membership { hub: self.clone(), connection_id: connection_id.to_string() })
+        self.connected
+            .lock()
+            .expect("hub lock")
+            .insert(connection_id.to_string(), ());
+        (
+            self.broadcast.subscribe(),
+            Membership {
+                hub: self.clone(),
+                connection_id: connection_id.to_string(),
+            },
+        )
     }
 
     /// Sends a frame to every connected client; returns how many receive it.
@@ -77,7 +99,11 @@ pub struct Membership {
 
 impl Drop for Membership {
     fn drop(&mut self) {
-        self.hub.connected.lock().expect("hub lock").remove(&self.connection_id);
+        self.hub
+            .connected
+            .lock()
+            .expect("hub lock")
+            .remove(&self.connection_id);
     }
 }
 
@@ -90,7 +116,12 @@ pub struct Hubs {
 impl Hubs {
     pub fn get(&self, name: &str) -> Arc<Hub> {
         let name = name.to_ascii_lowercase();
-        self.hubs.lock().expect("hubs lock").entry(name.clone()).or_insert_with(|| Arc::new(Hub::new(name))).clone()
+        self.hubs
+            .lock()
+            .expect("hubs lock")
+            .entry(name.clone())
+            .or_insert_with(|| Arc::new(Hub::new(name)))
+            .clone()
     }
 }
 

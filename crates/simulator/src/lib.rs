@@ -41,7 +41,11 @@ pub fn dev_connection_string() -> String {
 
 /// Command-line flags.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "simulator", version, about = "Functions API + SignalR service + simulated devices, for local development")]
+#[command(
+    name = "simulator",
+    version,
+    about = "Functions API + SignalR service + simulated devices, for local development"
+)]
 pub struct Config {
     /// Address both servers listen on.
     #[arg(long, default_value = "127.0.0.1")]
@@ -84,8 +88,14 @@ pub struct Config {
 
 fn parse_centre(text: &str) -> Result<(f64, f64), String> {
     let (lat, lon) = text.split_once(',').ok_or("expected lat,lon")?;
-    let lat: f64 = lat.trim().parse().map_err(|_| format!("latitude {lat:?} is not a number"))?;
-    let lon: f64 = lon.trim().parse().map_err(|_| format!("longitude {lon:?} is not a number"))?;
+    let lat: f64 = lat
+        .trim()
+        .parse()
+        .map_err(|_| format!("latitude {lat:?} is not a number"))?;
+    let lon: f64 = lon
+        .trim()
+        .parse()
+        .map_err(|_| format!("longitude {lon:?} is not a number"))?;
     if !(-85.0..=85.0).contains(&lat) || !(-180.0..=180.0).contains(&lon) {
         return Err("centre out of range (lat ±85, lon ±180)".into());
     }
@@ -108,23 +118,34 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(settings: Settings) -> Arc<Self> {
-        Arc::new(Self { settings, hubs: Hubs::default() })
+        Arc::new(Self {
+            settings,
+            hubs: Hubs::default(),
+        })
     }
 
     /// The client URL of a hub, which is also the audience of its client tokens.
     pub fn client_url(&self, hub: &str) -> String {
-        format!("{}/client/?hub={}", self.settings.connection.endpoint, hub.to_ascii_lowercase())
+        format!(
+            "{}/client/?hub={}",
+            self.settings.connection.endpoint,
+            hub.to_ascii_lowercase()
+        )
     }
 }
 
 /// The functions API router.
 pub fn functions_app(state: Arc<AppState>, allow_origins: Vec<String>) -> Router {
-    functions::routes().with_state(state).layer(cors::layer(allow_origins))
+    functions::routes()
+        .with_state(state)
+        .layer(cors::layer(allow_origins))
 }
 
 /// The SignalR service router.
 pub fn service_app(state: Arc<AppState>, allow_origins: Vec<String>) -> Router {
-    service::routes().with_state(state).layer(cors::layer(allow_origins))
+    service::routes()
+        .with_state(state)
+        .layer(cors::layer(allow_origins))
 }
 
 /// Publishes the fleet to the `telemetry` hub at `rate` updates per second until the task is
@@ -160,7 +181,10 @@ pub fn unix_millis() -> i64 {
 
 /// Everything `run` needs, checked.
 pub fn settings_from(config: &Config) -> Result<Settings, String> {
-    let connection: ConnectionString = config.connection_string.parse().map_err(|e| format!("{e}"))?;
+    let connection: ConnectionString = config
+        .connection_string
+        .parse()
+        .map_err(|e| format!("{e}"))?;
     if config.rate <= 0.0 || !config.rate.is_finite() {
         return Err("--rate must be a positive number".into());
     }
@@ -180,27 +204,50 @@ pub fn settings_from(config: &Config) -> Result<Settings, String> {
 /// (see `main`), not a graceful drain.
 pub async fn run(config: Config) -> Result<(), String> {
     let settings = settings_from(&config)?;
-    let service_port = config.service_port.unwrap_or_else(|| settings.connection.port());
+    let service_port = config
+        .service_port
+        .unwrap_or_else(|| settings.connection.port());
     let functions_addr = SocketAddr::new(config.host, config.functions_port);
     let service_addr = SocketAddr::new(config.host, service_port);
-    let functions_listener =
-        TcpListener::bind(functions_addr).await.map_err(|e| format!("cannot listen on {functions_addr} (functions): {e}"))?;
-    let service_listener =
-        TcpListener::bind(service_addr).await.map_err(|e| format!("cannot listen on {service_addr} (service): {e}"))?;
+    let functions_listener = TcpListener::bind(functions_addr)
+        .await
+        .map_err(|e| format!("cannot listen on {functions_addr} (functions): {e}"))?;
+    let service_listener = TcpListener::bind(service_addr)
+        .await
+        .map_err(|e| format!("cannot listen on {service_addr} (service): {e}"))?;
     let functions_addr = functions_listener.local_addr().map_err(|e| e.to_string())?;
     let service_addr = service_listener.local_addr().map_err(|e| e.to_string())?;
 
     let state = AppState::new(settings);
-    let fleet = fleet::Fleet::new(config.seed, config.vehicles, config.centre.0, config.centre.1);
+    let fleet = fleet::Fleet::new(
+        config.seed,
+        config.vehicles,
+        config.centre.0,
+        config.centre.1,
+    );
     tokio::spawn(publish_fleet(state.clone(), fleet, config.rate));
 
     println!("simulator ready");
     println!("  functions API   http://{functions_addr}/api   (POST /api/negotiate)");
-    println!("  SignalR service http://{service_addr}   (hub {})", telemetry::HUB);
+    println!(
+        "  SignalR service http://{service_addr}   (hub {})",
+        telemetry::HUB
+    );
     println!("  connection string {}", config.connection_string);
-    println!("  devices: {} vehicles at {} Hz, seed {}", config.vehicles, config.rate, config.seed);
+    println!(
+        "  devices: {} vehicles at {} Hz, seed {}",
+        config.vehicles, config.rate, config.seed
+    );
 
-    let functions = axum::serve(functions_listener, functions_app(state.clone(), config.allow_origins.clone()));
-    let service = axum::serve(service_listener, service_app(state, config.allow_origins.clone()));
-    tokio::try_join!(functions.into_future(), service.into_future()).map(|_| ()).map_err(|e| e.to_string())
+    let functions = axum::serve(
+        functions_listener,
+        functions_app(state.clone(), config.allow_origins.clone()),
+    );
+    let service = axum::serve(
+        service_listener,
+        service_app(state, config.allow_origins.clone()),
+    );
+    tokio::try_join!(functions.into_future(), service.into_future())
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }

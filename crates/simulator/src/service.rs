@@ -53,7 +53,9 @@ pub fn routes() -> Router<Arc<AppState>> {
 type Params = Query<HashMap<String, String>>;
 
 fn hub_param(params: &HashMap<String, String>) -> Result<&str, ApiError> {
-    let hub = params.get("hub").ok_or_else(|| ApiError::bad_request("the hub query parameter is required"))?;
+    let hub = params
+        .get("hub")
+        .ok_or_else(|| ApiError::bad_request("the hub query parameter is required"))?;
     if !valid_hub_name(hub) {
         return Err(ApiError::bad_request(format!("invalid hub name {hub:?}")));
     }
@@ -61,7 +63,12 @@ fn hub_param(params: &HashMap<String, String>) -> Result<&str, ApiError> {
 }
 
 /// The client token from `Authorization: Bearer` or, for browsers, `access_token` in the query.
-fn client_claims(state: &AppState, hub: &str, headers: &HeaderMap, params: &HashMap<String, String>) -> Result<Claims, ApiError> {
+fn client_claims(
+    state: &AppState,
+    hub: &str,
+    headers: &HeaderMap,
+    params: &HashMap<String, String>,
+) -> Result<Claims, ApiError> {
     let token = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -69,14 +76,26 @@ fn client_claims(state: &AppState, hub: &str, headers: &HeaderMap, params: &Hash
         .or_else(|| params.get("access_token").map(String::as_str))
         .ok_or_else(|| ApiError::unauthorized(jwt::TokenError::Missing.to_string()))?;
     let audience = state.client_url(hub);
-    jwt::verify(token, &state.settings.connection.access_key, jwt::unix_now(), &[&audience])
-        .map_err(|e| ApiError::unauthorized(e.to_string()))
+    jwt::verify(
+        token,
+        &state.settings.connection.access_key,
+        jwt::unix_now(),
+        &[&audience],
+    )
+    .map_err(|e| ApiError::unauthorized(e.to_string()))
 }
 
-async fn negotiate(State(state): State<Arc<AppState>>, Query(params): Params, headers: HeaderMap) -> Result<Json<serde_json::Value>, ApiError> {
+async fn negotiate(
+    State(state): State<Arc<AppState>>,
+    Query(params): Params,
+    headers: HeaderMap,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let hub_name = hub_param(&params)?;
     client_claims(&state, hub_name, &headers, &params)?;
-    let version: u32 = params.get("negotiateVersion").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let version: u32 = params
+        .get("negotiateVersion")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     let (connection_id, connection_token) = state.hubs.get(hub_name).negotiate(version >= 1);
     let transports = json!([{ "transport": "WebSockets", "transferFormats": ["Text"] }]);
     Ok(Json(if version >= 1 {
@@ -101,15 +120,21 @@ async fn connect(
     client_claims(&state, hub_name, &headers, &params)?;
     let hub = state.hubs.get(hub_name);
     let upgrade = upgrade.map_err(|_| {
-        ApiError::bad_request("this endpoint serves the WebSockets transport; send a WebSocket upgrade request")
+        ApiError::bad_request(
+            "this endpoint serves the WebSockets transport; send a WebSocket upgrade request",
+        )
     })?;
     // A connection without `id` is created on the spot (what skipNegotiation relies on).
     let connection_id = match params.get("id") {
-        Some(token) => hub.claim(token).ok_or_else(|| ApiError::not_found("No Connection with that ID"))?,
+        Some(token) => hub
+            .claim(token)
+            .ok_or_else(|| ApiError::not_found("No Connection with that ID"))?,
         None => crate::hub::random_id(),
     };
     let timing = state.settings.timing;
-    Ok(upgrade.on_upgrade(move |socket: WebSocket| serve_connection(socket, hub, connection_id, timing)).into_response())
+    Ok(upgrade
+        .on_upgrade(move |socket: WebSocket| serve_connection(socket, hub, connection_id, timing))
+        .into_response())
 }
 
 /// Runs one client connection: handshake, then broadcasts out and pings both ways until
@@ -120,7 +145,12 @@ where
 {
     let (mut tx, mut rx) = socket.split();
     let mut framer = TextFramer::default();
-    match timeout(timing.handshake_timeout, read_handshake(&mut rx, &mut framer)).await {
+    match timeout(
+        timing.handshake_timeout,
+        read_handshake(&mut rx, &mut framer),
+    )
+    .await
+    {
         Ok(Ok(())) => {}
         Ok(Err(error)) => {
             let reply = json!({ "error": error }).to_string() + "\u{1e}";
@@ -198,24 +228,34 @@ where
     loop {
         let text = match rx.next().await {
             Some(Ok(Message::Text(text))) => text,
-            Some(Ok(Message::Binary(_))) => return Err("The handshake must be a JSON text message.".into()),
+            Some(Ok(Message::Binary(_))) => {
+                return Err("The handshake must be a JSON text message.".into())
+            }
             Some(Ok(_)) => continue,
             _ => return Err("The connection closed before the handshake.".into()),
         };
         let mut first = None;
-        framer.push(&text, |record| {
-            if first.is_none() {
-                first = Some(record.to_string());
-            }
-        }).map_err(|e| e.to_string())?;
+        framer
+            .push(&text, |record| {
+                if first.is_none() {
+                    first = Some(record.to_string());
+                }
+            })
+            .map_err(|e| e.to_string())?;
         let Some(record) = first else { continue };
         let request: Request =
             serde_json::from_str(&record).map_err(|e| format!("Invalid handshake request: {e}"))?;
         if request.protocol != "json" {
-            return Err(format!("Requested protocol '{}' is not available.", request.protocol));
+            return Err(format!(
+                "Requested protocol '{}' is not available.",
+                request.protocol
+            ));
         }
         if !(1..=2).contains(&request.version) {
-            return Err(format!("The server does not support version {} of the '{}' protocol.", request.version, request.protocol));
+            return Err(format!(
+                "The server does not support version {} of the '{}' protocol.",
+                request.version, request.protocol
+            ));
         }
         return Ok(());
     }

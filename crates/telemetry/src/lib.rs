@@ -177,7 +177,13 @@ mod tests {
 
     #[test]
     fn connection_info_is_camel_case() {
-        let info = ConnectionInfo { url: "u".into(), access_token: "t".into() };
-        assert_eq!(serde_json::to_string(&info).unwrap(), r#"{"url":"u","accessToken":"t"}"#);
+        let info = ConnectionInfo {
+            url: "u".into(),
+            access_token: "t".into(),
+        };
+        assert_eq!(
+            serde_json::to_string(&info).unwrap(),
+            r#"{"url":"u","accessToken":"t"}"#
+        );
     }
 }

@@ -16,12 +16,22 @@ pub async fn post_negotiate(
         .header("X-Requested-With", "XMLHttpRequest")
         .header("X-SignalR-User-Agent", USER_AGENT)
         .cache(RequestCache::NoCache)
-        .credentials(if with_credentials { RequestCredentials::Include } else { RequestCredentials::SameOrigin });
+        .credentials(if with_credentials {
+            RequestCredentials::Include
+        } else {
+            RequestCredentials::SameOrigin
+        });
     if let Some(token) = bearer {
         request = request.header("Authorization", &format!("Bearer {token}"));
     }
-    let response = request.send().await.map_err(|e| format!("negotiate request to {url} failed: {e}"))?;
+    let response = request
+        .send()
+        .await
+        .map_err(|e| format!("negotiate request to {url} failed: {e}"))?;
     let status = response.status();
-    let body = response.text().await.map_err(|e| format!("negotiate answer unreadable: {e}"))?;
+    let body = response
+        .text()
+        .await
+        .map_err(|e| format!("negotiate answer unreadable: {e}"))?;
     Ok((status, body))
 }

@@ -19,14 +19,17 @@ use gloo_timers::future::TimeoutFuture;
 use serde_json::value::RawValue;
 
 use crate::connection::{CloseReason, Millis, Session, SessionConfig, SessionEvent};
-use crate::negotiate::{websocket_url, Bearer, NegotiateStep, Negotiated, Negotiator, TransportKind};
+use crate::negotiate::{
+    websocket_url, Bearer, NegotiateStep, Negotiated, Negotiator, TransportKind,
+};
 use crate::protocol::HubMessage;
 use crate::reconnect::ReconnectPolicy;
 
 pub use websocket::{TransportEvent, WebSocketTransport};
 
 /// An async source of the application's access token, called before every negotiate.
-pub type TokenFactory = Rc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<Option<String>, String>>>>>;
+pub type TokenFactory =
+    Rc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<Option<String>, String>>>>>;
 
 /// Called with the arguments of every invocation of a target.
 pub type Handler = Rc<dyn Fn(&[Box<RawValue>])>;
@@ -114,7 +117,10 @@ pub fn now() -> Millis {
 }
 
 enum Command {
-    Send { target: String, arguments: Box<RawValue> },
+    Send {
+        target: String,
+        arguments: Box<RawValue>,
+    },
     Stop,
 }
 
@@ -141,7 +147,11 @@ impl Inner {
     }
 
     fn dispatch(&self, target: &str, arguments: &[Box<RawValue>]) {
-        let handlers = self.handlers.borrow().get(&target.to_ascii_lowercase()).cloned();
+        let handlers = self
+            .handlers
+            .borrow()
+            .get(&target.to_ascii_lowercase())
+            .cloned();
         for handler in handlers.into_iter().flatten() {
             handler(arguments);
         }
@@ -204,7 +214,10 @@ impl HubConnection {
     /// (a tuple or an array), serialized as the JSON `arguments` array.
     pub fn send(&self, target: &str, arguments: &impl serde::Serialize) -> Result<(), String> {
         let arguments = serde_json::value::to_raw_value(arguments).map_err(|e| e.to_string())?;
-        self.command(Command::Send { target: target.to_string(), arguments })
+        self.command(Command::Send {
+            target: target.to_string(),
+            arguments,
+        })
     }
 
     /// Stops the connection; status becomes disconnected.
@@ -214,7 +227,9 @@ impl HubConnection {
 
     fn command(&self, command: Command) -> Result<(), String> {
         match self.inner.commands.borrow().as_ref() {
-            Some(tx) => tx.unbounded_send(command).map_err(|_| "the connection is stopped".to_string()),
+            Some(tx) => tx
+                .unbounded_send(command)
+                .map_err(|_| "the connection is stopped".to_string()),
             None => Err("the connection was never started".to_string()),
         }
     }
@@ -222,21 +237,31 @@ impl HubConnection {
 
 enum Outcome {
     Stopped,
-    Ended { reason: CloseReason, was_connected: bool },
+    Ended {
+        reason: CloseReason,
+        was_connected: bool,
+    },
 }
 
 async fn run(inner: Rc<Inner>, mut commands: UnboundedReceiver<Command>) {
     let mut attempts: u32 = 0;
     let mut ever_connected = false;
     loop {
-        let state = if ever_connected { ConnectionState::Reconnecting } else { ConnectionState::Connecting };
+        let state = if ever_connected {
+            ConnectionState::Reconnecting
+        } else {
+            ConnectionState::Connecting
+        };
         inner.update(|s| {
             s.state = state;
             s.retry_at = None;
         });
         match connect_once(&inner, &mut commands).await {
             Outcome::Stopped => break,
-            Outcome::Ended { reason, was_connected } => {
+            Outcome::Ended {
+                reason,
+                was_connected,
+            } => {
                 if was_connected {
                     ever_connected = true;
                     attempts = 0;
@@ -252,10 +277,16 @@ async fn run(inner: Rc<Inner>, mut commands: UnboundedReceiver<Command>) {
                 }
             }
         }
-        let Some(delay) = inner.options.reconnect.next_delay(attempts) else { break };
+        let Some(delay) = inner.options.reconnect.next_delay(attempts) else {
+            break;
+        };
         attempts += 1;
         let retry_at = now() + delay;
-        let state = if ever_connected { ConnectionState::Reconnecting } else { ConnectionState::Connecting };
+        let state = if ever_connected {
+            ConnectionState::Reconnecting
+        } else {
+            ConnectionState::Connecting
+        };
         inner.update(|s| {
             s.state = state;
             s.retry_at = Some(retry_at);
@@ -301,15 +332,20 @@ async fn negotiate(options: &ClientOptions) -> Result<Negotiated, String> {
             },
         };
         let (status, body) = {
-            let mut call =
-                Box::pin(http::post_negotiate(&request.url, token.as_deref(), options.with_credentials).fuse());
+            let mut call = Box::pin(
+                http::post_negotiate(&request.url, token.as_deref(), options.with_credentials)
+                    .fuse(),
+            );
             let mut timeout = TimeoutFuture::new(options.negotiate_timeout as u32).fuse();
             select_biased! {
                 answer = call => answer?,
                 _ = timeout => return Err(format!("negotiate with {} timed out", request.url)),
             }
         };
-        match negotiator.handle_response(status, &body).map_err(|e| e.to_string())? {
+        match negotiator
+            .handle_response(status, &body)
+            .map_err(|e| e.to_string())?
+        {
             NegotiateStep::Request(next) => request = next,
             NegotiateStep::Done(done) => return Ok(done),
         }
@@ -335,9 +371,16 @@ async fn connect_once(inner: &Rc<Inner>, commands: &mut UnboundedReceiver<Comman
             }
         }
     };
-    if !negotiated.offer.transports.iter().any(|t| t.kind == TransportKind::WebSockets) {
+    if !negotiated
+        .offer
+        .transports
+        .iter()
+        .any(|t| t.kind == TransportKind::WebSockets)
+    {
         return Outcome::Ended {
-            reason: CloseReason::TransportLost("the server offers no transport this client supports".into()),
+            reason: CloseReason::TransportLost(
+                "the server offers no transport this client supports".into(),
+            ),
             was_connected: false,
         };
     }
@@ -352,7 +395,12 @@ async fn connect_once(inner: &Rc<Inner>, commands: &mut UnboundedReceiver<Comman
     let (events_tx, mut events) = unbounded();
     let socket = match WebSocketTransport::open(&url, events_tx) {
         Ok(socket) => socket,
-        Err(error) => return Outcome::Ended { reason: CloseReason::TransportLost(error), was_connected: false },
+        Err(error) => {
+            return Outcome::Ended {
+                reason: CloseReason::TransportLost(error),
+                was_connected: false,
+            }
+        }
     };
     let mut session = Session::new(options.session.clone());
     let mut was_connected = false;
@@ -376,20 +424,32 @@ async fn connect_once(inner: &Rc<Inner>, commands: &mut UnboundedReceiver<Comman
                         s.attempt = 0;
                     });
                 }
-                SessionEvent::Message(HubMessage::Invocation { target, arguments, .. }) => {
+                SessionEvent::Message(HubMessage::Invocation {
+                    target, arguments, ..
+                }) => {
                     inner.dispatch(&target, &arguments);
                 }
                 SessionEvent::Message(_) => {}
                 SessionEvent::Skipped(error) => {
-                    web_sys::console::warn_1(&format!("signalr: skipped a message: {error}").into());
+                    web_sys::console::warn_1(
+                        &format!("signalr: skipped a message: {error}").into(),
+                    );
                 }
                 SessionEvent::Closed(CloseReason::Stopped) => {
                     return Outcome::Stopped;
                 }
-                SessionEvent::Closed(reason) => return Outcome::Ended { reason, was_connected },
+                SessionEvent::Closed(reason) => {
+                    return Outcome::Ended {
+                        reason,
+                        was_connected,
+                    }
+                }
             }
         }
-        let wait = session.poll_timeout().map(|deadline| deadline.saturating_sub(now())).unwrap_or(60_000);
+        let wait = session
+            .poll_timeout()
+            .map(|deadline| deadline.saturating_sub(now()))
+            .unwrap_or(60_000);
         let mut timer = TimeoutFuture::new(wait.min(u32::MAX as u64) as u32).fuse();
         select_biased! {
             event = events.next() => match event {

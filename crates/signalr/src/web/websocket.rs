@@ -10,7 +10,11 @@ use web_sys::{BinaryType, CloseEvent, MessageEvent, WebSocket};
 pub enum TransportEvent {
     Open,
     Text(String),
-    Closed { code: u16, reason: String, clean: bool },
+    Closed {
+        code: u16,
+        reason: String,
+        clean: bool,
+    },
 }
 
 /// An open (or opening) WebSocket. Dropping it detaches the callbacks and closes the socket.
@@ -49,12 +53,19 @@ impl WebSocketTransport {
         socket.set_onopen(Some(on_open.as_ref().unchecked_ref()));
         socket.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
         socket.set_onclose(Some(on_close.as_ref().unchecked_ref()));
-        Ok(Self { socket, _on_open: on_open, _on_message: on_message, _on_close: on_close })
+        Ok(Self {
+            socket,
+            _on_open: on_open,
+            _on_message: on_message,
+            _on_close: on_close,
+        })
     }
 
     /// Writes one text frame.
     pub fn send(&self, text: &str) -> Result<(), String> {
-        self.socket.send_with_str(text).map_err(|e| format!("WebSocket send failed: {e:?}"))
+        self.socket
+            .send_with_str(text)
+            .map_err(|e| format!("WebSocket send failed: {e:?}"))
     }
 }
 

@@ -1,0 +1,311 @@
+//! The simulator over real HTTP and WebSockets on loopback, driven by our own sans-IO
+//! SignalR core (the official JS client covers the same path in tests/interop).
+
+use std::future::IntoFuture;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use signalr::negotiate::{websocket_url, NegotiateStep, Negotiator};
+use signalr::{Bearer, HubMessage, Session, SessionConfig, SessionEvent};
+use simulator::connection_string::ConnectionString;
+use simulator::jwt::{self, Claims};
+use simulator::service::Timing;
+use simulator::{fleet::Fleet, AppState, Settings};
+use tokio::net::TcpListener;
+use tokio_tungstenite::tungstenite::Message;
+
+const KEY: &str = "integration-test-key";
+
+struct Running {
+    functions: String,
+    service: String,
+    state: Arc<AppState>,
+}
+
+async fn start(timing: Timing) -> Running {
+    let functions_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let service_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let service = format!("http://{}", service_listener.local_addr().unwrap());
+    let functions = format!("http://{}", functions_listener.local_addr().unwrap());
+    let connection: ConnectionString = format!("Endpoint={service};AccessKey={KEY};Version=1.0;")
+        .parse()
+        .unwrap();
+    let state = AppState::new(Settings {
+        connection,
+        token_lifetime: Duration::from_secs(60),
+        timing,
+    });
+    tokio::spawn(
+        axum::serve(
+            functions_listener,
+            simulator::functions_app(state.clone(), vec![]),
+        )
+        .into_future(),
+    );
+    tokio::spawn(
+        axum::serve(
+            service_listener,
+            simulator::service_app(state.clone(), vec![]),
+        )
+        .into_future(),
+    );
+    Running {
+        functions,
+        service,
+        state,
+    }
+}
+
+/// Walks negotiate from the functions API like a client would; returns the WebSocket URL.
+async fn negotiate(functions: &str) -> String {
+    let http = reqwest::Client::new();
+    let mut negotiator = Negotiator::new(format!("{functions}/api"));
+    let mut request = negotiator.first_request();
+    loop {
+        let mut call = http.post(&request.url);
+        if let Bearer::Service(token) = &request.bearer {
+            call = call.bearer_auth(token);
+        }
+        let response = call.send().await.unwrap();
+        let status = response.status().as_u16();
+        let body = response.text().await.unwrap();
+        match negotiator.handle_response(status, &body).unwrap() {
+            NegotiateStep::Request(next) => request = next,
+            NegotiateStep::Done(done) => {
+                let Bearer::Service(token) = &done.bearer else {
+                    panic!("the service token is used to connect")
+                };
+                return websocket_url(&done.connect_url(), Some(token));
+            }
+        }
+    }
+}
+
+fn now_ms(origin: std::time::Instant) -> u64 {
+    origin.elapsed().as_millis() as u64
+}
+
+#[tokio::test]
+async fn a_client_negotiates_through_the_redirect_and_receives_positions() {
+    let running = start(Timing::default()).await;
+    let url = negotiate(&running.functions).await;
+    assert!(url.starts_with(&running.service.replace("http://", "ws://")));
+
+    let (mut socket, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+    let origin = std::time::Instant::now();
+    let mut session = Session::new(SessionConfig::default());
+    session.handle_open(now_ms(origin));
+    while let Some(frame) = session.poll_transmit() {
+        socket.send(Message::text(frame)).await.unwrap();
+    }
+
+    let state = running.state.clone();
+    tokio::spawn(simulator::publish_fleet(
+        state,
+        Fleet::new(1, 7, 47.0, 8.0),
+        20.0,
+    ));
+
+    let mut connected = false;
+    let mut batches = Vec::new();
+    while batches.len() < 3 {
+        let message = tokio::time::timeout(Duration::from_secs(5), socket.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        if let Message::Text(text) = message {
+            session.handle_text(&text, now_ms(origin));
+        }
+        while let Some(event) = session.poll_event() {
+            match event {
+                SessionEvent::Connected => connected = true,
+                SessionEvent::Message(HubMessage::Invocation {
+                    target, arguments, ..
+                }) => {
+                    assert_eq!(target, "positions");
+                    let batch: Vec<telemetry::Position> =
+                        serde_json::from_str(arguments[0].get()).unwrap();
+                    batches.push(batch);
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+    assert!(connected);
+    assert!(batches.iter().all(|b| b.len() == 7));
+    assert_ne!(
+        batches[0][0].ts, batches[2][0].ts,
+        "fresh timestamps each tick"
+    );
+}
+
+#[tokio::test]
+async fn the_service_refuses_bad_tokens_with_401_and_a_reason() {
+    let running = start(Timing::default()).await;
+    let http = reqwest::Client::new();
+    let negotiate_url = format!(
+        "{}/client/negotiate?hub=telemetry&negotiateVersion=1",
+        running.service
+    );
+    let audience = format!("{}/client/?hub=telemetry", running.service);
+    let token = |key: &str, aud: &str, exp: i64| {
+        jwt::sign(
+            &Claims {
+                aud: aud.into(),
+                exp,
+                iat: None,
+                user_id: None,
+                nameid: None,
+                sub: None,
+            },
+            key,
+        )
+    };
+    let later = jwt::unix_now() + 60;
+    let cases = [
+        (None, "no access token"),
+        (Some(token("wrong-key", &audience, later)), "signature"),
+        (Some(token(KEY, &audience, jwt::unix_now() - 1)), "expired"),
+        (
+            Some(token(KEY, "http://elsewhere/client/?hub=telemetry", later)),
+            "audience",
+        ),
+        (Some("not-a-jwt".to_string()), "well-formed"),
+    ];
+    for (bearer, reason) in cases {
+        let mut call = http.post(&negotiate_url);
+        if let Some(bearer) = &bearer {
+            call = call.bearer_auth(bearer);
+        }
+        let response = call.send().await.unwrap();
+        assert_eq!(response.status(), 401, "{reason}");
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert!(body["error"].as_str().unwrap().contains(reason), "{body}");
+    }
+    let good = http
+        .post(&negotiate_url)
+        .bearer_auth(token(KEY, &audience, later))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(good.status(), 200);
+    let body: serde_json::Value = good.json().await.unwrap();
+    assert_eq!(body["negotiateVersion"], 1);
+    assert_eq!(body["availableTransports"][0]["transport"], "WebSockets");
+
+    // v0: no connectionToken, the id is the token.
+    let v0 = http
+        .post(format!(
+            "{}/client/negotiate?hub=telemetry",
+            running.service
+        ))
+        .bearer_auth(token(KEY, &audience, later))
+        .send()
+        .await
+        .unwrap();
+    let body: serde_json::Value = v0.json().await.unwrap();
+    assert_eq!(body["negotiateVersion"], 0);
+    assert!(body.get("connectionToken").is_none());
+}
+
+#[tokio::test]
+async fn unknown_connection_ids_and_foreign_protocols_are_refused() {
+    let running = start(Timing::default()).await;
+    let url = negotiate(&running.functions).await;
+    let bad_id = url.replacen("id=", "id=unknown", 1);
+    let error = tokio_tungstenite::connect_async(&bad_id).await.unwrap_err();
+    assert!(error.to_string().contains("404"), "{error}");
+
+    let (mut socket, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+    socket
+        .send(Message::text(
+            "{\"protocol\":\"messagepack\",\"version\":1}\u{1e}",
+        ))
+        .await
+        .unwrap();
+    let reply = socket.next().await.unwrap().unwrap().into_text().unwrap();
+    assert!(
+        reply.contains("Requested protocol 'messagepack' is not available."),
+        "{reply}"
+    );
+
+    // A negotiated id is single-use: the second WebSocket for it is refused.
+    let error = tokio_tungstenite::connect_async(&url).await.unwrap_err();
+    assert!(error.to_string().contains("404"), "{error}");
+}
+
+#[tokio::test]
+async fn the_service_pings_idle_clients_and_drops_silent_ones() {
+    let timing = Timing {
+        handshake_timeout: Duration::from_secs(5),
+        keep_alive: Duration::from_millis(100),
+        client_timeout: Duration::from_millis(600),
+    };
+    let running = start(timing).await;
+    let url = negotiate(&running.functions).await;
+    let (mut socket, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+    socket
+        .send(Message::text("{\"protocol\":\"json\",\"version\":1}\u{1e}"))
+        .await
+        .unwrap();
+    let mut texts = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Some(Ok(message)) = socket.next().await {
+            match message {
+                Message::Text(text) => texts.push(text.to_string()),
+                Message::Close(_) => return true,
+                _ => {}
+            }
+        }
+        true
+    })
+    .await
+    .expect("the silent client is dropped within the timeout");
+    assert!(closed);
+    assert_eq!(texts[0], "{}\u{1e}");
+    assert!(
+        texts
+            .iter()
+            .filter(|t| t.as_str() == "{\"type\":6}\u{1e}")
+            .count()
+            >= 2,
+        "{texts:?}"
+    );
+    let last = texts.last().unwrap();
+    assert!(
+        last.contains("\"type\":7") && last.contains("allowReconnect"),
+        "{last}"
+    );
+}
+
+#[tokio::test]
+async fn cors_echoes_loopback_origins_with_credentials_and_refuses_others() {
+    let running = start(Timing::default()).await;
+    let http = reqwest::Client::new();
+    let preflight = |origin: &'static str| {
+        http.request(
+            reqwest::Method::OPTIONS,
+            format!("{}/api/negotiate", running.functions),
+        )
+        .header("Origin", origin)
+        .header("Access-Control-Request-Method", "POST")
+        .header(
+            "Access-Control-Request-Headers",
+            "authorization,x-requested-with,x-signalr-user-agent",
+        )
+        .send()
+    };
+    let ok = preflight("http://localhost:8080").await.unwrap();
+    assert_eq!(
+        ok.headers()["access-control-allow-origin"],
+        "http://localhost:8080"
+    );
+    assert_eq!(ok.headers()["access-control-allow-credentials"], "true");
+    let refused = preflight("https://evil.example").await.unwrap();
+    assert!(refused
+        .headers()
+        .get("access-control-allow-origin")
+        .is_none());
+}

@@ -1,0 +1,170 @@
+//! Runtime configuration: `config.json` next to `index.html`, with query-string overrides,
+//! so one build serves every environment.
+//!
+//! ```json
+//! { "apiBase": "http://127.0.0.1:7071/api", "hub": "telemetry" }
+//! ```
+//! `?apiBase=...&hub=...` on the page URL override the file (handy for tests and demos).
+
+use serde::Deserialize;
+
+/// Where the config file is fetched from, relative to the page.
+pub const CONFIG_PATH: &str = "config.json";
+
+/// A validated configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Base of the functions API; `{apiBase}/negotiate` starts the SignalR connection.
+    pub api_base: String,
+    /// Hub name (the functions side picks the hub; shown and checked here).
+    pub hub: String,
+}
+
+/// What is wrong with the configuration, naming the field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("config.json could not be loaded: {0}")]
+    Unavailable(String),
+    #[error("config.json is not valid JSON: {0}")]
+    Syntax(String),
+    #[error("config field `{field}` {problem}")]
+    Field {
+        field: &'static str,
+        problem: String,
+    },
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawConfig {
+    api_base: Option<serde_json::Value>,
+    hub: Option<serde_json::Value>,
+}
+
+fn field_string(
+    value: Option<serde_json::Value>,
+    field: &'static str,
+) -> Result<Option<String>, ConfigError> {
+    match value {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::String(s)) => Ok(Some(s)),
+        Some(other) => Err(ConfigError::Field {
+            field,
+            problem: format!("must be a string, got {other}"),
+        }),
+    }
+}
+
+/// Parses `config.json` text and applies `overrides` (query-string pairs), then validates.
+pub fn resolve(text: &str, overrides: &[(String, String)]) -> Result<Config, ConfigError> {
+    let raw: RawConfig =
+        serde_json::from_str(text).map_err(|e| ConfigError::Syntax(e.to_string()))?;
+    let mut api_base = field_string(raw.api_base, "apiBase")?;
+    let mut hub = field_string(raw.hub, "hub")?;
+    for (key, value) in overrides {
+        match key.as_str() {
+            "apiBase" => api_base = Some(value.clone()),
+            "hub" => hub = Some(value.clone()),
+            _ => {}
+        }
+    }
+    let api_base = api_base
+        .map(|s| s.trim().trim_end_matches('/').to_string())
+        .filter(|s| !s.is_empty())
+        .ok_or(ConfigError::Field {
+            field: "apiBase",
+            problem: "is missing".into(),
+        })?;
+    if !(api_base.starts_with("http://")
+        || api_base.starts_with("https://")
+        || api_base.starts_with('/'))
+    {
+        return Err(ConfigError::Field {
+            field: "apiBase",
+            problem: format!(
+                "must be an http(s) URL or a path starting with '/', got {api_base:?}"
+            ),
+        });
+    }
+    let hub = hub.unwrap_or_else(|| telemetry::HUB.to_string());
+    let valid_hub = hub.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && hub.len() <= 128
+        && hub.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !valid_hub {
+        return Err(ConfigError::Field {
+            field: "hub",
+            problem: format!("must be a letter followed by letters, digits or '_', got {hub:?}"),
+        });
+    }
+    Ok(Config { api_base, hub })
+}
+
+/// Fetches `config.json` and resolves it against the page's query string.
+pub async fn load() -> Result<Config, ConfigError> {
+    let response = gloo_net::http::Request::get(CONFIG_PATH)
+        .cache(web_sys::RequestCache::NoCache)
+        .send()
+        .await
+        .map_err(|e| ConfigError::Unavailable(e.to_string()))?;
+    if !response.ok() {
+        return Err(ConfigError::Unavailable(format!(
+            "HTTP {} for {CONFIG_PATH}",
+            response.status()
+        )));
+    }
+    let text = response
+        .text()
+        .await
+        .map_err(|e| ConfigError::Unavailable(e.to_string()))?;
+    resolve(&text, &query_pairs())
+}
+
+/// The page's query string as pairs.
+fn query_pairs() -> Vec<(String, String)> {
+    let Some(search) = web_sys::window().and_then(|w| w.location().search().ok()) else {
+        return Vec::new();
+    };
+    let Ok(params) = web_sys::UrlSearchParams::new_with_str(&search) else {
+        return Vec::new();
+    };
+    ["apiBase", "hub"]
+        .iter()
+        .filter_map(|key| params.get(key).map(|value| (key.to_string(), value)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_shipped_config() {
+        let config = resolve(include_str!("../public/config.json"), &[]).unwrap();
+        assert_eq!(config.api_base, "http://127.0.0.1:7071/api");
+        assert_eq!(config.hub, "telemetry");
+    }
+
+    #[test]
+    fn query_overrides_win_and_trailing_slash_is_dropped() {
+        let overrides = vec![("apiBase".to_string(), "http://127.0.0.1:9/api/".to_string())];
+        let config = resolve(r#"{"apiBase":"http://x/api"}"#, &overrides).unwrap();
+        assert_eq!(config.api_base, "http://127.0.0.1:9/api");
+        assert_eq!(config.hub, "telemetry", "hub defaults");
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let err = resolve("{}", &[]).unwrap_err();
+        assert_eq!(err.to_string(), "config field `apiBase` is missing");
+        let err = resolve(r#"{"apiBase":42}"#, &[]).unwrap_err();
+        assert!(err.to_string().contains("`apiBase` must be a string"));
+        let err = resolve(r#"{"apiBase":"ftp://x"}"#, &[]).unwrap_err();
+        assert!(err.to_string().contains("`apiBase` must be an http(s) URL"));
+        let err = resolve(r#"{"apiBase":"/api","hub":"no spaces"}"#, &[]).unwrap_err();
+        assert!(err.to_string().contains("`hub`"));
+        assert!(matches!(
+            resolve("{apiBase:", &[]),
+            Err(ConfigError::Syntax(_))
+        ));
+    }
+}

@@ -1,0 +1,57 @@
+//! Glue between the SignalR connection and the store: status changes and `positions`
+//! batches in, store updates out.
+
+use leptos::prelude::{Set, Update};
+use signalr::web::{ClientOptions, ConnectionState, HubConnection, Status};
+use signalr::RawValue;
+use telemetry::{targets, Position};
+
+use crate::config::Config;
+use crate::model::status::{LiveStatus, Phase};
+use crate::store::Store;
+
+/// Opens the hub connection described by `config` and feeds `store` until the page closes.
+pub fn start(config: &Config, store: Store) -> HubConnection {
+    let connection = HubConnection::new(ClientOptions::new(config.api_base.clone()));
+    connection.on(targets::POSITIONS, move |arguments| {
+        on_positions(store, arguments)
+    });
+    connection.on_status(move |status| store.status.set(live_status(status)));
+    connection.start();
+    connection
+}
+
+fn on_positions(store: Store, arguments: &[Box<RawValue>]) {
+    store.messages.update(|n| *n += 1);
+    let Some(batch) = arguments.first() else {
+        warn("positions: invocation without arguments");
+        return;
+    };
+    match serde_json::from_str::<Vec<Position>>(batch.get()) {
+        Ok(batch) => store.fleet.update(|fleet| {
+            fleet.apply(batch);
+        }),
+        Err(error) => warn(&format!(
+            "positions: batch skipped, it does not match the contract: {error}"
+        )),
+    }
+}
+
+/// The status bar's view of the client's status.
+pub fn live_status(status: &Status) -> LiveStatus {
+    LiveStatus {
+        phase: match status.state {
+            ConnectionState::Connecting => Phase::Connecting,
+            ConnectionState::Connected => Phase::Connected,
+            ConnectionState::Reconnecting => Phase::Reconnecting,
+            ConnectionState::Disconnected => Phase::Disconnected,
+        },
+        transport: status.transport.map(|t| t.as_str()),
+        error: status.last_error.clone(),
+        retry_at: status.retry_at,
+    }
+}
+
+fn warn(message: &str) {
+    web_sys::console::warn_1(&message.into());
+}

@@ -1,0 +1,4 @@
+//! Pure state of the dashboard: plain Rust, no browser, tested natively.
+
+pub mod fleet;
+pub mod status;

@@ -1,0 +1,46 @@
+//! Connection state, transport, message count and the last problem, always visible: a
+//! dashboard that silently stops updating is worse than none.
+
+use std::time::Duration;
+
+use leptos::prelude::*;
+
+use crate::store::use_store;
+
+/// The page clock used for the reconnect countdown (same clock as the SignalR client).
+fn now() -> u64 {
+    signalr::web::now()
+}
+
+#[component]
+pub fn StatusBar() -> impl IntoView {
+    let store = use_store();
+    let clock = RwSignal::new(now());
+    if let Ok(handle) =
+        set_interval_with_handle(move || clock.set(now()), Duration::from_millis(500))
+    {
+        on_cleanup(move || handle.clear());
+    }
+    let phase = move || store.status.with(|s| s.phase.as_str());
+    let transport = move || store.status.with(|s| s.transport.unwrap_or("—"));
+    let countdown = move || {
+        let seconds = store.status.with(|s| s.retry_in_seconds(clock.get()))?;
+        Some(format!("retrying in {seconds} s"))
+    };
+    let error = move || store.status.with(|s| s.error.clone());
+    view! {
+        <div class="status-bar" role="status" aria-live="polite">
+            <span class=move || format!("pill state-{}", phase()) data-testid="connection-state">
+                {phase}
+            </span>
+            <span class="field">
+                "transport " <strong data-testid="transport">{transport}</strong>
+            </span>
+            <span class="field">
+                "messages " <strong data-testid="message-count">{move || store.messages.get()}</strong>
+            </span>
+            <span class="field countdown" data-testid="retry-countdown">{countdown}</span>
+            <span class="error" data-testid="connection-error" title=error>{error}</span>
+        </div>
+    }
+}

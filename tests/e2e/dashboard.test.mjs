@@ -1,0 +1,123 @@
+// End to end: the release bundle served by a plain static server on one origin, the
+// simulator on others (as in production), opened in headless Chromium like a person would.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { repoRoot, startSimulator, waitFor } from '../support/simulator.mjs';
+import { serveStatic } from '../support/static-server.mjs';
+import { launchBrowser, openPage } from '../support/browser.mjs';
+
+const dist = process.env.DIST_DIR ?? path.join(repoRoot, 'dist');
+const outputDir = path.join(repoRoot, 'target', 'e2e');
+const VEHICLES = 25;
+
+let site;
+let browser;
+
+before(async () => {
+  assert.ok(fs.existsSync(path.join(dist, 'index.html')), `no release bundle in ${dist}: run trunk build --release`);
+  site = await serveStatic(dist);
+  browser = await launchBrowser();
+  fs.mkdirSync(outputDir, { recursive: true });
+});
+
+after(async () => {
+  await browser?.close();
+  await site?.close();
+});
+
+const text = (page, testId) => page.getByTestId(testId).first().textContent();
+
+/** Positions shown in the table, by vehicle id. */
+async function shownPositions(page) {
+  return page.$$eval('[data-testid="vehicle-row"]', (rows) =>
+    Object.fromEntries(
+      rows.map((row) => [row.dataset.vehicleId, row.querySelector('[data-testid="vehicle-position"]').textContent]),
+    ),
+  );
+}
+
+function assertNoCrash(page) {
+  const crashes = page.problems.filter((p) => p.startsWith('pageerror') || p.includes('panicked'));
+  assert.deepEqual(crashes, [], 'the app neither panicked nor threw');
+}
+
+test('live vehicles arrive over SignalR and keep moving', async (t) => {
+  const sim = await startSimulator({ args: ['--vehicles', String(VEHICLES), '--rate', '2'] });
+  t.after(() => sim.stop());
+  const page = await openPage(browser, `${site.url}?apiBase=${encodeURIComponent(sim.apiBase)}`);
+
+  await waitFor(async () => (await text(page, 'connection-state')) === 'connected', { what: 'state connected' });
+  assert.equal(await text(page, 'transport'), 'WebSockets');
+
+  await waitFor(async () => (await page.getByTestId('vehicle-row').count()) === VEHICLES, {
+    what: `${VEHICLES} vehicle rows`,
+  });
+  const before = await shownPositions(page);
+  const countBefore = Number(await text(page, 'message-count'));
+  await waitFor(
+    async () => {
+      const now = await shownPositions(page);
+      return Object.keys(now).filter((id) => now[id] !== before[id]).length >= VEHICLES / 2;
+    },
+    { what: 'most vehicles to move on screen' },
+  );
+  assert.ok(Number(await text(page, 'message-count')) > countBefore, 'message count grows');
+
+  const shot = path.join(outputDir, 'dashboard.png');
+  await page.screenshot({ path: shot, fullPage: false });
+  if (process.env.UPDATE_SCREENSHOT === '1') fs.copyFileSync(shot, path.join(repoRoot, 'docs', 'screenshot.png'));
+  assertNoCrash(page);
+  await page.context().close();
+});
+
+test('killing the simulator shows reconnecting, and the page comes back live by itself', async (t) => {
+  const sim = await startSimulator({ args: ['--vehicles', '5', '--rate', '2'] });
+  t.after(() => sim.stop());
+  const page = await openPage(browser, `${site.url}?apiBase=${encodeURIComponent(sim.apiBase)}`);
+  await waitFor(async () => (await text(page, 'connection-state')) === 'connected', { what: 'state connected' });
+
+  await sim.stop();
+  await waitFor(async () => ['reconnecting', 'disconnected'].includes(await text(page, 'connection-state')), {
+    timeoutMs: 5000,
+    what: 'the status to leave connected once the simulator is gone',
+  });
+  assert.notEqual(await text(page, 'connection-error'), '', 'the reason is shown');
+
+  const again = await startSimulator({
+    args: ['--vehicles', '5', '--rate', '2'],
+    functionsPort: sim.functionsPort,
+    servicePort: sim.servicePort,
+  });
+  t.after(() => again.stop());
+  const countBefore = Number(await text(page, 'message-count'));
+  await waitFor(async () => (await text(page, 'connection-state')) === 'connected', {
+    timeoutMs: 20000,
+    what: 'the page to reconnect on its own',
+  });
+  await waitFor(async () => Number(await text(page, 'message-count')) > countBefore, { what: 'data flowing again' });
+  assertNoCrash(page);
+  await page.context().close();
+});
+
+test('a simulator that is not running shows a visible error, not a blank page', async () => {
+  const page = await openPage(browser, `${site.url}?apiBase=${encodeURIComponent('http://127.0.0.1:9/api')}`);
+  await waitFor(async () => (await text(page, 'connection-error')).includes('negotiate'), {
+    what: 'a negotiate error in the status bar',
+  });
+  assert.notEqual(await text(page, 'connection-state'), 'connected');
+  await waitFor(async () => /retrying in \d+ s/.test(await text(page, 'retry-countdown')), { what: 'a countdown' });
+  assertNoCrash(page);
+  await page.context().close();
+});
+
+test('a malformed config shows which field is wrong', async () => {
+  const page = await openPage(browser, `${site.url}?apiBase=${encodeURIComponent('ftp://nowhere')}`);
+  await waitFor(async () => (await text(page, 'connection-error')).includes('apiBase'), {
+    what: 'a config error naming apiBase',
+  });
+  assert.equal(await text(page, 'connection-state'), 'disconnected');
+  assertNoCrash(page);
+  await page.context().close();
+});
