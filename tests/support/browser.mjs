@@ -22,7 +22,8 @@ export async function launchBrowser() {
 
 /** Opens a page that records console errors and uncaught exceptions in `page.problems`. */
 export async function openPage(browser, url) {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  // Dark, as on a wall screen (the app follows the system's colour scheme).
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme: 'dark' });
   const page = await context.newPage();
   page.problems = [];
   page.on('pageerror', (error) => page.problems.push(`pageerror: ${error.message}`));

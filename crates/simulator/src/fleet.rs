@@ -55,7 +55,7 @@ pub struct Fleet {
 }
 
 /// Site names vehicles are spread over.
-pub const SITES: [&str; 4] = ["north", "south", "east", "west"];
+pub const SITES: [&str; 4] = ["harbour", "airport", "old-town", "industrial"];
 
 impl Fleet {
     /// `count` vehicles around (`centre_lat`, `centre_lon`), deterministic for `seed`.

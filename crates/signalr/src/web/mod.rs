@@ -34,6 +34,9 @@ pub type TokenFactory =
 /// Called with the arguments of every invocation of a target.
 pub type Handler = Rc<dyn Fn(&[Box<RawValue>])>;
 
+/// Called on every status change.
+pub type StatusListener = Rc<dyn Fn(&Status)>;
+
 /// Settings of a hub connection.
 #[derive(Clone)]
 pub struct ClientOptions {
@@ -127,7 +130,7 @@ enum Command {
 struct Inner {
     options: ClientOptions,
     handlers: RefCell<HashMap<String, Vec<Handler>>>,
-    listeners: RefCell<Vec<Rc<dyn Fn(&Status)>>>,
+    listeners: RefCell<Vec<StatusListener>>,
     status: RefCell<Status>,
     commands: RefCell<Option<UnboundedSender<Command>>>,
     running: Cell<bool>,
@@ -190,7 +193,7 @@ impl HubConnection {
 
     /// Registers a status listener; it is called at once with the current status.
     pub fn on_status(&self, listener: impl Fn(&Status) + 'static) {
-        let listener: Rc<dyn Fn(&Status)> = Rc::new(listener);
+        let listener: StatusListener = Rc::new(listener);
         listener(&self.status());
         self.inner.listeners.borrow_mut().push(listener);
     }
