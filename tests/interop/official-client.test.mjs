@@ -17,7 +17,9 @@ test('official client follows the negotiate redirect and receives positions over
   t.after(() => connection.stop());
 
   const batches = [];
-  connection.on('positions', (batch) => batches.push(batch));
+  connection.on('positions', (batch) => {
+      batches.push(batch);
+    });
   await connection.start();
 
   assert.equal(connection.state, signalR.HubConnectionState.Connected);

@@ -1,18 +1,20 @@
-//! The sans-IO connection core: one transport session from handshake to close.
+//! The sans-IO connection core: one hub connection from handshake to close, across
+//! stateful-reconnect transport drops.
 //!
 //! It owns no socket and no clock. The driver calls `handle_*` with input and the current
-//! time, sends what `poll_transmit` returns, sleeps until `poll_timeout`, and reacts to
-//! `poll_event`. Timers (handshake, keep-alive, server timeout) are plain deadlines, so the
-//! whole protocol runs in native tests on a simulated clock.
+//! time, writes what `poll_transmit` returns, sleeps until `poll_timeout`, and reacts to
+//! `poll_event`. Timers (handshake, keep-alive, server timeout, stateful Ack) are plain
+//! deadlines, so the whole protocol runs in native tests on a simulated clock.
 
 use std::collections::VecDeque;
 
 use serde::Serialize;
 
 use crate::protocol::{
-    encode_close, encode_invocation, encode_ping, handshake_request, parse_handshake_response,
-    parse_message, HubMessage, HubProtocol, ProtocolError, TextFramer,
+    handshake_request, parse_handshake_response, split_handshake, Frame, Framer, Headers,
+    HubMessage, HubProtocol, Payload, ProtocolError,
 };
+use crate::stateful::{ReceiveCounter, ReplayBuffer};
 
 /// Monotonic milliseconds from an arbitrary origin (the driver's clock).
 pub type Millis = u64;
@@ -27,8 +29,15 @@ pub struct SessionConfig {
     pub keep_alive_interval: Millis,
     /// Consider the server gone when nothing was received for this long.
     pub server_timeout: Millis,
-    /// Largest record buffered while waiting for its terminator.
+    /// Largest record buffered while waiting for the rest of it.
     pub max_record: usize,
+    /// The transport keeps itself alive (long polling): no pings, no server timeout.
+    pub inherent_keep_alive: bool,
+    /// Stateful reconnect with this replay buffer size (bytes); `None` when off. Enable it
+    /// only when negotiate offered it and the transport is WebSockets.
+    pub stateful_buffer: Option<usize>,
+    /// Delay before acknowledging received messages (stateful reconnect).
+    pub ack_delay: Millis,
 }
 
 impl Default for SessionConfig {
@@ -39,6 +48,9 @@ impl Default for SessionConfig {
             keep_alive_interval: 15_000,
             server_timeout: 30_000,
             max_record: crate::protocol::DEFAULT_MAX_RECORD,
+            inherent_keep_alive: false,
+            stateful_buffer: None,
+            ack_delay: 1_000,
         }
     }
 }
@@ -59,16 +71,18 @@ pub enum CloseReason {
     ServerTimeout,
     /// The handshake did not finish in time.
     HandshakeTimeout,
+    /// The server refused the handshake.
+    HandshakeRejected(String),
     /// A protocol violation that leaves the stream unusable.
     Protocol(String),
 }
 
 impl CloseReason {
-    /// Whether reconnecting may help. A server Close without `allowReconnect` and a rejected
-    /// handshake are final; everything else is a fault to recover from.
+    /// Whether reconnecting may help. A server Close without `allowReconnect` and a refused
+    /// handshake are final; faults are worth another attempt.
     pub fn may_reconnect(&self) -> bool {
         match self {
-            CloseReason::Stopped => false,
+            CloseReason::Stopped | CloseReason::HandshakeRejected(_) => false,
             CloseReason::ServerClosed {
                 allow_reconnect, ..
             } => *allow_reconnect,
@@ -95,6 +109,7 @@ impl std::fmt::Display for CloseReason {
                 )
             }
             CloseReason::HandshakeTimeout => write!(f, "handshake timed out"),
+            CloseReason::HandshakeRejected(e) => write!(f, "the server refused the handshake: {e}"),
             CloseReason::Protocol(e) => write!(f, "protocol error: {e}"),
         }
     }
@@ -105,10 +120,16 @@ impl std::fmt::Display for CloseReason {
 pub enum SessionEvent {
     /// The handshake succeeded; the connection is live.
     Connected,
-    /// A hub message other than Ping (pings only refresh the server timeout).
+    /// A hub message for the application (pings, acks and sequences stay inside).
     Message(HubMessage),
     /// A message that could not be parsed was skipped; the stream goes on.
     Skipped(ProtocolError),
+    /// Stateful reconnect: the transport dropped but the connection can resume. Reopen the
+    /// transport at the same URL and call [`Session::handle_resumed_open`], or give up with
+    /// [`Session::handle_transport_closed`].
+    TransportLost(String),
+    /// Stateful reconnect: the connection resumed; nothing was lost or duplicated.
+    Resumed,
     /// The session is over.
     Closed(CloseReason),
 }
@@ -121,29 +142,58 @@ enum Phase {
         deadline: Millis,
     },
     Connected,
+    /// Stateful reconnect: the transport is down, the driver is reopening it.
+    Resuming,
+    /// Stateful reconnect: the transport is back, waiting for the server's Sequence.
+    AwaitingSequence {
+        deadline: Millis,
+    },
     Closed,
 }
 
-/// One transport session of a hub connection.
-#[derive(Debug)]
+struct Stateful {
+    sent: ReplayBuffer,
+    received: ReceiveCounter,
+    ack_deadline: Option<Millis>,
+}
+
+/// One hub connection.
 pub struct Session {
     config: SessionConfig,
     phase: Phase,
-    framer: TextFramer,
-    transmit: VecDeque<String>,
+    /// Bytes received before the handshake answer was complete.
+    handshake_buffer: Vec<u8>,
+    framer: Framer,
+    transmit: VecDeque<Frame>,
     events: VecDeque<SessionEvent>,
     last_received: Millis,
     last_sent: Millis,
     next_invocation_id: u64,
     messages_received: u64,
+    stateful: Option<Stateful>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("phase", &self.phase)
+            .field("protocol", &self.config.protocol)
+            .finish()
+    }
 }
 
 impl Session {
     pub fn new(config: SessionConfig) -> Self {
-        let framer = TextFramer::new(config.max_record);
+        let framer = config.protocol.framer(config.max_record);
+        let stateful = config.stateful_buffer.map(|limit| Stateful {
+            sent: ReplayBuffer::new(limit),
+            received: ReceiveCounter::default(),
+            ack_deadline: None,
+        });
         Self {
             config,
             phase: Phase::Opening,
+            handshake_buffer: Vec::new(),
             framer,
             transmit: VecDeque::new(),
             events: VecDeque::new(),
@@ -151,10 +201,11 @@ impl Session {
             last_sent: 0,
             next_invocation_id: 0,
             messages_received: 0,
+            stateful,
         }
     }
 
-    /// Whether the handshake has completed and the session is not closed.
+    /// Whether the handshake has completed and the transport is up.
     pub fn is_connected(&self) -> bool {
         self.phase == Phase::Connected
     }
@@ -163,9 +214,19 @@ impl Session {
         self.phase == Phase::Closed
     }
 
-    /// Hub messages received so far (pings included).
+    /// Whether stateful reconnect is on for this session.
+    pub fn is_stateful(&self) -> bool {
+        self.stateful.is_some()
+    }
+
+    /// Messages received so far (pings included).
     pub fn messages_received(&self) -> u64 {
         self.messages_received
+    }
+
+    /// The hub protocol of this session.
+    pub fn protocol(&self) -> HubProtocol {
+        self.config.protocol
     }
 
     /// The transport is open: queue the handshake and start its timer.
@@ -173,70 +234,172 @@ impl Session {
         if self.phase != Phase::Opening {
             return;
         }
-        self.queue(handshake_request(self.config.protocol, 1), now);
+        // Hub protocol version 2 announces Ack/Sequence support.
+        let version = if self.stateful.is_some() { 2 } else { 1 };
+        self.queue(
+            Frame::Text(handshake_request(self.config.protocol, version)),
+            now,
+        );
         self.last_received = now;
         self.phase = Phase::Handshaking {
             deadline: now + self.config.handshake_timeout,
         };
     }
 
-    /// Text received from the transport (one or more records, possibly partial).
-    pub fn handle_text(&mut self, chunk: &str, now: Millis) {
-        if matches!(self.phase, Phase::Closed | Phase::Opening) {
+    /// Stateful reconnect: the transport reopened. Announces where our stream resumes and
+    /// sends again everything the server has not acknowledged.
+    pub fn handle_resumed_open(&mut self, now: Millis) {
+        if self.phase != Phase::Resuming {
+            return;
+        }
+        let Some(stateful) = &self.stateful else {
+            return;
+        };
+        let first = stateful.sent.first_unacked();
+        let replay: Vec<Frame> = stateful.sent.unacked().cloned().collect();
+        self.framer = self.config.protocol.framer(self.config.max_record);
+        self.queue_message(&HubMessage::Sequence { sequence_id: first }, now);
+        for frame in replay {
+            self.queue(frame, now);
+        }
+        self.last_received = now;
+        self.phase = Phase::AwaitingSequence {
+            deadline: now + self.config.handshake_timeout,
+        };
+    }
+
+    /// Bytes received from the transport: one or more records, possibly partial.
+    pub fn handle_data(&mut self, chunk: &[u8], now: Millis) {
+        if matches!(self.phase, Phase::Closed | Phase::Opening | Phase::Resuming) {
             return;
         }
         self.last_received = now;
-        let mut records = Vec::new();
-        if let Err(e) = self.framer.push(chunk, |r| records.push(r.to_string())) {
-            self.close(CloseReason::Protocol(e.to_string()));
-            return;
+        let handshake_rest;
+        let mut chunk = chunk;
+        if let Phase::Handshaking { .. } = self.phase {
+            self.handshake_buffer.extend_from_slice(chunk);
+            let Some((record, rest)) = split_handshake(&self.handshake_buffer) else {
+                if self.handshake_buffer.len() > self.config.max_record {
+                    self.close(CloseReason::Protocol(
+                        "the handshake answer is too large".into(),
+                    ));
+                }
+                return;
+            };
+            match parse_handshake_response(record) {
+                Ok(()) => {}
+                Err(ProtocolError::HandshakeRejected(e)) => {
+                    return self.close(CloseReason::HandshakeRejected(e))
+                }
+                Err(e) => return self.close(CloseReason::Protocol(e.to_string())),
+            }
+            handshake_rest = rest.to_vec();
+            self.handshake_buffer = Vec::new();
+            self.phase = Phase::Connected;
+            self.events.push_back(SessionEvent::Connected);
+            // Like the official client: one ping right away, which also proves the send path.
+            if !self.config.inherent_keep_alive {
+                self.queue_message(&HubMessage::Ping, now);
+            }
+            chunk = &handshake_rest;
         }
-        for record in records {
-            self.handle_record(&record, now);
+        let protocol = self.config.protocol;
+        let mut parsed = Vec::new();
+        let framed = self
+            .framer
+            .push(chunk, |record| parsed.push(protocol.parse(record)));
+        for message in parsed {
+            self.handle_message(message, now);
             if self.phase == Phase::Closed {
                 return;
             }
         }
+        if let Err(e) = framed {
+            self.close(CloseReason::Protocol(e.to_string()));
+        }
     }
 
-    fn handle_record(&mut self, record: &str, now: Millis) {
-        if let Phase::Handshaking { .. } = self.phase {
-            match parse_handshake_response(record) {
-                Ok(()) => {
+    fn handle_message(&mut self, message: Result<Option<HubMessage>, ProtocolError>, now: Millis) {
+        let message = match message {
+            Ok(Some(message)) => message,
+            Ok(None) => return,
+            Err(e) => return self.events.push_back(SessionEvent::Skipped(e)),
+        };
+        self.messages_received += 1;
+        if let Phase::AwaitingSequence { .. } = self.phase {
+            // After a transport reconnect nothing counts until the server's Sequence.
+            if let HubMessage::Sequence { sequence_id } = message {
+                let ok = self
+                    .stateful
+                    .as_mut()
+                    .is_some_and(|s| s.received.on_sequence(sequence_id));
+                if ok {
                     self.phase = Phase::Connected;
-                    self.events.push_back(SessionEvent::Connected);
-                    // Like the official client: one ping right away, which also proves the
-                    // send path works.
-                    self.queue(encode_ping(), now);
+                    self.events.push_back(SessionEvent::Resumed);
+                } else {
+                    self.close(CloseReason::Protocol(
+                        "the server resumed past messages we never received".into(),
+                    ));
                 }
-                Err(e) => self.close(CloseReason::Protocol(e.to_string())),
             }
             return;
         }
-        match parse_message(record) {
-            Ok(Some(HubMessage::Ping)) => self.messages_received += 1,
-            Ok(Some(HubMessage::Close {
+        match message {
+            HubMessage::Ping => {}
+            HubMessage::Close {
                 error,
                 allow_reconnect,
-            })) => {
-                self.messages_received += 1;
-                self.close(CloseReason::ServerClosed {
-                    error,
-                    allow_reconnect,
-                });
+            } => self.close(CloseReason::ServerClosed {
+                error,
+                allow_reconnect,
+            }),
+            HubMessage::Ack { sequence_id } => {
+                if let Some(stateful) = &mut self.stateful {
+                    stateful.sent.ack(sequence_id);
+                }
             }
-            Ok(Some(message)) => {
-                self.messages_received += 1;
+            HubMessage::Sequence { sequence_id } => {
+                if let Some(stateful) = &mut self.stateful {
+                    if !stateful.received.on_sequence(sequence_id) {
+                        self.close(CloseReason::Protocol(
+                            "the server resumed past messages we never received".into(),
+                        ));
+                    }
+                }
+            }
+            message => {
+                if let Some(stateful) = &mut self.stateful {
+                    if message.is_sequenced() {
+                        if !stateful.received.on_message() {
+                            return; // a duplicate from a replay
+                        }
+                        stateful
+                            .ack_deadline
+                            .get_or_insert(now + self.config.ack_delay);
+                    }
+                }
                 self.events.push_back(SessionEvent::Message(message));
             }
-            Ok(None) => {}
-            Err(e) => self.events.push_back(SessionEvent::Skipped(e)),
         }
     }
 
-    /// The transport closed or failed.
+    /// The transport closed or failed. With stateful reconnect on a live connection this is
+    /// a [`SessionEvent::TransportLost`]: the driver may reopen and resume. Otherwise (or when
+    /// called again while resuming, meaning the reopen failed) the session closes.
     pub fn handle_transport_closed(&mut self, reason: impl Into<String>) {
-        self.close(CloseReason::TransportLost(reason.into()));
+        let reason = reason.into();
+        if self.stateful.is_some()
+            && matches!(
+                self.phase,
+                Phase::Connected | Phase::AwaitingSequence { .. }
+            )
+        {
+            self.phase = Phase::Resuming;
+            self.transmit.clear();
+            self.events.push_back(SessionEvent::TransportLost(reason));
+            return;
+        }
+        self.close(CloseReason::TransportLost(reason));
     }
 
     /// Runs the timers due at `now`.
@@ -245,11 +408,29 @@ impl Session {
             Phase::Handshaking { deadline } if now >= deadline => {
                 self.close(CloseReason::HandshakeTimeout)
             }
+            Phase::AwaitingSequence { deadline } if now >= deadline => self.close(
+                CloseReason::Protocol("the server did not resume the connection".into()),
+            ),
             Phase::Connected => {
-                if now >= self.last_received + self.config.server_timeout {
-                    self.close(CloseReason::ServerTimeout);
-                } else if now >= self.last_sent + self.config.keep_alive_interval {
-                    self.queue(encode_ping(), now);
+                if !self.config.inherent_keep_alive
+                    && now >= self.last_received + self.config.server_timeout
+                {
+                    return self.close(CloseReason::ServerTimeout);
+                }
+                let ack = self.stateful.as_mut().and_then(|s| match s.ack_deadline {
+                    Some(deadline) if now >= deadline => {
+                        s.ack_deadline = None;
+                        s.received.take_ack()
+                    }
+                    _ => None,
+                });
+                if let Some(sequence_id) = ack {
+                    self.queue_message(&HubMessage::Ack { sequence_id }, now);
+                }
+                if !self.config.inherent_keep_alive
+                    && now >= self.last_sent + self.config.keep_alive_interval
+                {
+                    self.queue_message(&HubMessage::Ping, now);
                 }
             }
             _ => {}
@@ -259,17 +440,26 @@ impl Session {
     /// The next deadline at which `handle_timeout` must run.
     pub fn poll_timeout(&self) -> Option<Millis> {
         match self.phase {
-            Phase::Handshaking { deadline } => Some(deadline),
-            Phase::Connected => Some(
-                (self.last_received + self.config.server_timeout)
-                    .min(self.last_sent + self.config.keep_alive_interval),
-            ),
+            Phase::Handshaking { deadline } | Phase::AwaitingSequence { deadline } => {
+                Some(deadline)
+            }
+            Phase::Connected => {
+                let ack = self.stateful.as_ref().and_then(|s| s.ack_deadline);
+                let keep_alive = (!self.config.inherent_keep_alive).then(|| {
+                    (self.last_received + self.config.server_timeout)
+                        .min(self.last_sent + self.config.keep_alive_interval)
+                });
+                match (ack, keep_alive) {
+                    (Some(a), Some(k)) => Some(a.min(k)),
+                    (a, k) => a.or(k),
+                }
+            }
             _ => None,
         }
     }
 
     /// The next frame to write to the transport.
-    pub fn poll_transmit(&mut self) -> Option<String> {
+    pub fn poll_transmit(&mut self) -> Option<Frame> {
         self.transmit.pop_front()
     }
 
@@ -278,51 +468,130 @@ impl Session {
         self.events.pop_front()
     }
 
-    /// Queues a fire-and-forget invocation. Fails if the session is not connected.
-    pub fn send<A: Serialize>(
+    /// Encodes an application value for this session's protocol.
+    pub fn payload<T: Serialize + ?Sized>(&self, value: &T) -> Result<Payload, SendError> {
+        self.config
+            .protocol
+            .payload(value)
+            .map_err(|e| SendError::Encode(e.to_string()))
+    }
+
+    /// Queues a fire-and-forget invocation.
+    pub fn send(
         &mut self,
         target: &str,
-        arguments: A,
+        arguments: Vec<Payload>,
         now: Millis,
     ) -> Result<(), SendError> {
-        if self.phase != Phase::Connected {
-            return Err(SendError::NotConnected);
-        }
-        let frame = encode_invocation(None, target, arguments)
-            .map_err(|e| SendError::Encode(e.to_string()))?;
-        self.queue(frame, now);
-        Ok(())
+        let message = HubMessage::Invocation {
+            invocation_id: None,
+            target: target.to_string(),
+            arguments,
+            stream_ids: Vec::new(),
+            headers: Headers::new(),
+        };
+        self.send_message(message, now)
     }
 
     /// Queues an invocation that expects a Completion; returns its id.
-    pub fn invoke<A: Serialize>(
+    pub fn invoke(
         &mut self,
         target: &str,
-        arguments: A,
+        arguments: Vec<Payload>,
         now: Millis,
     ) -> Result<String, SendError> {
-        if self.phase != Phase::Connected {
+        let invocation_id = self.next_invocation_id.to_string();
+        let message = HubMessage::Invocation {
+            invocation_id: Some(invocation_id.clone()),
+            target: target.to_string(),
+            arguments,
+            stream_ids: Vec::new(),
+            headers: Headers::new(),
+        };
+        self.send_message(message, now)?;
+        self.next_invocation_id += 1;
+        Ok(invocation_id)
+    }
+
+    /// Queues a server-to-client stream request; returns its id, which its StreamItems and
+    /// final Completion carry.
+    pub fn stream(
+        &mut self,
+        target: &str,
+        arguments: Vec<Payload>,
+        now: Millis,
+    ) -> Result<String, SendError> {
+        let invocation_id = self.next_invocation_id.to_string();
+        let message = HubMessage::StreamInvocation {
+            invocation_id: invocation_id.clone(),
+            target: target.to_string(),
+            arguments,
+            stream_ids: Vec::new(),
+            headers: Headers::new(),
+        };
+        self.send_message(message, now)?;
+        self.next_invocation_id += 1;
+        Ok(invocation_id)
+    }
+
+    /// Asks the server to stop a stream.
+    pub fn cancel(&mut self, invocation_id: &str, now: Millis) -> Result<(), SendError> {
+        let message = HubMessage::CancelInvocation {
+            invocation_id: invocation_id.to_string(),
+            headers: Headers::new(),
+        };
+        self.send_message(message, now)
+    }
+
+    /// Queues any message. Sequenced messages are kept for replay under stateful reconnect,
+    /// and may be queued while the transport is resuming.
+    pub fn send_message(&mut self, message: HubMessage, now: Millis) -> Result<(), SendError> {
+        let resuming = matches!(self.phase, Phase::Resuming | Phase::AwaitingSequence { .. });
+        if !(self.phase == Phase::Connected || resuming && message.is_sequenced()) {
             return Err(SendError::NotConnected);
         }
-        let id = self.next_invocation_id.to_string();
-        let frame = encode_invocation(Some(&id), target, arguments)
+        let frame = self
+            .config
+            .protocol
+            .write(&message)
             .map_err(|e| SendError::Encode(e.to_string()))?;
-        self.next_invocation_id += 1;
-        self.queue(frame, now);
-        Ok(id)
+        if let (Some(stateful), true) = (&mut self.stateful, message.is_sequenced()) {
+            if stateful.sent.is_full() {
+                return Err(SendError::BufferFull);
+            }
+            stateful.sent.push(frame.clone());
+        }
+        if self.phase == Phase::Connected {
+            self.queue(frame, now);
+        }
+        Ok(())
     }
 
     /// Stops the session: queues a Close for the server (if connected) and reports `Stopped`.
     pub fn stop(&mut self, now: Millis) {
         if self.phase == Phase::Connected {
-            self.queue(encode_close(), now);
+            self.queue_message(
+                &HubMessage::Close {
+                    error: None,
+                    allow_reconnect: false,
+                },
+                now,
+            );
         }
         self.close(CloseReason::Stopped);
     }
 
-    fn queue(&mut self, frame: String, now: Millis) {
+    fn queue(&mut self, frame: Frame, now: Millis) {
         self.transmit.push_back(frame);
         self.last_sent = now;
+    }
+
+    /// Queues a control message.
+    fn queue_message(&mut self, message: &HubMessage, now: Millis) {
+        match self.config.protocol.write(message) {
+            Ok(frame) => self.queue(frame, now),
+            Err(e) => self.close(CloseReason::Protocol(e.to_string())),
+        }
     }
 
     fn close(&mut self, reason: CloseReason) {
@@ -339,164 +608,11 @@ impl Session {
 pub enum SendError {
     #[error("the connection is not connected")]
     NotConnected,
+    #[error("the stateful reconnect buffer is full; wait for the server to acknowledge")]
+    BufferFull,
     #[error("the arguments could not be serialized: {0}")]
     Encode(String),
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn drain_transmit(s: &mut Session) -> Vec<String> {
-        std::iter::from_fn(|| s.poll_transmit()).collect()
-    }
-
-    fn drain_events(s: &mut Session) -> Vec<SessionEvent> {
-        std::iter::from_fn(|| s.poll_event()).collect()
-    }
-
-    fn connected(now: Millis) -> Session {
-        let mut s = Session::new(SessionConfig::default());
-        s.handle_open(now);
-        s.handle_text("{}\u{1e}", now);
-        drain_transmit(&mut s);
-        drain_events(&mut s);
-        s
-    }
-
-    #[test]
-    fn handshake_then_messages_in_the_same_frame() {
-        let mut s = Session::new(SessionConfig::default());
-        s.handle_open(0);
-        assert_eq!(
-            drain_transmit(&mut s),
-            ["{\"protocol\":\"json\",\"version\":1}\u{1e}"]
-        );
-        s.handle_text(
-            "{}\u{1e}{\"type\":1,\"target\":\"positions\",\"arguments\":[[]]}\u{1e}",
-            5,
-        );
-        let events = drain_events(&mut s);
-        assert!(matches!(events[0], SessionEvent::Connected));
-        assert!(
-            matches!(&events[1], SessionEvent::Message(HubMessage::Invocation { target, .. }) if target == "positions")
-        );
-        assert_eq!(
-            drain_transmit(&mut s),
-            ["{\"type\":6}\u{1e}"],
-            "a ping follows the handshake"
-        );
-        assert!(s.is_connected());
-    }
-
-    #[test]
-    fn rejected_handshake_closes_with_the_servers_reason() {
-        let mut s = Session::new(SessionConfig::default());
-        s.handle_open(0);
-        s.handle_text(
-            "{\"error\":\"Requested protocol 'json' is not available.\"}\u{1e}",
-            1,
-        );
-        let events = drain_events(&mut s);
-        let SessionEvent::Closed(CloseReason::Protocol(msg)) = &events[0] else {
-            panic!("{events:?}")
-        };
-        assert!(msg.contains("not available"));
-    }
-
-    #[test]
-    fn handshake_timeout_fires_at_its_deadline() {
-        let mut s = Session::new(SessionConfig::default());
-        s.handle_open(1_000);
-        assert_eq!(s.poll_timeout(), Some(16_000));
-        s.handle_timeout(15_999);
-        assert!(drain_events(&mut s).is_empty());
-        s.handle_timeout(16_000);
-        assert!(matches!(
-            drain_events(&mut s)[..],
-            [SessionEvent::Closed(CloseReason::HandshakeTimeout)]
-        ));
-    }
-
-    #[test]
-    fn keep_alive_pings_when_idle_and_server_timeout_detects_a_stall() {
-        let mut s = connected(0);
-        assert_eq!(s.poll_timeout(), Some(15_000));
-        s.handle_timeout(15_000);
-        assert_eq!(drain_transmit(&mut s), ["{\"type\":6}\u{1e}"]);
-        // A server ping keeps the connection alive past the first 30 s.
-        s.handle_text("{\"type\":6}\u{1e}", 20_000);
-        s.handle_timeout(30_000);
-        assert!(!s.is_closed());
-        assert_eq!(
-            drain_transmit(&mut s),
-            ["{\"type\":6}\u{1e}"],
-            "second keep-alive"
-        );
-        assert_eq!(s.poll_timeout(), Some(45_000));
-        s.handle_timeout(50_000);
-        assert!(matches!(
-            drain_events(&mut s)[..],
-            [SessionEvent::Closed(CloseReason::ServerTimeout)]
-        ));
-        assert_eq!(s.poll_timeout(), None);
-    }
-
-    #[test]
-    fn close_message_decides_about_reconnecting() {
-        let mut s = connected(0);
-        s.handle_text(
-            "{\"type\":7,\"error\":\"restart\",\"allowReconnect\":true}\u{1e}{\"type\":6}\u{1e}",
-            1,
-        );
-        let events = drain_events(&mut s);
-        let SessionEvent::Closed(reason) = &events[0] else {
-            panic!()
-        };
-        assert!(reason.may_reconnect());
-        assert_eq!(events.len(), 1, "nothing after Close");
-
-        let mut s = connected(0);
-        s.handle_text("{\"type\":7}\u{1e}", 1);
-        let SessionEvent::Closed(reason) = drain_events(&mut s).remove(0) else {
-            panic!()
-        };
-        assert!(!reason.may_reconnect());
-    }
-
-    #[test]
-    fn bad_records_are_skipped_not_fatal() {
-        let mut s = connected(0);
-        s.handle_text(
-            "garbage\u{1e}{\"type\":42}\u{1e}{\"type\":1,\"target\":\"t\",\"arguments\":[]}\u{1e}",
-            1,
-        );
-        let events = drain_events(&mut s);
-        assert!(matches!(events[0], SessionEvent::Skipped(_)));
-        assert!(matches!(events[1], SessionEvent::Message(_)));
-        assert!(s.is_connected());
-    }
-
-    #[test]
-    fn send_and_invoke_need_a_connection_and_number_invocations() {
-        let mut s = Session::new(SessionConfig::default());
-        assert_eq!(s.send("x", [1], 0), Err(SendError::NotConnected));
-        let mut s = connected(0);
-        s.send("join", ["site:a"], 1).unwrap();
-        assert_eq!(s.invoke("echo", [1], 1).unwrap(), "0");
-        assert_eq!(s.invoke("echo", [2], 1).unwrap(), "1");
-        assert_eq!(drain_transmit(&mut s).len(), 3);
-    }
-
-    #[test]
-    fn stop_sends_close_and_transport_loss_is_reported_once() {
-        let mut s = connected(0);
-        s.stop(1);
-        assert_eq!(drain_transmit(&mut s), ["{\"type\":7}\u{1e}"]);
-        s.handle_transport_closed("gone");
-        assert!(matches!(
-            drain_events(&mut s)[..],
-            [SessionEvent::Closed(CloseReason::Stopped)]
-        ));
-    }
-}
+mod tests;

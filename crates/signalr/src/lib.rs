@@ -9,6 +9,7 @@ pub mod connection;
 pub mod negotiate;
 pub mod protocol;
 pub mod reconnect;
+pub mod stateful;
 mod url;
 
 #[cfg(feature = "web")]
@@ -16,6 +17,6 @@ pub mod web;
 
 pub use connection::{CloseReason, Millis, Session, SessionConfig, SessionEvent};
 pub use negotiate::{Bearer, NegotiateError, NegotiateStep, Negotiated, Negotiator, TransportKind};
-pub use protocol::{HubMessage, HubProtocol, ProtocolError};
+pub use protocol::{Frame, HubMessage, HubProtocol, Payload, ProtocolError};
 pub use reconnect::ReconnectPolicy;
 pub use serde_json::value::RawValue;

@@ -1,29 +1,150 @@
 //! Hubs of the embedded SignalR service: negotiated connections waiting for their transport,
-//! and the broadcast channel every connected client listens to.
+//! live connections (found again by their token for SSE/long-polling sends, polls and
+//! stateful reconnects), and the broadcast every connected client listens to.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use tokio::sync::broadcast;
-
-/// A frame ready to write to every client: one or more 0x1E-terminated JSON records.
-pub type Frame = axum::extract::ws::Utf8Bytes;
+use axum::body::Bytes;
+use signalr::protocol::HubProtocol;
+use signalr::stateful::ByteLen;
+use signalr::TransportKind;
+use tokio::sync::{broadcast, mpsc};
 
 /// How long a negotiated connection may wait for its transport before it is forgotten.
 const PENDING_TTL: Duration = Duration::from_secs(60);
 
-/// Frames buffered per client before a slow client starts missing them (best effort, like
+/// Messages buffered per client before a slow client starts missing them (best effort, like
 /// the real service).
 const BROADCAST_CAPACITY: usize = 1024;
+
+/// A frame ready for a transport: the bytes and whether they are text (JSON) or binary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutFrame {
+    pub bytes: Bytes,
+    pub text: bool,
+}
+
+impl OutFrame {
+    pub fn text(text: impl Into<String>) -> Self {
+        Self {
+            bytes: Bytes::from(text.into()),
+            text: true,
+        }
+    }
+
+    pub fn binary(bytes: impl Into<Bytes>) -> Self {
+        Self {
+            bytes: bytes.into(),
+            text: false,
+        }
+    }
+
+    /// The frame of a protocol: text for JSON, binary for MessagePack.
+    pub fn for_protocol(protocol: HubProtocol, bytes: impl Into<Bytes>) -> Self {
+        Self {
+            bytes: bytes.into(),
+            text: protocol == HubProtocol::Json,
+        }
+    }
+}
+
+impl ByteLen for OutFrame {
+    fn byte_len(&self) -> usize {
+        self.bytes.len()
+    }
+}
+
+type Encoder = Box<dyn Fn(HubProtocol) -> Option<Bytes> + Send + Sync>;
+
+/// One server-to-client invocation for every listener, encoded at most once per protocol.
+pub struct Broadcast {
+    encode: Encoder,
+    json: OnceLock<Option<Bytes>>,
+    msgpack: OnceLock<Option<Bytes>>,
+}
+
+impl Broadcast {
+    /// `encode` produces the framed record for a protocol (`None` if it cannot).
+    pub fn new(encode: impl Fn(HubProtocol) -> Option<Bytes> + Send + Sync + 'static) -> Arc<Self> {
+        Arc::new(Self {
+            encode: Box::new(encode),
+            json: OnceLock::new(),
+            msgpack: OnceLock::new(),
+        })
+    }
+
+    /// An invocation of `target` whose arguments are the elements of `arguments`.
+    pub fn invocation<A: serde::Serialize + Send + Sync + 'static>(
+        target: &'static str,
+        arguments: A,
+    ) -> Arc<Self> {
+        Self::new(move |protocol| match protocol {
+            HubProtocol::Json => signalr::protocol::json::write_invocation(target, &arguments)
+                .ok()
+                .map(Bytes::from),
+            HubProtocol::MessagePack => {
+                signalr::protocol::msgpack::write_invocation(target, &arguments)
+                    .ok()
+                    .map(Bytes::from)
+            }
+        })
+    }
+
+    pub fn frame(&self, protocol: HubProtocol) -> Option<OutFrame> {
+        let cell = match protocol {
+            HubProtocol::Json => &self.json,
+            HubProtocol::MessagePack => &self.msgpack,
+        };
+        cell.get_or_init(|| (self.encode)(protocol))
+            .clone()
+            .map(|bytes| OutFrame::for_protocol(protocol, bytes))
+    }
+}
+
+/// What a transport hands to its connection's task.
+#[derive(Debug)]
+pub enum Inbound {
+    /// Bytes from the client (a WebSocket message or a POST body).
+    Data(Bytes),
+    /// The transport went away (the connection may resume under stateful reconnect).
+    TransportClosed,
+    /// A new WebSocket took over this connection (stateful reconnect).
+    TransportResumed,
+    /// The client asked to end (long polling DELETE).
+    Terminate,
+}
+
+/// A connection whose transport has started.
+pub struct LiveConnection {
+    pub connection_id: String,
+    pub transport: TransportKind,
+    /// To the connection's task.
+    pub inbound: mpsc::UnboundedSender<Inbound>,
+    /// From the connection's task; held by the transport that writes to the client.
+    pub outbound: tokio::sync::Mutex<mpsc::Receiver<OutFrame>>,
+    /// Whether negotiate granted stateful reconnect.
+    pub stateful: bool,
+    /// Last time a long poll arrived (ms since the hub's epoch).
+    pub last_poll: std::sync::atomic::AtomicU64,
+}
+
+/// A negotiated connection waiting for its transport.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    pub connection_id: String,
+    pub stateful: bool,
+    created: Instant,
+}
 
 /// One hub (lower-case name).
 pub struct Hub {
     name: String,
-    broadcast: broadcast::Sender<Frame>,
-    /// connectionToken → connectionId, for negotiated connections not yet connected.
-    pending: Mutex<HashMap<String, (String, Instant)>>,
-    connected: Mutex<HashMap<String, ()>>,
+    broadcast: broadcast::Sender<Arc<Broadcast>>,
+    pending: Mutex<HashMap<String, Pending>>,
+    live: Mutex<HashMap<String, Arc<LiveConnection>>>,
+    epoch: Instant,
 }
 
 impl Hub {
@@ -33,7 +154,8 @@ impl Hub {
             name,
             broadcast,
             pending: Mutex::new(HashMap::new()),
-            connected: Mutex::new(HashMap::new()),
+            live: Mutex::new(HashMap::new()),
+            epoch: Instant::now(),
         }
     }
 
@@ -41,9 +163,14 @@ impl Hub {
         &self.name
     }
 
+    /// Milliseconds since this hub was created (for poll timestamps).
+    pub fn clock(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+
     /// Registers a negotiated connection; returns (connectionId, connectionToken). Negotiate
     /// v0 has no separate token (`separate_token: false`): the id is what the client sends back.
-    pub fn negotiate(&self, separate_token: bool) -> (String, String) {
+    pub fn negotiate(&self, separate_token: bool, stateful: bool) -> (String, String) {
         let connection_id = random_id();
         let token = if separate_token {
             random_id()
@@ -52,58 +179,54 @@ impl Hub {
         };
         let mut pending = self.pending.lock().expect("hub lock");
         let now = Instant::now();
-        pending.retain(|_, (_, created)| now.duration_since(*created) < PENDING_TTL);
-        pending.insert(token.clone(), (connection_id.clone(), now));
+        pending.retain(|_, p| now.duration_since(p.created) < PENDING_TTL);
+        pending.insert(
+            token.clone(),
+            Pending {
+                connection_id: connection_id.clone(),
+                stateful,
+                created: now,
+            },
+        );
         (connection_id, token)
     }
 
     /// Claims a negotiated connection for its transport; `None` if unknown or already used.
-    pub fn claim(&self, token: &str) -> Option<String> {
-        self.pending
+    pub fn claim(&self, token: &str) -> Option<Pending> {
+        self.pending.lock().expect("hub lock").remove(token)
+    }
+
+    /// Registers a started connection under its token.
+    pub fn go_live(&self, token: &str, connection: Arc<LiveConnection>) {
+        self.live
             .lock()
             .expect("hub lock")
-            .remove(token)
-            .map(|(id, _)| id)
+            .insert(token.to_string(), connection);
     }
 
-    /// Listens to broadcasts; marks the connection as connected until the guard drops.
-    pub fn join(self: &Arc<Self>, connection_id: &str) -> (broadcast::Receiver<Frame>, Membership) {
-        self.connected
-            .lock()
-            .expect("hub lock")
-            .insert(connection_id.to_string(), ());
-        (
-            self.broadcast.subscribe(),
-            Membership {
-                hub: self.clone(),
-                connection_id: connection_id.to_string(),
-            },
-        )
+    /// A started connection by token.
+    pub fn live(&self, token: &str) -> Option<Arc<LiveConnection>> {
+        self.live.lock().expect("hub lock").get(token).cloned()
     }
 
-    /// Sends a frame to every connected client; returns how many receive it.
-    pub fn broadcast(&self, frame: Frame) -> usize {
-        self.broadcast.send(frame).unwrap_or(0)
+    /// Forgets a connection whose task ended.
+    pub fn remove_live(&self, token: &str) {
+        self.live.lock().expect("hub lock").remove(token);
     }
 
+    /// Listens to broadcasts.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Broadcast>> {
+        self.broadcast.subscribe()
+    }
+
+    /// Sends to every connected client; returns how many listen.
+    pub fn broadcast(&self, message: Arc<Broadcast>) -> usize {
+        self.broadcast.send(message).unwrap_or(0)
+    }
+
+    /// Connections whose transport has started and not ended.
     pub fn connection_count(&self) -> usize {
-        self.connected.lock().expect("hub lock").len()
-    }
-}
-
-/// Removes a connection from its hub when dropped.
-pub struct Membership {
-    hub: Arc<Hub>,
-    connection_id: String,
-}
-
-impl Drop for Membership {
-    fn drop(&mut self) {
-        self.hub
-            .connected
-            .lock()
-            .expect("hub lock")
-            .remove(&self.connection_id);
+        self.live.lock().expect("hub lock").len()
     }
 }
 
@@ -133,7 +256,7 @@ pub fn valid_hub_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || "_`,.[]".contains(c))
 }
 
-/// 128 random bits, URL-safe.
+/// 128 random bits, hex.
 pub fn random_id() -> String {
     let mut bytes = [0u8; 16];
     getrandom::fill(&mut bytes).expect("the OS random source works");
@@ -149,21 +272,28 @@ mod tests {
         let hubs = Hubs::default();
         let hub = hubs.get("Telemetry");
         assert_eq!(hub.name(), "telemetry");
-        let (id, token) = hub.negotiate(true);
+        let (id, token) = hub.negotiate(true, false);
         assert_ne!(id, token);
-        assert_eq!(hub.claim(&token), Some(id));
-        assert_eq!(hub.claim(&token), None);
+        assert_eq!(hub.claim(&token).map(|p| p.connection_id), Some(id));
+        assert!(hub.claim(&token).is_none());
     }
 
     #[test]
-    fn broadcast_reaches_joined_connections_and_membership_ends_on_drop() {
+    fn broadcasts_encode_once_per_protocol() {
+        let count = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let seen = count.clone();
+        let message = Broadcast::new(move |_| {
+            seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Some(Bytes::from_static(b"x"))
+        });
         let hub = Hubs::default().get("t");
-        let (mut rx, member) = hub.join("c1");
-        assert_eq!(hub.connection_count(), 1);
-        assert_eq!(hub.broadcast("x".into()), 1);
-        assert_eq!(&*rx.try_recv().unwrap(), "x");
-        drop(member);
-        assert_eq!(hub.connection_count(), 0);
+        let mut rx = hub.subscribe();
+        assert_eq!(hub.broadcast(message), 1);
+        let got = rx.try_recv().unwrap();
+        assert!(got.frame(HubProtocol::Json).unwrap().text);
+        assert!(!got.frame(HubProtocol::MessagePack).unwrap().text);
+        got.frame(HubProtocol::Json);
+        assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 2);
     }
 
     #[test]

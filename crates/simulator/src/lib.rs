@@ -29,7 +29,7 @@ use tokio::net::TcpListener;
 
 use crate::connection_string::ConnectionString;
 use crate::hub::Hubs;
-use crate::service::Timing;
+use crate::service::{Timing, TransportPolicy};
 
 /// A fixed key for local development only; printed at start so anyone can publish with curl.
 pub const DEV_ACCESS_KEY: &str = "SimulatorDevelopmentKeyNotASecret0123456789ABCDEF";
@@ -84,6 +84,27 @@ pub struct Config {
     /// Drop a client that sent nothing for this many ms.
     #[arg(long, default_value_t = 30_000)]
     pub client_timeout_ms: u64,
+    /// Hold a long poll this many ms before answering it empty.
+    #[arg(long, default_value_t = 90_000)]
+    pub poll_timeout_ms: u64,
+    /// Fault: refuse this transport at connect time although negotiate offers it, like a
+    /// proxy that blocks it (WebSockets, ServerSentEvents, LongPolling). Repeatable.
+    #[arg(long = "refuse-transport", value_parser = parse_transport)]
+    pub refuse_transports: Vec<signalr::TransportKind>,
+    /// Grant stateful reconnect (Ack/Sequence) to clients that ask for it.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub stateful_reconnect: bool,
+}
+
+fn parse_transport(text: &str) -> Result<signalr::TransportKind, String> {
+    let lower = text.to_ascii_lowercase();
+    ["WebSockets", "ServerSentEvents", "LongPolling"]
+        .into_iter()
+        .find(|name| name.to_ascii_lowercase() == lower)
+        .and_then(signalr::TransportKind::parse)
+        .ok_or_else(|| {
+            format!("unknown transport {text:?}: use WebSockets, ServerSentEvents or LongPolling")
+        })
 }
 
 fn parse_centre(text: &str) -> Result<(f64, f64), String> {
@@ -108,6 +129,7 @@ pub struct Settings {
     pub connection: ConnectionString,
     pub token_lifetime: Duration,
     pub timing: Timing,
+    pub transports: TransportPolicy,
 }
 
 /// Shared state of both servers.
@@ -162,12 +184,10 @@ pub async fn publish_fleet(state: Arc<AppState>, mut fleet: fleet::Fleet, rate: 
             continue;
         }
         let batch = fleet.positions(unix_millis());
-        match signalr::protocol::encode_invocation(None, telemetry::targets::POSITIONS, [&batch]) {
-            Ok(frame) => {
-                hub.broadcast(frame.into());
-            }
-            Err(error) => tracing::error!(%error, "cannot encode a positions batch"),
-        }
+        hub.broadcast(hub::Broadcast::invocation(
+            telemetry::targets::POSITIONS,
+            [batch],
+        ));
     }
 }
 
@@ -195,6 +215,11 @@ pub fn settings_from(config: &Config) -> Result<Settings, String> {
             handshake_timeout: Duration::from_secs(15),
             keep_alive: Duration::from_millis(config.keep_alive_ms.max(10)),
             client_timeout: Duration::from_millis(config.client_timeout_ms.max(20)),
+            poll_timeout: Duration::from_millis(config.poll_timeout_ms.max(10)),
+        },
+        transports: TransportPolicy {
+            refused: config.refuse_transports.clone(),
+            stateful_reconnect: config.stateful_reconnect,
         },
     })
 }

@@ -35,6 +35,7 @@ async fn start(timing: Timing) -> Running {
         connection,
         token_lifetime: Duration::from_secs(60),
         timing,
+        transports: Default::default(),
     });
     tokio::spawn(
         axum::serve(
@@ -97,7 +98,10 @@ async fn a_client_negotiates_through_the_redirect_and_receives_positions() {
     let mut session = Session::new(SessionConfig::default());
     session.handle_open(now_ms(origin));
     while let Some(frame) = session.poll_transmit() {
-        socket.send(Message::text(frame)).await.unwrap();
+        socket
+            .send(Message::binary(frame.as_bytes().to_vec()))
+            .await
+            .unwrap();
     }
 
     let state = running.state.clone();
@@ -116,7 +120,7 @@ async fn a_client_negotiates_through_the_redirect_and_receives_positions() {
             .unwrap()
             .unwrap();
         if let Message::Text(text) = message {
-            session.handle_text(&text, now_ms(origin));
+            session.handle_data(text.as_bytes(), now_ms(origin));
         }
         while let Some(event) = session.poll_event() {
             match event {
@@ -125,8 +129,7 @@ async fn a_client_negotiates_through_the_redirect_and_receives_positions() {
                     target, arguments, ..
                 }) => {
                     assert_eq!(target, "positions");
-                    let batch: Vec<telemetry::Position> =
-                        serde_json::from_str(arguments[0].get()).unwrap();
+                    let batch: Vec<telemetry::Position> = arguments[0].decode().unwrap();
                     batches.push(batch);
                 }
                 other => panic!("unexpected {other:?}"),
@@ -221,17 +224,17 @@ async fn unknown_connection_ids_and_foreign_protocols_are_refused() {
     let (mut socket, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
     socket
         .send(Message::text(
-            "{\"protocol\":\"messagepack\",\"version\":1}\u{1e}",
+            "{\"protocol\":\"protobuf\",\"version\":1}\u{1e}",
         ))
         .await
         .unwrap();
     let reply = socket.next().await.unwrap().unwrap().into_text().unwrap();
     assert!(
-        reply.contains("Requested protocol 'messagepack' is not available."),
+        reply.contains("Requested protocol 'protobuf' is not available."),
         "{reply}"
     );
 
-    // A negotiated id is single-use: the second WebSocket for it is refused.
+    // A negotiated id is single-use: once its connection ended, the id is unknown.
     let error = tokio_tungstenite::connect_async(&url).await.unwrap_err();
     assert!(error.to_string().contains("404"), "{error}");
 }
@@ -242,6 +245,7 @@ async fn the_service_pings_idle_clients_and_drops_silent_ones() {
         handshake_timeout: Duration::from_secs(5),
         keep_alive: Duration::from_millis(100),
         client_timeout: Duration::from_millis(600),
+        poll_timeout: Duration::from_secs(1),
     };
     let running = start(timing).await;
     let url = negotiate(&running.functions).await;

@@ -1,0 +1,366 @@
+//! Hub protocols: the message model shared by both encodings, the handshake (always JSON),
+//! and the two wire formats, [`json`] (text, 0x1E-terminated records) and [`msgpack`]
+//! (binary, varint length-prefixed records).
+//!
+//! Values inside messages (arguments, stream items, results) stay encoded as [`Payload`]s,
+//! so the application decodes each one straight into its own types in a single pass.
+
+pub mod json;
+pub mod msgpack;
+
+use std::collections::BTreeMap;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+/// The record separator that ends every JSON record (and the handshake in both protocols).
+pub const RECORD_SEPARATOR: u8 = 0x1e;
+
+/// Largest record (bytes) a framer buffers before it gives up on the stream.
+pub const DEFAULT_MAX_RECORD: usize = 1 << 20;
+
+/// Errors of the wire format.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProtocolError {
+    #[error("a record grew past {limit} bytes")]
+    RecordTooLarge { limit: usize },
+    #[error("invalid message: {0}")]
+    InvalidMessage(String),
+    #[error("invalid handshake response: {0}")]
+    InvalidHandshake(String),
+    #[error("the server rejected the handshake: {0}")]
+    HandshakeRejected(String),
+    #[error("cannot encode: {0}")]
+    Encode(String),
+    #[error("cannot decode a value: {0}")]
+    Decode(String),
+}
+
+/// One encoded value from a message: an argument, a stream item or a result.
+#[derive(Debug, Clone)]
+pub enum Payload {
+    /// JSON text of the value.
+    Json(Box<RawValue>),
+    /// MessagePack bytes of exactly one value.
+    MessagePack(Vec<u8>),
+}
+
+impl Payload {
+    /// Decodes the value into `T`.
+    pub fn decode<T: DeserializeOwned>(&self) -> Result<T, ProtocolError> {
+        match self {
+            Payload::Json(raw) => {
+                serde_json::from_str(raw.get()).map_err(|e| ProtocolError::Decode(e.to_string()))
+            }
+            Payload::MessagePack(bytes) => {
+                rmp_serde::from_slice(bytes).map_err(|e| ProtocolError::Decode(e.to_string()))
+            }
+        }
+    }
+}
+
+/// Message headers (string to string).
+pub type Headers = BTreeMap<String, String>;
+
+/// A hub message: types 1–9 of the protocol. Parsers skip unknown types.
+#[derive(Debug, Clone)]
+pub enum HubMessage {
+    Invocation {
+        invocation_id: Option<String>,
+        target: String,
+        arguments: Vec<Payload>,
+        stream_ids: Vec<String>,
+        headers: Headers,
+    },
+    StreamItem {
+        invocation_id: String,
+        item: Payload,
+        headers: Headers,
+    },
+    Completion {
+        invocation_id: String,
+        result: Option<Payload>,
+        error: Option<String>,
+        headers: Headers,
+    },
+    StreamInvocation {
+        invocation_id: String,
+        target: String,
+        arguments: Vec<Payload>,
+        stream_ids: Vec<String>,
+        headers: Headers,
+    },
+    CancelInvocation {
+        invocation_id: String,
+        headers: Headers,
+    },
+    Ping,
+    Close {
+        error: Option<String>,
+        allow_reconnect: bool,
+    },
+    Ack {
+        sequence_id: u64,
+    },
+    Sequence {
+        sequence_id: u64,
+    },
+}
+
+impl HubMessage {
+    /// Messages that count in stateful reconnect's sequence numbering.
+    pub fn is_sequenced(&self) -> bool {
+        matches!(
+            self,
+            HubMessage::Invocation { .. }
+                | HubMessage::StreamItem { .. }
+                | HubMessage::Completion { .. }
+                | HubMessage::StreamInvocation { .. }
+                | HubMessage::CancelInvocation { .. }
+        )
+    }
+}
+
+/// A frame to write to a transport: text for JSON, binary for MessagePack.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Frame {
+    Text(String),
+    Binary(Vec<u8>),
+}
+
+impl Frame {
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            Frame::Text(text) => text.as_bytes(),
+            Frame::Binary(bytes) => bytes,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.as_bytes().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// How a transport must carry a protocol's frames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransferFormat {
+    Text,
+    Binary,
+}
+
+impl TransferFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransferFormat::Text => "Text",
+            TransferFormat::Binary => "Binary",
+        }
+    }
+}
+
+/// The hub protocol in use on a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HubProtocol {
+    Json,
+    MessagePack,
+}
+
+impl HubProtocol {
+    /// The name sent in the handshake.
+    pub fn name(self) -> &'static str {
+        match self {
+            HubProtocol::Json => "json",
+            HubProtocol::MessagePack => "messagepack",
+        }
+    }
+
+    /// Parses a handshake protocol name.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "json" => Some(HubProtocol::Json),
+            "messagepack" => Some(HubProtocol::MessagePack),
+            _ => None,
+        }
+    }
+
+    pub fn transfer_format(self) -> TransferFormat {
+        match self {
+            HubProtocol::Json => TransferFormat::Text,
+            HubProtocol::MessagePack => TransferFormat::Binary,
+        }
+    }
+
+    /// Encodes an application value as a payload of this protocol.
+    pub fn payload<T: Serialize + ?Sized>(self, value: &T) -> Result<Payload, ProtocolError> {
+        match self {
+            HubProtocol::Json => serde_json::value::to_raw_value(value)
+                .map(Payload::Json)
+                .map_err(|e| ProtocolError::Encode(e.to_string())),
+            HubProtocol::MessagePack => rmp_serde::to_vec_named(value)
+                .map(Payload::MessagePack)
+                .map_err(|e| ProtocolError::Encode(e.to_string())),
+        }
+    }
+
+    /// Serializes and frames one message.
+    pub fn write(self, message: &HubMessage) -> Result<Frame, ProtocolError> {
+        match self {
+            HubProtocol::Json => json::write(message).map(Frame::Text),
+            HubProtocol::MessagePack => {
+                let mut out = Vec::new();
+                msgpack::write(message, &mut out)?;
+                Ok(Frame::Binary(out))
+            }
+        }
+    }
+
+    /// A framer that splits this protocol's byte stream into records.
+    pub fn framer(self, max_record: usize) -> Framer {
+        match self {
+            HubProtocol::Json => Framer::Text(json::TextFramer::new(max_record)),
+            HubProtocol::MessagePack => Framer::Binary(msgpack::BinaryFramer::new(max_record)),
+        }
+    }
+
+    /// Parses one record (as split by this protocol's framer). `Ok(None)`: a well-formed
+    /// message of a type this client does not know, to be ignored.
+    pub fn parse(self, record: &[u8]) -> Result<Option<HubMessage>, ProtocolError> {
+        match self {
+            HubProtocol::Json => json::parse_message(record),
+            HubProtocol::MessagePack => msgpack::parse_message(record),
+        }
+    }
+}
+
+/// Splits a received byte stream into records of one protocol.
+#[derive(Debug)]
+pub enum Framer {
+    Text(json::TextFramer),
+    Binary(msgpack::BinaryFramer),
+}
+
+impl Framer {
+    /// Feeds a chunk; calls `record` for every complete record.
+    pub fn push(&mut self, chunk: &[u8], record: impl FnMut(&[u8])) -> Result<(), ProtocolError> {
+        match self {
+            Framer::Text(framer) => framer.push(chunk, record),
+            Framer::Binary(framer) => framer.push(chunk, record),
+        }
+    }
+}
+
+/// The client's handshake request (always JSON, 0x1E-terminated).
+pub fn handshake_request(protocol: HubProtocol, version: u32) -> String {
+    format!(
+        "{{\"protocol\":\"{}\",\"version\":{version}}}\u{1e}",
+        protocol.name()
+    )
+}
+
+#[derive(Deserialize)]
+struct HandshakeResponseWire {
+    error: Option<String>,
+    #[serde(rename = "type")]
+    kind: Option<serde_json::Value>,
+}
+
+/// Checks the server's handshake response record (without its terminator).
+pub fn parse_handshake_response(record: &[u8]) -> Result<(), ProtocolError> {
+    let wire: HandshakeResponseWire = serde_json::from_slice(record)
+        .map_err(|e| ProtocolError::InvalidHandshake(e.to_string()))?;
+    if wire.kind.is_some() {
+        return Err(ProtocolError::InvalidHandshake(
+            "expected a handshake response from the server, got a hub message".into(),
+        ));
+    }
+    match wire.error {
+        Some(error) => Err(ProtocolError::HandshakeRejected(error)),
+        None => Ok(()),
+    }
+}
+
+/// A client's handshake request as the server reads it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct HandshakeRequest {
+    pub protocol: String,
+    pub version: u32,
+}
+
+/// Parses a handshake request record (server side).
+pub fn parse_handshake_request(record: &[u8]) -> Result<HandshakeRequest, ProtocolError> {
+    serde_json::from_slice(record).map_err(|e| ProtocolError::InvalidHandshake(e.to_string()))
+}
+
+/// Splits off the handshake record: returns it and the bytes after its terminator, or `None`
+/// while the terminator has not arrived.
+pub fn split_handshake(buffer: &[u8]) -> Option<(&[u8], &[u8])> {
+    let end = buffer.iter().position(|&b| b == RECORD_SEPARATOR)?;
+    Some((&buffer[..end], &buffer[end + 1..]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handshake_request_and_responses() {
+        assert_eq!(
+            handshake_request(HubProtocol::Json, 1),
+            "{\"protocol\":\"json\",\"version\":1}\u{1e}"
+        );
+        assert_eq!(
+            handshake_request(HubProtocol::MessagePack, 2),
+            "{\"protocol\":\"messagepack\",\"version\":2}\u{1e}"
+        );
+        assert_eq!(parse_handshake_response(b"{}"), Ok(()));
+        assert_eq!(
+            parse_handshake_response(br#"{"error":"Requested protocol 'x' is not available."}"#),
+            Err(ProtocolError::HandshakeRejected(
+                "Requested protocol 'x' is not available.".into()
+            ))
+        );
+        assert!(parse_handshake_response(br#"{"type":6}"#).is_err());
+        assert!(parse_handshake_response(b"nope").is_err());
+        let request =
+            parse_handshake_request(br#"{"protocol":"messagepack","version":1,"x":0}"#).unwrap();
+        assert_eq!(
+            HubProtocol::from_name(&request.protocol),
+            Some(HubProtocol::MessagePack)
+        );
+    }
+
+    #[test]
+    fn handshake_is_split_from_what_follows() {
+        assert_eq!(split_handshake(b"{}"), None);
+        let (record, rest) = split_handshake(b"{}\x1e\x03abc").unwrap();
+        assert_eq!(record, b"{}");
+        assert_eq!(rest, b"\x03abc");
+    }
+
+    #[test]
+    fn payloads_round_trip_in_both_protocols() {
+        #[derive(Serialize, Deserialize, PartialEq, Debug)]
+        #[serde(rename_all = "camelCase")]
+        struct Reading {
+            device_id: String,
+            value: f64,
+        }
+        let reading = Reading {
+            device_id: "p-1".into(),
+            value: 2.5,
+        };
+        for protocol in [HubProtocol::Json, HubProtocol::MessagePack] {
+            let payload = protocol.payload(&reading).unwrap();
+            assert_eq!(
+                payload.decode::<Reading>().unwrap(),
+                reading,
+                "{protocol:?}"
+            );
+            assert!(payload.decode::<Vec<u8>>().is_err());
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! Hub methods clients can call. Azure SignalR in serverless mode forwards client invocations
+//! to an upstream function; the simulator plays that upstream with a few methods that let
+//! tests and tools check invoke, send and streaming end to end.
+
+use signalr::protocol::{Headers, HubMessage, HubProtocol, Payload};
+
+/// What a client invocation asks the connection to do.
+pub enum Action {
+    /// Send these messages back to the caller.
+    Reply(Vec<HubMessage>),
+    /// Start a server-to-client stream of `count` integers, one every `interval_ms`.
+    Stream {
+        invocation_id: String,
+        count: u64,
+        interval_ms: u64,
+    },
+    /// Nothing to do.
+    None,
+}
+
+fn completion(invocation_id: String, result: Result<Option<Payload>, String>) -> HubMessage {
+    match result {
+        Ok(result) => HubMessage::Completion {
+            invocation_id,
+            result,
+            error: None,
+            headers: Headers::new(),
+        },
+        Err(error) => HubMessage::Completion {
+            invocation_id,
+            result: None,
+            error: Some(error),
+            headers: Headers::new(),
+        },
+    }
+}
+
+fn arg<T: serde::de::DeserializeOwned>(
+    arguments: &[Payload],
+    index: usize,
+    method: &str,
+) -> Result<T, String> {
+    arguments
+        .get(index)
+        .ok_or_else(|| format!("{method} takes at least {} argument(s)", index + 1))?
+        .decode()
+        .map_err(|e| format!("{method}: argument {index} is invalid: {e}"))
+}
+
+/// Runs a client Invocation (`invocation_id: None` for a fire-and-forget send).
+pub fn invoke(
+    protocol: HubProtocol,
+    invocation_id: Option<String>,
+    target: &str,
+    arguments: Vec<Payload>,
+) -> Action {
+    let result: Result<Option<Payload>, String> = match target.to_ascii_lowercase().as_str() {
+        // echo(value) → value
+        "echo" => match arguments.into_iter().next() {
+            Some(value) => Ok(Some(value)),
+            None => Err("echo takes one argument".into()),
+        },
+        // add(a, b) → a + b
+        "add" => arg::<f64>(&arguments, 0, "add")
+            .and_then(|a| Ok(a + arg::<f64>(&arguments, 1, "add")?))
+            .and_then(|sum| protocol.payload(&sum).map(Some).map_err(|e| e.to_string())),
+        // fail(message) → error
+        "fail" => Err(arg::<String>(&arguments, 0, "fail").unwrap_or_else(|e| e)),
+        // notify(value): the hub calls the client's `notified(value)` back.
+        "notify" => {
+            let reply = HubMessage::Invocation {
+                invocation_id: None,
+                target: "notified".into(),
+                arguments,
+                stream_ids: Vec::new(),
+                headers: Headers::new(),
+            };
+            let mut replies = vec![reply];
+            if let Some(id) = invocation_id {
+                replies.push(completion(id, Ok(None)));
+            }
+            return Action::Reply(replies);
+        }
+        other => Err(format!("Unknown hub method '{other}'")),
+    };
+    match invocation_id {
+        Some(id) => Action::Reply(vec![completion(id, result)]),
+        None => Action::None,
+    }
+}
+
+/// Runs a client StreamInvocation: `counter(count, intervalMs)` streams 0..count.
+pub fn stream(invocation_id: String, target: &str, arguments: &[Payload]) -> Action {
+    if !target.eq_ignore_ascii_case("counter") {
+        let error = format!("Unknown streaming hub method '{target}'");
+        return Action::Reply(vec![completion(invocation_id, Err(error))]);
+    }
+    let count = arg::<u64>(arguments, 0, "counter");
+    let interval = arg::<u64>(arguments, 1, "counter").unwrap_or(10);
+    match count {
+        Ok(count) => Action::Stream {
+            invocation_id,
+            count: count.min(100_000),
+            interval_ms: interval.clamp(1, 60_000),
+        },
+        Err(error) => Action::Reply(vec![completion(invocation_id, Err(error))]),
+    }
+}
+
+/// One item of a stream.
+pub fn stream_item(protocol: HubProtocol, invocation_id: &str, value: u64) -> Option<HubMessage> {
+    let item = protocol.payload(&value).ok()?;
+    Some(HubMessage::StreamItem {
+        invocation_id: invocation_id.to_string(),
+        item,
+        headers: Headers::new(),
+    })
+}
+
+/// The Completion that ends a stream.
+pub fn stream_end(invocation_id: &str) -> HubMessage {
+    completion(invocation_id.to_string(), Ok(None))
+}

@@ -1,0 +1,288 @@
+//! The embedded SignalR service (Azure SignalR Service compatible, serverless mode): client
+//! negotiate and the three transports under `/client/?hub=...`.
+//!
+//! * WebSockets: `GET /client/?hub&id&access_token` with an upgrade;
+//! * Server-Sent Events: the same `GET` with `Accept: text/event-stream`, sends by `POST`;
+//! * Long Polling: the same `GET` (first poll answers at once, later polls are held until
+//!   data or the poll timeout; 204 once the connection is over), sends by `POST`, `DELETE`
+//!   ends the connection.
+
+mod connection;
+mod methods;
+mod transports;
+
+use std::collections::HashMap;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::json;
+use signalr::TransportKind;
+use tokio::sync::mpsc;
+
+use crate::error::ApiError;
+use crate::hub::{valid_hub_name, Hub, LiveConnection, Pending};
+use crate::jwt::{self, Claims};
+use crate::AppState;
+
+pub use connection::OUTBOUND_CAPACITY;
+
+/// Timers of client connections on the service side.
+#[derive(Debug, Clone, Copy)]
+pub struct Timing {
+    pub handshake_timeout: Duration,
+    /// Send a Ping after this long without sending anything.
+    pub keep_alive: Duration,
+    /// Drop a client that sent nothing (or, on long polling, stopped polling) for this long.
+    pub client_timeout: Duration,
+    /// Hold a long poll this long before answering it empty.
+    pub poll_timeout: Duration,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Self {
+            handshake_timeout: Duration::from_secs(15),
+            keep_alive: Duration::from_secs(15),
+            client_timeout: Duration::from_secs(30),
+            poll_timeout: Duration::from_secs(90),
+        }
+    }
+}
+
+/// Which transports the service offers and which it refuses at connect time (a fault to test
+/// fallback: the transport is advertised, as behind a proxy that blocks it).
+#[derive(Debug, Clone, Default)]
+pub struct TransportPolicy {
+    pub refused: Vec<TransportKind>,
+    /// Grant stateful reconnect to clients that ask for it.
+    pub stateful_reconnect: bool,
+}
+
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/client/negotiate", post(negotiate))
+        .route(
+            "/client/",
+            get(connect)
+                .post(transports::send)
+                .delete(transports::delete),
+        )
+        .route(
+            "/client",
+            get(connect)
+                .post(transports::send)
+                .delete(transports::delete),
+        )
+}
+
+type Params = Query<HashMap<String, String>>;
+
+fn hub_param(params: &HashMap<String, String>) -> Result<&str, ApiError> {
+    let hub = params
+        .get("hub")
+        .ok_or_else(|| ApiError::bad_request("the hub query parameter is required"))?;
+    if !valid_hub_name(hub) {
+        return Err(ApiError::bad_request(format!("invalid hub name {hub:?}")));
+    }
+    Ok(hub)
+}
+
+/// The client token from `Authorization: Bearer` or, for browsers, `access_token` in the query.
+fn client_claims(
+    state: &AppState,
+    hub: &str,
+    headers: &HeaderMap,
+    params: &HashMap<String, String>,
+) -> Result<Claims, ApiError> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .or_else(|| params.get("access_token").map(String::as_str))
+        .ok_or_else(|| ApiError::unauthorized(jwt::TokenError::Missing.to_string()))?;
+    let audience = state.client_url(hub);
+    jwt::verify(
+        token,
+        &state.settings.connection.access_key,
+        jwt::unix_now(),
+        &[&audience],
+    )
+    .map_err(|e| ApiError::unauthorized(e.to_string()))
+}
+
+/// The checked hub and connection token of a transport request.
+fn connection_request(
+    state: &AppState,
+    headers: &HeaderMap,
+    params: &HashMap<String, String>,
+) -> Result<(Arc<Hub>, Option<String>), ApiError> {
+    let hub_name = hub_param(params)?;
+    client_claims(state, hub_name, headers, params)?;
+    Ok((state.hubs.get(hub_name), params.get("id").cloned()))
+}
+
+async fn negotiate(
+    State(state): State<Arc<AppState>>,
+    Query(params): Params,
+    headers: HeaderMap,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let hub_name = hub_param(&params)?;
+    client_claims(&state, hub_name, &headers, &params)?;
+    let version: u32 = params
+        .get("negotiateVersion")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let wants_stateful = params
+        .get("useStatefulReconnect")
+        .is_some_and(|v| v == "true");
+    let stateful = wants_stateful && state.settings.transports.stateful_reconnect;
+    let (connection_id, connection_token) =
+        state.hubs.get(hub_name).negotiate(version >= 1, stateful);
+    let transports = json!([
+        { "transport": "WebSockets", "transferFormats": ["Text", "Binary"] },
+        { "transport": "ServerSentEvents", "transferFormats": ["Text"] },
+        { "transport": "LongPolling", "transferFormats": ["Text", "Binary"] },
+    ]);
+    let mut answer = if version >= 1 {
+        json!({
+            "negotiateVersion": 1,
+            "connectionId": connection_id,
+            "connectionToken": connection_token,
+            "availableTransports": transports,
+        })
+    } else {
+        json!({ "negotiateVersion": 0, "connectionId": connection_id, "availableTransports": transports })
+    };
+    if stateful {
+        answer["useStatefulReconnect"] = json!(true);
+    }
+    Ok(Json(answer))
+}
+
+fn refused(state: &AppState, transport: TransportKind) -> Result<(), ApiError> {
+    if state.settings.transports.refused.contains(&transport) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            format!(
+                "the {} transport is refused by this simulator (--refuse-transport)",
+                transport.as_str()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// `GET /client/`: a WebSocket upgrade, an SSE stream, or a long poll.
+async fn connect(
+    State(state): State<Arc<AppState>>,
+    Query(params): Params,
+    headers: HeaderMap,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Result<Response, ApiError> {
+    let (hub, token) = connection_request(&state, &headers, &params)?;
+    let timing = state.settings.timing;
+    if let Ok(upgrade) = upgrade {
+        refused(&state, TransportKind::WebSockets)?;
+        // A connection without `id` is created on the spot (what skipNegotiation relies on).
+        let token = token.unwrap_or_else(|| {
+            let (_, token) = hub.negotiate(true, false);
+            token
+        });
+        if let Some(live) = hub.live(&token) {
+            // Stateful reconnect: a new socket for a live connection.
+            if live.transport != TransportKind::WebSockets || !live.stateful {
+                return Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    "this connection already has a transport",
+                ));
+            }
+            return Ok(upgrade
+                .on_upgrade(move |socket| transports::resume_websocket(socket, live))
+                .into_response());
+        }
+        let pending = hub
+            .claim(&token)
+            .ok_or_else(|| ApiError::not_found("No Connection with that ID"))?;
+        let live = start(&hub, &token, pending, TransportKind::WebSockets, timing);
+        return Ok(upgrade
+            .on_upgrade(move |socket| transports::websocket(socket, live))
+            .into_response());
+    }
+    let token = token.ok_or_else(|| ApiError::bad_request("Connection ID required"))?;
+    if let Some(live) = hub.live(&token) {
+        return match live.transport {
+            TransportKind::LongPolling => {
+                Ok(transports::poll(&hub, live, timing.poll_timeout).await)
+            }
+            _ => Err(ApiError::bad_request(
+                "Cannot change transports mid-connection",
+            )),
+        };
+    }
+    let accepts_sse = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/event-stream"));
+    let kind = if accepts_sse {
+        TransportKind::ServerSentEvents
+    } else {
+        TransportKind::LongPolling
+    };
+    refused(&state, kind)?;
+    let pending = hub
+        .claim(&token)
+        .ok_or_else(|| ApiError::not_found("No Connection with that ID"))?;
+    let live = start(&hub, &token, pending, kind, timing);
+    Ok(match kind {
+        TransportKind::ServerSentEvents => transports::event_stream(live),
+        // The first poll answers at once: it tells the client the connection is ready.
+        _ => {
+            live.last_poll
+                .store(hub.clock(), std::sync::atomic::Ordering::Relaxed);
+            (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "application/octet-stream")],
+                "",
+            )
+                .into_response()
+        }
+    })
+}
+
+/// Registers the connection and starts its task.
+fn start(
+    hub: &Arc<Hub>,
+    token: &str,
+    pending: Pending,
+    transport: TransportKind,
+    timing: Timing,
+) -> Arc<LiveConnection> {
+    let (inbound_tx, inbound_rx) = mpsc::unbounded_channel();
+    let (outbound_tx, outbound_rx) = mpsc::channel(OUTBOUND_CAPACITY);
+    let live = Arc::new(LiveConnection {
+        connection_id: pending.connection_id,
+        transport,
+        inbound: inbound_tx,
+        outbound: tokio::sync::Mutex::new(outbound_rx),
+        stateful: pending.stateful && transport == TransportKind::WebSockets,
+        last_poll: AtomicU64::new(hub.clock()),
+    });
+    hub.go_live(token, live.clone());
+    tokio::spawn(connection::run(connection::Setup {
+        hub: hub.clone(),
+        token: token.to_string(),
+        live: live.clone(),
+        inbound: inbound_rx,
+        outbound: outbound_tx,
+        timing,
+    }));
+    live
+}

@@ -1,0 +1,110 @@
+// Interop matrix: the official @microsoft/signalr client (under Node) against the simulator
+// with each transport forced in turn, JSON and MessagePack, through the functions negotiate
+// redirect. Data arrives, invoke/send reach the hub, streams flow and cancel.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import * as signalR from '@microsoft/signalr';
+import { MessagePackHubProtocol } from '@microsoft/signalr-protocol-msgpack';
+import { startSimulator, waitFor } from '../support/simulator.mjs';
+
+const { HttpTransportType } = signalR;
+const MATRIX = [
+  ['WebSockets', 'json'],
+  ['WebSockets', 'messagepack'],
+  ['ServerSentEvents', 'json'],
+  ['LongPolling', 'json'],
+  ['LongPolling', 'messagepack'],
+];
+
+let sim;
+before(async () => {
+  sim = await startSimulator({ args: ['--vehicles', '6', '--rate', '5', '--poll-timeout-ms', '2000'] });
+});
+after(() => sim?.stop());
+
+function connect(transport, protocol, options = {}) {
+  let builder = new signalR.HubConnectionBuilder()
+    .withUrl(sim.apiBase, { transport: HttpTransportType[transport], ...options })
+    .configureLogging(signalR.LogLevel.Warning);
+  if (protocol === 'messagepack') builder = builder.withHubProtocol(new MessagePackHubProtocol());
+  return builder.build();
+}
+
+for (const [transport, protocol] of MATRIX) {
+  test(`official client over ${transport} with ${protocol}`, async (t) => {
+    const connection = connect(transport, protocol);
+    t.after(() => connection.stop());
+    const batches = [];
+    connection.on('positions', (batch) => {
+      batches.push(batch);
+    });
+    const notified = [];
+    connection.on('notified', (value) => {
+      notified.push(value);
+    });
+    await connection.start();
+    assert.equal(connection.state, signalR.HubConnectionState.Connected);
+
+    await waitFor(() => batches.length >= 2, { what: `positions over ${transport}/${protocol}` });
+    const batch = batches.at(-1);
+    assert.equal(batch.length, 6);
+    assert.match(batch[0].id, /^veh-\d{5}$/);
+    assert.equal(typeof batch[0].lat, 'number');
+    assert.ok(['moving', 'idle', 'stopped'].includes(batch[0].state));
+
+    assert.deepEqual(await connection.invoke('echo', { hello: 'wörld', n: [1, 2] }), { hello: 'wörld', n: [1, 2] });
+    assert.equal(await connection.invoke('add', 2, 40), 42);
+    await assert.rejects(connection.invoke('fail', 'boom'), /boom/);
+    await assert.rejects(connection.invoke('noSuchMethod'), /Unknown hub method/);
+
+    await connection.send('notify', 'sent over ' + transport);
+    await waitFor(() => notified.length === 1, { what: 'notified after send' });
+    assert.equal(notified[0], 'sent over ' + transport);
+
+    const items = await new Promise((resolve, reject) => {
+      const got = [];
+      connection.stream('counter', 5, 5).subscribe({
+        next: (item) => got.push(item),
+        complete: () => resolve(got),
+        error: reject,
+      });
+    });
+    assert.deepEqual(items, [0, 1, 2, 3, 4]);
+
+    // Cancelling a stream stops it: no items after dispose.
+    const partial = [];
+    const subscription = connection.stream('counter', 1000, 20).subscribe({
+      next: (item) => partial.push(item),
+      complete: () => {},
+      error: () => {},
+    });
+    await waitFor(() => partial.length >= 2, { what: 'stream items before cancel' });
+    subscription.dispose();
+    const at = partial.length;
+    await new Promise((r) => setTimeout(r, 300));
+    assert.ok(partial.length <= at + 1, `the stream stopped (${at} → ${partial.length})`);
+  });
+}
+
+test('MessagePack over Server-Sent Events is refused: SSE is text only', async (t) => {
+  const connection = connect('ServerSentEvents', 'messagepack');
+  t.after(() => connection.stop());
+  await assert.rejects(connection.start());
+});
+
+test('with WebSockets refused, the official client falls back to Server-Sent Events', async (t) => {
+  const refusing = await startSimulator({ args: ['--vehicles', '2', '--refuse-transport', 'WebSockets'] });
+  t.after(() => refusing.stop());
+  const connection = new signalR.HubConnectionBuilder()
+    .withUrl(refusing.apiBase)
+    .configureLogging(signalR.LogLevel.None)
+    .build();
+  t.after(() => connection.stop());
+  const batches = [];
+  connection.on('positions', (b) => {
+    batches.push(b);
+  });
+  await connection.start();
+  await waitFor(() => batches.length >= 1, { what: 'positions after fallback' });
+  assert.equal(connection.connection.transport.constructor.name, 'ServerSentEventsTransport');
+});
