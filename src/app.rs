@@ -21,9 +21,8 @@ pub fn App() -> impl IntoView {
             }
             Err(error) => store.status.set(LiveStatus {
                 phase: Phase::Disconnected,
-                transport: None,
                 error: Some(error.to_string()),
-                retry_at: None,
+                ..LiveStatus::default()
             }),
         }
     });

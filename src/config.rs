@@ -4,9 +4,12 @@
 //! ```json
 //! { "apiBase": "http://127.0.0.1:7071/api", "hub": "telemetry" }
 //! ```
-//! `?apiBase=...&hub=...` on the page URL override the file (handy for tests and demos).
+//! Optional: `"transport"` (`webSockets`, `serverSentEvents`, `longPolling`) forces one
+//! transport, `"protocol"` (`json`, `messagepack`) picks the hub protocol. Any field can be
+//! overridden in the page URL, e.g. `?apiBase=...&transport=longPolling&protocol=messagepack`.
 
 use serde::Deserialize;
+use signalr::{HubProtocol, TransportKind};
 
 /// Where the config file is fetched from, relative to the page.
 pub const CONFIG_PATH: &str = "config.json";
@@ -18,6 +21,9 @@ pub struct Config {
     pub api_base: String,
     /// Hub name (the functions side picks the hub; shown and checked here).
     pub hub: String,
+    /// Only this transport, or any (in the server's order) when `None`.
+    pub transport: Option<TransportKind>,
+    pub protocol: HubProtocol,
 }
 
 /// What is wrong with the configuration, naming the field.
@@ -39,7 +45,12 @@ pub enum ConfigError {
 struct RawConfig {
     api_base: Option<serde_json::Value>,
     hub: Option<serde_json::Value>,
+    transport: Option<serde_json::Value>,
+    protocol: Option<serde_json::Value>,
 }
+
+/// Query-string keys that override config fields.
+const OVERRIDABLE: [&str; 4] = ["apiBase", "hub", "transport", "protocol"];
 
 fn field_string(
     value: Option<serde_json::Value>,
@@ -61,12 +72,17 @@ pub fn resolve(text: &str, overrides: &[(String, String)]) -> Result<Config, Con
         serde_json::from_str(text).map_err(|e| ConfigError::Syntax(e.to_string()))?;
     let mut api_base = field_string(raw.api_base, "apiBase")?;
     let mut hub = field_string(raw.hub, "hub")?;
+    let mut transport = field_string(raw.transport, "transport")?;
+    let mut protocol = field_string(raw.protocol, "protocol")?;
     for (key, value) in overrides {
-        match key.as_str() {
-            "apiBase" => api_base = Some(value.clone()),
-            "hub" => hub = Some(value.clone()),
-            _ => {}
-        }
+        let slot = match key.as_str() {
+            "apiBase" => &mut api_base,
+            "hub" => &mut hub,
+            "transport" => &mut transport,
+            "protocol" => &mut protocol,
+            _ => continue,
+        };
+        *slot = Some(value.clone());
     }
     let api_base = api_base
         .map(|s| s.trim().trim_end_matches('/').to_string())
@@ -96,7 +112,43 @@ pub fn resolve(text: &str, overrides: &[(String, String)]) -> Result<Config, Con
             problem: format!("must be a letter followed by letters, digits or '_', got {hub:?}"),
         });
     }
-    Ok(Config { api_base, hub })
+    let transport = match transport.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None | Some("") | Some("auto") => None,
+        Some("websockets") => Some(TransportKind::WebSockets),
+        Some("serversentevents") => Some(TransportKind::ServerSentEvents),
+        Some("longpolling") => Some(TransportKind::LongPolling),
+        Some(other) => {
+            return Err(ConfigError::Field {
+                field: "transport",
+                problem: format!(
+                    "must be webSockets, serverSentEvents or longPolling, got {other:?}"
+                ),
+            })
+        }
+    };
+    let protocol = match protocol.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None | Some("") | Some("json") => HubProtocol::Json,
+        Some("messagepack") | Some("msgpack") => HubProtocol::MessagePack,
+        Some(other) => {
+            return Err(ConfigError::Field {
+                field: "protocol",
+                problem: format!("must be json or messagepack, got {other:?}"),
+            })
+        }
+    };
+    if transport == Some(TransportKind::ServerSentEvents) && protocol == HubProtocol::MessagePack {
+        return Err(ConfigError::Field {
+            field: "protocol",
+            problem: "messagepack is binary and cannot run over serverSentEvents (text only)"
+                .into(),
+        });
+    }
+    Ok(Config {
+        api_base,
+        hub,
+        transport,
+        protocol,
+    })
 }
 
 /// Fetches `config.json` and resolves it against the page's query string.
@@ -127,7 +179,7 @@ fn query_pairs() -> Vec<(String, String)> {
     let Ok(params) = web_sys::UrlSearchParams::new_with_str(&search) else {
         return Vec::new();
     };
-    ["apiBase", "hub"]
+    OVERRIDABLE
         .iter()
         .filter_map(|key| params.get(key).map(|value| (key.to_string(), value)))
         .collect()

@@ -3,7 +3,7 @@
 
 use leptos::prelude::{Set, Update};
 use signalr::web::{ClientOptions, ConnectionState, HubConnection, Status};
-use signalr::RawValue;
+use signalr::{Payload, ReconnectPolicy};
 use telemetry::{targets, Position};
 
 use crate::config::Config;
@@ -12,7 +12,15 @@ use crate::store::Store;
 
 /// Opens the hub connection described by `config` and feeds `store` until the page closes.
 pub fn start(config: &Config, store: Store) -> HubConnection {
-    let connection = HubConnection::new(ClientOptions::new(config.api_base.clone()));
+    let mut options = ClientOptions::new(config.api_base.clone());
+    options.protocol = config.protocol;
+    if let Some(transport) = config.transport {
+        options.transports = vec![transport];
+    }
+    // A wall screen never gives up, its first start included.
+    options.reconnect = ReconnectPolicy::forever();
+    options.retry_first_start = true;
+    let connection = HubConnection::new(options);
     connection.on(targets::POSITIONS, move |arguments| {
         on_positions(store, arguments)
     });
@@ -21,13 +29,13 @@ pub fn start(config: &Config, store: Store) -> HubConnection {
     connection
 }
 
-fn on_positions(store: Store, arguments: &[Box<RawValue>]) {
+fn on_positions(store: Store, arguments: &[Payload]) {
     store.messages.update(|n| *n += 1);
     let Some(batch) = arguments.first() else {
         warn("positions: invocation without arguments");
         return;
     };
-    match serde_json::from_str::<Vec<Position>>(batch.get()) {
+    match batch.decode::<Vec<Position>>() {
         Ok(batch) => store.fleet.update(|fleet| {
             fleet.apply(batch);
         }),
@@ -47,6 +55,7 @@ pub fn live_status(status: &Status) -> LiveStatus {
             ConnectionState::Disconnected => Phase::Disconnected,
         },
         transport: status.transport.map(|t| t.as_str()),
+        protocol: status.protocol.name(),
         error: status.last_error.clone(),
         retry_at: status.retry_at,
     }

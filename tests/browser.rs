@@ -125,8 +125,8 @@ async fn status_bar_reflects_the_store() {
     store.status.set(LiveStatus {
         phase: Phase::Connected,
         transport: Some("WebSockets"),
-        error: None,
-        retry_at: None,
+        protocol: "messagepack",
+        ..LiveStatus::default()
     });
     store.messages.set(41);
     settle().await;
@@ -135,6 +135,7 @@ async fn status_bar_reflects_the_store() {
         ["connected"]
     );
     assert_eq!(texts(&root, "[data-testid=transport]"), ["WebSockets"]);
+    assert_eq!(texts(&root, "[data-testid=protocol]"), ["messagepack"]);
     assert_eq!(texts(&root, "[data-testid=message-count]"), ["41"]);
 }
 
@@ -145,7 +146,9 @@ async fn driver_reports_an_unreachable_server_and_schedules_a_retry() {
     use std::rc::Rc;
 
     // Port 9 (discard) is closed on loopback: the real fetch fails at once.
-    let connection = HubConnection::new(ClientOptions::new("http://127.0.0.1:9/api"));
+    let mut options = ClientOptions::new("http://127.0.0.1:9/api");
+    options.retry_first_start = true;
+    let connection = HubConnection::new(options);
     let seen = Rc::new(RefCell::new(Vec::new()));
     let sink = seen.clone();
     connection.on_status(move |s| sink.borrow_mut().push(s.clone()));

@@ -25,6 +25,8 @@ impl Phase {
 pub struct LiveStatus {
     pub phase: Phase,
     pub transport: Option<&'static str>,
+    /// Hub protocol name (`json`, `messagepack`).
+    pub protocol: &'static str,
     /// The last problem (connection lost, negotiate failed, bad config), shown as text.
     pub error: Option<String>,
     /// Milliseconds (page clock) when the next attempt starts, while waiting to retry.
@@ -36,6 +38,7 @@ impl Default for LiveStatus {
         Self {
             phase: Phase::Connecting,
             transport: None,
+            protocol: "json",
             error: None,
             retry_at: None,
         }

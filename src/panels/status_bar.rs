@@ -37,6 +37,9 @@ pub fn StatusBar() -> impl IntoView {
                 "transport " <strong data-testid="transport">{transport}</strong>
             </span>
             <span class="field">
+                "protocol " <strong data-testid="protocol">{move || store.status.with(|s| s.protocol)}</strong>
+            </span>
+            <span class="field">
                 "messages " <strong data-testid="message-count">{move || store.messages.get()}</strong>
             </span>
             <span class="field countdown" data-testid="retry-countdown">{countdown}</span>

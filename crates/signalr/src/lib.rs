@@ -10,7 +10,7 @@ pub mod negotiate;
 pub mod protocol;
 pub mod reconnect;
 pub mod stateful;
-mod url;
+pub(crate) mod url;
 
 #[cfg(feature = "web")]
 pub mod web;

@@ -181,6 +181,15 @@ pub fn connect_url(url: &str, connection_token: &str) -> String {
     append_query(url, "id", connection_token)
 }
 
+/// A connect URL with the access token as `access_token` (browser EventSource and WebSocket
+/// cannot set headers).
+pub fn append_access_token(connect_url: &str, access_token: Option<&str>) -> String {
+    match access_token {
+        Some(token) => append_query(connect_url, "access_token", token),
+        None => connect_url.to_string(),
+    }
+}
+
 /// The WebSocket form of a connect URL: `http`→`ws`, `https`→`wss`, and the access token as
 /// the `access_token` query parameter (browsers cannot set headers on a WebSocket).
 pub fn websocket_url(connect_url: &str, access_token: Option<&str>) -> String {
@@ -191,10 +200,7 @@ pub fn websocket_url(connect_url: &str, access_token: Option<&str>) -> String {
     } else {
         connect_url.to_string()
     };
-    match access_token {
-        Some(token) => append_query(&url, "access_token", token),
-        None => url,
-    }
+    append_access_token(&url, access_token)
 }
 
 fn split_query(url: &str) -> (&str, Option<&str>) {
@@ -257,6 +263,7 @@ pub struct Negotiator {
     base_url: String,
     bearer: Bearer,
     redirects: usize,
+    stateful: bool,
 }
 
 impl Negotiator {
@@ -265,13 +272,24 @@ impl Negotiator {
             base_url: base_url.into(),
             bearer: Bearer::App,
             redirects: 0,
+            stateful: false,
         }
     }
 
-    /// The first request.
+    /// Asks every hop for stateful reconnect (`useStatefulReconnect=true`).
+    pub fn with_stateful_reconnect(mut self, on: bool) -> Self {
+        self.stateful = on;
+        self
+    }
+
+    /// The request to make now.
     pub fn first_request(&self) -> NegotiateRequest {
+        let mut url = negotiate_url(&self.base_url);
+        if self.stateful && !url.contains("useStatefulReconnect=") {
+            url = append_query(&url, "useStatefulReconnect", "true");
+        }
         NegotiateRequest {
-            url: negotiate_url(&self.base_url),
+            url,
             bearer: self.bearer.clone(),
         }
     }
@@ -422,6 +440,20 @@ mod tests {
         let again = Negotiator::new("http://127.0.0.1:7071/api").first_request();
         assert_eq!(again.bearer, Bearer::App);
         assert!(again.url.starts_with("http://127.0.0.1:7071/api/"));
+    }
+
+    #[test]
+    fn stateful_reconnect_is_asked_at_every_hop() {
+        let mut n = Negotiator::new("http://a/api?code=1").with_stateful_reconnect(true);
+        assert_eq!(
+            n.first_request().url,
+            "http://a/api/negotiate?code=1&negotiateVersion=1&useStatefulReconnect=true"
+        );
+        let redirect = r#"{"url":"http://s/client/?hub=h","accessToken":"t"}"#;
+        let NegotiateStep::Request(next) = n.handle_response(200, redirect).unwrap() else {
+            panic!()
+        };
+        assert!(next.url.ends_with("&useStatefulReconnect=true"));
     }
 
     #[test]

@@ -128,6 +128,8 @@ pub struct LiveConnection {
     pub stateful: bool,
     /// Last time a long poll arrived (ms since the hub's epoch).
     pub last_poll: std::sync::atomic::AtomicU64,
+    /// Fault: cut the current transport abruptly (the connection itself may resume).
+    pub kick: tokio::sync::Notify,
 }
 
 /// A negotiated connection waiting for its transport.

@@ -306,6 +306,12 @@ impl<'a> Connection<'a> {
                     self.send_message(message);
                 }
             }
+            Action::ReplyThenDropTransport(messages) => {
+                for message in &messages {
+                    self.send_message(message);
+                }
+                self.live.kick.notify_one();
+            }
             Action::Stream {
                 invocation_id,
                 count,

@@ -14,6 +14,8 @@ pub enum Action {
         count: u64,
         interval_ms: u64,
     },
+    /// Reply, then cut the transport abruptly (a fault for reconnect tests).
+    ReplyThenDropTransport(Vec<HubMessage>),
     /// Nothing to do.
     None,
 }
@@ -80,6 +82,13 @@ pub fn invoke(
                 replies.push(completion(id, Ok(None)));
             }
             return Action::Reply(replies);
+        }
+        // dropTransport(): answers, then cuts the transport like a network failure.
+        "droptransport" => {
+            let replies = invocation_id
+                .map(|id| vec![completion(id, Ok(None))])
+                .unwrap_or_default();
+            return Action::ReplyThenDropTransport(replies);
         }
         other => Err(format!("Unknown hub method '{other}'")),
     };

@@ -274,6 +274,7 @@ fn start(
         outbound: tokio::sync::Mutex::new(outbound_rx),
         stateful: pending.stateful && transport == TransportKind::WebSockets,
         last_poll: AtomicU64::new(hub.clock()),
+        kick: tokio::sync::Notify::new(),
     });
     hub.go_live(token, live.clone());
     tokio::spawn(connection::run(connection::Setup {

@@ -38,6 +38,11 @@ async fn bridge(socket: WebSocket, live: &LiveConnection) {
     let mut outbound = live.outbound.lock().await;
     loop {
         tokio::select! {
+            _ = live.kick.notified() => {
+                // Drop the socket without a close frame, like a network failure.
+                let _ = live.inbound.send(Inbound::TransportClosed);
+                return;
+            }
             frame = outbound.recv() => {
                 let Some(frame) = frame else { break }; // the connection ended
                 let message = if frame.text {
