@@ -23,11 +23,24 @@ cargo clippy -p dashboard -p signalr --features signalr/web --all-targets --targ
 step "native tests"
 cargo test --workspace --locked
 
-step "in-browser tests (wasm-bindgen-test, headless Chromium)"
-cargo test -p dashboard --target wasm32-unknown-unknown --locked
+step "in-browser tests (wasm-bindgen-test, headless Chromium, against a simulator)"
+cargo build -p simulator --locked
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+FN_PORT="$(free_port)"
+SVC_PORT="$(free_port)"
+./target/debug/simulator --functions-port "$FN_PORT" --vehicles 5 --rate 5 --poll-timeout-ms 2000 \
+  --connection-string "Endpoint=http://127.0.0.1:$SVC_PORT;AccessKey=browser-tests-only;Version=1.0;" \
+  >target/browser-tests-simulator.log 2>&1 &
+SIM_PID=$!
+trap 'kill $SIM_PID 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do
+  curl -fsS -o /dev/null -X POST "http://127.0.0.1:$FN_PORT/api/negotiate" 2>/dev/null && break
+  sleep 0.1
+done
+SIGNALR_TEST_API="http://127.0.0.1:$FN_PORT/api" cargo test -p dashboard --target wasm32-unknown-unknown --locked
+kill $SIM_PID 2>/dev/null || true
 
 step "release bundle (trunk build --release)"
-cargo build -p simulator --locked
 trunk build --release --locked
 
 step "end-to-end and interop tests (Node, playwright-core, @microsoft/signalr)"

@@ -108,3 +108,41 @@ test('with WebSockets refused, the official client falls back to Server-Sent Eve
   await waitFor(() => batches.length >= 1, { what: 'positions after fallback' });
   assert.equal(connection.connection.transport.constructor.name, 'ServerSentEventsTransport');
 });
+
+test('official client with stateful reconnect: cut transports lose and duplicate nothing', async (t) => {
+  for (const protocol of ['json', 'messagepack']) {
+    let builder = new signalR.HubConnectionBuilder()
+      .withUrl(sim.apiBase, { transport: HttpTransportType.WebSockets })
+      .withStatefulReconnect()
+      .configureLogging(signalR.LogLevel.None);
+    if (protocol === 'messagepack') builder = builder.withHubProtocol(new MessagePackHubProtocol());
+    const connection = builder.build();
+    t.after(() => connection.stop());
+    let closed = false;
+    connection.onclose(() => {
+      closed = true;
+    });
+    await connection.start();
+    const id = connection.connectionId;
+    const items = [];
+    let cuts = 0;
+    await new Promise((resolve, reject) => {
+      connection.stream('counter', 60, 15).subscribe({
+        next: (item) => {
+          items.push(item);
+          if (items.length % 15 === 5 && cuts < 3) {
+            cuts += 1;
+            connection.invoke('dropTransport').catch(() => {});
+          }
+        },
+        complete: resolve,
+        error: reject,
+      });
+    });
+    assert.deepEqual(items, Array.from({ length: 60 }, (_, i) => i), `${protocol}: every item exactly once`);
+    assert.equal(cuts, 3);
+    assert.equal(closed, false, 'the connection never closed');
+    assert.equal(connection.connectionId, id, 'the same connection throughout');
+    await connection.stop();
+  }
+});

@@ -305,11 +305,14 @@ impl HubConnection {
         wasm_bindgen_futures::spawn_local(run(self.inner.clone(), rx));
     }
 
-    /// Encodes an argument list (a tuple or an array) for this connection's protocol.
+    /// Encodes an argument list (a tuple, an array, or `()` for none) for this connection's
+    /// protocol.
     pub fn arguments(&self, arguments: &impl Serialize) -> Result<Vec<Payload>, String> {
-        let value = serde_json::to_value(arguments).map_err(|e| e.to_string())?;
-        let serde_json::Value::Array(items) = value else {
-            return Err("arguments must serialize as a list (use a tuple or an array)".into());
+        let items = match serde_json::to_value(arguments).map_err(|e| e.to_string())? {
+            serde_json::Value::Array(items) => items,
+            // `()`: no arguments.
+            serde_json::Value::Null => Vec::new(),
+            _ => return Err("arguments must serialize as a list (use a tuple or an array)".into()),
         };
         let protocol = self.inner.options.protocol;
         items
