@@ -40,6 +40,9 @@ pub type Handler = Rc<dyn Fn(&[Payload])>;
 /// Called on every status change.
 pub type StatusListener = Rc<dyn Fn(&Status)>;
 
+/// Called on every lifecycle event.
+pub type LifecycleListener = Rc<dyn Fn(&Lifecycle)>;
+
 /// Settings of a hub connection.
 #[derive(Clone)]
 pub struct ClientOptions {
@@ -202,7 +205,7 @@ struct Inner {
     options: ClientOptions,
     handlers: RefCell<HashMap<String, Vec<Handler>>>,
     listeners: RefCell<Vec<StatusListener>>,
-    lifecycle: RefCell<Vec<Rc<dyn Fn(&Lifecycle)>>>,
+    lifecycle: RefCell<Vec<LifecycleListener>>,
     status: RefCell<Status>,
     commands: RefCell<Option<UnboundedSender<Command>>>,
     running: Cell<bool>,
