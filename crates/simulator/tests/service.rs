@@ -313,3 +313,163 @@ async fn cors_echoes_loopback_origins_with_credentials_and_refuses_others() {
         .get("access-control-allow-origin")
         .is_none());
 }
+
+/// The service negotiate answer for a fresh client token.
+async fn service_offer(running: &Running, http: &reqwest::Client) -> (String, String) {
+    let info: serde_json::Value = http
+        .post(format!("{}/api/negotiate", running.functions))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = info["accessToken"].as_str().unwrap().to_string();
+    let offer: serde_json::Value = http
+        .post(format!(
+            "{}/client/negotiate?hub=telemetry&negotiateVersion=1",
+            running.service
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let url = format!(
+        "{}/client/?hub=telemetry&id={}",
+        running.service,
+        offer["connectionToken"].as_str().unwrap()
+    );
+    (url, token)
+}
+
+#[tokio::test]
+async fn long_polling_follows_the_protocol_rules() {
+    let timing = Timing {
+        poll_timeout: Duration::from_millis(300),
+        ..Timing::default()
+    };
+    let running = start(timing).await;
+    let http = reqwest::Client::new();
+    let (url, token) = service_offer(&running, &http).await;
+
+    // The first poll answers at once, empty: the connection is ready.
+    let first = http.get(&url).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(first.status(), 200);
+    assert!(first.bytes().await.unwrap().is_empty());
+    // The handshake goes up by POST; its answer comes down the next poll.
+    let sent = http
+        .post(&url)
+        .bearer_auth(&token)
+        .body("{\"protocol\":\"json\",\"version\":1}\u{1e}")
+        .send()
+        .await;
+    assert_eq!(sent.unwrap().status(), 200);
+    let answer = http.get(&url).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(answer.text().await.unwrap(), "{}\u{1e}");
+    // An invocation and its completion.
+    let invoke = "{\"type\":1,\"invocationId\":\"0\",\"target\":\"add\",\"arguments\":[1,2]}\u{1e}";
+    http.post(&url)
+        .bearer_auth(&token)
+        .body(invoke)
+        .send()
+        .await
+        .unwrap();
+    let completion = http
+        .get(&url)
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        completion,
+        "{\"type\":3,\"invocationId\":\"0\",\"result\":3.0}\u{1e}"
+    );
+    // With nothing to say, a poll is held for the poll timeout, then answered empty.
+    let started = std::time::Instant::now();
+    let idle = http.get(&url).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(idle.status(), 200);
+    assert!(started.elapsed() >= Duration::from_millis(250));
+    assert!(idle.bytes().await.unwrap().is_empty());
+    // DELETE ends it: 202, and the held poll is answered 204.
+    let held = tokio::spawn({
+        let (http, url, token) = (http.clone(), url.clone(), token.clone());
+        async move {
+            http.get(&url)
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(
+        http.delete(&url)
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        202
+    );
+    assert_eq!(held.await.unwrap(), 204);
+    // Sends to a connection that is gone: 404.
+    let late = http
+        .post(&url)
+        .bearer_auth(&token)
+        .body("{\"type\":6}\u{1e}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(late.status(), 404);
+}
+
+#[tokio::test]
+async fn server_sent_events_start_with_a_comment_and_frame_data_lines() {
+    let running = start(Timing::default()).await;
+    let http = reqwest::Client::new();
+    let (url, token) = service_offer(&running, &http).await;
+    let mut events = http
+        .get(&url)
+        .bearer_auth(&token)
+        .header("Accept", "text/event-stream")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(events.status(), 200);
+    assert_eq!(events.headers()["content-type"], "text/event-stream");
+    let first = events.chunk().await.unwrap().unwrap();
+    assert_eq!(&first[..], b":\r\n");
+    http.post(&url)
+        .bearer_auth(&token)
+        .body("{\"protocol\":\"json\",\"version\":1}\u{1e}")
+        .send()
+        .await
+        .unwrap();
+    let answer = events.chunk().await.unwrap().unwrap();
+    assert_eq!(&answer[..], b"data: {}\x1e\r\n\r\n");
+    // MessagePack cannot ride SSE: the handshake is refused.
+    let (url, token) = service_offer(&running, &http).await;
+    let mut events = http
+        .get(&url)
+        .bearer_auth(&token)
+        .header("Accept", "text/event-stream")
+        .send()
+        .await
+        .unwrap();
+    events.chunk().await.unwrap();
+    http.post(&url)
+        .bearer_auth(&token)
+        .body("{\"protocol\":\"messagepack\",\"version\":1}\u{1e}")
+        .send()
+        .await
+        .unwrap();
+    let refusal = String::from_utf8(events.chunk().await.unwrap().unwrap().to_vec()).unwrap();
+    assert!(refusal.contains("does not support 'Binary'"), "{refusal}");
+}

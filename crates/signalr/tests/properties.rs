@@ -1,0 +1,112 @@
+//! Properties of the protocol core over arbitrary input: it never panics, and framing does
+//! not depend on where the network happened to split the stream.
+
+use proptest::prelude::*;
+use signalr::negotiate::parse_response;
+use signalr::protocol::json::TextFramer;
+use signalr::protocol::msgpack::BinaryFramer;
+use signalr::protocol::{HubMessage, HubProtocol};
+use signalr::{Session, SessionConfig};
+
+fn records_json(stream: &[u8], cuts: &[usize]) -> Vec<Vec<u8>> {
+    let mut framer = TextFramer::default();
+    let mut out = Vec::new();
+    let mut start = 0;
+    for &cut in cuts.iter().chain(std::iter::once(&stream.len())) {
+        let cut = cut.clamp(start, stream.len());
+        framer
+            .push(&stream[start..cut], |r| out.push(r.to_vec()))
+            .unwrap();
+        start = cut;
+    }
+    out
+}
+
+fn records_msgpack(stream: &[u8], cuts: &[usize]) -> Vec<Vec<u8>> {
+    let mut framer = BinaryFramer::new(1 << 20);
+    let mut out = Vec::new();
+    let mut start = 0;
+    for &cut in cuts.iter().chain(std::iter::once(&stream.len())) {
+        let cut = cut.clamp(start, stream.len());
+        framer
+            .push(&stream[start..cut], |r| out.push(r.to_vec()))
+            .unwrap();
+        start = cut;
+    }
+    out
+}
+
+fn invocation(protocol: HubProtocol, text: &str, n: i64) -> Vec<u8> {
+    let message = HubMessage::Invocation {
+        invocation_id: Some(n.to_string()),
+        target: "t".into(),
+        arguments: vec![
+            protocol.payload(text).unwrap(),
+            protocol.payload(&n).unwrap(),
+        ],
+        stream_ids: vec![],
+        headers: Default::default(),
+    };
+    protocol.write(&message).unwrap().as_bytes().to_vec()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn negotiate_parsing_never_panics(body in ".*") {
+        let _ = parse_response(&body);
+    }
+
+    #[test]
+    fn message_parsing_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
+        let _ = HubProtocol::Json.parse(&bytes);
+        let _ = HubProtocol::MessagePack.parse(&bytes);
+    }
+
+    #[test]
+    fn sessions_survive_arbitrary_streams(
+        chunks in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..64), 0..8),
+        msgpack in any::<bool>(),
+    ) {
+        let protocol = if msgpack { HubProtocol::MessagePack } else { HubProtocol::Json };
+        let mut session = Session::new(SessionConfig { protocol, max_record: 4096, ..SessionConfig::default() });
+        session.handle_open(0);
+        session.handle_data(b"{}\x1e", 1);
+        for chunk in &chunks {
+            session.handle_data(chunk, 2);
+            session.handle_timeout(3);
+        }
+        while session.poll_event().is_some() {}
+        while session.poll_transmit().is_some() {}
+    }
+
+    #[test]
+    fn framing_does_not_depend_on_where_the_stream_is_split(
+        texts in proptest::collection::vec("\\PC{0,40}", 1..6),
+        mut cuts in proptest::collection::vec(0usize..2_000, 0..6),
+    ) {
+        cuts.sort_unstable();
+        for protocol in [HubProtocol::Json, HubProtocol::MessagePack] {
+            let frames: Vec<Vec<u8>> =
+                texts.iter().enumerate().map(|(i, t)| invocation(protocol, t, i as i64)).collect();
+            let stream: Vec<u8> = frames.concat();
+            let whole = match protocol {
+                HubProtocol::Json => records_json(&stream, &[]),
+                HubProtocol::MessagePack => records_msgpack(&stream, &[]),
+            };
+            let split = match protocol {
+                HubProtocol::Json => records_json(&stream, &cuts),
+                HubProtocol::MessagePack => records_msgpack(&stream, &cuts),
+            };
+            prop_assert_eq!(whole.len(), texts.len());
+            prop_assert_eq!(&whole, &split);
+            for (record, text) in whole.iter().zip(&texts) {
+                let Some(HubMessage::Invocation { arguments, .. }) = protocol.parse(record).unwrap() else {
+                    panic!("an invocation")
+                };
+                prop_assert_eq!(&arguments[0].decode::<String>().unwrap(), text);
+            }
+        }
+    }
+}
