@@ -34,10 +34,7 @@ pub enum ConfigError {
     #[error("config.json is not valid JSON: {0}")]
     Syntax(String),
     #[error("config field `{field}` {problem}")]
-    Field {
-        field: &'static str,
-        problem: String,
-    },
+    Field { field: &'static str, problem: String },
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -52,24 +49,17 @@ struct RawConfig {
 /// Query-string keys that override config fields.
 const OVERRIDABLE: [&str; 4] = ["apiBase", "hub", "transport", "protocol"];
 
-fn field_string(
-    value: Option<serde_json::Value>,
-    field: &'static str,
-) -> Result<Option<String>, ConfigError> {
+fn field_string(value: Option<serde_json::Value>, field: &'static str) -> Result<Option<String>, ConfigError> {
     match value {
         None | Some(serde_json::Value::Null) => Ok(None),
         Some(serde_json::Value::String(s)) => Ok(Some(s)),
-        Some(other) => Err(ConfigError::Field {
-            field,
-            problem: format!("must be a string, got {other}"),
-        }),
+        Some(other) => Err(ConfigError::Field { field, problem: format!("must be a string, got {other}") }),
     }
 }
 
 /// Parses `config.json` text and applies `overrides` (query-string pairs), then validates.
 pub fn resolve(text: &str, overrides: &[(String, String)]) -> Result<Config, ConfigError> {
-    let raw: RawConfig =
-        serde_json::from_str(text).map_err(|e| ConfigError::Syntax(e.to_string()))?;
+    let raw: RawConfig = serde_json::from_str(text).map_err(|e| ConfigError::Syntax(e.to_string()))?;
     let mut api_base = field_string(raw.api_base, "apiBase")?;
     let mut hub = field_string(raw.hub, "hub")?;
     let mut transport = field_string(raw.transport, "transport")?;
@@ -87,19 +77,11 @@ pub fn resolve(text: &str, overrides: &[(String, String)]) -> Result<Config, Con
     let api_base = api_base
         .map(|s| s.trim().trim_end_matches('/').to_string())
         .filter(|s| !s.is_empty())
-        .ok_or(ConfigError::Field {
-            field: "apiBase",
-            problem: "is missing".into(),
-        })?;
-    if !(api_base.starts_with("http://")
-        || api_base.starts_with("https://")
-        || api_base.starts_with('/'))
-    {
+        .ok_or(ConfigError::Field { field: "apiBase", problem: "is missing".into() })?;
+    if !(api_base.starts_with("http://") || api_base.starts_with("https://") || api_base.starts_with('/')) {
         return Err(ConfigError::Field {
             field: "apiBase",
-            problem: format!(
-                "must be an http(s) URL or a path starting with '/', got {api_base:?}"
-            ),
+            problem: format!("must be an http(s) URL or a path starting with '/', got {api_base:?}"),
         });
     }
     let hub = hub.unwrap_or_else(|| telemetry::HUB.to_string());
@@ -120,9 +102,7 @@ pub fn resolve(text: &str, overrides: &[(String, String)]) -> Result<Config, Con
         Some(other) => {
             return Err(ConfigError::Field {
                 field: "transport",
-                problem: format!(
-                    "must be webSockets, serverSentEvents or longPolling, got {other:?}"
-                ),
+                problem: format!("must be webSockets, serverSentEvents or longPolling, got {other:?}"),
             })
         }
     };
@@ -139,16 +119,10 @@ pub fn resolve(text: &str, overrides: &[(String, String)]) -> Result<Config, Con
     if transport == Some(TransportKind::ServerSentEvents) && protocol == HubProtocol::MessagePack {
         return Err(ConfigError::Field {
             field: "protocol",
-            problem: "messagepack is binary and cannot run over serverSentEvents (text only)"
-                .into(),
+            problem: "messagepack is binary and cannot run over serverSentEvents (text only)".into(),
         });
     }
-    Ok(Config {
-        api_base,
-        hub,
-        transport,
-        protocol,
-    })
+    Ok(Config { api_base, hub, transport, protocol })
 }
 
 /// Fetches `config.json` and resolves it against the page's query string.
@@ -159,15 +133,9 @@ pub async fn load() -> Result<Config, ConfigError> {
         .await
         .map_err(|e| ConfigError::Unavailable(e.to_string()))?;
     if !response.ok() {
-        return Err(ConfigError::Unavailable(format!(
-            "HTTP {} for {CONFIG_PATH}",
-            response.status()
-        )));
+        return Err(ConfigError::Unavailable(format!("HTTP {} for {CONFIG_PATH}", response.status())));
     }
-    let text = response
-        .text()
-        .await
-        .map_err(|e| ConfigError::Unavailable(e.to_string()))?;
+    let text = response.text().await.map_err(|e| ConfigError::Unavailable(e.to_string()))?;
     resolve(&text, &query_pairs())
 }
 
@@ -179,10 +147,7 @@ fn query_pairs() -> Vec<(String, String)> {
     let Ok(params) = web_sys::UrlSearchParams::new_with_str(&search) else {
         return Vec::new();
     };
-    OVERRIDABLE
-        .iter()
-        .filter_map(|key| params.get(key).map(|value| (key.to_string(), value)))
-        .collect()
+    OVERRIDABLE.iter().filter_map(|key| params.get(key).map(|value| (key.to_string(), value))).collect()
 }
 
 #[cfg(test)]
@@ -214,9 +179,6 @@ mod tests {
         assert!(err.to_string().contains("`apiBase` must be an http(s) URL"));
         let err = resolve(r#"{"apiBase":"/api","hub":"no spaces"}"#, &[]).unwrap_err();
         assert!(err.to_string().contains("`hub`"));
-        assert!(matches!(
-            resolve("{apiBase:", &[]),
-            Err(ConfigError::Syntax(_))
-        ));
+        assert!(matches!(resolve("{apiBase:", &[]), Err(ConfigError::Syntax(_))));
     }
 }

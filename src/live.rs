@@ -21,9 +21,7 @@ pub fn start(config: &Config, store: Store) -> HubConnection {
     options.reconnect = ReconnectPolicy::forever();
     options.retry_first_start = true;
     let connection = HubConnection::new(options);
-    connection.on(targets::POSITIONS, move |arguments| {
-        on_positions(store, arguments)
-    });
+    connection.on(targets::POSITIONS, move |arguments| on_positions(store, arguments));
     connection.on_status(move |status| store.status.set(live_status(status)));
     connection.start();
     connection
@@ -39,9 +37,7 @@ fn on_positions(store: Store, arguments: &[Payload]) {
         Ok(batch) => store.fleet.update(|fleet| {
             fleet.apply(batch);
         }),
-        Err(error) => warn(&format!(
-            "positions: batch skipped, it does not match the contract: {error}"
-        )),
+        Err(error) => warn(&format!("positions: batch skipped, it does not match the contract: {error}")),
     }
 }
 

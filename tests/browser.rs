@@ -35,9 +35,7 @@ fn position(id: &str, lat: f64) -> Position {
 
 fn texts(root: &web_sys::HtmlElement, selector: &str) -> Vec<String> {
     let list = root.query_selector_all(selector).unwrap();
-    (0..list.length())
-        .map(|i| list.item(i).unwrap().text_content().unwrap_or_default())
-        .collect()
+    (0..list.length()).map(|i| list.item(i).unwrap().text_content().unwrap_or_default()).collect()
 }
 
 async fn settle() {
@@ -54,22 +52,13 @@ async fn vehicle_list_shows_one_row_per_vehicle_and_updates_in_place() {
         view! { <VehicleList /> }
     });
     settle().await;
-    assert!(root
-        .text_content()
-        .unwrap()
-        .contains("Waiting for the first positions"));
+    assert!(root.text_content().unwrap().contains("Waiting for the first positions"));
 
     store.fleet.update(|f| {
-        f.apply(vec![
-            position("veh-00002", 47.1),
-            position("veh-00001", 47.2),
-        ]);
+        f.apply(vec![position("veh-00002", 47.1), position("veh-00001", 47.2)]);
     });
     settle().await;
-    assert_eq!(
-        texts(&root, "[data-testid=vehicle-row] th"),
-        ["veh-00001", "veh-00002"]
-    );
+    assert_eq!(texts(&root, "[data-testid=vehicle-row] th"), ["veh-00001", "veh-00002"]);
     assert_eq!(texts(&root, "[data-testid=vehicle-count]"), ["2"]);
 
     let mut moved = position("veh-00001", 47.3);
@@ -78,10 +67,7 @@ async fn vehicle_list_shows_one_row_per_vehicle_and_updates_in_place() {
         f.apply(vec![moved]);
     });
     settle().await;
-    assert_eq!(
-        texts(&root, "[data-testid=vehicle-position]")[0],
-        "47.30000, 8.50000"
-    );
+    assert_eq!(texts(&root, "[data-testid=vehicle-position]")[0], "47.30000, 8.50000");
 }
 
 #[wasm_bindgen_test]
@@ -98,14 +84,8 @@ async fn text_from_the_wire_is_never_html() {
         f.apply(vec![hostile]);
     });
     settle().await;
-    assert_eq!(
-        texts(&root, "[data-testid=vehicle-row] th"),
-        ["<img src=x onerror=alert(1)>"]
-    );
-    assert!(
-        root.query_selector("img").unwrap().is_none(),
-        "no element was created from the string"
-    );
+    assert_eq!(texts(&root, "[data-testid=vehicle-row] th"), ["<img src=x onerror=alert(1)>"]);
+    assert!(root.query_selector("img").unwrap().is_none(), "no element was created from the string");
     assert!(root.query_selector("tbody script").unwrap().is_none());
 }
 
@@ -118,10 +98,7 @@ async fn status_bar_reflects_the_store() {
         view! { <StatusBar /> }
     });
     settle().await;
-    assert_eq!(
-        texts(&root, "[data-testid=connection-state]"),
-        ["connecting"]
-    );
+    assert_eq!(texts(&root, "[data-testid=connection-state]"), ["connecting"]);
     store.status.set(LiveStatus {
         phase: Phase::Connected,
         transport: Some("WebSockets"),
@@ -130,10 +107,7 @@ async fn status_bar_reflects_the_store() {
     });
     store.messages.set(41);
     settle().await;
-    assert_eq!(
-        texts(&root, "[data-testid=connection-state]"),
-        ["connected"]
-    );
+    assert_eq!(texts(&root, "[data-testid=connection-state]"), ["connected"]);
     assert_eq!(texts(&root, "[data-testid=transport]"), ["WebSockets"]);
     assert_eq!(texts(&root, "[data-testid=protocol]"), ["messagepack"]);
     assert_eq!(texts(&root, "[data-testid=message-count]"), ["41"]);
@@ -160,24 +134,9 @@ async fn driver_reports_an_unreachable_server_and_schedules_a_retry() {
         gloo_timers::future::TimeoutFuture::new(50).await;
     }
     let statuses = seen.borrow().clone();
-    let failed = statuses
-        .iter()
-        .find(|s| s.retry_at.is_some())
-        .expect("a retry is scheduled");
-    assert_eq!(
-        failed.state,
-        ConnectionState::Connecting,
-        "never connected, so still connecting"
-    );
-    assert!(
-        failed
-            .last_error
-            .as_deref()
-            .unwrap_or("")
-            .contains("negotiate"),
-        "{:?}",
-        failed.last_error
-    );
+    let failed = statuses.iter().find(|s| s.retry_at.is_some()).expect("a retry is scheduled");
+    assert_eq!(failed.state, ConnectionState::Connecting, "never connected, so still connecting");
+    assert!(failed.last_error.as_deref().unwrap_or("").contains("negotiate"), "{:?}", failed.last_error);
     connection.stop();
     for _ in 0..40 {
         if connection.status().state == ConnectionState::Disconnected {

@@ -22,8 +22,7 @@ wasm_bindgen_test_configure!(run_in_browser);
 // a running simulator.
 #[allow(clippy::option_env_unwrap)]
 fn api() -> &'static str {
-    option_env!("SIGNALR_TEST_API")
-        .expect("SIGNALR_TEST_API is not set: run these tests through scripts/test.sh")
+    option_env!("SIGNALR_TEST_API").expect("SIGNALR_TEST_API is not set: run these tests through scripts/test.sh")
 }
 
 async fn sleep(ms: u32) {
@@ -59,27 +58,18 @@ async fn exercise(transport: TransportKind, protocol: HubProtocol) {
     let batches = Rc::new(RefCell::new(Vec::<Vec<Position>>::new()));
     let sink = batches.clone();
     conn.on("positions", move |args| {
-        sink.borrow_mut()
-            .push(args[0].decode().expect("a positions batch"));
+        sink.borrow_mut().push(args[0].decode().expect("a positions batch"));
     });
     let notified = Rc::new(RefCell::new(Vec::<String>::new()));
     let sink = notified.clone();
-    conn.on("notified", move |args| {
-        sink.borrow_mut().push(args[0].decode().unwrap())
-    });
+    conn.on("notified", move |args| sink.borrow_mut().push(args[0].decode().unwrap()));
     conn.start();
-    wait_until("connected", || {
-        conn.status().state == ConnectionState::Connected
-    })
-    .await;
+    wait_until("connected", || conn.status().state == ConnectionState::Connected).await;
     assert_eq!(conn.status().transport, Some(transport));
     wait_until("positions", || batches.borrow().len() >= 2).await;
     assert!(batches.borrow().iter().all(|b| !b.is_empty()));
 
-    let sample = Sample {
-        name: "wörld <b>".into(),
-        values: vec![1.5, -2.0],
-    };
+    let sample = Sample { name: "wörld <b>".into(), values: vec![1.5, -2.0] };
     let echoed: Sample = conn.invoke("echo", &(&sample,)).await.unwrap();
     assert_eq!(echoed, sample);
     let sum: f64 = conn.invoke("add", &(2, 40)).await.unwrap();
@@ -89,23 +79,15 @@ async fn exercise(transport: TransportKind, protocol: HubProtocol) {
     let unknown = conn.invoke::<()>("noSuchMethod", &()).await.unwrap_err();
     assert!(matches!(unknown, InvokeError::Hub(m) if m.contains("Unknown hub method")));
 
-    conn.send("notify", &(format!("via {}", transport.as_str()),))
-        .unwrap();
+    conn.send("notify", &(format!("via {}", transport.as_str()),)).unwrap();
     wait_until("notified", || !notified.borrow().is_empty()).await;
     assert_eq!(notified.borrow()[0], format!("via {}", transport.as_str()));
 
-    let items: Vec<u64> = conn
-        .stream::<u64>("counter", &(5, 5))
-        .map(|i| i.unwrap())
-        .collect()
-        .await;
+    let items: Vec<u64> = conn.stream::<u64>("counter", &(5, 5)).map(|i| i.unwrap()).collect().await;
     assert_eq!(items, [0, 1, 2, 3, 4]);
 
     conn.stop();
-    wait_until("disconnected", || {
-        conn.status().state == ConnectionState::Disconnected
-    })
-    .await;
+    wait_until("disconnected", || conn.status().state == ConnectionState::Disconnected).await;
 }
 
 #[wasm_bindgen_test]
@@ -146,14 +128,8 @@ async fn stateful_reconnect_loses_and_duplicates_nothing_across_cut_transports()
         let conn = connection(TransportKind::WebSockets, protocol, true);
         let events = record_lifecycle(&conn);
         conn.start();
-        wait_until("connected", || {
-            conn.status().state == ConnectionState::Connected
-        })
-        .await;
-        assert!(
-            conn.status().stateful,
-            "the simulator grants stateful reconnect"
-        );
+        wait_until("connected", || conn.status().state == ConnectionState::Connected).await;
+        assert!(conn.status().stateful, "the simulator grants stateful reconnect");
         let id = conn.status().connection_id;
 
         let mut stream = conn.stream::<u64>("counter", &(60, 15));
@@ -167,32 +143,13 @@ async fn stateful_reconnect_loses_and_duplicates_nothing_across_cut_transports()
                 let _ = conn.invoke::<()>("dropTransport", &()).await;
             }
         }
-        assert_eq!(
-            items,
-            (0..60).collect::<Vec<u64>>(),
-            "{protocol:?}: every item exactly once, in order"
-        );
+        assert_eq!(items, (0..60).collect::<Vec<u64>>(), "{protocol:?}: every item exactly once, in order");
         assert_eq!(cuts, 3);
-        let resumed = events
-            .borrow()
-            .iter()
-            .filter(|e| **e == Lifecycle::Resumed)
-            .count();
-        assert!(
-            resumed >= 3,
-            "{protocol:?}: resumed {resumed} times: {:?}",
-            events.borrow()
-        );
-        assert_eq!(
-            conn.status().connection_id,
-            id,
-            "the same connection throughout"
-        );
+        let resumed = events.borrow().iter().filter(|e| **e == Lifecycle::Resumed).count();
+        assert!(resumed >= 3, "{protocol:?}: resumed {resumed} times: {:?}", events.borrow());
+        assert_eq!(conn.status().connection_id, id, "the same connection throughout");
         conn.stop();
-        wait_until("disconnected", || {
-            conn.status().state == ConnectionState::Disconnected
-        })
-        .await;
+        wait_until("disconnected", || conn.status().state == ConnectionState::Disconnected).await;
     }
 }
 
@@ -201,45 +158,26 @@ async fn without_stateful_reconnect_a_cut_is_a_new_connection_and_the_app_is_tol
     let conn = connection(TransportKind::WebSockets, HubProtocol::Json, false);
     let events = record_lifecycle(&conn);
     conn.start();
-    wait_until("connected", || {
-        conn.status().state == ConnectionState::Connected
-    })
-    .await;
+    wait_until("connected", || conn.status().state == ConnectionState::Connected).await;
     let first = conn.status().connection_id.unwrap();
     let _ = conn.invoke::<()>("dropTransport", &()).await;
     for _ in 0..200 {
-        if events
-            .borrow()
-            .iter()
-            .any(|e| matches!(e, Lifecycle::Reconnected { .. }))
-        {
+        if events.borrow().iter().any(|e| matches!(e, Lifecycle::Reconnected { .. })) {
             break;
         }
         sleep(50).await;
     }
     assert!(
-        events
-            .borrow()
-            .iter()
-            .any(|e| matches!(e, Lifecycle::Reconnected { .. })),
+        events.borrow().iter().any(|e| matches!(e, Lifecycle::Reconnected { .. })),
         "no reconnect: {:?} {:?}",
         events.borrow(),
         conn.status()
     );
     let events = events.borrow().clone();
-    assert!(
-        matches!(&events[0], Lifecycle::Connected { connection_id } if *connection_id == first)
-    );
-    assert!(events
-        .iter()
-        .any(|e| matches!(e, Lifecycle::Reconnecting { .. })));
-    let Some(Lifecycle::Reconnected { connection_id }) = events.last() else {
-        panic!("{events:?}")
-    };
-    assert_ne!(
-        *connection_id, first,
-        "a new connection id after a plain reconnect"
-    );
+    assert!(matches!(&events[0], Lifecycle::Connected { connection_id } if *connection_id == first));
+    assert!(events.iter().any(|e| matches!(e, Lifecycle::Reconnecting { .. })));
+    let Some(Lifecycle::Reconnected { connection_id }) = events.last() else { panic!("{events:?}") };
+    assert_ne!(*connection_id, first, "a new connection id after a plain reconnect");
     // Invocations work on the new connection.
     let echoed: String = conn.invoke("echo", &("again",)).await.unwrap();
     assert_eq!(echoed, "again");
@@ -250,10 +188,7 @@ async fn without_stateful_reconnect_a_cut_is_a_new_connection_and_the_app_is_tol
 async fn a_stream_dropped_early_is_cancelled_and_the_connection_goes_on() {
     let conn = connection(TransportKind::WebSockets, HubProtocol::Json, false);
     conn.start();
-    wait_until("connected", || {
-        conn.status().state == ConnectionState::Connected
-    })
-    .await;
+    wait_until("connected", || conn.status().state == ConnectionState::Connected).await;
     let mut stream = conn.stream::<u64>("counter", &(10_000, 10));
     assert_eq!(stream.next().await.unwrap().unwrap(), 0);
     drop(stream);

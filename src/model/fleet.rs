@@ -80,11 +80,7 @@ mod tests {
         let mut fleet = FleetState::default();
         assert_eq!(fleet.apply(vec![pos("b", 10, 1.0), pos("a", 10, 2.0)]), 2);
         assert_eq!(fleet.apply(vec![pos("a", 20, 3.0)]), 1);
-        assert_eq!(
-            fleet.apply(vec![pos("a", 15, 9.0)]),
-            0,
-            "older than what we hold"
-        );
+        assert_eq!(fleet.apply(vec![pos("a", 15, 9.0)]), 0, "older than what we hold");
         assert_eq!(fleet.get("a").unwrap().lat, 3.0);
         let ids: Vec<_> = fleet.iter().map(|p| p.id.as_str()).collect();
         assert_eq!(ids, ["a", "b"]);

@@ -35,21 +35,14 @@ pub struct LiveStatus {
 
 impl Default for LiveStatus {
     fn default() -> Self {
-        Self {
-            phase: Phase::Connecting,
-            transport: None,
-            protocol: "json",
-            error: None,
-            retry_at: None,
-        }
+        Self { phase: Phase::Connecting, transport: None, protocol: "json", error: None, retry_at: None }
     }
 }
 
 impl LiveStatus {
     /// Whole seconds until the next attempt, if one is scheduled.
     pub fn retry_in_seconds(&self, now: u64) -> Option<u64> {
-        self.retry_at
-            .map(|at| at.saturating_sub(now).div_ceil(1000))
+        self.retry_at.map(|at| at.saturating_sub(now).div_ceil(1000))
     }
 }
 
@@ -59,10 +52,7 @@ mod tests {
 
     #[test]
     fn countdown_rounds_up_and_stops_at_zero() {
-        let status = LiveStatus {
-            retry_at: Some(10_500),
-            ..LiveStatus::default()
-        };
+        let status = LiveStatus { retry_at: Some(10_500), ..LiveStatus::default() };
         assert_eq!(status.retry_in_seconds(9_000), Some(2));
         assert_eq!(status.retry_in_seconds(10_500), Some(0));
         assert_eq!(status.retry_in_seconds(20_000), Some(0));

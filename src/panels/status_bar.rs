@@ -16,9 +16,7 @@ fn now() -> u64 {
 pub fn StatusBar() -> impl IntoView {
     let store = use_store();
     let clock = RwSignal::new(now());
-    if let Ok(handle) =
-        set_interval_with_handle(move || clock.set(now()), Duration::from_millis(500))
-    {
+    if let Ok(handle) = set_interval_with_handle(move || clock.set(now()), Duration::from_millis(500)) {
         on_cleanup(move || handle.clear());
     }
     let phase = move || store.status.with(|s| s.phase.as_str());

@@ -9,11 +9,7 @@ use crate::store::use_store;
 pub fn VehicleList() -> impl IntoView {
     let store = use_store();
     let count = move || store.fleet.with(|f| f.len());
-    let rows = move || {
-        store
-            .fleet
-            .with(|f| f.iter().map(vehicle_row).collect_view())
-    };
+    let rows = move || store.fleet.with(|f| f.iter().map(vehicle_row).collect_view());
     view! {
         <section class="vehicle-list" aria-labelledby="vehicles-heading">
             <h2 id="vehicles-heading">

@@ -11,8 +11,8 @@ use std::collections::VecDeque;
 use serde::Serialize;
 
 use crate::protocol::{
-    handshake_request, parse_handshake_response, split_handshake, Frame, Framer, Headers,
-    HubMessage, HubProtocol, Payload, ProtocolError,
+    handshake_request, parse_handshake_response, split_handshake, Frame, Framer, Headers, HubMessage, HubProtocol,
+    Payload, ProtocolError,
 };
 use crate::stateful::{ReceiveCounter, ReplayBuffer};
 
@@ -61,10 +61,7 @@ pub enum CloseReason {
     /// The local side asked to stop.
     Stopped,
     /// The server sent Close.
-    ServerClosed {
-        error: Option<String>,
-        allow_reconnect: bool,
-    },
+    ServerClosed { error: Option<String>, allow_reconnect: bool },
     /// The transport closed or failed.
     TransportLost(String),
     /// Nothing was received within the server timeout.
@@ -83,9 +80,7 @@ impl CloseReason {
     pub fn may_reconnect(&self) -> bool {
         match self {
             CloseReason::Stopped | CloseReason::HandshakeRejected(_) => false,
-            CloseReason::ServerClosed {
-                allow_reconnect, ..
-            } => *allow_reconnect,
+            CloseReason::ServerClosed { allow_reconnect, .. } => *allow_reconnect,
             _ => true,
         }
     }
@@ -103,10 +98,7 @@ impl std::fmt::Display for CloseReason {
             }
             CloseReason::TransportLost(e) => write!(f, "connection lost: {e}"),
             CloseReason::ServerTimeout => {
-                write!(
-                    f,
-                    "server timeout elapsed without receiving a message from the server"
-                )
+                write!(f, "server timeout elapsed without receiving a message from the server")
             }
             CloseReason::HandshakeTimeout => write!(f, "handshake timed out"),
             CloseReason::HandshakeRejected(e) => write!(f, "the server refused the handshake: {e}"),
@@ -175,10 +167,7 @@ pub struct Session {
 
 impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Session")
-            .field("phase", &self.phase)
-            .field("protocol", &self.config.protocol)
-            .finish()
+        f.debug_struct("Session").field("phase", &self.phase).field("protocol", &self.config.protocol).finish()
     }
 }
 
@@ -236,14 +225,9 @@ impl Session {
         }
         // Hub protocol version 2 announces Ack/Sequence support.
         let version = if self.stateful.is_some() { 2 } else { 1 };
-        self.queue(
-            Frame::Text(handshake_request(self.config.protocol, version)),
-            now,
-        );
+        self.queue(Frame::Text(handshake_request(self.config.protocol, version)), now);
         self.last_received = now;
-        self.phase = Phase::Handshaking {
-            deadline: now + self.config.handshake_timeout,
-        };
+        self.phase = Phase::Handshaking { deadline: now + self.config.handshake_timeout };
     }
 
     /// Stateful reconnect: the transport reopened. Announces where our stream resumes and
@@ -263,9 +247,7 @@ impl Session {
             self.queue(frame, now);
         }
         self.last_received = now;
-        self.phase = Phase::AwaitingSequence {
-            deadline: now + self.config.handshake_timeout,
-        };
+        self.phase = Phase::AwaitingSequence { deadline: now + self.config.handshake_timeout };
     }
 
     /// Bytes received from the transport: one or more records, possibly partial.
@@ -280,17 +262,13 @@ impl Session {
             self.handshake_buffer.extend_from_slice(chunk);
             let Some((record, rest)) = split_handshake(&self.handshake_buffer) else {
                 if self.handshake_buffer.len() > self.config.max_record {
-                    self.close(CloseReason::Protocol(
-                        "the handshake answer is too large".into(),
-                    ));
+                    self.close(CloseReason::Protocol("the handshake answer is too large".into()));
                 }
                 return;
             };
             match parse_handshake_response(record) {
                 Ok(()) => {}
-                Err(ProtocolError::HandshakeRejected(e)) => {
-                    return self.close(CloseReason::HandshakeRejected(e))
-                }
+                Err(ProtocolError::HandshakeRejected(e)) => return self.close(CloseReason::HandshakeRejected(e)),
                 Err(e) => return self.close(CloseReason::Protocol(e.to_string())),
             }
             handshake_rest = rest.to_vec();
@@ -305,9 +283,7 @@ impl Session {
         }
         let protocol = self.config.protocol;
         let mut parsed = Vec::new();
-        let framed = self
-            .framer
-            .push(chunk, |record| parsed.push(protocol.parse(record)));
+        let framed = self.framer.push(chunk, |record| parsed.push(protocol.parse(record)));
         for message in parsed {
             self.handle_message(message, now);
             if self.phase == Phase::Closed {
@@ -329,30 +305,21 @@ impl Session {
         if let Phase::AwaitingSequence { .. } = self.phase {
             // After a transport reconnect nothing counts until the server's Sequence.
             if let HubMessage::Sequence { sequence_id } = message {
-                let ok = self
-                    .stateful
-                    .as_mut()
-                    .is_some_and(|s| s.received.on_sequence(sequence_id));
+                let ok = self.stateful.as_mut().is_some_and(|s| s.received.on_sequence(sequence_id));
                 if ok {
                     self.phase = Phase::Connected;
                     self.events.push_back(SessionEvent::Resumed);
                 } else {
-                    self.close(CloseReason::Protocol(
-                        "the server resumed past messages we never received".into(),
-                    ));
+                    self.close(CloseReason::Protocol("the server resumed past messages we never received".into()));
                 }
             }
             return;
         }
         match message {
             HubMessage::Ping => {}
-            HubMessage::Close {
-                error,
-                allow_reconnect,
-            } => self.close(CloseReason::ServerClosed {
-                error,
-                allow_reconnect,
-            }),
+            HubMessage::Close { error, allow_reconnect } => {
+                self.close(CloseReason::ServerClosed { error, allow_reconnect })
+            }
             HubMessage::Ack { sequence_id } => {
                 if let Some(stateful) = &mut self.stateful {
                     stateful.sent.ack(sequence_id);
@@ -361,9 +328,7 @@ impl Session {
             HubMessage::Sequence { sequence_id } => {
                 if let Some(stateful) = &mut self.stateful {
                     if !stateful.received.on_sequence(sequence_id) {
-                        self.close(CloseReason::Protocol(
-                            "the server resumed past messages we never received".into(),
-                        ));
+                        self.close(CloseReason::Protocol("the server resumed past messages we never received".into()));
                     }
                 }
             }
@@ -373,9 +338,7 @@ impl Session {
                         if !stateful.received.on_message() {
                             return; // a duplicate from a replay
                         }
-                        stateful
-                            .ack_deadline
-                            .get_or_insert(now + self.config.ack_delay);
+                        stateful.ack_deadline.get_or_insert(now + self.config.ack_delay);
                     }
                 }
                 self.events.push_back(SessionEvent::Message(message));
@@ -388,12 +351,7 @@ impl Session {
     /// called again while resuming, meaning the reopen failed) the session closes.
     pub fn handle_transport_closed(&mut self, reason: impl Into<String>) {
         let reason = reason.into();
-        if self.stateful.is_some()
-            && matches!(
-                self.phase,
-                Phase::Connected | Phase::AwaitingSequence { .. }
-            )
-        {
+        if self.stateful.is_some() && matches!(self.phase, Phase::Connected | Phase::AwaitingSequence { .. }) {
             self.phase = Phase::Resuming;
             self.transmit.clear();
             self.events.push_back(SessionEvent::TransportLost(reason));
@@ -405,16 +363,12 @@ impl Session {
     /// Runs the timers due at `now`.
     pub fn handle_timeout(&mut self, now: Millis) {
         match self.phase {
-            Phase::Handshaking { deadline } if now >= deadline => {
-                self.close(CloseReason::HandshakeTimeout)
+            Phase::Handshaking { deadline } if now >= deadline => self.close(CloseReason::HandshakeTimeout),
+            Phase::AwaitingSequence { deadline } if now >= deadline => {
+                self.close(CloseReason::Protocol("the server did not resume the connection".into()))
             }
-            Phase::AwaitingSequence { deadline } if now >= deadline => self.close(
-                CloseReason::Protocol("the server did not resume the connection".into()),
-            ),
             Phase::Connected => {
-                if !self.config.inherent_keep_alive
-                    && now >= self.last_received + self.config.server_timeout
-                {
+                if !self.config.inherent_keep_alive && now >= self.last_received + self.config.server_timeout {
                     return self.close(CloseReason::ServerTimeout);
                 }
                 let ack = self.stateful.as_mut().and_then(|s| match s.ack_deadline {
@@ -427,9 +381,7 @@ impl Session {
                 if let Some(sequence_id) = ack {
                     self.queue_message(&HubMessage::Ack { sequence_id }, now);
                 }
-                if !self.config.inherent_keep_alive
-                    && now >= self.last_sent + self.config.keep_alive_interval
-                {
+                if !self.config.inherent_keep_alive && now >= self.last_sent + self.config.keep_alive_interval {
                     self.queue_message(&HubMessage::Ping, now);
                 }
             }
@@ -440,9 +392,7 @@ impl Session {
     /// The next deadline at which `handle_timeout` must run.
     pub fn poll_timeout(&self) -> Option<Millis> {
         match self.phase {
-            Phase::Handshaking { deadline } | Phase::AwaitingSequence { deadline } => {
-                Some(deadline)
-            }
+            Phase::Handshaking { deadline } | Phase::AwaitingSequence { deadline } => Some(deadline),
             Phase::Connected => {
                 let ack = self.stateful.as_ref().and_then(|s| s.ack_deadline);
                 let keep_alive = (!self.config.inherent_keep_alive).then(|| {
@@ -470,19 +420,11 @@ impl Session {
 
     /// Encodes an application value for this session's protocol.
     pub fn payload<T: Serialize + ?Sized>(&self, value: &T) -> Result<Payload, SendError> {
-        self.config
-            .protocol
-            .payload(value)
-            .map_err(|e| SendError::Encode(e.to_string()))
+        self.config.protocol.payload(value).map_err(|e| SendError::Encode(e.to_string()))
     }
 
     /// Queues a fire-and-forget invocation.
-    pub fn send(
-        &mut self,
-        target: &str,
-        arguments: Vec<Payload>,
-        now: Millis,
-    ) -> Result<(), SendError> {
+    pub fn send(&mut self, target: &str, arguments: Vec<Payload>, now: Millis) -> Result<(), SendError> {
         let message = HubMessage::Invocation {
             invocation_id: None,
             target: target.to_string(),
@@ -494,12 +436,7 @@ impl Session {
     }
 
     /// Queues an invocation that expects a Completion; returns its id.
-    pub fn invoke(
-        &mut self,
-        target: &str,
-        arguments: Vec<Payload>,
-        now: Millis,
-    ) -> Result<String, SendError> {
+    pub fn invoke(&mut self, target: &str, arguments: Vec<Payload>, now: Millis) -> Result<String, SendError> {
         let invocation_id = self.next_invocation_id.to_string();
         let message = HubMessage::Invocation {
             invocation_id: Some(invocation_id.clone()),
@@ -515,12 +452,7 @@ impl Session {
 
     /// Queues a server-to-client stream request; returns its id, which its StreamItems and
     /// final Completion carry.
-    pub fn stream(
-        &mut self,
-        target: &str,
-        arguments: Vec<Payload>,
-        now: Millis,
-    ) -> Result<String, SendError> {
+    pub fn stream(&mut self, target: &str, arguments: Vec<Payload>, now: Millis) -> Result<String, SendError> {
         let invocation_id = self.next_invocation_id.to_string();
         let message = HubMessage::StreamInvocation {
             invocation_id: invocation_id.clone(),
@@ -536,10 +468,8 @@ impl Session {
 
     /// Asks the server to stop a stream.
     pub fn cancel(&mut self, invocation_id: &str, now: Millis) -> Result<(), SendError> {
-        let message = HubMessage::CancelInvocation {
-            invocation_id: invocation_id.to_string(),
-            headers: Headers::new(),
-        };
+        let message =
+            HubMessage::CancelInvocation { invocation_id: invocation_id.to_string(), headers: Headers::new() };
         self.send_message(message, now)
     }
 
@@ -550,11 +480,7 @@ impl Session {
         if !(self.phase == Phase::Connected || resuming && message.is_sequenced()) {
             return Err(SendError::NotConnected);
         }
-        let frame = self
-            .config
-            .protocol
-            .write(&message)
-            .map_err(|e| SendError::Encode(e.to_string()))?;
+        let frame = self.config.protocol.write(&message).map_err(|e| SendError::Encode(e.to_string()))?;
         if let (Some(stateful), true) = (&mut self.stateful, message.is_sequenced()) {
             if stateful.sent.is_full() {
                 return Err(SendError::BufferFull);
@@ -570,13 +496,7 @@ impl Session {
     /// Stops the session: queues a Close for the server (if connected) and reports `Stopped`.
     pub fn stop(&mut self, now: Millis) {
         if self.phase == Phase::Connected {
-            self.queue_message(
-                &HubMessage::Close {
-                    error: None,
-                    allow_reconnect: false,
-                },
-                now,
-            );
+            self.queue_message(&HubMessage::Close { error: None, allow_reconnect: false }, now);
         }
         self.close(CloseReason::Stopped);
     }

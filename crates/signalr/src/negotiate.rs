@@ -68,10 +68,7 @@ pub struct ConnectionOffer {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NegotiateResponse {
     Connect(ConnectionOffer),
-    Redirect {
-        url: String,
-        access_token: Option<String>,
-    },
+    Redirect { url: String, access_token: Option<String> },
 }
 
 /// Why negotiation failed.
@@ -118,8 +115,7 @@ struct WireTransport {
 
 /// Parses a negotiate answer body (unknown fields ignored).
 pub fn parse_response(body: &str) -> Result<NegotiateResponse, NegotiateError> {
-    let wire: Wire =
-        serde_json::from_str(body).map_err(|e| NegotiateError::Malformed(e.to_string()))?;
+    let wire: Wire = serde_json::from_str(body).map_err(|e| NegotiateError::Malformed(e.to_string()))?;
     if wire.protocol_version.is_some() {
         return Err(NegotiateError::ClassicServer);
     }
@@ -127,10 +123,7 @@ pub fn parse_response(body: &str) -> Result<NegotiateResponse, NegotiateError> {
         return Err(NegotiateError::Server(error));
     }
     if let Some(url) = wire.url {
-        return Ok(NegotiateResponse::Redirect {
-            url,
-            access_token: wire.access_token,
-        });
+        return Ok(NegotiateResponse::Redirect { url, access_token: wire.access_token });
     }
     let connection_id = wire.connection_id.ok_or(NegotiateError::Incomplete)?;
     let negotiate_version = wire.negotiate_version.unwrap_or(0);
@@ -142,10 +135,8 @@ pub fn parse_response(body: &str) -> Result<NegotiateResponse, NegotiateError> {
         .available_transports
         .into_iter()
         .filter_map(|t| {
-            TransportKind::parse(&t.transport).map(|kind| AvailableTransport {
-                kind,
-                transfer_formats: t.transfer_formats,
-            })
+            TransportKind::parse(&t.transport)
+                .map(|kind| AvailableTransport { kind, transfer_formats: t.transfer_formats })
         })
         .collect();
     Ok(NegotiateResponse::Connect(ConnectionOffer {
@@ -212,9 +203,7 @@ fn split_query(url: &str) -> (&str, Option<&str>) {
 }
 
 fn has_query_key(query: &str, key: &str) -> bool {
-    query
-        .split('&')
-        .any(|pair| pair.split('=').next() == Some(key))
+    query.split('&').any(|pair| pair.split('=').next() == Some(key))
 }
 
 /// Which bearer token a negotiate request carries.
@@ -268,12 +257,7 @@ pub struct Negotiator {
 
 impl Negotiator {
     pub fn new(base_url: impl Into<String>) -> Self {
-        Self {
-            base_url: base_url.into(),
-            bearer: Bearer::App,
-            redirects: 0,
-            stateful: false,
-        }
+        Self { base_url: base_url.into(), bearer: Bearer::App, redirects: 0, stateful: false }
     }
 
     /// Asks every hop for stateful reconnect (`useStatefulReconnect=true`).
@@ -288,18 +272,11 @@ impl Negotiator {
         if self.stateful && !url.contains("useStatefulReconnect=") {
             url = append_query(&url, "useStatefulReconnect", "true");
         }
-        NegotiateRequest {
-            url,
-            bearer: self.bearer.clone(),
-        }
+        NegotiateRequest { url, bearer: self.bearer.clone() }
     }
 
     /// Feeds the HTTP answer to the last request.
-    pub fn handle_response(
-        &mut self,
-        status: u16,
-        body: &str,
-    ) -> Result<NegotiateStep, NegotiateError> {
+    pub fn handle_response(&mut self, status: u16, body: &str) -> Result<NegotiateStep, NegotiateError> {
         if status != 200 {
             let hint = if status == 404 {
                 " (either this is not a SignalR endpoint or a proxy is blocking the connection)"
@@ -349,14 +326,8 @@ mod tests {
             negotiate_url("https://x.service.signalr.net/client/?hub=iot"),
             "https://x.service.signalr.net/client/negotiate?hub=iot&negotiateVersion=1"
         );
-        assert_eq!(
-            negotiate_url("http://h/api"),
-            "http://h/api/negotiate?negotiateVersion=1"
-        );
-        assert_eq!(
-            negotiate_url("http://h/hub?negotiateVersion=0"),
-            "http://h/hub/negotiate?negotiateVersion=0"
-        );
+        assert_eq!(negotiate_url("http://h/api"), "http://h/api/negotiate?negotiateVersion=1");
+        assert_eq!(negotiate_url("http://h/hub?negotiateVersion=0"), "http://h/hub/negotiate?negotiateVersion=0");
     }
 
     #[test]
@@ -365,76 +336,44 @@ mod tests {
             "availableTransports":[{"transport":"WebSockets","transferFormats":["Text","Binary"]},
             {"transport":"Carrier-Pigeon","transferFormats":["Text"]},
             {"transport":"LongPolling","transferFormats":["Text","Binary"]}],"futureField":{}}"#;
-        let NegotiateResponse::Connect(offer) = parse_response(body).unwrap() else {
-            panic!()
-        };
+        let NegotiateResponse::Connect(offer) = parse_response(body).unwrap() else { panic!() };
         assert_eq!(offer.connection_token, "tok");
         assert_eq!(offer.connection_id, "cid");
         let kinds: Vec<_> = offer.transports.iter().map(|t| t.kind).collect();
-        assert_eq!(
-            kinds,
-            [TransportKind::WebSockets, TransportKind::LongPolling]
-        );
+        assert_eq!(kinds, [TransportKind::WebSockets, TransportKind::LongPolling]);
     }
 
     #[test]
     fn v0_answer_uses_the_connection_id_as_token() {
         let body = r#"{"connectionId":"cid","negotiateVersion":0,"availableTransports":[]}"#;
-        let NegotiateResponse::Connect(offer) = parse_response(body).unwrap() else {
-            panic!()
-        };
+        let NegotiateResponse::Connect(offer) = parse_response(body).unwrap() else { panic!() };
         assert_eq!(offer.connection_token, "cid");
         let body = r#"{"connectionId":"cid","connectionToken":"ignored"}"#;
-        let NegotiateResponse::Connect(offer) = parse_response(body).unwrap() else {
-            panic!()
-        };
+        let NegotiateResponse::Connect(offer) = parse_response(body).unwrap() else { panic!() };
         assert_eq!(offer.connection_token, "cid");
     }
 
     #[test]
     fn error_and_malformed_answers_are_reported() {
-        assert_eq!(
-            parse_response(r#"{"error":"not allowed"}"#),
-            Err(NegotiateError::Server("not allowed".into()))
-        );
-        assert!(matches!(
-            parse_response("<html>"),
-            Err(NegotiateError::Malformed(_))
-        ));
+        assert_eq!(parse_response(r#"{"error":"not allowed"}"#), Err(NegotiateError::Server("not allowed".into())));
+        assert!(matches!(parse_response("<html>"), Err(NegotiateError::Malformed(_))));
         assert_eq!(parse_response("{}"), Err(NegotiateError::Incomplete));
-        assert_eq!(
-            parse_response(r#"{"ProtocolVersion":"1.5","Url":"/signalr"}"#),
-            Err(NegotiateError::ClassicServer)
-        );
+        assert_eq!(parse_response(r#"{"ProtocolVersion":"1.5","Url":"/signalr"}"#), Err(NegotiateError::ClassicServer));
     }
 
     #[test]
     fn redirect_switches_to_the_service_token_and_never_back() {
         let mut n = Negotiator::new("http://127.0.0.1:7071/api");
         let first = n.first_request();
-        assert_eq!(
-            first.url,
-            "http://127.0.0.1:7071/api/negotiate?negotiateVersion=1"
-        );
+        assert_eq!(first.url, "http://127.0.0.1:7071/api/negotiate?negotiateVersion=1");
         assert_eq!(first.bearer, Bearer::App);
-        let redirect =
-            r#"{"url":"http://127.0.0.1:8888/client/?hub=telemetry","accessToken":"svc"}"#;
-        let NegotiateStep::Request(second) = n.handle_response(200, redirect).unwrap() else {
-            panic!()
-        };
-        assert_eq!(
-            second.url,
-            "http://127.0.0.1:8888/client/negotiate?hub=telemetry&negotiateVersion=1"
-        );
+        let redirect = r#"{"url":"http://127.0.0.1:8888/client/?hub=telemetry","accessToken":"svc"}"#;
+        let NegotiateStep::Request(second) = n.handle_response(200, redirect).unwrap() else { panic!() };
+        assert_eq!(second.url, "http://127.0.0.1:8888/client/negotiate?hub=telemetry&negotiateVersion=1");
         assert_eq!(second.bearer, Bearer::Service("svc".into()));
         let offer = r#"{"connectionToken":"t1","connectionId":"c1","negotiateVersion":1,"availableTransports":[]}"#;
-        let NegotiateStep::Done(done) = n.handle_response(200, offer).unwrap() else {
-            panic!()
-        };
-        assert_eq!(
-            done.connect_url(),
-            "http://127.0.0.1:8888/client/?hub=telemetry&id=t1"
-        );
+        let NegotiateStep::Done(done) = n.handle_response(200, offer).unwrap() else { panic!() };
+        assert_eq!(done.connect_url(), "http://127.0.0.1:8888/client/?hub=telemetry&id=t1");
         assert_eq!(done.bearer, Bearer::Service("svc".into()));
         // A fresh negotiator (every reconnect makes one) starts again at the app with the app token.
         let again = Negotiator::new("http://127.0.0.1:7071/api").first_request();
@@ -445,14 +384,9 @@ mod tests {
     #[test]
     fn stateful_reconnect_is_asked_at_every_hop() {
         let mut n = Negotiator::new("http://a/api?code=1").with_stateful_reconnect(true);
-        assert_eq!(
-            n.first_request().url,
-            "http://a/api/negotiate?code=1&negotiateVersion=1&useStatefulReconnect=true"
-        );
+        assert_eq!(n.first_request().url, "http://a/api/negotiate?code=1&negotiateVersion=1&useStatefulReconnect=true");
         let redirect = r#"{"url":"http://s/client/?hub=h","accessToken":"t"}"#;
-        let NegotiateStep::Request(next) = n.handle_response(200, redirect).unwrap() else {
-            panic!()
-        };
+        let NegotiateStep::Request(next) = n.handle_response(200, redirect).unwrap() else { panic!() };
         assert!(next.url.ends_with("&useStatefulReconnect=true"));
     }
 
@@ -461,22 +395,14 @@ mod tests {
         let mut n = Negotiator::new("http://a/api");
         let redirect = r#"{"url":"http://a/api"}"#;
         for _ in 0..MAX_REDIRECTS {
-            assert!(matches!(
-                n.handle_response(200, redirect),
-                Ok(NegotiateStep::Request(_))
-            ));
+            assert!(matches!(n.handle_response(200, redirect), Ok(NegotiateStep::Request(_))));
         }
-        assert_eq!(
-            n.handle_response(200, redirect),
-            Err(NegotiateError::TooManyRedirects)
-        );
+        assert_eq!(n.handle_response(200, redirect), Err(NegotiateError::TooManyRedirects));
     }
 
     #[test]
     fn non_200_is_an_error_with_a_hint_for_404() {
-        let err = Negotiator::new("http://a")
-            .handle_response(404, "")
-            .unwrap_err();
+        let err = Negotiator::new("http://a").handle_response(404, "").unwrap_err();
         assert!(err.to_string().contains("404"));
         assert!(err.to_string().contains("not a SignalR endpoint"));
     }

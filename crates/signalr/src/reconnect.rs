@@ -19,31 +19,19 @@ pub struct ReconnectPolicy {
 
 impl Default for ReconnectPolicy {
     fn default() -> Self {
-        Self {
-            delays: vec![0, 2_000, 10_000, 30_000],
-            then_every: None,
-            jitter: 0.0,
-        }
+        Self { delays: vec![0, 2_000, 10_000, 30_000], then_every: None, jitter: 0.0 }
     }
 }
 
 impl ReconnectPolicy {
     /// The given delays, then `then_every` forever (or give up with `None`).
     pub fn new(delays: Vec<Millis>, then_every: Option<Millis>) -> Self {
-        Self {
-            delays,
-            then_every,
-            jitter: 0.0,
-        }
+        Self { delays, then_every, jitter: 0.0 }
     }
 
     /// Never gives up: 0, 2, 10 s, then every 30 s, with 20% jitter.
     pub fn forever() -> Self {
-        Self {
-            delays: vec![0, 2_000, 10_000],
-            then_every: Some(30_000),
-            jitter: 0.2,
-        }
+        Self { delays: vec![0, 2_000, 10_000], then_every: Some(30_000), jitter: 0.2 }
     }
 
     /// Sets the jitter fraction (clamped to 0..=1).
@@ -55,11 +43,7 @@ impl ReconnectPolicy {
     /// The delay before attempt `previous_attempts + 1`, or `None` to give up. `entropy` is
     /// any varying number (the driver passes the clock); the same input gives the same delay.
     pub fn next_delay(&self, previous_attempts: u32, entropy: u64) -> Option<Millis> {
-        let base = self
-            .delays
-            .get(previous_attempts as usize)
-            .copied()
-            .or(self.then_every)?;
+        let base = self.delays.get(previous_attempts as usize).copied().or(self.then_every)?;
         if self.jitter == 0.0 || base == 0 {
             return Some(base);
         }
@@ -85,20 +69,13 @@ mod tests {
     fn default_policy_matches_the_official_client_and_gives_up() {
         let p = ReconnectPolicy::default();
         let delays: Vec<_> = (0..5).map(|n| p.next_delay(n, 0)).collect();
-        assert_eq!(
-            delays,
-            [Some(0), Some(2_000), Some(10_000), Some(30_000), None]
-        );
+        assert_eq!(delays, [Some(0), Some(2_000), Some(10_000), Some(30_000), None]);
     }
 
     #[test]
     fn forever_never_gives_up_and_jitters_within_bounds() {
         let p = ReconnectPolicy::forever();
-        assert_eq!(
-            p.next_delay(0, 123),
-            Some(0),
-            "the first retry is immediate"
-        );
+        assert_eq!(p.next_delay(0, 123), Some(0), "the first retry is immediate");
         let mut seen = std::collections::HashSet::new();
         for entropy in 0..1_000 {
             let d = p.next_delay(10, entropy).unwrap();
@@ -106,11 +83,7 @@ mod tests {
             seen.insert(d);
         }
         assert!(seen.len() > 100, "delays are spread out");
-        assert_eq!(
-            p.next_delay(3, 7),
-            p.next_delay(3, 7),
-            "deterministic for the same input"
-        );
+        assert_eq!(p.next_delay(3, 7), p.next_delay(3, 7), "deterministic for the same input");
     }
 
     #[test]

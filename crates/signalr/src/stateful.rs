@@ -36,12 +36,7 @@ pub struct ReplayBuffer<F = Frame> {
 
 impl<F: ByteLen> ReplayBuffer<F> {
     pub fn new(limit: usize) -> Self {
-        Self {
-            next_id: 1,
-            frames: VecDeque::new(),
-            bytes: 0,
-            limit,
-        }
+        Self { next_id: 1, frames: VecDeque::new(), bytes: 0, limit }
     }
 
     /// Whether the buffer is at or over its byte limit (senders should wait for an Ack).
@@ -146,10 +141,7 @@ mod tests {
         assert!(buffer.is_full());
         buffer.ack(1);
         assert_eq!(buffer.first_unacked(), 2);
-        assert_eq!(
-            buffer.unacked().cloned().collect::<Vec<_>>(),
-            [text("bbbb"), text("cc")]
-        );
+        assert_eq!(buffer.unacked().cloned().collect::<Vec<_>>(), [text("bbbb"), text("cc")]);
         buffer.ack(3);
         assert_eq!(buffer.first_unacked(), 4);
         assert_eq!(buffer.buffered_bytes(), 0);

@@ -41,14 +41,8 @@ mod tests {
     fn appends_with_the_right_separator() {
         assert_eq!(append_query("http://h/p", "a", "1"), "http://h/p?a=1");
         assert_eq!(append_query("http://h/p?", "a", "1"), "http://h/p?a=1");
-        assert_eq!(
-            append_query("http://h/p?x=2", "a", "1"),
-            "http://h/p?x=2&a=1"
-        );
-        assert_eq!(
-            append_query("http://h/p?x=2#f", "a", "1"),
-            "http://h/p?x=2&a=1#f"
-        );
+        assert_eq!(append_query("http://h/p?x=2", "a", "1"), "http://h/p?x=2&a=1");
+        assert_eq!(append_query("http://h/p?x=2#f", "a", "1"), "http://h/p?x=2&a=1#f");
     }
 
     #[test]

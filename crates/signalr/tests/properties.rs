@@ -14,9 +14,7 @@ fn records_json(stream: &[u8], cuts: &[usize]) -> Vec<Vec<u8>> {
     let mut start = 0;
     for &cut in cuts.iter().chain(std::iter::once(&stream.len())) {
         let cut = cut.clamp(start, stream.len());
-        framer
-            .push(&stream[start..cut], |r| out.push(r.to_vec()))
-            .unwrap();
+        framer.push(&stream[start..cut], |r| out.push(r.to_vec())).unwrap();
         start = cut;
     }
     out
@@ -28,9 +26,7 @@ fn records_msgpack(stream: &[u8], cuts: &[usize]) -> Vec<Vec<u8>> {
     let mut start = 0;
     for &cut in cuts.iter().chain(std::iter::once(&stream.len())) {
         let cut = cut.clamp(start, stream.len());
-        framer
-            .push(&stream[start..cut], |r| out.push(r.to_vec()))
-            .unwrap();
+        framer.push(&stream[start..cut], |r| out.push(r.to_vec())).unwrap();
         start = cut;
     }
     out
@@ -40,10 +36,7 @@ fn invocation(protocol: HubProtocol, text: &str, n: i64) -> Vec<u8> {
     let message = HubMessage::Invocation {
         invocation_id: Some(n.to_string()),
         target: "t".into(),
-        arguments: vec![
-            protocol.payload(text).unwrap(),
-            protocol.payload(&n).unwrap(),
-        ],
+        arguments: vec![protocol.payload(text).unwrap(), protocol.payload(&n).unwrap()],
         stream_ids: vec![],
         headers: Default::default(),
     };

@@ -39,11 +39,7 @@ impl std::str::FromStr for ConnectionString {
                 "accesskey" => access_key = Some(value.trim().to_string()),
                 "port" => {
                     let value = value.trim();
-                    port = Some(
-                        value
-                            .parse::<u16>()
-                            .map_err(|_| ConnectionStringError::BadPort(value.into()))?,
-                    );
+                    port = Some(value.parse::<u16>().map_err(|_| ConnectionStringError::BadPort(value.into()))?);
                 }
                 "version" if !value.trim().starts_with("1.") => {
                     return Err(ConnectionStringError::BadVersion(value.trim().into()))
@@ -55,18 +51,13 @@ impl std::str::FromStr for ConnectionString {
         if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
             return Err(ConnectionStringError::BadEndpoint(endpoint));
         }
-        let access_key = access_key
-            .filter(|k| !k.is_empty())
-            .ok_or(ConnectionStringError::MissingAccessKey)?;
+        let access_key = access_key.filter(|k| !k.is_empty()).ok_or(ConnectionStringError::MissingAccessKey)?;
         if let Some(port) = port {
             let (scheme, authority) = endpoint.split_once("://").unwrap_or(("http", &endpoint));
             let host = strip_port(authority);
             endpoint = format!("{scheme}://{host}:{port}");
         }
-        Ok(Self {
-            endpoint,
-            access_key,
-        })
+        Ok(Self { endpoint, access_key })
     }
 }
 
@@ -81,16 +72,9 @@ fn strip_port(authority: &str) -> &str {
 impl ConnectionString {
     /// The port the endpoint names (or the scheme's default).
     pub fn port(&self) -> u16 {
-        let authority = self
-            .endpoint
-            .split_once("://")
-            .map(|(_, a)| a)
-            .unwrap_or(&self.endpoint);
+        let authority = self.endpoint.split_once("://").map(|(_, a)| a).unwrap_or(&self.endpoint);
         let host = strip_port(authority);
-        match authority[host.len()..]
-            .strip_prefix(':')
-            .and_then(|p| p.parse().ok())
-        {
+        match authority[host.len()..].strip_prefix(':').and_then(|p| p.parse().ok()) {
             Some(port) => port,
             None if self.endpoint.starts_with("https://") => 443,
             None => 80,
@@ -104,9 +88,7 @@ mod tests {
 
     #[test]
     fn parses_the_development_shape() {
-        let cs: ConnectionString = "Endpoint=http://127.0.0.1:8888;AccessKey=abc;Version=1.0;"
-            .parse()
-            .unwrap();
+        let cs: ConnectionString = "Endpoint=http://127.0.0.1:8888;AccessKey=abc;Version=1.0;".parse().unwrap();
         assert_eq!(cs.endpoint, "http://127.0.0.1:8888");
         assert_eq!(cs.access_key, "abc");
         assert_eq!(cs.port(), 8888);
@@ -114,23 +96,15 @@ mod tests {
 
     #[test]
     fn keys_are_case_insensitive_and_port_is_folded_in() {
-        let cs: ConnectionString = "endpoint=http://localhost/;accesskey=K;port=9999;version=1.0"
-            .parse()
-            .unwrap();
+        let cs: ConnectionString = "endpoint=http://localhost/;accesskey=K;port=9999;version=1.0".parse().unwrap();
         assert_eq!(cs.endpoint, "http://localhost:9999");
-        let cs: ConnectionString =
-            "Endpoint=https://x.service.signalr.net;AccessKey=K;Version=1.0;"
-                .parse()
-                .unwrap();
+        let cs: ConnectionString = "Endpoint=https://x.service.signalr.net;AccessKey=K;Version=1.0;".parse().unwrap();
         assert_eq!(cs.port(), 443);
     }
 
     #[test]
     fn refuses_what_it_cannot_use() {
-        assert_eq!(
-            "AccessKey=K".parse::<ConnectionString>(),
-            Err(ConnectionStringError::MissingEndpoint)
-        );
+        assert_eq!("AccessKey=K".parse::<ConnectionString>(), Err(ConnectionStringError::MissingEndpoint));
         assert_eq!(
             "Endpoint=http://h;Version=1.0".parse::<ConnectionString>(),
             Err(ConnectionStringError::MissingAccessKey)

@@ -70,13 +70,8 @@ impl Fleet {
                 let w = rng.range_i64(1, 4);
                 let h = rng.range_i64(1, 4);
                 let corners = [(x0, y0), (x0 + w, y0), (x0 + w, y0 + h), (x0, y0 + h)];
-                let mut route: Vec<Xy> = corners
-                    .iter()
-                    .map(|&(x, y)| Xy {
-                        x: x as f64 * BLOCK,
-                        y: y as f64 * BLOCK,
-                    })
-                    .collect();
+                let mut route: Vec<Xy> =
+                    corners.iter().map(|&(x, y)| Xy { x: x as f64 * BLOCK, y: y as f64 * BLOCK }).collect();
                 if rng.next_f64() < 0.5 {
                     route.reverse();
                 }
@@ -115,16 +110,21 @@ impl Fleet {
                 v
             })
             .collect();
-        Self {
-            centre_lat,
-            centre_lon,
-            vehicles,
-            rng,
-        }
+        Self { centre_lat, centre_lon, vehicles, rng }
     }
 
     pub fn len(&self) -> usize {
         self.vehicles.len()
+    }
+
+    /// Registry entries of the vehicles.
+    pub fn registry(&self) -> impl Iterator<Item = telemetry::DeviceInfo> + '_ {
+        self.vehicles.iter().map(|v| telemetry::DeviceInfo {
+            id: v.id.clone(),
+            name: format!("Vehicle {}", v.id.trim_start_matches("veh-").trim_start_matches('0')),
+            kind: telemetry::EquipmentKind::Vehicle,
+            site: v.site.clone(),
+        })
     }
 
     pub fn is_empty(&self) -> bool {
@@ -179,11 +179,7 @@ fn step_vehicle(v: &mut Vehicle, dt: f64, rng: &mut SplitMix64) {
     if let Activity::Waiting { remaining, parked } = v.activity {
         v.speed = 0.0;
         let remaining = remaining - dt;
-        v.activity = if remaining <= 0.0 {
-            Activity::Driving
-        } else {
-            Activity::Waiting { remaining, parked }
-        };
+        v.activity = if remaining <= 0.0 { Activity::Driving } else { Activity::Waiting { remaining, parked } };
         return;
     }
     let target = v.route[v.next];
@@ -202,10 +198,7 @@ fn step_vehicle(v: &mut Vehicle, dt: f64, rng: &mut SplitMix64) {
         let left = distance(v.at, target);
         if travel < left {
             let f = travel / left;
-            v.at = Xy {
-                x: v.at.x + (target.x - v.at.x) * f,
-                y: v.at.y + (target.y - v.at.y) * f,
-            };
+            v.at = Xy { x: v.at.x + (target.x - v.at.x) * f, y: v.at.y + (target.y - v.at.y) * f };
             v.heading = bearing(v.at, target);
             break;
         }
@@ -215,17 +208,11 @@ fn step_vehicle(v: &mut Vehicle, dt: f64, rng: &mut SplitMix64) {
         v.heading = bearing(v.at, v.route[v.next]);
         let roll = rng.next_f64();
         if roll < 0.04 {
-            v.activity = Activity::Waiting {
-                remaining: rng.range_f64(60.0, 180.0),
-                parked: true,
-            };
+            v.activity = Activity::Waiting { remaining: rng.range_f64(60.0, 180.0), parked: true };
             v.speed = 0.0;
             break;
         } else if roll < 0.25 {
-            v.activity = Activity::Waiting {
-                remaining: rng.range_f64(3.0, 25.0),
-                parked: false,
-            };
+            v.activity = Activity::Waiting { remaining: rng.range_f64(3.0, 25.0), parked: false };
             v.speed = 0.0;
             break;
         }
@@ -262,11 +249,7 @@ mod tests {
                 let dx = (q.lon - p.lon) * METRES_PER_DEGREE_LAT * 47.37f64.to_radians().cos();
                 let metres = (dx * dx + dy * dy).sqrt();
                 // Never faster than the reported speed allows (plus rounding slack).
-                assert!(
-                    metres <= q.speed.max(p.speed) / 3.6 + 1.0,
-                    "{} jumped {metres} m",
-                    q.id
-                );
+                assert!(metres <= q.speed.max(p.speed) / 3.6 + 1.0, "{} jumped {metres} m", q.id);
                 assert!((0.0..360.0).contains(&q.heading));
                 if metres > 5.0 {
                     moved += 1;
@@ -275,19 +258,11 @@ mod tests {
                     let travel = (dx.atan2(dy).to_degrees() + 360.0) % 360.0;
                     let diff = ((travel - q.heading + 540.0) % 360.0 - 180.0).abs();
                     let turned = ((p.heading - q.heading + 540.0) % 360.0 - 180.0).abs() > 1.0;
-                    assert!(
-                        turned || diff < 2.0,
-                        "{} travels {travel} but heads {}",
-                        q.id,
-                        q.heading
-                    );
+                    assert!(turned || diff < 2.0, "{} travels {travel} but heads {}", q.id, q.heading);
                 }
             }
         }
-        assert!(
-            moved > 50 * 60,
-            "most vehicles move most of the time: {moved}"
-        );
+        assert!(moved > 50 * 60, "most vehicles move most of the time: {moved}");
     }
 
     #[test]
@@ -309,11 +284,7 @@ mod tests {
     #[test]
     fn headings_are_spread_over_the_compass() {
         let fleet = Fleet::new(5, 40, 47.0, 8.0);
-        let headings: std::collections::HashSet<i64> = fleet
-            .positions(0)
-            .iter()
-            .map(|p| p.heading as i64)
-            .collect();
+        let headings: std::collections::HashSet<i64> = fleet.positions(0).iter().map(|p| p.heading as i64).collect();
         assert_eq!(headings.len(), 4, "four street directions: {headings:?}");
     }
 }

@@ -1,28 +1,42 @@
-//! The functions side (what Azure Functions does in production): `POST /api/negotiate` hands
-//! each dashboard the service URL and a short-lived client token, in the shape of the
-//! Functions SignalR input binding.
+//! The functions side (what Azure Functions does in production):
+//!
+//! * `POST /api/negotiate`: the service URL and a short-lived client token, in the shape of
+//!   the Functions SignalR input binding;
+//! * `POST`/`DELETE /api/subscriptions` `{connectionId, groups}`: join or leave `site:<id>` /
+//!   `device:<id>` groups (serverless clients cannot manage groups themselves);
+//! * `POST /api/alerts/{id}/ack` `{by}`: acknowledge once, for every dashboard;
+//! * `GET /api/snapshot`: the current state, to fill a dashboard at once.
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use axum::extract::State;
-use axum::http::HeaderMap;
-use axum::routing::post;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
 use axum::{Json, Router};
-use telemetry::{ConnectionInfo, HUB};
+use serde::Deserialize;
+use telemetry::{groups, targets, AckRequest, AlertAcknowledged, ConnectionInfo, Snapshot, SubscriptionRequest, HUB};
 
+use crate::error::ApiError;
+use crate::hub::Broadcast;
 use crate::jwt::{self, Claims};
-use crate::AppState;
+use crate::{unix_millis, AppState};
 
 pub fn routes() -> Router<Arc<AppState>> {
-    Router::new().route("/api/negotiate", post(negotiate))
+    Router::new()
+        .route("/api/negotiate", post(negotiate))
+        .route("/api/subscriptions", post(subscribe).delete(unsubscribe))
+        .route("/api/alerts/{id}/ack", post(acknowledge))
+        .route("/api/snapshot", get(snapshot))
 }
 
 async fn negotiate(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Json<ConnectionInfo> {
+    let delay = state.settings.faults.negotiate_delay;
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
     // Like the binding's `userId = {headers.x-ms-client-principal-id}`.
-    let user_id = headers
-        .get("x-ms-client-principal-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
+    let user_id = headers.get("x-ms-client-principal-id").and_then(|v| v.to_str().ok()).map(str::to_string);
     Json(state.connection_info(HUB, user_id))
 }
 
@@ -42,4 +56,97 @@ impl AppState {
         let access_token = jwt::sign(&claims, &self.settings.connection.access_key);
         ConnectionInfo { url, access_token }
     }
+}
+
+/// A JSON body, with a 400 that says what is wrong instead of axum's plain-text rejection.
+struct JsonBody<T>(T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = axum::body::Bytes::from_request(request, state)
+            .await
+            .map_err(|e| ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, e.to_string()))?;
+        serde_json::from_slice(&bytes)
+            .map(JsonBody)
+            .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
+    }
+}
+
+fn check_subscription(state: &AppState, request: &SubscriptionRequest) -> Result<(), ApiError> {
+    if request.groups.is_empty() || request.groups.len() > 1000 {
+        return Err(ApiError::bad_request("`groups` must list 1 to 1000 groups"));
+    }
+    if let Some(bad) = request.groups.iter().find(|g| !groups::is_valid(g)) {
+        return Err(ApiError::bad_request(format!("group {bad:?} is not site:<id> or device:<id>")));
+    }
+    // Connection ids are 128-bit random values only their own client learns (from its
+    // negotiate answer), so naming one proves it is the caller's.
+    if state.hubs.get(HUB).connection(&request.connection_id).is_none() {
+        return Err(ApiError::not_found(format!("no live connection {:?}", request.connection_id)));
+    }
+    Ok(())
+}
+
+async fn subscribe(
+    State(state): State<Arc<AppState>>,
+    JsonBody(request): JsonBody<SubscriptionRequest>,
+) -> Result<Json<SubscriptionRequest>, ApiError> {
+    check_subscription(&state, &request)?;
+    let hub = state.hubs.get(HUB);
+    for group in &request.groups {
+        hub.add_to_group(group, &request.connection_id);
+    }
+    let groups = hub.groups_of(&request.connection_id);
+    Ok(Json(SubscriptionRequest { connection_id: request.connection_id, groups }))
+}
+
+async fn unsubscribe(
+    State(state): State<Arc<AppState>>,
+    JsonBody(request): JsonBody<SubscriptionRequest>,
+) -> Result<Json<SubscriptionRequest>, ApiError> {
+    check_subscription(&state, &request)?;
+    let hub = state.hubs.get(HUB);
+    for group in &request.groups {
+        hub.remove_from_group(group, &request.connection_id);
+    }
+    let groups = hub.groups_of(&request.connection_id);
+    Ok(Json(SubscriptionRequest { connection_id: request.connection_id, groups }))
+}
+
+#[derive(Deserialize)]
+struct AlertId {
+    id: String,
+}
+
+async fn acknowledge(
+    State(state): State<Arc<AppState>>,
+    Path(AlertId { id }): Path<AlertId>,
+    JsonBody(request): JsonBody<AckRequest>,
+) -> Result<Json<AlertAcknowledged>, ApiError> {
+    let by = request.by.trim();
+    if by.is_empty() || by.chars().count() > 64 {
+        return Err(ApiError::bad_request("`by` must be 1 to 64 characters"));
+    }
+    let ack = state
+        .world
+        .lock()
+        .expect("world lock")
+        .alerts
+        .acknowledge(&id, by, unix_millis())
+        .ok_or_else(|| ApiError::not_found(format!("no open alert {id:?}")))?;
+    state.hubs.get(HUB).broadcast(Broadcast::invocation(targets::ALERT_ACKNOWLEDGED, [[ack.clone()]]));
+    Ok(Json(ack))
+}
+
+async fn snapshot(State(state): State<Arc<AppState>>) -> Json<Snapshot> {
+    Json(state.world.lock().expect("world lock").snapshot(unix_millis()))
+}
+
+/// Fault settings the functions side honours.
+#[derive(Debug, Clone, Default)]
+pub struct FunctionFaults {
+    /// Answer negotiate only after this long.
+    pub negotiate_delay: Duration,
 }

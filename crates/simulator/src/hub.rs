@@ -2,7 +2,8 @@
 //! live connections (found again by their token for SSE/long-polling sends, polls and
 //! stateful reconnects), and the broadcast every connected client listens to.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -28,25 +29,16 @@ pub struct OutFrame {
 
 impl OutFrame {
     pub fn text(text: impl Into<String>) -> Self {
-        Self {
-            bytes: Bytes::from(text.into()),
-            text: true,
-        }
+        Self { bytes: Bytes::from(text.into()), text: true }
     }
 
     pub fn binary(bytes: impl Into<Bytes>) -> Self {
-        Self {
-            bytes: bytes.into(),
-            text: false,
-        }
+        Self { bytes: bytes.into(), text: false }
     }
 
     /// The frame of a protocol: text for JSON, binary for MessagePack.
     pub fn for_protocol(protocol: HubProtocol, bytes: impl Into<Bytes>) -> Self {
-        Self {
-            bytes: bytes.into(),
-            text: protocol == HubProtocol::Json,
-        }
+        Self { bytes: bytes.into(), text: protocol == HubProtocol::Json }
     }
 }
 
@@ -65,30 +57,30 @@ pub struct Broadcast {
     msgpack: OnceLock<Option<Bytes>>,
 }
 
+impl std::fmt::Debug for Broadcast {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Broadcast")
+    }
+}
+
 impl Broadcast {
     /// `encode` produces the framed record for a protocol (`None` if it cannot).
     pub fn new(encode: impl Fn(HubProtocol) -> Option<Bytes> + Send + Sync + 'static) -> Arc<Self> {
-        Arc::new(Self {
-            encode: Box::new(encode),
-            json: OnceLock::new(),
-            msgpack: OnceLock::new(),
-        })
+        Arc::new(Self { encode: Box::new(encode), json: OnceLock::new(), msgpack: OnceLock::new() })
     }
 
     /// An invocation of `target` whose arguments are the elements of `arguments`.
     pub fn invocation<A: serde::Serialize + Send + Sync + 'static>(
-        target: &'static str,
+        target: impl Into<String>,
         arguments: A,
     ) -> Arc<Self> {
-        Self::new(move |protocol| match protocol {
-            HubProtocol::Json => signalr::protocol::json::write_invocation(target, &arguments)
-                .ok()
-                .map(Bytes::from),
-            HubProtocol::MessagePack => {
-                signalr::protocol::msgpack::write_invocation(target, &arguments)
-                    .ok()
-                    .map(Bytes::from)
-            }
+        let target = target.into();
+        Self::new(move |protocol| {
+            let bytes = match protocol {
+                HubProtocol::Json => signalr::protocol::json::write_invocation(&target, &arguments).ok()?.into_bytes(),
+                HubProtocol::MessagePack => signalr::protocol::msgpack::write_invocation(&target, &arguments).ok()?,
+            };
+            Some(Bytes::from(bytes))
         })
     }
 
@@ -97,9 +89,7 @@ impl Broadcast {
             HubProtocol::Json => &self.json,
             HubProtocol::MessagePack => &self.msgpack,
         };
-        cell.get_or_init(|| (self.encode)(protocol))
-            .clone()
-            .map(|bytes| OutFrame::for_protocol(protocol, bytes))
+        cell.get_or_init(|| (self.encode)(protocol)).clone().map(|bytes| OutFrame::for_protocol(protocol, bytes))
     }
 }
 
@@ -114,6 +104,10 @@ pub enum Inbound {
     TransportResumed,
     /// The client asked to end (long polling DELETE).
     Terminate,
+    /// A message for this connection only (group, user or connection sends).
+    Deliver(Arc<Broadcast>),
+    /// The service ends the connection with a Close message.
+    Close { error: String, allow_reconnect: bool },
 }
 
 /// A connection whose transport has started.
@@ -130,6 +124,10 @@ pub struct LiveConnection {
     pub last_poll: std::sync::atomic::AtomicU64,
     /// Fault: cut the current transport abruptly (the connection itself may resume).
     pub kick: tokio::sync::Notify,
+    /// User id from the client token, for user-targeted sends.
+    pub user_id: Option<String>,
+    /// Expiry of the client token (Unix seconds); the service closes the connection then.
+    pub token_expires: i64,
 }
 
 /// A negotiated connection waiting for its transport.
@@ -145,7 +143,14 @@ pub struct Hub {
     name: String,
     broadcast: broadcast::Sender<Arc<Broadcast>>,
     pending: Mutex<HashMap<String, Pending>>,
+    /// Started connections by connection token.
     live: Mutex<HashMap<String, Arc<LiveConnection>>>,
+    /// Started connections by connection id (what groups and the REST API name).
+    by_id: Mutex<HashMap<String, Arc<LiveConnection>>>,
+    /// Group name → connection ids.
+    groups: Mutex<HashMap<String, HashSet<String>>>,
+    /// Fault: while set, connections send nothing at all (no data, no pings).
+    stalled: AtomicBool,
     epoch: Instant,
 }
 
@@ -157,6 +162,9 @@ impl Hub {
             broadcast,
             pending: Mutex::new(HashMap::new()),
             live: Mutex::new(HashMap::new()),
+            by_id: Mutex::new(HashMap::new()),
+            groups: Mutex::new(HashMap::new()),
+            stalled: AtomicBool::new(false),
             epoch: Instant::now(),
         }
     }
@@ -174,22 +182,11 @@ impl Hub {
     /// v0 has no separate token (`separate_token: false`): the id is what the client sends back.
     pub fn negotiate(&self, separate_token: bool, stateful: bool) -> (String, String) {
         let connection_id = random_id();
-        let token = if separate_token {
-            random_id()
-        } else {
-            connection_id.clone()
-        };
+        let token = if separate_token { random_id() } else { connection_id.clone() };
         let mut pending = self.pending.lock().expect("hub lock");
         let now = Instant::now();
         pending.retain(|_, p| now.duration_since(p.created) < PENDING_TTL);
-        pending.insert(
-            token.clone(),
-            Pending {
-                connection_id: connection_id.clone(),
-                stateful,
-                created: now,
-            },
-        );
+        pending.insert(token.clone(), Pending { connection_id: connection_id.clone(), stateful, created: now });
         (connection_id, token)
     }
 
@@ -200,10 +197,8 @@ impl Hub {
 
     /// Registers a started connection under its token.
     pub fn go_live(&self, token: &str, connection: Arc<LiveConnection>) {
-        self.live
-            .lock()
-            .expect("hub lock")
-            .insert(token.to_string(), connection);
+        self.by_id.lock().expect("hub lock").insert(connection.connection_id.clone(), connection.clone());
+        self.live.lock().expect("hub lock").insert(token.to_string(), connection);
     }
 
     /// A started connection by token.
@@ -211,9 +206,105 @@ impl Hub {
         self.live.lock().expect("hub lock").get(token).cloned()
     }
 
-    /// Forgets a connection whose task ended.
+    /// A started connection by connection id.
+    pub fn connection(&self, connection_id: &str) -> Option<Arc<LiveConnection>> {
+        self.by_id.lock().expect("hub lock").get(connection_id).cloned()
+    }
+
+    /// Forgets a connection whose task ended, and its group memberships.
     pub fn remove_live(&self, token: &str) {
-        self.live.lock().expect("hub lock").remove(token);
+        let Some(connection) = self.live.lock().expect("hub lock").remove(token) else { return };
+        self.by_id.lock().expect("hub lock").remove(&connection.connection_id);
+        let mut groups = self.groups.lock().expect("hub lock");
+        groups.retain(|_, members| {
+            members.remove(&connection.connection_id);
+            !members.is_empty()
+        });
+    }
+
+    /// Adds a live connection to a group; false if the connection is unknown.
+    pub fn add_to_group(&self, group: &str, connection_id: &str) -> bool {
+        if self.connection(connection_id).is_none() {
+            return false;
+        }
+        self.groups.lock().expect("hub lock").entry(group.to_string()).or_default().insert(connection_id.to_string());
+        true
+    }
+
+    /// Removes a connection from a group; false if it was not a member.
+    pub fn remove_from_group(&self, group: &str, connection_id: &str) -> bool {
+        let mut groups = self.groups.lock().expect("hub lock");
+        let Some(members) = groups.get_mut(group) else { return false };
+        let removed = members.remove(connection_id);
+        if members.is_empty() {
+            groups.remove(group);
+        }
+        removed
+    }
+
+    /// Groups a connection belongs to.
+    pub fn groups_of(&self, connection_id: &str) -> Vec<String> {
+        let groups = self.groups.lock().expect("hub lock");
+        let mut names: Vec<String> =
+            groups.iter().filter(|(_, m)| m.contains(connection_id)).map(|(g, _)| g.clone()).collect();
+        names.sort();
+        names
+    }
+
+    /// Sends to every member of a group; returns how many.
+    pub fn send_to_group(&self, group: &str, message: &Arc<Broadcast>, excluded: &[String]) -> usize {
+        let members: Vec<String> =
+            self.groups.lock().expect("hub lock").get(group).map(|m| m.iter().cloned().collect()).unwrap_or_default();
+        members.iter().filter(|id| !excluded.contains(id)).filter(|id| self.send_to_connection(id, message)).count()
+    }
+
+    /// Sends to one connection; false if it is unknown.
+    pub fn send_to_connection(&self, connection_id: &str, message: &Arc<Broadcast>) -> bool {
+        match self.connection(connection_id) {
+            Some(connection) => connection.inbound.send(Inbound::Deliver(message.clone())).is_ok(),
+            None => false,
+        }
+    }
+
+    /// Sends to every connection of a user; returns how many.
+    pub fn send_to_user(&self, user_id: &str, message: &Arc<Broadcast>) -> usize {
+        let connections: Vec<_> = self.by_id.lock().expect("hub lock").values().cloned().collect();
+        connections
+            .iter()
+            .filter(|c| c.user_id.as_deref() == Some(user_id))
+            .filter(|c| c.inbound.send(Inbound::Deliver(message.clone())).is_ok())
+            .count()
+    }
+
+    /// Sends to everyone but `excluded` connection ids.
+    pub fn broadcast_excluding(&self, message: Arc<Broadcast>, excluded: &[String]) -> usize {
+        if excluded.is_empty() {
+            return self.broadcast(message);
+        }
+        let connections: Vec<_> = self.by_id.lock().expect("hub lock").values().cloned().collect();
+        connections
+            .iter()
+            .filter(|c| !excluded.contains(&c.connection_id))
+            .filter(|c| c.inbound.send(Inbound::Deliver(message.clone())).is_ok())
+            .count()
+    }
+
+    /// Fault: closes every connection (with `allowReconnect`); returns how many.
+    pub fn close_all(&self, error: &str) -> usize {
+        let connections: Vec<_> = self.by_id.lock().expect("hub lock").values().cloned().collect();
+        for connection in &connections {
+            let _ = connection.inbound.send(Inbound::Close { error: error.to_string(), allow_reconnect: true });
+        }
+        connections.len()
+    }
+
+    /// Fault: while stalled, connections send nothing at all.
+    pub fn set_stalled(&self, stalled: bool) {
+        self.stalled.store(stalled, Ordering::Relaxed);
+    }
+
+    pub fn is_stalled(&self) -> bool {
+        self.stalled.load(Ordering::Relaxed)
     }
 
     /// Listens to broadcasts.
@@ -241,12 +332,7 @@ pub struct Hubs {
 impl Hubs {
     pub fn get(&self, name: &str) -> Arc<Hub> {
         let name = name.to_ascii_lowercase();
-        self.hubs
-            .lock()
-            .expect("hubs lock")
-            .entry(name.clone())
-            .or_insert_with(|| Arc::new(Hub::new(name)))
-            .clone()
+        self.hubs.lock().expect("hubs lock").entry(name.clone()).or_insert_with(|| Arc::new(Hub::new(name))).clone()
     }
 }
 

@@ -18,16 +18,19 @@ pub struct Claims {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iat: Option<i64>,
     /// User id (Azure's SDK writes `asrs.s.uid`; `nameid` and `sub` are also read).
-    #[serde(
-        rename = "asrs.s.uid",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "asrs.s.uid", default, skip_serializing_if = "Option::is_none")]
     pub user_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nameid: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sub: Option<String>,
+}
+
+impl Claims {
+    /// The user id, as the service reads it: `asrs.s.uid`, else `nameid`, else `sub`.
+    pub fn user(&self) -> Option<String> {
+        self.user_id.clone().or_else(|| self.nameid.clone()).or_else(|| self.sub.clone())
+    }
 }
 
 /// Why a token was refused. The messages go back to the caller in 401 bodies.
@@ -52,8 +55,7 @@ pub fn sign(claims: &Claims, key: &str) -> String {
     let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
     let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims).expect("claims serialize"));
     let signing_input = format!("{header}.{payload}");
-    let signature =
-        URL_SAFE_NO_PAD.encode(mac(key, signing_input.as_bytes()).finalize().into_bytes());
+    let signature = URL_SAFE_NO_PAD.encode(mac(key, signing_input.as_bytes()).finalize().into_bytes());
     format!("{signing_input}.{signature}")
 }
 
@@ -72,8 +74,7 @@ struct Header {
 /// `audiences`; returns the claims.
 pub fn verify(token: &str, key: &str, now: i64, audiences: &[&str]) -> Result<Claims, TokenError> {
     let mut parts = token.split('.');
-    let (Some(header), Some(payload), Some(signature), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(header), Some(payload), Some(signature), None) = (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Err(TokenError::Malformed);
     };
@@ -85,13 +86,9 @@ pub fn verify(token: &str, key: &str, now: i64, audiences: &[&str]) -> Result<Cl
     if header.alg != "HS256" {
         return Err(TokenError::Algorithm(header.alg));
     }
-    let signature = URL_SAFE_NO_PAD
-        .decode(signature)
-        .map_err(|_| TokenError::Malformed)?;
+    let signature = URL_SAFE_NO_PAD.decode(signature).map_err(|_| TokenError::Malformed)?;
     let signed = &token[..token.len() - token.rsplit('.').next().map_or(0, str::len) - 1];
-    mac(key, signed.as_bytes())
-        .verify_slice(&signature)
-        .map_err(|_| TokenError::Signature)?;
+    mac(key, signed.as_bytes()).verify_slice(&signature).map_err(|_| TokenError::Signature)?;
     let claims: Claims = URL_SAFE_NO_PAD
         .decode(payload)
         .ok()
@@ -101,10 +98,7 @@ pub fn verify(token: &str, key: &str, now: i64, audiences: &[&str]) -> Result<Cl
         return Err(TokenError::Expired);
     }
     if !audiences.iter().any(|a| audience_matches(&claims.aud, a)) {
-        return Err(TokenError::Audience {
-            found: claims.aud,
-            expected: audiences.first().unwrap_or(&"").to_string(),
-        });
+        return Err(TokenError::Audience { found: claims.aud, expected: audiences.first().unwrap_or(&"").to_string() });
     }
     Ok(claims)
 }
@@ -112,17 +106,12 @@ pub fn verify(token: &str, key: &str, now: i64, audiences: &[&str]) -> Result<Cl
 /// Audiences compare without a trailing slash and with the hub name case-insensitive, the way
 /// the service normalises them.
 fn audience_matches(found: &str, expected: &str) -> bool {
-    found
-        .trim_end_matches('/')
-        .eq_ignore_ascii_case(expected.trim_end_matches('/'))
+    found.trim_end_matches('/').eq_ignore_ascii_case(expected.trim_end_matches('/'))
 }
 
 /// Current Unix time in seconds.
 pub fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -130,14 +119,7 @@ mod tests {
     use super::*;
 
     fn claims(aud: &str, exp: i64) -> Claims {
-        Claims {
-            aud: aud.into(),
-            exp,
-            iat: None,
-            user_id: None,
-            nameid: None,
-            sub: None,
-        }
+        Claims { aud: aud.into(), exp, iat: None, user_id: None, nameid: None, sub: None }
     }
 
     #[test]
@@ -145,49 +127,28 @@ mod tests {
         let aud = "http://127.0.0.1:8888/client/?hub=telemetry";
         let token = sign(&claims(aud, 2_000), "key");
         assert_eq!(verify(&token, "key", 1_000, &[aud]).unwrap().aud, aud);
-        assert_eq!(
-            verify(&token, "other", 1_000, &[aud]),
-            Err(TokenError::Signature)
-        );
-        assert_eq!(
-            verify(&token, "key", 2_000, &[aud]),
-            Err(TokenError::Expired)
-        );
-        assert!(matches!(
-            verify(&token, "key", 1_000, &["http://x/"]),
-            Err(TokenError::Audience { .. })
-        ));
+        assert_eq!(verify(&token, "other", 1_000, &[aud]), Err(TokenError::Signature));
+        assert_eq!(verify(&token, "key", 2_000, &[aud]), Err(TokenError::Expired));
+        assert!(matches!(verify(&token, "key", 1_000, &["http://x/"]), Err(TokenError::Audience { .. })));
         assert_eq!(verify("a.b", "key", 0, &[aud]), Err(TokenError::Malformed));
         assert_eq!(verify("", "key", 0, &[aud]), Err(TokenError::Malformed));
         // A tampered payload fails the signature check.
         let mut parts: Vec<&str> = token.split('.').collect();
         let forged = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims(aud, 9_999)).unwrap());
         parts[1] = &forged;
-        assert_eq!(
-            verify(&parts.join("."), "key", 1_000, &[aud]),
-            Err(TokenError::Signature)
-        );
+        assert_eq!(verify(&parts.join("."), "key", 1_000, &[aud]), Err(TokenError::Signature));
     }
 
     #[test]
     fn alg_none_is_refused() {
         let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none"}"#);
         let payload = URL_SAFE_NO_PAD.encode(br#"{"aud":"a","exp":99999999999}"#);
-        assert_eq!(
-            verify(&format!("{header}.{payload}."), "k", 0, &["a"]),
-            Err(TokenError::Algorithm("none".into()))
-        );
+        assert_eq!(verify(&format!("{header}.{payload}."), "k", 0, &["a"]), Err(TokenError::Algorithm("none".into())));
     }
 
     #[test]
     fn audience_ignores_trailing_slash_and_case() {
-        assert!(audience_matches(
-            "http://h/client/?hub=Telemetry",
-            "http://h/client/?hub=telemetry"
-        ));
-        assert!(audience_matches(
-            "http://h/api/v1/hubs/t/",
-            "http://h/api/v1/hubs/t"
-        ));
+        assert!(audience_matches("http://h/client/?hub=Telemetry", "http://h/client/?hub=telemetry"));
+        assert!(audience_matches("http://h/api/v1/hubs/t/", "http://h/api/v1/hubs/t"));
     }
 }

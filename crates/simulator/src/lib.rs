@@ -8,19 +8,24 @@
 //! [`functions_app`] and [`service_app`] build the routers apart from [`run`], so tests can
 //! serve them on ephemeral ports.
 
+pub mod alerts;
 pub mod connection_string;
 pub mod cors;
+pub mod equipment;
 pub mod error;
 pub mod fleet;
 pub mod functions;
 pub mod hub;
 pub mod jwt;
+pub mod pipeline;
+pub mod rest;
 pub mod rng;
 pub mod service;
+pub mod world;
 
 use std::future::IntoFuture;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
@@ -75,6 +80,15 @@ pub struct Config {
     /// Position updates per vehicle per second.
     #[arg(long, default_value_t = 1.0)]
     pub rate: f64,
+    /// Number of process machines (temperature, pressure).
+    #[arg(long, default_value_t = 6)]
+    pub machines: usize,
+    /// Number of drilling rigs (rpm, power, angle).
+    #[arg(long, default_value_t = 4)]
+    pub rigs: usize,
+    /// Readings per machine or rig per second.
+    #[arg(long, default_value_t = 1.0)]
+    pub reading_rate: f64,
     /// Centre of the fleet, `lat,lon`.
     #[arg(long, default_value = "47.3769,8.5417", value_parser = parse_centre)]
     pub centre: (f64, f64),
@@ -94,6 +108,21 @@ pub struct Config {
     /// Grant stateful reconnect (Ack/Sequence) to clients that ask for it.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     pub stateful_reconnect: bool,
+    /// Fault: close every connection every N seconds (0 = never).
+    #[arg(long, default_value_t = 0)]
+    pub drop_every_secs: u64,
+    /// Fault: every N seconds, stop sending anything, pings included (0 = never) ...
+    #[arg(long, default_value_t = 0)]
+    pub stall_every_secs: u64,
+    /// ... for this many seconds.
+    #[arg(long, default_value_t = 40)]
+    pub stall_for_secs: u64,
+    /// Fault: answer negotiate only after this many ms.
+    #[arg(long, default_value_t = 0)]
+    pub negotiate_delay_ms: u64,
+    /// Log level or filter (error, warn, info, debug, trace, or a tracing filter); RUST_LOG wins.
+    #[arg(long, default_value = "info")]
+    pub log_level: String,
 }
 
 fn parse_transport(text: &str) -> Result<signalr::TransportKind, String> {
@@ -102,21 +131,13 @@ fn parse_transport(text: &str) -> Result<signalr::TransportKind, String> {
         .into_iter()
         .find(|name| name.to_ascii_lowercase() == lower)
         .and_then(signalr::TransportKind::parse)
-        .ok_or_else(|| {
-            format!("unknown transport {text:?}: use WebSockets, ServerSentEvents or LongPolling")
-        })
+        .ok_or_else(|| format!("unknown transport {text:?}: use WebSockets, ServerSentEvents or LongPolling"))
 }
 
 fn parse_centre(text: &str) -> Result<(f64, f64), String> {
     let (lat, lon) = text.split_once(',').ok_or("expected lat,lon")?;
-    let lat: f64 = lat
-        .trim()
-        .parse()
-        .map_err(|_| format!("latitude {lat:?} is not a number"))?;
-    let lon: f64 = lon
-        .trim()
-        .parse()
-        .map_err(|_| format!("longitude {lon:?} is not a number"))?;
+    let lat: f64 = lat.trim().parse().map_err(|_| format!("latitude {lat:?} is not a number"))?;
+    let lon: f64 = lon.trim().parse().map_err(|_| format!("longitude {lon:?} is not a number"))?;
     if !(-85.0..=85.0).contains(&lat) || !(-180.0..=180.0).contains(&lon) {
         return Err("centre out of range (lat ±85, lon ±180)".into());
     }
@@ -130,83 +151,49 @@ pub struct Settings {
     pub token_lifetime: Duration,
     pub timing: Timing,
     pub transports: TransportPolicy,
+    pub faults: functions::FunctionFaults,
 }
 
 /// Shared state of both servers.
 pub struct AppState {
     pub settings: Settings,
     pub hubs: Hubs,
+    pub world: Mutex<world::World>,
 }
 
 impl AppState {
     pub fn new(settings: Settings) -> Arc<Self> {
-        Arc::new(Self {
-            settings,
-            hubs: Hubs::default(),
-        })
+        Arc::new(Self { settings, hubs: Hubs::default(), world: Mutex::new(world::World::default()) })
     }
 
     /// The client URL of a hub, which is also the audience of its client tokens.
     pub fn client_url(&self, hub: &str) -> String {
-        format!(
-            "{}/client/?hub={}",
-            self.settings.connection.endpoint,
-            hub.to_ascii_lowercase()
-        )
+        format!("{}/client/?hub={}", self.settings.connection.endpoint, hub.to_ascii_lowercase())
     }
 }
 
 /// The functions API router.
 pub fn functions_app(state: Arc<AppState>, allow_origins: Vec<String>) -> Router {
-    functions::routes()
-        .with_state(state)
-        .layer(cors::layer(allow_origins))
+    functions::routes().with_state(state).layer(cors::layer(allow_origins))
 }
 
 /// The SignalR service router.
 pub fn service_app(state: Arc<AppState>, allow_origins: Vec<String>) -> Router {
-    service::routes()
-        .with_state(state)
-        .layer(cors::layer(allow_origins))
-}
-
-/// Publishes the fleet to the `telemetry` hub at `rate` updates per second until the task is
-/// dropped. Each tick is one `positions` batch, serialized once for every client.
-pub async fn publish_fleet(state: Arc<AppState>, mut fleet: fleet::Fleet, rate: f64) {
-    let hub = state.hubs.get(telemetry::HUB);
-    let period = Duration::from_secs_f64(1.0 / rate.max(0.001));
-    let mut ticker = tokio::time::interval(period);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    loop {
-        ticker.tick().await;
-        fleet.step(period.as_secs_f64());
-        if hub.connection_count() == 0 {
-            continue;
-        }
-        let batch = fleet.positions(unix_millis());
-        hub.broadcast(hub::Broadcast::invocation(
-            telemetry::targets::POSITIONS,
-            [batch],
-        ));
-    }
+    service::routes().with_state(state).layer(cors::layer(allow_origins))
 }
 
 /// Wall-clock Unix milliseconds (device timestamps).
 pub fn unix_millis() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 /// Everything `run` needs, checked.
 pub fn settings_from(config: &Config) -> Result<Settings, String> {
-    let connection: ConnectionString = config
-        .connection_string
-        .parse()
-        .map_err(|e| format!("{e}"))?;
-    if config.rate <= 0.0 || !config.rate.is_finite() {
-        return Err("--rate must be a positive number".into());
+    let connection: ConnectionString = config.connection_string.parse().map_err(|e| format!("{e}"))?;
+    for (flag, rate) in [("--rate", config.rate), ("--reading-rate", config.reading_rate)] {
+        if rate <= 0.0 || !rate.is_finite() {
+            return Err(format!("{flag} must be a positive number"));
+        }
     }
     Ok(Settings {
         connection,
@@ -221,6 +208,7 @@ pub fn settings_from(config: &Config) -> Result<Settings, String> {
             refused: config.refuse_transports.clone(),
             stateful_reconnect: config.stateful_reconnect,
         },
+        faults: functions::FunctionFaults { negotiate_delay: Duration::from_millis(config.negotiate_delay_ms) },
     })
 }
 
@@ -229,50 +217,46 @@ pub fn settings_from(config: &Config) -> Result<Settings, String> {
 /// (see `main`), not a graceful drain.
 pub async fn run(config: Config) -> Result<(), String> {
     let settings = settings_from(&config)?;
-    let service_port = config
-        .service_port
-        .unwrap_or_else(|| settings.connection.port());
+    let service_port = config.service_port.unwrap_or_else(|| settings.connection.port());
     let functions_addr = SocketAddr::new(config.host, config.functions_port);
     let service_addr = SocketAddr::new(config.host, service_port);
     let functions_listener = TcpListener::bind(functions_addr)
         .await
         .map_err(|e| format!("cannot listen on {functions_addr} (functions): {e}"))?;
-    let service_listener = TcpListener::bind(service_addr)
-        .await
-        .map_err(|e| format!("cannot listen on {service_addr} (service): {e}"))?;
+    let service_listener =
+        TcpListener::bind(service_addr).await.map_err(|e| format!("cannot listen on {service_addr} (service): {e}"))?;
     let functions_addr = functions_listener.local_addr().map_err(|e| e.to_string())?;
     let service_addr = service_listener.local_addr().map_err(|e| e.to_string())?;
 
     let state = AppState::new(settings);
-    let fleet = fleet::Fleet::new(
-        config.seed,
-        config.vehicles,
-        config.centre.0,
-        config.centre.1,
-    );
-    tokio::spawn(publish_fleet(state.clone(), fleet, config.rate));
+    let fleet = fleet::Fleet::new(config.seed, config.vehicles, config.centre.0, config.centre.1);
+    let equipment = equipment::Equipment::new(config.seed, config.machines, config.rigs, &fleet::SITES);
+    {
+        let mut world = state.world.lock().expect("world lock");
+        world.devices = fleet.registry().chain(equipment.registry().cloned()).collect();
+        world.sites = fleet::SITES.iter().map(|s| s.to_string()).collect();
+    }
+    tokio::spawn(pipeline::run_fleet(state.clone(), fleet, config.rate));
+    tokio::spawn(pipeline::run_equipment(state.clone(), equipment, config.reading_rate));
+    if config.drop_every_secs > 0 {
+        tokio::spawn(pipeline::drop_connections_every(state.clone(), Duration::from_secs(config.drop_every_secs)));
+    }
+    if config.stall_every_secs > 0 {
+        let (every, stall) = (Duration::from_secs(config.stall_every_secs), Duration::from_secs(config.stall_for_secs));
+        tokio::spawn(pipeline::stall_every(state.clone(), every, stall));
+    }
 
     println!("simulator ready");
     println!("  functions API   http://{functions_addr}/api   (POST /api/negotiate)");
-    println!(
-        "  SignalR service http://{service_addr}   (hub {})",
-        telemetry::HUB
-    );
+    println!("  SignalR service http://{service_addr}   (hub {})", telemetry::HUB);
     println!("  connection string {}", config.connection_string);
     println!(
-        "  devices: {} vehicles at {} Hz, seed {}",
-        config.vehicles, config.rate, config.seed
+        "  devices: {} vehicles at {} Hz, {} machines and {} rigs at {} Hz, seed {}",
+        config.vehicles, config.rate, config.machines, config.rigs, config.reading_rate, config.seed
     );
+    println!("  publish: POST http://{service_addr}/api/v1/hubs/{} (see README)", telemetry::HUB);
 
-    let functions = axum::serve(
-        functions_listener,
-        functions_app(state.clone(), config.allow_origins.clone()),
-    );
-    let service = axum::serve(
-        service_listener,
-        service_app(state, config.allow_origins.clone()),
-    );
-    tokio::try_join!(functions.into_future(), service.into_future())
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    let functions = axum::serve(functions_listener, functions_app(state.clone(), config.allow_origins.clone()));
+    let service = axum::serve(service_listener, service_app(state, config.allow_origins.clone()));
+    tokio::try_join!(functions.into_future(), service.into_future()).map(|_| ()).map_err(|e| e.to_string())
 }

@@ -28,34 +28,17 @@ async fn start(timing: Timing) -> Running {
     let service_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let service = format!("http://{}", service_listener.local_addr().unwrap());
     let functions = format!("http://{}", functions_listener.local_addr().unwrap());
-    let connection: ConnectionString = format!("Endpoint={service};AccessKey={KEY};Version=1.0;")
-        .parse()
-        .unwrap();
+    let connection: ConnectionString = format!("Endpoint={service};AccessKey={KEY};Version=1.0;").parse().unwrap();
     let state = AppState::new(Settings {
         connection,
         token_lifetime: Duration::from_secs(60),
         timing,
         transports: Default::default(),
+        faults: Default::default(),
     });
-    tokio::spawn(
-        axum::serve(
-            functions_listener,
-            simulator::functions_app(state.clone(), vec![]),
-        )
-        .into_future(),
-    );
-    tokio::spawn(
-        axum::serve(
-            service_listener,
-            simulator::service_app(state.clone(), vec![]),
-        )
-        .into_future(),
-    );
-    Running {
-        functions,
-        service,
-        state,
-    }
+    tokio::spawn(axum::serve(functions_listener, simulator::functions_app(state.clone(), vec![])).into_future());
+    tokio::spawn(axum::serve(service_listener, simulator::service_app(state.clone(), vec![])).into_future());
+    Running { functions, service, state }
 }
 
 /// Walks negotiate from the functions API like a client would; returns the WebSocket URL.
@@ -74,9 +57,7 @@ async fn negotiate(functions: &str) -> String {
         match negotiator.handle_response(status, &body).unwrap() {
             NegotiateStep::Request(next) => request = next,
             NegotiateStep::Done(done) => {
-                let Bearer::Service(token) = &done.bearer else {
-                    panic!("the service token is used to connect")
-                };
+                let Bearer::Service(token) = &done.bearer else { panic!("the service token is used to connect") };
                 return websocket_url(&done.connect_url(), Some(token));
             }
         }
@@ -98,36 +79,34 @@ async fn a_client_negotiates_through_the_redirect_and_receives_positions() {
     let mut session = Session::new(SessionConfig::default());
     session.handle_open(now_ms(origin));
     while let Some(frame) = session.poll_transmit() {
-        socket
-            .send(Message::binary(frame.as_bytes().to_vec()))
-            .await
-            .unwrap();
+        socket.send(Message::binary(frame.as_bytes().to_vec())).await.unwrap();
     }
 
-    let state = running.state.clone();
-    tokio::spawn(simulator::publish_fleet(
-        state,
-        Fleet::new(1, 7, 47.0, 8.0),
-        20.0,
-    ));
+    // Publish to everyone (the pipeline publishes to site groups, joined through the functions API).
+    let hub = running.state.hubs.get("telemetry");
+    tokio::spawn(async move {
+        let mut fleet = Fleet::new(1, 7, 47.0, 8.0);
+        loop {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            fleet.step(0.05);
+            hub.broadcast(simulator::hub::Broadcast::invocation(
+                "positions",
+                [fleet.positions(simulator::unix_millis())],
+            ));
+        }
+    });
 
     let mut connected = false;
     let mut batches = Vec::new();
     while batches.len() < 3 {
-        let message = tokio::time::timeout(Duration::from_secs(5), socket.next())
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
+        let message = tokio::time::timeout(Duration::from_secs(5), socket.next()).await.unwrap().unwrap().unwrap();
         if let Message::Text(text) = message {
             session.handle_data(text.as_bytes(), now_ms(origin));
         }
         while let Some(event) = session.poll_event() {
             match event {
                 SessionEvent::Connected => connected = true,
-                SessionEvent::Message(HubMessage::Invocation {
-                    target, arguments, ..
-                }) => {
+                SessionEvent::Message(HubMessage::Invocation { target, arguments, .. }) => {
                     assert_eq!(target, "positions");
                     let batch: Vec<telemetry::Position> = arguments[0].decode().unwrap();
                     batches.push(batch);
@@ -138,43 +117,24 @@ async fn a_client_negotiates_through_the_redirect_and_receives_positions() {
     }
     assert!(connected);
     assert!(batches.iter().all(|b| b.len() == 7));
-    assert_ne!(
-        batches[0][0].ts, batches[2][0].ts,
-        "fresh timestamps each tick"
-    );
+    assert_ne!(batches[0][0].ts, batches[2][0].ts, "fresh timestamps each tick");
 }
 
 #[tokio::test]
 async fn the_service_refuses_bad_tokens_with_401_and_a_reason() {
     let running = start(Timing::default()).await;
     let http = reqwest::Client::new();
-    let negotiate_url = format!(
-        "{}/client/negotiate?hub=telemetry&negotiateVersion=1",
-        running.service
-    );
+    let negotiate_url = format!("{}/client/negotiate?hub=telemetry&negotiateVersion=1", running.service);
     let audience = format!("{}/client/?hub=telemetry", running.service);
     let token = |key: &str, aud: &str, exp: i64| {
-        jwt::sign(
-            &Claims {
-                aud: aud.into(),
-                exp,
-                iat: None,
-                user_id: None,
-                nameid: None,
-                sub: None,
-            },
-            key,
-        )
+        jwt::sign(&Claims { aud: aud.into(), exp, iat: None, user_id: None, nameid: None, sub: None }, key)
     };
     let later = jwt::unix_now() + 60;
     let cases = [
         (None, "no access token"),
         (Some(token("wrong-key", &audience, later)), "signature"),
         (Some(token(KEY, &audience, jwt::unix_now() - 1)), "expired"),
-        (
-            Some(token(KEY, "http://elsewhere/client/?hub=telemetry", later)),
-            "audience",
-        ),
+        (Some(token(KEY, "http://elsewhere/client/?hub=telemetry", later)), "audience"),
         (Some("not-a-jwt".to_string()), "well-formed"),
     ];
     for (bearer, reason) in cases {
@@ -187,12 +147,7 @@ async fn the_service_refuses_bad_tokens_with_401_and_a_reason() {
         let body: serde_json::Value = response.json().await.unwrap();
         assert!(body["error"].as_str().unwrap().contains(reason), "{body}");
     }
-    let good = http
-        .post(&negotiate_url)
-        .bearer_auth(token(KEY, &audience, later))
-        .send()
-        .await
-        .unwrap();
+    let good = http.post(&negotiate_url).bearer_auth(token(KEY, &audience, later)).send().await.unwrap();
     assert_eq!(good.status(), 200);
     let body: serde_json::Value = good.json().await.unwrap();
     assert_eq!(body["negotiateVersion"], 1);
@@ -200,10 +155,7 @@ async fn the_service_refuses_bad_tokens_with_401_and_a_reason() {
 
     // v0: no connectionToken, the id is the token.
     let v0 = http
-        .post(format!(
-            "{}/client/negotiate?hub=telemetry",
-            running.service
-        ))
+        .post(format!("{}/client/negotiate?hub=telemetry", running.service))
         .bearer_auth(token(KEY, &audience, later))
         .send()
         .await
@@ -222,17 +174,9 @@ async fn unknown_connection_ids_and_foreign_protocols_are_refused() {
     assert!(error.to_string().contains("404"), "{error}");
 
     let (mut socket, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
-    socket
-        .send(Message::text(
-            "{\"protocol\":\"protobuf\",\"version\":1}\u{1e}",
-        ))
-        .await
-        .unwrap();
+    socket.send(Message::text("{\"protocol\":\"protobuf\",\"version\":1}\u{1e}")).await.unwrap();
     let reply = socket.next().await.unwrap().unwrap().into_text().unwrap();
-    assert!(
-        reply.contains("Requested protocol 'protobuf' is not available."),
-        "{reply}"
-    );
+    assert!(reply.contains("Requested protocol 'protobuf' is not available."), "{reply}");
 
     // A negotiated id is single-use: once its connection ended, the id is unknown.
     let error = tokio_tungstenite::connect_async(&url).await.unwrap_err();
@@ -250,10 +194,7 @@ async fn the_service_pings_idle_clients_and_drops_silent_ones() {
     let running = start(timing).await;
     let url = negotiate(&running.functions).await;
     let (mut socket, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
-    socket
-        .send(Message::text("{\"protocol\":\"json\",\"version\":1}\u{1e}"))
-        .await
-        .unwrap();
+    socket.send(Message::text("{\"protocol\":\"json\",\"version\":1}\u{1e}")).await.unwrap();
     let mut texts = Vec::new();
     let closed = tokio::time::timeout(Duration::from_secs(5), async {
         while let Some(Ok(message)) = socket.next().await {
@@ -269,19 +210,9 @@ async fn the_service_pings_idle_clients_and_drops_silent_ones() {
     .expect("the silent client is dropped within the timeout");
     assert!(closed);
     assert_eq!(texts[0], "{}\u{1e}");
-    assert!(
-        texts
-            .iter()
-            .filter(|t| t.as_str() == "{\"type\":6}\u{1e}")
-            .count()
-            >= 2,
-        "{texts:?}"
-    );
+    assert!(texts.iter().filter(|t| t.as_str() == "{\"type\":6}\u{1e}").count() >= 2, "{texts:?}");
     let last = texts.last().unwrap();
-    assert!(
-        last.contains("\"type\":7") && last.contains("allowReconnect"),
-        "{last}"
-    );
+    assert!(last.contains("\"type\":7") && last.contains("allowReconnect"), "{last}");
 }
 
 #[tokio::test]
@@ -289,47 +220,26 @@ async fn cors_echoes_loopback_origins_with_credentials_and_refuses_others() {
     let running = start(Timing::default()).await;
     let http = reqwest::Client::new();
     let preflight = |origin: &'static str| {
-        http.request(
-            reqwest::Method::OPTIONS,
-            format!("{}/api/negotiate", running.functions),
-        )
-        .header("Origin", origin)
-        .header("Access-Control-Request-Method", "POST")
-        .header(
-            "Access-Control-Request-Headers",
-            "authorization,x-requested-with,x-signalr-user-agent",
-        )
-        .send()
+        http.request(reqwest::Method::OPTIONS, format!("{}/api/negotiate", running.functions))
+            .header("Origin", origin)
+            .header("Access-Control-Request-Method", "POST")
+            .header("Access-Control-Request-Headers", "authorization,x-requested-with,x-signalr-user-agent")
+            .send()
     };
     let ok = preflight("http://localhost:8080").await.unwrap();
-    assert_eq!(
-        ok.headers()["access-control-allow-origin"],
-        "http://localhost:8080"
-    );
+    assert_eq!(ok.headers()["access-control-allow-origin"], "http://localhost:8080");
     assert_eq!(ok.headers()["access-control-allow-credentials"], "true");
     let refused = preflight("https://evil.example").await.unwrap();
-    assert!(refused
-        .headers()
-        .get("access-control-allow-origin")
-        .is_none());
+    assert!(refused.headers().get("access-control-allow-origin").is_none());
 }
 
 /// The service negotiate answer for a fresh client token.
 async fn service_offer(running: &Running, http: &reqwest::Client) -> (String, String) {
-    let info: serde_json::Value = http
-        .post(format!("{}/api/negotiate", running.functions))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let info: serde_json::Value =
+        http.post(format!("{}/api/negotiate", running.functions)).send().await.unwrap().json().await.unwrap();
     let token = info["accessToken"].as_str().unwrap().to_string();
     let offer: serde_json::Value = http
-        .post(format!(
-            "{}/client/negotiate?hub=telemetry&negotiateVersion=1",
-            running.service
-        ))
+        .post(format!("{}/client/negotiate?hub=telemetry&negotiateVersion=1", running.service))
         .bearer_auth(&token)
         .send()
         .await
@@ -337,20 +247,13 @@ async fn service_offer(running: &Running, http: &reqwest::Client) -> (String, St
         .json()
         .await
         .unwrap();
-    let url = format!(
-        "{}/client/?hub=telemetry&id={}",
-        running.service,
-        offer["connectionToken"].as_str().unwrap()
-    );
+    let url = format!("{}/client/?hub=telemetry&id={}", running.service, offer["connectionToken"].as_str().unwrap());
     (url, token)
 }
 
 #[tokio::test]
 async fn long_polling_follows_the_protocol_rules() {
-    let timing = Timing {
-        poll_timeout: Duration::from_millis(300),
-        ..Timing::default()
-    };
+    let timing = Timing { poll_timeout: Duration::from_millis(300), ..Timing::default() };
     let running = start(timing).await;
     let http = reqwest::Client::new();
     let (url, token) = service_offer(&running, &http).await;
@@ -360,36 +263,15 @@ async fn long_polling_follows_the_protocol_rules() {
     assert_eq!(first.status(), 200);
     assert!(first.bytes().await.unwrap().is_empty());
     // The handshake goes up by POST; its answer comes down the next poll.
-    let sent = http
-        .post(&url)
-        .bearer_auth(&token)
-        .body("{\"protocol\":\"json\",\"version\":1}\u{1e}")
-        .send()
-        .await;
+    let sent = http.post(&url).bearer_auth(&token).body("{\"protocol\":\"json\",\"version\":1}\u{1e}").send().await;
     assert_eq!(sent.unwrap().status(), 200);
     let answer = http.get(&url).bearer_auth(&token).send().await.unwrap();
     assert_eq!(answer.text().await.unwrap(), "{}\u{1e}");
     // An invocation and its completion.
     let invoke = "{\"type\":1,\"invocationId\":\"0\",\"target\":\"add\",\"arguments\":[1,2]}\u{1e}";
-    http.post(&url)
-        .bearer_auth(&token)
-        .body(invoke)
-        .send()
-        .await
-        .unwrap();
-    let completion = http
-        .get(&url)
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert_eq!(
-        completion,
-        "{\"type\":3,\"invocationId\":\"0\",\"result\":3.0}\u{1e}"
-    );
+    http.post(&url).bearer_auth(&token).body(invoke).send().await.unwrap();
+    let completion = http.get(&url).bearer_auth(&token).send().await.unwrap().text().await.unwrap();
+    assert_eq!(completion, "{\"type\":3,\"invocationId\":\"0\",\"result\":3.0}\u{1e}");
     // With nothing to say, a poll is held for the poll timeout, then answered empty.
     let started = std::time::Instant::now();
     let idle = http.get(&url).bearer_auth(&token).send().await.unwrap();
@@ -399,34 +281,13 @@ async fn long_polling_follows_the_protocol_rules() {
     // DELETE ends it: 202, and the held poll is answered 204.
     let held = tokio::spawn({
         let (http, url, token) = (http.clone(), url.clone(), token.clone());
-        async move {
-            http.get(&url)
-                .bearer_auth(&token)
-                .send()
-                .await
-                .unwrap()
-                .status()
-        }
+        async move { http.get(&url).bearer_auth(&token).send().await.unwrap().status() }
     });
     tokio::time::sleep(Duration::from_millis(50)).await;
-    assert_eq!(
-        http.delete(&url)
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        202
-    );
+    assert_eq!(http.delete(&url).bearer_auth(&token).send().await.unwrap().status(), 202);
     assert_eq!(held.await.unwrap(), 204);
     // Sends to a connection that is gone: 404.
-    let late = http
-        .post(&url)
-        .bearer_auth(&token)
-        .body("{\"type\":6}\u{1e}")
-        .send()
-        .await
-        .unwrap();
+    let late = http.post(&url).bearer_auth(&token).body("{\"type\":6}\u{1e}").send().await.unwrap();
     assert_eq!(late.status(), 404);
 }
 
@@ -435,34 +296,17 @@ async fn server_sent_events_start_with_a_comment_and_frame_data_lines() {
     let running = start(Timing::default()).await;
     let http = reqwest::Client::new();
     let (url, token) = service_offer(&running, &http).await;
-    let mut events = http
-        .get(&url)
-        .bearer_auth(&token)
-        .header("Accept", "text/event-stream")
-        .send()
-        .await
-        .unwrap();
+    let mut events = http.get(&url).bearer_auth(&token).header("Accept", "text/event-stream").send().await.unwrap();
     assert_eq!(events.status(), 200);
     assert_eq!(events.headers()["content-type"], "text/event-stream");
     let first = events.chunk().await.unwrap().unwrap();
     assert_eq!(&first[..], b":\r\n");
-    http.post(&url)
-        .bearer_auth(&token)
-        .body("{\"protocol\":\"json\",\"version\":1}\u{1e}")
-        .send()
-        .await
-        .unwrap();
+    http.post(&url).bearer_auth(&token).body("{\"protocol\":\"json\",\"version\":1}\u{1e}").send().await.unwrap();
     let answer = events.chunk().await.unwrap().unwrap();
     assert_eq!(&answer[..], b"data: {}\x1e\r\n\r\n");
     // MessagePack cannot ride SSE: the handshake is refused.
     let (url, token) = service_offer(&running, &http).await;
-    let mut events = http
-        .get(&url)
-        .bearer_auth(&token)
-        .header("Accept", "text/event-stream")
-        .send()
-        .await
-        .unwrap();
+    let mut events = http.get(&url).bearer_auth(&token).header("Accept", "text/event-stream").send().await.unwrap();
     events.chunk().await.unwrap();
     http.post(&url)
         .bearer_auth(&token)

@@ -143,6 +143,89 @@ pub struct ConnectionInfo {
     pub access_token: String,
 }
 
+/// What a registry entry is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum EquipmentKind {
+    Vehicle,
+    Process,
+    Drill,
+}
+
+/// One device of the registry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeviceInfo {
+    pub id: String,
+    pub name: String,
+    pub kind: EquipmentKind,
+    pub site: String,
+}
+
+/// `GET {apiBase}/snapshot`: everything a dashboard needs to show the current state at once.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Snapshot {
+    /// Last position per vehicle.
+    pub positions: Vec<Position>,
+    /// Last reading per device.
+    pub readings: Vec<Reading>,
+    /// Alerts raised and not cleared, acknowledged or not.
+    pub alerts: Vec<OpenAlert>,
+    pub devices: Vec<DeviceInfo>,
+    pub sites: Vec<String>,
+    /// When the snapshot was taken (Unix ms).
+    pub ts: Millis,
+}
+
+/// An alert in the snapshot, with its acknowledgement if any.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OpenAlert {
+    #[serde(flatten)]
+    pub alert: Alert,
+    pub acknowledged: Option<AlertAcknowledged>,
+}
+
+/// `POST`/`DELETE {apiBase}/subscriptions`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubscriptionRequest {
+    pub connection_id: String,
+    /// `site:<id>` or `device:<id>`.
+    pub groups: Vec<String>,
+}
+
+/// `POST {apiBase}/alerts/{id}/ack`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AckRequest {
+    pub by: String,
+}
+
+/// Group names dashboards subscribe to.
+pub mod groups {
+    /// Everything from one site.
+    pub fn site(site: &str) -> String {
+        format!("site:{site}")
+    }
+
+    /// High-rate detail of one device.
+    pub fn device(device: &str) -> String {
+        format!("device:{device}")
+    }
+
+    /// Whether `group` is a group dashboards may join: `site:<id>` or `device:<id>` with an id
+    /// of letters, digits, `-`, `_` or `.`.
+    pub fn is_valid(group: &str) -> bool {
+        let Some((kind, id)) = group.split_once(':') else { return false };
+        matches!(kind, "site" | "device")
+            && !id.is_empty()
+            && id.len() <= 128
+            && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,14 +259,38 @@ mod tests {
     }
 
     #[test]
-    fn connection_info_is_camel_case() {
-        let info = ConnectionInfo {
-            url: "u".into(),
-            access_token: "t".into(),
+    fn snapshot_alerts_flatten_with_their_acknowledgement() {
+        let alert = Alert {
+            id: "a1".into(),
+            ts: 1,
+            device: "press-01".into(),
+            site: "harbour".into(),
+            severity: Severity::Warning,
+            metric: "temperature".into(),
+            value: 91.0,
+            threshold: 90.0,
+            message: "hot".into(),
         };
-        assert_eq!(
-            serde_json::to_string(&info).unwrap(),
-            r#"{"url":"u","accessToken":"t"}"#
-        );
+        let open = OpenAlert { alert, acknowledged: None };
+        let json = serde_json::to_value(&open).unwrap();
+        assert_eq!(json["id"], "a1");
+        assert!(json["acknowledged"].is_null());
+        assert_eq!(serde_json::from_value::<OpenAlert>(json).unwrap(), open);
+    }
+
+    #[test]
+    fn only_site_and_device_groups_are_valid() {
+        assert!(groups::is_valid(&groups::site("harbour")));
+        assert!(groups::is_valid("device:press-01"));
+        assert!(!groups::is_valid("site:"));
+        assert!(!groups::is_valid("admin:all"));
+        assert!(!groups::is_valid("site:a b"));
+        assert!(!groups::is_valid("nogroup"));
+    }
+
+    #[test]
+    fn connection_info_is_camel_case() {
+        let info = ConnectionInfo { url: "u".into(), access_token: "t".into() };
+        assert_eq!(serde_json::to_string(&info).unwrap(), r#"{"url":"u","accessToken":"t"}"#);
     }
 }

@@ -38,21 +38,14 @@ const POSITIONS: &str = "{\"type\":1,\"target\":\"positions\",\"arguments\":[[]]
 fn handshake_then_messages_in_the_same_frame() {
     let mut s = Session::new(SessionConfig::default());
     s.handle_open(0);
-    assert_eq!(
-        texts(&mut s),
-        ["{\"protocol\":\"json\",\"version\":1}\u{1e}"]
-    );
+    assert_eq!(texts(&mut s), ["{\"protocol\":\"json\",\"version\":1}\u{1e}"]);
     feed(&mut s, &format!("{{}}\u{1e}{POSITIONS}"), 5);
     let events = events(&mut s);
     assert!(matches!(events[0], SessionEvent::Connected));
     assert!(
         matches!(&events[1], SessionEvent::Message(HubMessage::Invocation { target, .. }) if target == "positions")
     );
-    assert_eq!(
-        texts(&mut s),
-        ["{\"type\":6}\u{1e}"],
-        "a ping follows the handshake"
-    );
+    assert_eq!(texts(&mut s), ["{\"type\":6}\u{1e}"], "a ping follows the handshake");
     assert!(s.is_connected());
 }
 
@@ -65,13 +58,7 @@ fn handshake_answer_split_across_chunks_at_every_byte() {
         s.handle_data(&whole.as_bytes()[..split], 1);
         s.handle_data(&whole.as_bytes()[split..], 2);
         let events = events(&mut s);
-        assert!(
-            matches!(
-                events[..],
-                [SessionEvent::Connected, SessionEvent::Message(_)]
-            ),
-            "split at {split}"
-        );
+        assert!(matches!(events[..], [SessionEvent::Connected, SessionEvent::Message(_)]), "split at {split}");
     }
 }
 
@@ -79,14 +66,8 @@ fn handshake_answer_split_across_chunks_at_every_byte() {
 fn rejected_handshake_is_final() {
     let mut s = Session::new(SessionConfig::default());
     s.handle_open(0);
-    feed(
-        &mut s,
-        "{\"error\":\"Requested protocol 'json' is not available.\"}\u{1e}",
-        1,
-    );
-    let SessionEvent::Closed(reason) = events(&mut s).remove(0) else {
-        panic!()
-    };
+    feed(&mut s, "{\"error\":\"Requested protocol 'json' is not available.\"}\u{1e}", 1);
+    let SessionEvent::Closed(reason) = events(&mut s).remove(0) else { panic!() };
     assert!(matches!(&reason, CloseReason::HandshakeRejected(m) if m.contains("not available")));
     assert!(!reason.may_reconnect());
 }
@@ -99,10 +80,7 @@ fn handshake_timeout_fires_at_its_deadline() {
     s.handle_timeout(15_999);
     assert!(events(&mut s).is_empty());
     s.handle_timeout(16_000);
-    assert!(matches!(
-        events(&mut s)[..],
-        [SessionEvent::Closed(CloseReason::HandshakeTimeout)]
-    ));
+    assert!(matches!(events(&mut s)[..], [SessionEvent::Closed(CloseReason::HandshakeTimeout)]));
 }
 
 #[test]
@@ -118,19 +96,13 @@ fn keep_alive_pings_when_idle_and_server_timeout_detects_a_stall() {
     assert_eq!(texts(&mut s), ["{\"type\":6}\u{1e}"], "second keep-alive");
     assert_eq!(s.poll_timeout(), Some(45_000));
     s.handle_timeout(50_000);
-    assert!(matches!(
-        events(&mut s)[..],
-        [SessionEvent::Closed(CloseReason::ServerTimeout)]
-    ));
+    assert!(matches!(events(&mut s)[..], [SessionEvent::Closed(CloseReason::ServerTimeout)]));
     assert_eq!(s.poll_timeout(), None);
 }
 
 #[test]
 fn long_polling_keeps_itself_alive() {
-    let config = SessionConfig {
-        inherent_keep_alive: true,
-        ..SessionConfig::default()
-    };
+    let config = SessionConfig { inherent_keep_alive: true, ..SessionConfig::default() };
     let mut s = Session::new(config.clone());
     s.handle_open(0);
     texts(&mut s);
@@ -144,34 +116,22 @@ fn long_polling_keeps_itself_alive() {
 #[test]
 fn close_message_decides_about_reconnecting() {
     let mut s = connected(0);
-    feed(
-        &mut s,
-        "{\"type\":7,\"error\":\"restart\",\"allowReconnect\":true}\u{1e}{\"type\":6}\u{1e}",
-        1,
-    );
+    feed(&mut s, "{\"type\":7,\"error\":\"restart\",\"allowReconnect\":true}\u{1e}{\"type\":6}\u{1e}", 1);
     let events1 = events(&mut s);
-    let SessionEvent::Closed(reason) = &events1[0] else {
-        panic!()
-    };
+    let SessionEvent::Closed(reason) = &events1[0] else { panic!() };
     assert!(reason.may_reconnect());
     assert_eq!(events1.len(), 1, "nothing after Close");
 
     let mut s = connected(0);
     feed(&mut s, "{\"type\":7}\u{1e}", 1);
-    let SessionEvent::Closed(reason) = events(&mut s).remove(0) else {
-        panic!()
-    };
+    let SessionEvent::Closed(reason) = events(&mut s).remove(0) else { panic!() };
     assert!(!reason.may_reconnect());
 }
 
 #[test]
 fn bad_records_are_skipped_not_fatal() {
     let mut s = connected(0);
-    feed(
-        &mut s,
-        &format!("garbage\u{1e}{{\"type\":42}}\u{1e}{POSITIONS}"),
-        1,
-    );
+    feed(&mut s, &format!("garbage\u{1e}{{\"type\":42}}\u{1e}{POSITIONS}"), 1);
     let events = events(&mut s);
     assert!(matches!(events[0], SessionEvent::Skipped(_)));
     assert!(matches!(events[1], SessionEvent::Message(_)));
@@ -181,16 +141,10 @@ fn bad_records_are_skipped_not_fatal() {
 
 #[test]
 fn an_oversized_record_closes_the_session() {
-    let config = SessionConfig {
-        max_record: 64,
-        ..SessionConfig::default()
-    };
+    let config = SessionConfig { max_record: 64, ..SessionConfig::default() };
     let mut s = connected_with(config, 0);
     feed(&mut s, &"x".repeat(100), 1);
-    assert!(matches!(
-        events(&mut s)[..],
-        [SessionEvent::Closed(CloseReason::Protocol(_))]
-    ));
+    assert!(matches!(events(&mut s)[..], [SessionEvent::Closed(CloseReason::Protocol(_))]));
 }
 
 #[test]
@@ -221,17 +175,11 @@ fn stop_sends_close_and_transport_loss_is_reported_once() {
     s.stop(1);
     assert_eq!(texts(&mut s), ["{\"type\":7}\u{1e}"]);
     s.handle_transport_closed("gone");
-    assert!(matches!(
-        events(&mut s)[..],
-        [SessionEvent::Closed(CloseReason::Stopped)]
-    ));
+    assert!(matches!(events(&mut s)[..], [SessionEvent::Closed(CloseReason::Stopped)]));
 }
 
 fn stateful_config() -> SessionConfig {
-    SessionConfig {
-        stateful_buffer: Some(100_000),
-        ..SessionConfig::default()
-    }
+    SessionConfig { stateful_buffer: Some(100_000), ..SessionConfig::default() }
 }
 
 fn invocation(n: u32) -> String {
@@ -242,9 +190,7 @@ fn delivered(events: &[SessionEvent]) -> Vec<u32> {
     events
         .iter()
         .filter_map(|e| match e {
-            SessionEvent::Message(HubMessage::Invocation { arguments, .. }) => {
-                Some(arguments[0].decode().unwrap())
-            }
+            SessionEvent::Message(HubMessage::Invocation { arguments, .. }) => Some(arguments[0].decode().unwrap()),
             _ => None,
         })
         .collect()
@@ -254,18 +200,11 @@ fn delivered(events: &[SessionEvent]) -> Vec<u32> {
 fn stateful_handshake_asks_for_version_2_and_acks_after_a_delay() {
     let mut s = Session::new(stateful_config());
     s.handle_open(0);
-    assert_eq!(
-        texts(&mut s),
-        ["{\"protocol\":\"json\",\"version\":2}\u{1e}"]
-    );
+    assert_eq!(texts(&mut s), ["{\"protocol\":\"json\",\"version\":2}\u{1e}"]);
     feed(&mut s, "{}\u{1e}", 0);
     texts(&mut s);
     feed(&mut s, &(invocation(1) + &invocation(2)), 100);
-    assert_eq!(
-        s.poll_timeout(),
-        Some(1_100),
-        "ack 1 s after the first unacked message"
-    );
+    assert_eq!(s.poll_timeout(), Some(1_100), "ack 1 s after the first unacked message");
     s.handle_timeout(1_100);
     assert_eq!(texts(&mut s), ["{\"type\":8,\"sequenceId\":2}\u{1e}"]);
 }
@@ -282,10 +221,7 @@ fn stateful_resume_replays_unacked_sends_and_drops_duplicates() {
     feed(&mut s, "{\"type\":8,\"sequenceId\":1}\u{1e}", 30); // server processed our #1
 
     s.handle_transport_closed("network blip");
-    assert!(matches!(
-        events(&mut s)[..],
-        [SessionEvent::TransportLost(_)]
-    ));
+    assert!(matches!(events(&mut s)[..], [SessionEvent::TransportLost(_)]));
     assert!(!s.is_closed());
     // Messages sent while the transport is down are kept and replayed.
     let arg = s.payload(&"b").unwrap();
@@ -303,22 +239,10 @@ fn stateful_resume_replays_unacked_sends_and_drops_duplicates() {
     );
     // Anything before the server's Sequence is ignored; then it replays from its #2.
     feed(&mut s, &invocation(99), 55);
-    feed(
-        &mut s,
-        &format!(
-            "{{\"type\":9,\"sequenceId\":2}}\u{1e}{}{}",
-            invocation(2),
-            invocation(3)
-        ),
-        60,
-    );
+    feed(&mut s, &format!("{{\"type\":9,\"sequenceId\":2}}\u{1e}{}{}", invocation(2), invocation(3)), 60);
     let events = events(&mut s);
     assert!(matches!(events[0], SessionEvent::Resumed));
-    assert_eq!(
-        delivered(&events),
-        [3],
-        "2 was a duplicate, 3 is new, 99 was noise"
-    );
+    assert_eq!(delivered(&events), [3], "2 was a duplicate, 3 is new, 99 was noise");
 }
 
 #[test]
@@ -327,10 +251,7 @@ fn stateful_resume_that_fails_closes() {
     s.handle_transport_closed("blip");
     events(&mut s);
     s.handle_transport_closed("could not reopen");
-    assert!(matches!(
-        events(&mut s)[..],
-        [SessionEvent::Closed(CloseReason::TransportLost(_))]
-    ));
+    assert!(matches!(events(&mut s)[..], [SessionEvent::Closed(CloseReason::TransportLost(_))]));
 }
 
 #[test]
@@ -341,10 +262,7 @@ fn stateful_sequence_that_skips_ahead_is_a_protocol_error() {
     s.handle_resumed_open(2);
     feed(&mut s, "{\"type\":9,\"sequenceId\":5}\u{1e}", 3);
     let events = events(&mut s);
-    assert!(matches!(
-        events.last(),
-        Some(SessionEvent::Closed(CloseReason::Protocol(_)))
-    ));
+    assert!(matches!(events.last(), Some(SessionEvent::Closed(CloseReason::Protocol(_)))));
 }
 
 #[test]
@@ -360,19 +278,10 @@ fn arbitrary_bytes_never_panic() {
     let alphabet: &[u8] = b"{}[]\":,0123456789typearguments\x1e\x00\xff\xc3 -.e";
     for protocol in [HubProtocol::Json, HubProtocol::MessagePack] {
         for _ in 0..2_000 {
-            let mut s = connected_with(
-                SessionConfig {
-                    protocol,
-                    max_record: 512,
-                    ..SessionConfig::default()
-                },
-                0,
-            );
+            let mut s = connected_with(SessionConfig { protocol, max_record: 512, ..SessionConfig::default() }, 0);
             for _ in 0..4 {
                 let len = (next() % 64) as usize;
-                let chunk: Vec<u8> = (0..len)
-                    .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
-                    .collect();
+                let chunk: Vec<u8> = (0..len).map(|_| alphabet[(next() % alphabet.len() as u64) as usize]).collect();
                 s.handle_data(&chunk, 1);
             }
             events(&mut s);

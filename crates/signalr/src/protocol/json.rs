@@ -22,20 +22,13 @@ impl Default for TextFramer {
 
 impl TextFramer {
     pub fn new(max_record: usize) -> Self {
-        Self {
-            partial: Vec::new(),
-            max_record,
-        }
+        Self { partial: Vec::new(), max_record }
     }
 
     /// Feeds a chunk; calls `record` for every complete record (without its terminator).
     /// After a `RecordTooLarge` error the oversized record is dropped and framing resumes
     /// at the next terminator.
-    pub fn push(
-        &mut self,
-        chunk: &[u8],
-        mut record: impl FnMut(&[u8]),
-    ) -> Result<(), ProtocolError> {
+    pub fn push(&mut self, chunk: &[u8], mut record: impl FnMut(&[u8])) -> Result<(), ProtocolError> {
         let mut rest = chunk;
         if !self.partial.is_empty() {
             match rest.iter().position(|&b| b == RECORD_SEPARATOR) {
@@ -58,9 +51,7 @@ impl TextFramer {
     fn keep(&mut self, tail: &[u8]) -> Result<(), ProtocolError> {
         if self.partial.len() + tail.len() > self.max_record {
             self.partial.clear();
-            return Err(ProtocolError::RecordTooLarge {
-                limit: self.max_record,
-            });
+            return Err(ProtocolError::RecordTooLarge { limit: self.max_record });
         }
         self.partial.extend_from_slice(tail);
         Ok(())
@@ -102,8 +93,7 @@ fn payloads(values: Vec<Box<RawValue>>) -> Vec<Payload> {
 
 /// Parses one record. `Ok(None)` for a well-formed message of an unknown type (ignored).
 pub fn parse_message(record: &[u8]) -> Result<Option<HubMessage>, ProtocolError> {
-    let w: WireMessage =
-        serde_json::from_slice(record).map_err(|e| ProtocolError::InvalidMessage(e.to_string()))?;
+    let w: WireMessage = serde_json::from_slice(record).map_err(|e| ProtocolError::InvalidMessage(e.to_string()))?;
     let message = match w.kind {
         1 => HubMessage::Invocation {
             invocation_id: w.invocation_id,
@@ -119,9 +109,7 @@ pub fn parse_message(record: &[u8]) -> Result<Option<HubMessage>, ProtocolError>
         },
         3 => {
             if w.result.is_some() && w.error.is_some() {
-                return Err(ProtocolError::InvalidMessage(
-                    "Completion with both result and error".into(),
-                ));
+                return Err(ProtocolError::InvalidMessage("Completion with both result and error".into()));
             }
             HubMessage::Completion {
                 invocation_id: required(w.invocation_id, "Completion", "invocationId")?,
@@ -142,16 +130,9 @@ pub fn parse_message(record: &[u8]) -> Result<Option<HubMessage>, ProtocolError>
             headers: w.headers,
         },
         6 => HubMessage::Ping,
-        7 => HubMessage::Close {
-            error: w.error,
-            allow_reconnect: w.allow_reconnect,
-        },
-        8 => HubMessage::Ack {
-            sequence_id: required(w.sequence_id, "Ack", "sequenceId")?,
-        },
-        9 => HubMessage::Sequence {
-            sequence_id: required(w.sequence_id, "Sequence", "sequenceId")?,
-        },
+        7 => HubMessage::Close { error: w.error, allow_reconnect: w.allow_reconnect },
+        8 => HubMessage::Ack { sequence_id: required(w.sequence_id, "Ack", "sequenceId")? },
+        9 => HubMessage::Sequence { sequence_id: required(w.sequence_id, "Sequence", "sequenceId")? },
         _ => return Ok(None),
     };
     Ok(Some(message))
@@ -191,13 +172,7 @@ impl Serialize for HubMessage {
             }
         };
         match self {
-            HubMessage::Invocation {
-                invocation_id,
-                target,
-                arguments,
-                stream_ids,
-                headers: h,
-            } => {
+            HubMessage::Invocation { invocation_id, target, arguments, stream_ids, headers: h } => {
                 map.serialize_entry("type", &1)?;
                 headers(&mut map, h)?;
                 if let Some(id) = invocation_id {
@@ -209,22 +184,13 @@ impl Serialize for HubMessage {
                     map.serialize_entry("streamIds", stream_ids)?;
                 }
             }
-            HubMessage::StreamItem {
-                invocation_id,
-                item,
-                headers: h,
-            } => {
+            HubMessage::StreamItem { invocation_id, item, headers: h } => {
                 map.serialize_entry("type", &2)?;
                 headers(&mut map, h)?;
                 map.serialize_entry("invocationId", invocation_id)?;
                 map.serialize_entry("item", &JsonPayload(item))?;
             }
-            HubMessage::Completion {
-                invocation_id,
-                result,
-                error,
-                headers: h,
-            } => {
+            HubMessage::Completion { invocation_id, result, error, headers: h } => {
                 map.serialize_entry("type", &3)?;
                 headers(&mut map, h)?;
                 map.serialize_entry("invocationId", invocation_id)?;
@@ -234,13 +200,7 @@ impl Serialize for HubMessage {
                     map.serialize_entry("result", &JsonPayload(result))?;
                 }
             }
-            HubMessage::StreamInvocation {
-                invocation_id,
-                target,
-                arguments,
-                stream_ids,
-                headers: h,
-            } => {
+            HubMessage::StreamInvocation { invocation_id, target, arguments, stream_ids, headers: h } => {
                 map.serialize_entry("type", &4)?;
                 headers(&mut map, h)?;
                 map.serialize_entry("invocationId", invocation_id)?;
@@ -250,19 +210,13 @@ impl Serialize for HubMessage {
                     map.serialize_entry("streamIds", stream_ids)?;
                 }
             }
-            HubMessage::CancelInvocation {
-                invocation_id,
-                headers: h,
-            } => {
+            HubMessage::CancelInvocation { invocation_id, headers: h } => {
                 map.serialize_entry("type", &5)?;
                 headers(&mut map, h)?;
                 map.serialize_entry("invocationId", invocation_id)?;
             }
             HubMessage::Ping => map.serialize_entry("type", &6)?,
-            HubMessage::Close {
-                error,
-                allow_reconnect,
-            } => {
+            HubMessage::Close { error, allow_reconnect } => {
                 map.serialize_entry("type", &7)?;
                 if let Some(error) = error {
                     map.serialize_entry("error", error)?;
@@ -286,8 +240,7 @@ impl Serialize for HubMessage {
 
 /// Serializes one message and appends the record separator.
 pub fn write(message: &HubMessage) -> Result<String, ProtocolError> {
-    let mut text =
-        serde_json::to_string(message).map_err(|e| ProtocolError::Encode(e.to_string()))?;
+    let mut text = serde_json::to_string(message).map_err(|e| ProtocolError::Encode(e.to_string()))?;
     text.push(RECORD_SEPARATOR as char);
     Ok(text)
 }
@@ -302,12 +255,8 @@ pub fn write_invocation<A: Serialize>(target: &str, arguments: A) -> Result<Stri
         target: &'a str,
         arguments: A,
     }
-    let mut text = serde_json::to_string(&Out {
-        kind: 1,
-        target,
-        arguments,
-    })
-    .map_err(|e| ProtocolError::Encode(e.to_string()))?;
+    let mut text =
+        serde_json::to_string(&Out { kind: 1, target, arguments }).map_err(|e| ProtocolError::Encode(e.to_string()))?;
     text.push(RECORD_SEPARATOR as char);
     Ok(text)
 }
@@ -318,11 +267,7 @@ mod tests {
 
     fn records(framer: &mut TextFramer, chunk: &str) -> Vec<String> {
         let mut out = Vec::new();
-        framer
-            .push(chunk.as_bytes(), |r| {
-                out.push(String::from_utf8(r.to_vec()).unwrap())
-            })
-            .unwrap();
+        framer.push(chunk.as_bytes(), |r| out.push(String::from_utf8(r.to_vec()).unwrap())).unwrap();
         out
     }
 
@@ -333,10 +278,7 @@ mod tests {
     #[test]
     fn framer_splits_batches_and_joins_partials() {
         let mut f = TextFramer::default();
-        assert_eq!(
-            records(&mut f, "{\"a\":1}\u{1e}{\"b\":2}\u{1e}{\"c\""),
-            ["{\"a\":1}", "{\"b\":2}"]
-        );
+        assert_eq!(records(&mut f, "{\"a\":1}\u{1e}{\"b\":2}\u{1e}{\"c\""), ["{\"a\":1}", "{\"b\":2}"]);
         assert_eq!(f.pending(), 4);
         assert_eq!(records(&mut f, ":3}\u{1e}"), ["{\"c\":3}"]);
         assert_eq!(f.pending(), 0);
@@ -357,15 +299,8 @@ mod tests {
     fn framer_refuses_an_unterminated_flood() {
         let mut f = TextFramer::new(8);
         assert!(f.push(b"0123", |_| {}).is_ok());
-        assert_eq!(
-            f.push(b"456789", |_| {}),
-            Err(ProtocolError::RecordTooLarge { limit: 8 })
-        );
-        assert_eq!(
-            records(&mut f, "{}\u{1e}"),
-            ["{}"],
-            "it recovers for the next record"
-        );
+        assert_eq!(f.push(b"456789", |_| {}), Err(ProtocolError::RecordTooLarge { limit: 8 }));
+        assert_eq!(records(&mut f, "{}\u{1e}"), ["{}"], "it recovers for the next record");
     }
 
     #[test]
@@ -375,25 +310,13 @@ mod tests {
         )
         .unwrap()
         .unwrap();
-        let HubMessage::Invocation {
-            invocation_id,
-            target,
-            arguments,
-            headers,
-            ..
-        } = inv
-        else {
-            panic!()
-        };
+        let HubMessage::Invocation { invocation_id, target, arguments, headers, .. } = inv else { panic!() };
         assert_eq!(invocation_id.as_deref(), Some("123"));
         assert_eq!(target, "Send");
         assert_eq!(arguments[1].decode::<String>().unwrap(), "x");
         assert_eq!(headers["Foo"], "Bar");
 
-        assert!(matches!(
-            parse(r#"{"type":2,"invocationId":"1","item":42}"#),
-            Ok(Some(HubMessage::StreamItem { .. }))
-        ));
+        assert!(matches!(parse(r#"{"type":2,"invocationId":"1","item":42}"#), Ok(Some(HubMessage::StreamItem { .. }))));
         assert!(matches!(
             parse(r#"{"type":3,"invocationId":"1","error":"no"}"#),
             Ok(Some(HubMessage::Completion { error: Some(_), .. }))
@@ -402,26 +325,14 @@ mod tests {
             parse(r#"{"type":4,"invocationId":"1","target":"S","arguments":[]}"#),
             Ok(Some(HubMessage::StreamInvocation { .. }))
         ));
-        assert!(matches!(
-            parse(r#"{"type":5,"invocationId":"1"}"#),
-            Ok(Some(HubMessage::CancelInvocation { .. }))
-        ));
+        assert!(matches!(parse(r#"{"type":5,"invocationId":"1"}"#), Ok(Some(HubMessage::CancelInvocation { .. }))));
         assert!(matches!(parse(r#"{"type":6}"#), Ok(Some(HubMessage::Ping))));
         assert!(matches!(
             parse(r#"{"type":7,"error":"bye","allowReconnect":true}"#),
-            Ok(Some(HubMessage::Close {
-                allow_reconnect: true,
-                ..
-            }))
+            Ok(Some(HubMessage::Close { allow_reconnect: true, .. }))
         ));
-        assert!(matches!(
-            parse(r#"{"type":8,"sequenceId":1394}"#),
-            Ok(Some(HubMessage::Ack { sequence_id: 1394 }))
-        ));
-        assert!(matches!(
-            parse(r#"{"type":9,"sequenceId":7}"#),
-            Ok(Some(HubMessage::Sequence { sequence_id: 7 }))
-        ));
+        assert!(matches!(parse(r#"{"type":8,"sequenceId":1394}"#), Ok(Some(HubMessage::Ack { sequence_id: 1394 }))));
+        assert!(matches!(parse(r#"{"type":9,"sequenceId":7}"#), Ok(Some(HubMessage::Sequence { sequence_id: 7 }))));
     }
 
     #[test]
@@ -456,15 +367,9 @@ mod tests {
                 error: None,
                 headers: Headers::new(),
             },
-            HubMessage::CancelInvocation {
-                invocation_id: "2".into(),
-                headers: Headers::new(),
-            },
+            HubMessage::CancelInvocation { invocation_id: "2".into(), headers: Headers::new() },
             HubMessage::Ping,
-            HubMessage::Close {
-                error: Some("bye".into()),
-                allow_reconnect: true,
-            },
+            HubMessage::Close { error: Some("bye".into()), allow_reconnect: true },
             HubMessage::Ack { sequence_id: 5 },
             HubMessage::Sequence { sequence_id: 6 },
         ];
@@ -481,9 +386,7 @@ mod tests {
         for (message, expected) in messages.iter().zip(expected) {
             let text = write(message).unwrap();
             assert_eq!(text, expected);
-            let back = parse_message(&text.as_bytes()[..text.len() - 1])
-                .unwrap()
-                .unwrap();
+            let back = parse_message(&text.as_bytes()[..text.len() - 1]).unwrap().unwrap();
             assert_eq!(write(&back).unwrap(), text);
         }
         assert_eq!(

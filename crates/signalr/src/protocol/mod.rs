@@ -50,9 +50,7 @@ impl Payload {
     /// Decodes the value into `T`.
     pub fn decode<T: DeserializeOwned>(&self) -> Result<T, ProtocolError> {
         match self {
-            Payload::Json(raw) => {
-                serde_json::from_str(raw.get()).map_err(|e| ProtocolError::Decode(e.to_string()))
-            }
+            Payload::Json(raw) => serde_json::from_str(raw.get()).map_err(|e| ProtocolError::Decode(e.to_string())),
             Payload::MessagePack(bytes) => {
                 rmp_serde::from_slice(bytes).map_err(|e| ProtocolError::Decode(e.to_string()))
             }
@@ -255,10 +253,7 @@ impl Framer {
 
 /// The client's handshake request (always JSON, 0x1E-terminated).
 pub fn handshake_request(protocol: HubProtocol, version: u32) -> String {
-    format!(
-        "{{\"protocol\":\"{}\",\"version\":{version}}}\u{1e}",
-        protocol.name()
-    )
+    format!("{{\"protocol\":\"{}\",\"version\":{version}}}\u{1e}", protocol.name())
 }
 
 #[derive(Deserialize)]
@@ -270,8 +265,8 @@ struct HandshakeResponseWire {
 
 /// Checks the server's handshake response record (without its terminator).
 pub fn parse_handshake_response(record: &[u8]) -> Result<(), ProtocolError> {
-    let wire: HandshakeResponseWire = serde_json::from_slice(record)
-        .map_err(|e| ProtocolError::InvalidHandshake(e.to_string()))?;
+    let wire: HandshakeResponseWire =
+        serde_json::from_slice(record).map_err(|e| ProtocolError::InvalidHandshake(e.to_string()))?;
     if wire.kind.is_some() {
         return Err(ProtocolError::InvalidHandshake(
             "expected a handshake response from the server, got a hub message".into(),
@@ -308,10 +303,7 @@ mod tests {
 
     #[test]
     fn handshake_request_and_responses() {
-        assert_eq!(
-            handshake_request(HubProtocol::Json, 1),
-            "{\"protocol\":\"json\",\"version\":1}\u{1e}"
-        );
+        assert_eq!(handshake_request(HubProtocol::Json, 1), "{\"protocol\":\"json\",\"version\":1}\u{1e}");
         assert_eq!(
             handshake_request(HubProtocol::MessagePack, 2),
             "{\"protocol\":\"messagepack\",\"version\":2}\u{1e}"
@@ -319,18 +311,12 @@ mod tests {
         assert_eq!(parse_handshake_response(b"{}"), Ok(()));
         assert_eq!(
             parse_handshake_response(br#"{"error":"Requested protocol 'x' is not available."}"#),
-            Err(ProtocolError::HandshakeRejected(
-                "Requested protocol 'x' is not available.".into()
-            ))
+            Err(ProtocolError::HandshakeRejected("Requested protocol 'x' is not available.".into()))
         );
         assert!(parse_handshake_response(br#"{"type":6}"#).is_err());
         assert!(parse_handshake_response(b"nope").is_err());
-        let request =
-            parse_handshake_request(br#"{"protocol":"messagepack","version":1,"x":0}"#).unwrap();
-        assert_eq!(
-            HubProtocol::from_name(&request.protocol),
-            Some(HubProtocol::MessagePack)
-        );
+        let request = parse_handshake_request(br#"{"protocol":"messagepack","version":1,"x":0}"#).unwrap();
+        assert_eq!(HubProtocol::from_name(&request.protocol), Some(HubProtocol::MessagePack));
     }
 
     #[test]
@@ -349,17 +335,10 @@ mod tests {
             device_id: String,
             value: f64,
         }
-        let reading = Reading {
-            device_id: "p-1".into(),
-            value: 2.5,
-        };
+        let reading = Reading { device_id: "p-1".into(), value: 2.5 };
         for protocol in [HubProtocol::Json, HubProtocol::MessagePack] {
             let payload = protocol.payload(&reading).unwrap();
-            assert_eq!(
-                payload.decode::<Reading>().unwrap(),
-                reading,
-                "{protocol:?}"
-            );
+            assert_eq!(payload.decode::<Reading>().unwrap(), reading, "{protocol:?}");
             assert!(payload.decode::<Vec<u8>>().is_err());
         }
     }

@@ -100,10 +100,7 @@ impl Default for BinaryFramer {
 
 impl BinaryFramer {
     pub fn new(max_record: usize) -> Self {
-        Self {
-            partial: Vec::new(),
-            max_record,
-        }
+        Self { partial: Vec::new(), max_record }
     }
 
     /// Feeds a chunk; calls `record` for every complete record body (without its prefix).
@@ -112,11 +109,7 @@ impl BinaryFramer {
     /// prefix [`ProtocolError::InvalidMessage`]; either way the framer drops what it buffered
     /// and the rest of the chunk (the stream cannot be resynchronised) and the next chunk is
     /// read as the start of a new record. Records completed before the error were delivered.
-    pub fn push(
-        &mut self,
-        chunk: &[u8],
-        mut record: impl FnMut(&[u8]),
-    ) -> Result<(), ProtocolError> {
+    pub fn push(&mut self, chunk: &[u8], mut record: impl FnMut(&[u8])) -> Result<(), ProtocolError> {
         let mut input = chunk;
         if !self.partial.is_empty() {
             // Complete the prefix one byte at a time (at most 5 bytes).
@@ -164,9 +157,7 @@ impl BinaryFramer {
             return Ok(None);
         };
         if len > self.max_record as u64 {
-            return Err(ProtocolError::RecordTooLarge {
-                limit: self.max_record,
-            });
+            return Err(ProtocolError::RecordTooLarge { limit: self.max_record });
         }
         if len > MAX_RECORD_LEN {
             return Err(invalid("a record length over 2 GB"));
@@ -233,10 +224,7 @@ impl<'a> Reader<'a> {
 
     /// A big-endian unsigned integer of `len` (1, 2, 4 or 8) bytes.
     fn be(&mut self, len: u64) -> Result<u64, ProtocolError> {
-        Ok(self
-            .take(len)?
-            .iter()
-            .fold(0u64, |acc, &b| (acc << 8) | u64::from(b)))
+        Ok(self.take(len)?.iter().fold(0u64, |acc, &b| (acc << 8) | u64::from(b)))
     }
 
     /// Checks that `count` values (at least one byte each) can still follow.
@@ -254,11 +242,7 @@ impl<'a> Reader<'a> {
             0x90..=0x9f => u64::from(marker & 0x0f),
             0xdc => self.be(2)?,
             0xdd => self.be(4)?,
-            _ => {
-                return Err(invalid(format!(
-                    "{what}: expected an array, found marker 0x{marker:02x}"
-                )))
-            }
+            _ => return Err(invalid(format!("{what}: expected an array, found marker 0x{marker:02x}"))),
         };
         self.room_for(len)?;
         Ok(len as usize)
@@ -270,11 +254,7 @@ impl<'a> Reader<'a> {
             0x80..=0x8f => u64::from(marker & 0x0f),
             0xde => self.be(2)?,
             0xdf => self.be(4)?,
-            _ => {
-                return Err(invalid(format!(
-                    "{what}: expected a map, found marker 0x{marker:02x}"
-                )))
-            }
+            _ => return Err(invalid(format!("{what}: expected a map, found marker 0x{marker:02x}"))),
         };
         self.room_for(len * 2)?;
         Ok(len as usize)
@@ -287,11 +267,7 @@ impl<'a> Reader<'a> {
             0xd9 => self.be(1)?,
             0xda => self.be(2)?,
             0xdb => self.be(4)?,
-            _ => {
-                return Err(invalid(format!(
-                    "{what}: expected a string, found marker 0x{marker:02x}"
-                )))
-            }
+            _ => return Err(invalid(format!("{what}: expected a string, found marker 0x{marker:02x}"))),
         };
         std::str::from_utf8(self.take(len)?).map_err(|_| invalid(format!("{what}: invalid UTF-8")))
     }
@@ -318,11 +294,7 @@ impl<'a> Reader<'a> {
             0xd1 => i128::from(self.be(2)? as u16 as i16),
             0xd2 => i128::from(self.be(4)? as u32 as i32),
             0xd3 => i128::from(self.be(8)? as i64),
-            _ => {
-                return Err(invalid(format!(
-                    "{what}: expected an integer, found marker 0x{marker:02x}"
-                )))
-            }
+            _ => return Err(invalid(format!("{what}: expected an integer, found marker 0x{marker:02x}"))),
         })
     }
 
@@ -335,9 +307,7 @@ impl<'a> Reader<'a> {
         match self.byte()? {
             0xc2 => Ok(false),
             0xc3 => Ok(true),
-            marker => Err(invalid(format!(
-                "{what}: expected a boolean, found marker 0x{marker:02x}"
-            ))),
+            marker => Err(invalid(format!("{what}: expected a boolean, found marker 0x{marker:02x}"))),
         }
     }
 
@@ -424,9 +394,7 @@ impl<'a> Reader<'a> {
         let container = matches!(marker, 0x80..=0x9f | 0xdc..=0xdf);
         if container {
             if depth >= MAX_DEPTH {
-                return Err(invalid(format!(
-                    "a value nested more than {MAX_DEPTH} levels deep"
-                )));
+                return Err(invalid(format!("a value nested more than {MAX_DEPTH} levels deep")));
             }
             self.room_for(children)?;
             for _ in 0..children {
@@ -440,17 +408,14 @@ impl<'a> Reader<'a> {
 /// Fails unless the message array has at least `min` elements.
 fn need(count: usize, min: usize, name: &str) -> Result<(), ProtocolError> {
     if count < min {
-        Err(invalid(format!(
-            "{name} with {count} elements (at least {min} expected)"
-        )))
+        Err(invalid(format!("{name} with {count} elements (at least {min} expected)")))
     } else {
         Ok(())
     }
 }
 
 fn required_id(id: Option<&str>, name: &str) -> Result<String, ProtocolError> {
-    id.map(str::to_owned)
-        .ok_or_else(|| invalid(format!("{name} without an invocationId")))
+    id.map(str::to_owned).ok_or_else(|| invalid(format!("{name} without an invocationId")))
 }
 
 /// Parses one record body. `Ok(None)` for a well-formed message of an unknown type (ignored).
@@ -462,21 +427,13 @@ pub fn parse_message(record: &[u8]) -> Result<Option<HubMessage>, ProtocolError>
     // The message, and how many of the array's elements it used.
     let (message, used) = match kind {
         INVOCATION | STREAM_INVOCATION => {
-            let name = if kind == INVOCATION {
-                "Invocation"
-            } else {
-                "StreamInvocation"
-            };
+            let name = if kind == INVOCATION { "Invocation" } else { "StreamInvocation" };
             need(count, 5, name)?;
             let headers = r.headers()?;
             let invocation_id = r.opt_str("invocationId")?;
             let target = r.str("target")?.to_owned();
             let arguments = r.payloads()?;
-            let (stream_ids, used) = if count >= 6 {
-                (r.stream_ids()?, 6)
-            } else {
-                (Vec::new(), 5)
-            };
+            let (stream_ids, used) = if count >= 6 { (r.stream_ids()?, 6) } else { (Vec::new(), 5) };
             let message = if kind == INVOCATION {
                 HubMessage::Invocation {
                     invocation_id: invocation_id.map(str::to_owned),
@@ -501,14 +458,7 @@ pub fn parse_message(record: &[u8]) -> Result<Option<HubMessage>, ProtocolError>
             let headers = r.headers()?;
             let invocation_id = r.str("invocationId")?.to_owned();
             let item = Payload::MessagePack(r.value()?.to_vec());
-            (
-                Some(HubMessage::StreamItem {
-                    invocation_id,
-                    item,
-                    headers,
-                }),
-                4,
-            )
+            (Some(HubMessage::StreamItem { invocation_id, item, headers }), 4)
         }
         COMPLETION => {
             need(count, 4, "Completion")?;
@@ -524,60 +474,29 @@ pub fn parse_message(record: &[u8]) -> Result<Option<HubMessage>, ProtocolError>
                     need(count, 5, "Completion with a result")?;
                     (Some(Payload::MessagePack(r.value()?.to_vec())), None, 5)
                 }
-                other => {
-                    return Err(invalid(format!(
-                        "Completion with unknown result kind {other}"
-                    )))
-                }
+                other => return Err(invalid(format!("Completion with unknown result kind {other}"))),
             };
-            (
-                Some(HubMessage::Completion {
-                    invocation_id,
-                    result,
-                    error,
-                    headers,
-                }),
-                used,
-            )
+            (Some(HubMessage::Completion { invocation_id, result, error, headers }), used)
         }
         CANCEL_INVOCATION => {
             need(count, 3, "CancelInvocation")?;
             let headers = r.headers()?;
             let invocation_id = r.str("invocationId")?.to_owned();
-            (
-                Some(HubMessage::CancelInvocation {
-                    invocation_id,
-                    headers,
-                }),
-                3,
-            )
+            (Some(HubMessage::CancelInvocation { invocation_id, headers }), 3)
         }
         PING => (Some(HubMessage::Ping), 1),
         CLOSE => {
             need(count, 2, "Close")?;
             let error = r.opt_str("error")?.map(str::to_owned);
-            let (allow_reconnect, used) = if count >= 3 {
-                (r.bool("allowReconnect")?, 3)
-            } else {
-                (false, 2)
-            };
-            (
-                Some(HubMessage::Close {
-                    error,
-                    allow_reconnect,
-                }),
-                used,
-            )
+            let (allow_reconnect, used) = if count >= 3 { (r.bool("allowReconnect")?, 3) } else { (false, 2) };
+            (Some(HubMessage::Close { error, allow_reconnect }), used)
         }
         ACK | SEQUENCE => {
             let name = if kind == ACK { "Ack" } else { "Sequence" };
             need(count, 2, name)?;
             let sequence_id = r.uint("sequenceId")?;
-            let message = if kind == ACK {
-                HubMessage::Ack { sequence_id }
-            } else {
-                HubMessage::Sequence { sequence_id }
-            };
+            let message =
+                if kind == ACK { HubMessage::Ack { sequence_id } } else { HubMessage::Sequence { sequence_id } };
             (Some(message), 2)
         }
         _ => (None, 1),
@@ -587,10 +506,7 @@ pub fn parse_message(record: &[u8]) -> Result<Option<HubMessage>, ProtocolError>
         r.skip(0)?;
     }
     if r.remaining() != 0 {
-        return Err(invalid(format!(
-            "{} bytes after the message",
-            r.remaining()
-        )));
+        return Err(invalid(format!("{} bytes after the message", r.remaining())));
     }
     Ok(message)
 }
@@ -608,21 +524,15 @@ fn len32(len: usize, what: &str) -> Result<u32, ProtocolError> {
 }
 
 fn put_array_len(out: &mut Vec<u8>, len: usize) -> Result<(), ProtocolError> {
-    rmp::encode::write_array_len(out, len32(len, "an array")?)
-        .map(drop)
-        .map_err(encode_error)
+    rmp::encode::write_array_len(out, len32(len, "an array")?).map(drop).map_err(encode_error)
 }
 
 fn put_map_len(out: &mut Vec<u8>, len: usize) -> Result<(), ProtocolError> {
-    rmp::encode::write_map_len(out, len32(len, "a map")?)
-        .map(drop)
-        .map_err(encode_error)
+    rmp::encode::write_map_len(out, len32(len, "a map")?).map(drop).map_err(encode_error)
 }
 
 fn put_uint(out: &mut Vec<u8>, value: u64) -> Result<(), ProtocolError> {
-    rmp::encode::write_uint(out, value)
-        .map(drop)
-        .map_err(encode_error)
+    rmp::encode::write_uint(out, value).map(drop).map_err(encode_error)
 }
 
 fn put_str(out: &mut Vec<u8>, value: &str) -> Result<(), ProtocolError> {
@@ -658,9 +568,7 @@ fn put_payload(out: &mut Vec<u8>, payload: &Payload) -> Result<(), ProtocolError
         Payload::MessagePack(bytes) => {
             let mut reader = Reader::new(bytes);
             if reader.skip(0).is_err() || reader.remaining() != 0 {
-                return Err(ProtocolError::Encode(
-                    "a payload is not exactly one MessagePack value".into(),
-                ));
+                return Err(ProtocolError::Encode("a payload is not exactly one MessagePack value".into()));
             }
             out.extend_from_slice(bytes);
             Ok(())
@@ -674,20 +582,12 @@ fn put_payload(out: &mut Vec<u8>, payload: &Payload) -> Result<(), ProtocolError
 
 fn put_payloads(out: &mut Vec<u8>, payloads: &[Payload]) -> Result<(), ProtocolError> {
     put_array_len(out, payloads.len())?;
-    payloads
-        .iter()
-        .try_for_each(|payload| put_payload(out, payload))
+    payloads.iter().try_for_each(|payload| put_payload(out, payload))
 }
 
 fn put_body(message: &HubMessage, out: &mut Vec<u8>) -> Result<(), ProtocolError> {
     match message {
-        HubMessage::Invocation {
-            invocation_id,
-            target,
-            arguments,
-            stream_ids,
-            headers,
-        } => {
+        HubMessage::Invocation { invocation_id, target, arguments, stream_ids, headers } => {
             put_array_len(out, 6)?;
             put_uint(out, INVOCATION as u64)?;
             put_headers(out, headers)?;
@@ -696,23 +596,14 @@ fn put_body(message: &HubMessage, out: &mut Vec<u8>) -> Result<(), ProtocolError
             put_payloads(out, arguments)?;
             put_str_array(out, stream_ids)
         }
-        HubMessage::StreamItem {
-            invocation_id,
-            item,
-            headers,
-        } => {
+        HubMessage::StreamItem { invocation_id, item, headers } => {
             put_array_len(out, 4)?;
             put_uint(out, STREAM_ITEM as u64)?;
             put_headers(out, headers)?;
             put_str(out, invocation_id)?;
             put_payload(out, item)
         }
-        HubMessage::Completion {
-            invocation_id,
-            result,
-            error,
-            headers,
-        } => {
+        HubMessage::Completion { invocation_id, result, error, headers } => {
             let has_value = error.is_some() || result.is_some();
             put_array_len(out, if has_value { 5 } else { 4 })?;
             put_uint(out, COMPLETION as u64)?;
@@ -730,13 +621,7 @@ fn put_body(message: &HubMessage, out: &mut Vec<u8>) -> Result<(), ProtocolError
                 (None, None) => put_uint(out, RESULT_VOID as u64),
             }
         }
-        HubMessage::StreamInvocation {
-            invocation_id,
-            target,
-            arguments,
-            stream_ids,
-            headers,
-        } => {
+        HubMessage::StreamInvocation { invocation_id, target, arguments, stream_ids, headers } => {
             put_array_len(out, 6)?;
             put_uint(out, STREAM_INVOCATION as u64)?;
             put_headers(out, headers)?;
@@ -745,10 +630,7 @@ fn put_body(message: &HubMessage, out: &mut Vec<u8>) -> Result<(), ProtocolError
             put_payloads(out, arguments)?;
             put_str_array(out, stream_ids)
         }
-        HubMessage::CancelInvocation {
-            invocation_id,
-            headers,
-        } => {
+        HubMessage::CancelInvocation { invocation_id, headers } => {
             put_array_len(out, 3)?;
             put_uint(out, CANCEL_INVOCATION as u64)?;
             put_headers(out, headers)?;
@@ -758,10 +640,7 @@ fn put_body(message: &HubMessage, out: &mut Vec<u8>) -> Result<(), ProtocolError
             put_array_len(out, 1)?;
             put_uint(out, PING as u64)
         }
-        HubMessage::Close {
-            error,
-            allow_reconnect,
-        } => {
+        HubMessage::Close { error, allow_reconnect } => {
             put_array_len(out, 3)?;
             put_uint(out, CLOSE as u64)?;
             put_opt_str(out, error.as_deref())?;
@@ -783,10 +662,7 @@ fn put_body(message: &HubMessage, out: &mut Vec<u8>) -> Result<(), ProtocolError
 /// Appends the VarInt length of `body` and `body` itself.
 fn frame(body: &[u8], out: &mut Vec<u8>) -> Result<(), ProtocolError> {
     if body.len() as u64 > MAX_RECORD_LEN {
-        return Err(ProtocolError::Encode(format!(
-            "a record of {} bytes is over 2 GB",
-            body.len()
-        )));
+        return Err(ProtocolError::Encode(format!("a record of {} bytes is over 2 GB", body.len())));
     }
     out.reserve(body.len() + MAX_VARINT_BYTES);
     write_varint(body.len(), out);
@@ -805,10 +681,7 @@ pub fn write(message: &HubMessage, out: &mut Vec<u8>) -> Result<(), ProtocolErro
 /// A framed non-blocking Invocation whose arguments are the elements of `arguments` (an
 /// array or tuple, serialized with struct field names): the fast path servers use to
 /// broadcast a batch. Headers are empty, the invocationId nil, streamIds empty.
-pub fn write_invocation<A: Serialize>(
-    target: &str,
-    arguments: A,
-) -> Result<Vec<u8>, ProtocolError> {
+pub fn write_invocation<A: Serialize>(target: &str, arguments: A) -> Result<Vec<u8>, ProtocolError> {
     let mut body = Vec::with_capacity(64);
     put_array_len(&mut body, 6)?;
     put_uint(&mut body, INVOCATION as u64)?;
@@ -818,9 +691,7 @@ pub fn write_invocation<A: Serialize>(
     let at = body.len();
     rmp_serde::encode::write_named(&mut body, &arguments).map_err(encode_error)?;
     if !matches!(body.get(at), Some(0x90..=0x9f | 0xdc | 0xdd)) {
-        return Err(ProtocolError::Encode(
-            "the arguments must serialize as an array".into(),
-        ));
+        return Err(ProtocolError::Encode("the arguments must serialize as an array".into()));
     }
     put_array_len(&mut body, 0)?;
     let mut out = Vec::new();
@@ -852,18 +723,12 @@ mod tests {
     /// The body of a framed record (checks that the prefix is right).
     fn body(framed: &[u8]) -> &[u8] {
         let (len, prefix_len) = read_varint(framed).unwrap().unwrap();
-        assert_eq!(
-            framed.len(),
-            prefix_len + len as usize,
-            "prefix matches the body length"
-        );
+        assert_eq!(framed.len(), prefix_len + len as usize, "prefix matches the body length");
         &framed[prefix_len..]
     }
 
     fn parse(record: &[u8]) -> HubMessage {
-        parse_message(record)
-            .unwrap()
-            .expect("a known message type")
+        parse_message(record).unwrap().expect("a known message type")
     }
 
     fn records(framer: &mut BinaryFramer, chunk: &[u8]) -> Vec<Vec<u8>> {
@@ -880,10 +745,7 @@ mod tests {
     }
 
     fn headers(pairs: &[(&str, &str)]) -> Headers {
-        pairs
-            .iter()
-            .map(|&(k, v)| (k.to_owned(), v.to_owned()))
-            .collect()
+        pairs.iter().map(|&(k, v)| (k.to_owned(), v.to_owned())).collect()
     }
 
     /// A tiny deterministic generator (xorshift64*).
@@ -936,12 +798,7 @@ mod tests {
                 error: Some("boom".into()),
                 headers: Headers::new(),
             },
-            HubMessage::Completion {
-                invocation_id: "5".into(),
-                result: None,
-                error: None,
-                headers: Headers::new(),
-            },
+            HubMessage::Completion { invocation_id: "5".into(), result: None, error: None, headers: Headers::new() },
             HubMessage::StreamInvocation {
                 invocation_id: "6".into(),
                 target: "Counter".into(),
@@ -949,23 +806,12 @@ mod tests {
                 stream_ids: vec!["up".into()],
                 headers: Headers::new(),
             },
-            HubMessage::CancelInvocation {
-                invocation_id: "6".into(),
-                headers: headers(&[("x", "y")]),
-            },
+            HubMessage::CancelInvocation { invocation_id: "6".into(), headers: headers(&[("x", "y")]) },
             HubMessage::Ping,
-            HubMessage::Close {
-                error: None,
-                allow_reconnect: false,
-            },
-            HubMessage::Close {
-                error: Some("server going down".into()),
-                allow_reconnect: true,
-            },
+            HubMessage::Close { error: None, allow_reconnect: false },
+            HubMessage::Close { error: Some("server going down".into()), allow_reconnect: true },
             HubMessage::Ack { sequence_id: 1394 },
-            HubMessage::Sequence {
-                sequence_id: u64::MAX,
-            },
+            HubMessage::Sequence { sequence_id: u64::MAX },
         ]
     }
 
@@ -984,35 +830,18 @@ mod tests {
         ];
         for (len, bytes) in cases {
             assert_eq!(varint(len), bytes, "encoding {len}");
-            assert_eq!(
-                read_varint(bytes).unwrap(),
-                Some((len as u64, bytes.len())),
-                "decoding {len}"
-            );
+            assert_eq!(read_varint(bytes).unwrap(), Some((len as u64, bytes.len())), "decoding {len}");
             // Anything after the prefix is not part of it.
             let mut longer = bytes.to_vec();
             longer.extend_from_slice(&[0xff, 0x01]);
-            assert_eq!(
-                read_varint(&longer).unwrap(),
-                Some((len as u64, bytes.len()))
-            );
+            assert_eq!(read_varint(&longer).unwrap(), Some((len as u64, bytes.len())));
             // Every strict prefix of a multi-byte VarInt is incomplete.
             for cut in 0..bytes.len() {
-                assert_eq!(
-                    read_varint(&bytes[..cut]).unwrap(),
-                    None,
-                    "{len} cut at {cut}"
-                );
+                assert_eq!(read_varint(&bytes[..cut]).unwrap(), None, "{len} cut at {cut}");
             }
         }
-        assert!(
-            read_varint(&[0x80, 0x80, 0x80, 0x80, 0x80]).is_err(),
-            "5 bytes, all continued"
-        );
-        assert!(
-            read_varint(&[0xff, 0xff, 0xff, 0xff, 0xff, 0x01]).is_err(),
-            "6 bytes"
-        );
+        assert!(read_varint(&[0x80, 0x80, 0x80, 0x80, 0x80]).is_err(), "5 bytes, all continued");
+        assert!(read_varint(&[0xff, 0xff, 0xff, 0xff, 0xff, 0x01]).is_err(), "6 bytes");
     }
 
     // --- Framer ------------------------------------------------------------------------------
@@ -1020,26 +849,14 @@ mod tests {
     #[test]
     fn framer_delivers_several_records_in_one_chunk() {
         let mut stream = Vec::new();
-        for message in [
-            HubMessage::Ping,
-            HubMessage::Ack { sequence_id: 3 },
-            HubMessage::Ping,
-        ] {
+        for message in [HubMessage::Ping, HubMessage::Ack { sequence_id: 3 }, HubMessage::Ping] {
             write(&message, &mut stream).unwrap();
         }
         stream.push(0x00); // an empty record
         stream.extend_from_slice(&[0x02, 0x91]); // the start of a fourth one
         let mut framer = BinaryFramer::default();
         let got = records(&mut framer, &stream);
-        assert_eq!(
-            got,
-            [
-                vec![0x91, 0x06],
-                vec![0x92, 0x08, 0x03],
-                vec![0x91, 0x06],
-                vec![]
-            ]
-        );
+        assert_eq!(got, [vec![0x91, 0x06], vec![0x92, 0x08, 0x03], vec![0x91, 0x06], vec![]]);
         assert_eq!(framer.pending(), 2);
         assert_eq!(records(&mut framer, &[0x06]), [vec![0x91, 0x06]]);
         assert_eq!(framer.pending(), 0);
@@ -1057,17 +874,11 @@ mod tests {
             headers: Headers::new(),
         };
         let mut stream = Vec::new();
-        for message in [
-            &HubMessage::Ping,
-            &long,
-            &HubMessage::Sequence { sequence_id: 200 },
-        ] {
+        for message in [&HubMessage::Ping, &long, &HubMessage::Sequence { sequence_id: 200 }] {
             write(message, &mut stream).unwrap();
         }
         let mut expected = Vec::new();
-        BinaryFramer::default()
-            .push(&stream, |r| expected.push(r.to_vec()))
-            .unwrap();
+        BinaryFramer::default().push(&stream, |r| expected.push(r.to_vec())).unwrap();
         assert_eq!(expected.len(), 3);
         assert!(expected[1].len() > 300);
 
@@ -1098,27 +909,18 @@ mod tests {
     fn framer_refuses_an_oversized_declared_length_and_resets() {
         let mut framer = BinaryFramer::new(100);
         // 101 declared: refused as soon as the prefix is complete.
-        assert_eq!(
-            framer.push(&[0x65, 1, 2, 3], |_| panic!()),
-            Err(ProtocolError::RecordTooLarge { limit: 100 })
-        );
+        assert_eq!(framer.push(&[0x65, 1, 2, 3], |_| panic!()), Err(ProtocolError::RecordTooLarge { limit: 100 }));
         assert_eq!(framer.pending(), 0);
 
         // The prefix split across chunks: refused once it completes.
         assert!(records(&mut framer, &[0x80]).is_empty());
         assert_eq!(framer.pending(), 1);
-        assert_eq!(
-            framer.push(&[0x01], |_| panic!()),
-            Err(ProtocolError::RecordTooLarge { limit: 100 })
-        );
+        assert_eq!(framer.push(&[0x01], |_| panic!()), Err(ProtocolError::RecordTooLarge { limit: 100 }));
         assert_eq!(framer.pending(), 0);
 
         // A huge length is refused before anything is buffered; records before it are delivered.
         let mut got = Vec::new();
-        let result = framer.push(
-            &[0x02, 0x91, 0x06, 0xff, 0xff, 0xff, 0xff, 0x07, 0x00],
-            |r| got.push(r.to_vec()),
-        );
+        let result = framer.push(&[0x02, 0x91, 0x06, 0xff, 0xff, 0xff, 0xff, 0x07, 0x00], |r| got.push(r.to_vec()));
         assert_eq!(result, Err(ProtocolError::RecordTooLarge { limit: 100 }));
         assert_eq!(got, [vec![0x91, 0x06]]);
         assert_eq!(framer.pending(), 0);
@@ -1147,16 +949,9 @@ mod tests {
         // Split: the error comes with the fifth continued byte, whatever the chunking.
         assert!(records(&mut framer, &[0x80, 0x80, 0x80]).is_empty());
         assert_eq!(framer.pending(), 3);
-        assert!(matches!(
-            framer.push(&[0x80, 0x80], |_| panic!()),
-            Err(ProtocolError::InvalidMessage(_))
-        ));
+        assert!(matches!(framer.push(&[0x80, 0x80], |_| panic!()), Err(ProtocolError::InvalidMessage(_))));
         assert_eq!(framer.pending(), 0);
-        assert_eq!(
-            records(&mut framer, &[0x02, 0x91, 0x06]),
-            [vec![0x91, 0x06]],
-            "it recovers"
-        );
+        assert_eq!(records(&mut framer, &[0x02, 0x91, 0x06]), [vec![0x91, 0x06]], "it recovers");
     }
 
     // --- Exact bytes -------------------------------------------------------------------------
@@ -1164,13 +959,8 @@ mod tests {
     #[test]
     fn ping_is_exactly_three_bytes() {
         assert_eq!(framed(&HubMessage::Ping), [0x02, 0x91, 0x06]);
-        assert!(matches!(
-            parse_message(&[0x91, 0x06]),
-            Ok(Some(HubMessage::Ping))
-        ));
-        assert!(
-            matches!(MP.write(&HubMessage::Ping), Ok(super::super::Frame::Binary(b)) if b == [0x02, 0x91, 0x06])
-        );
+        assert!(matches!(parse_message(&[0x91, 0x06]), Ok(Some(HubMessage::Ping))));
+        assert!(matches!(MP.write(&HubMessage::Ping), Ok(super::super::Frame::Binary(b)) if b == [0x02, 0x91, 0x06]));
     }
 
     #[test]
@@ -1252,23 +1042,11 @@ mod tests {
                 &[0x95, 0x03, 0x80, 0xa1, b'1', 0x03, 0xc3],
             ),
             (
-                HubMessage::CancelInvocation {
-                    invocation_id: "1".into(),
-                    headers: Headers::new(),
-                },
+                HubMessage::CancelInvocation { invocation_id: "1".into(), headers: Headers::new() },
                 &[0x93, 0x05, 0x80, 0xa1, b'1'],
             ),
-            (
-                HubMessage::Close {
-                    error: None,
-                    allow_reconnect: false,
-                },
-                &[0x93, 0x07, 0xc0, 0xc2],
-            ),
-            (
-                HubMessage::Ack { sequence_id: 300 },
-                &[0x92, 0x08, 0xcd, 0x01, 0x2c],
-            ),
+            (HubMessage::Close { error: None, allow_reconnect: false }, &[0x93, 0x07, 0xc0, 0xc2]),
+            (HubMessage::Ack { sequence_id: 300 }, &[0x92, 0x08, 0xcd, 0x01, 0x2c]),
         ];
         for (message, expected) in cases {
             assert_eq!(body(&framed(&message)), expected, "{message:?}");
@@ -1282,16 +1060,9 @@ mod tests {
         for message in every_message() {
             let first = framed(&message);
             let back = parse(body(&first));
-            assert_eq!(
-                std::mem::discriminant(&back),
-                std::mem::discriminant(&message)
-            );
+            assert_eq!(std::mem::discriminant(&back), std::mem::discriminant(&message));
             assert_eq!(framed(&back), first, "{message:?}");
-            assert_eq!(
-                format!("{back:?}"),
-                format!("{message:?}"),
-                "fields survive"
-            );
+            assert_eq!(format!("{back:?}"), format!("{message:?}"), "fields survive");
         }
     }
 
@@ -1312,11 +1083,7 @@ mod tests {
             value: f64,
             tags: Vec<String>,
         }
-        let reading = Reading {
-            device_id: "p-1".into(),
-            value: 2.5,
-            tags: vec!["a".into()],
-        };
+        let reading = Reading { device_id: "p-1".into(), value: 2.5, tags: vec!["a".into()] };
         let message = HubMessage::Invocation {
             invocation_id: None,
             target: "Reading".into(),
@@ -1327,9 +1094,7 @@ mod tests {
         let record = framed(&message);
         // Structs travel as maps with their field names, as the JS client expects.
         assert!(record.windows(8).any(|w| w == b"deviceId"));
-        let HubMessage::Invocation { arguments, .. } = parse(body(&record)) else {
-            panic!()
-        };
+        let HubMessage::Invocation { arguments, .. } = parse(body(&record)) else { panic!() };
         assert_eq!(arguments.len(), 2);
         assert_eq!(arguments[0].decode::<Reading>().unwrap(), reading);
         assert_eq!(arguments[1].decode::<u32>().unwrap(), 7);
@@ -1339,51 +1104,20 @@ mod tests {
     #[test]
     fn completions_carry_an_error_nothing_or_a_result() {
         let error = parse(&[0x95, 0x03, 0x80, 0xa1, b'9', 0x01, 0xa3, b'b', b'a', b'd']);
-        let HubMessage::Completion {
-            invocation_id,
-            result: None,
-            error: Some(error),
-            ..
-        } = error
-        else {
-            panic!()
-        };
+        let HubMessage::Completion { invocation_id, result: None, error: Some(error), .. } = error else { panic!() };
         assert_eq!((invocation_id.as_str(), error.as_str()), ("9", "bad"));
 
         let void = parse(&[0x94, 0x03, 0x80, 0xa1, b'9', 0x02]);
-        assert!(matches!(
-            void,
-            HubMessage::Completion {
-                result: None,
-                error: None,
-                ..
-            }
-        ));
+        assert!(matches!(void, HubMessage::Completion { result: None, error: None, .. }));
 
         let value = parse(&[0x95, 0x03, 0x80, 0xa1, b'9', 0x03, 0x92, 0x01, 0xa1, b'z']);
-        let HubMessage::Completion {
-            result: Some(result),
-            error: None,
-            ..
-        } = value
-        else {
-            panic!()
-        };
+        let HubMessage::Completion { result: Some(result), error: None, .. } = value else { panic!() };
         assert_eq!(bytes_of(&result), [0x92, 0x01, 0xa1, b'z']);
-        assert_eq!(
-            result.decode::<(u8, String)>().unwrap(),
-            (1, "z".to_owned())
-        );
+        assert_eq!(result.decode::<(u8, String)>().unwrap(), (1, "z".to_owned()));
 
         // A nil result is a result, not a void completion.
         let nil = parse(&[0x95, 0x03, 0x80, 0xa1, b'9', 0x03, 0xc0]);
-        assert!(matches!(
-            nil,
-            HubMessage::Completion {
-                result: Some(_),
-                ..
-            }
-        ));
+        assert!(matches!(nil, HubMessage::Completion { result: Some(_), .. }));
 
         // Missing result or error, an unknown kind, an error that is not a string.
         assert!(parse_message(&[0x94, 0x03, 0x80, 0xa1, b'9', 0x01]).is_err());
@@ -1398,89 +1132,43 @@ mod tests {
             error: Some("e".into()),
             headers: Headers::new(),
         };
-        assert!(matches!(
-            parse(body(&framed(&both))),
-            HubMessage::Completion {
-                result: None,
-                error: Some(_),
-                ..
-            }
-        ));
+        assert!(matches!(parse(body(&framed(&both))), HubMessage::Completion { result: None, error: Some(_), .. }));
     }
 
     #[test]
     fn close_ack_and_sequence_variants() {
-        assert!(matches!(
-            parse(&[0x92, 0x07, 0xc0]),
-            HubMessage::Close {
-                error: None,
-                allow_reconnect: false
-            }
-        ));
-        let HubMessage::Close {
-            error: Some(error),
-            allow_reconnect: true,
-        } = parse(&[0x93, 0x07, 0xa3, b'b', b'y', b'e', 0xc3])
+        assert!(matches!(parse(&[0x92, 0x07, 0xc0]), HubMessage::Close { error: None, allow_reconnect: false }));
+        let HubMessage::Close { error: Some(error), allow_reconnect: true } =
+            parse(&[0x93, 0x07, 0xa3, b'b', b'y', b'e', 0xc3])
         else {
             panic!()
         };
         assert_eq!(error, "bye");
-        assert!(
-            parse_message(&[0x91, 0x07]).is_err(),
-            "error element is required"
-        );
-        assert!(
-            parse_message(&[0x93, 0x07, 0xc0, 0x01]).is_err(),
-            "allowReconnect must be a boolean"
-        );
+        assert!(parse_message(&[0x91, 0x07]).is_err(), "error element is required");
+        assert!(parse_message(&[0x93, 0x07, 0xc0, 0x01]).is_err(), "allowReconnect must be a boolean");
 
-        assert!(matches!(
-            parse(&[0x92, 0x08, 0x00]),
-            HubMessage::Ack { sequence_id: 0 }
-        ));
+        assert!(matches!(parse(&[0x92, 0x08, 0x00]), HubMessage::Ack { sequence_id: 0 }));
         assert!(matches!(
             parse(&[0x92, 0x09, 0xcf, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]),
-            HubMessage::Sequence {
-                sequence_id: u64::MAX
-            }
+            HubMessage::Sequence { sequence_id: u64::MAX }
         ));
-        assert!(matches!(
-            parse(&[0x92, 0x09, 0xd1, 0x01, 0x00]),
-            HubMessage::Sequence { sequence_id: 256 }
-        ));
-        assert!(
-            parse_message(&[0x92, 0x08, 0xff]).is_err(),
-            "negative sequence id"
-        );
-        assert!(
-            parse_message(&[0x92, 0x08, 0xa1, b'1']).is_err(),
-            "string sequence id"
-        );
+        assert!(matches!(parse(&[0x92, 0x09, 0xd1, 0x01, 0x00]), HubMessage::Sequence { sequence_id: 256 }));
+        assert!(parse_message(&[0x92, 0x08, 0xff]).is_err(), "negative sequence id");
+        assert!(parse_message(&[0x92, 0x08, 0xa1, b'1']).is_err(), "string sequence id");
         assert!(parse_message(&[0x91, 0x09]).is_err(), "missing sequence id");
     }
 
     #[test]
     fn stream_ids_are_optional() {
         // An older sender's five-element Invocation and StreamInvocation.
-        let HubMessage::Invocation {
-            invocation_id: None,
-            target,
-            arguments,
-            stream_ids,
-            ..
-        } = parse(&[0x95, 0x01, 0x80, 0xc0, 0xa1, b'T', 0x91, 0x05])
+        let HubMessage::Invocation { invocation_id: None, target, arguments, stream_ids, .. } =
+            parse(&[0x95, 0x01, 0x80, 0xc0, 0xa1, b'T', 0x91, 0x05])
         else {
             panic!()
         };
-        assert_eq!(
-            (target.as_str(), arguments.len(), stream_ids.len()),
-            ("T", 1, 0)
-        );
-        let HubMessage::StreamInvocation {
-            invocation_id,
-            stream_ids,
-            ..
-        } = parse(&[0x95, 0x04, 0x80, 0xa1, b'7', 0xa1, b'T', 0x90])
+        assert_eq!((target.as_str(), arguments.len(), stream_ids.len()), ("T", 1, 0));
+        let HubMessage::StreamInvocation { invocation_id, stream_ids, .. } =
+            parse(&[0x95, 0x04, 0x80, 0xa1, b'7', 0xa1, b'T', 0x90])
         else {
             panic!()
         };
@@ -1506,20 +1194,12 @@ mod tests {
         let message = HubMessage::Invocation {
             invocation_id: None,
             target: "T".into(),
-            arguments: vec![
-                json.payload(&Point { x: -3, y: "up" }).unwrap(),
-                json.payload(&[1.5, 2.0]).unwrap(),
-            ],
+            arguments: vec![json.payload(&Point { x: -3, y: "up" }).unwrap(), json.payload(&[1.5, 2.0]).unwrap()],
             stream_ids: vec![],
             headers: Headers::new(),
         };
-        let HubMessage::Invocation { arguments, .. } = parse(body(&framed(&message))) else {
-            panic!()
-        };
-        assert_eq!(
-            bytes_of(&arguments[0]),
-            [0x82, 0xa1, b'x', 0xfd, 0xa1, b'y', 0xa2, b'u', b'p']
-        );
+        let HubMessage::Invocation { arguments, .. } = parse(body(&framed(&message))) else { panic!() };
+        assert_eq!(bytes_of(&arguments[0]), [0x82, 0xa1, b'x', 0xfd, 0xa1, b'y', 0xa2, b'u', b'p']);
         assert_eq!(arguments[1].decode::<Vec<f64>>().unwrap(), [1.5, 2.0]);
     }
 
@@ -1532,10 +1212,7 @@ mod tests {
                 headers: Headers::new(),
             };
             let mut out = vec![0xaa];
-            assert!(matches!(
-                write(&message, &mut out),
-                Err(ProtocolError::Encode(_))
-            ));
+            assert!(matches!(write(&message, &mut out), Err(ProtocolError::Encode(_))));
             assert_eq!(out, [0xaa], "nothing is written on error");
         }
     }
@@ -1557,29 +1234,17 @@ mod tests {
             headers: Headers::new(),
         });
         assert_eq!(fast, slow);
-        let HubMessage::Invocation { arguments, .. } = parse(body(&fast)) else {
-            panic!()
-        };
+        let HubMessage::Invocation { arguments, .. } = parse(body(&fast)) else { panic!() };
         assert_eq!(arguments.len(), 1);
-        assert_eq!(
-            bytes_of(&arguments[0])[..4],
-            [0x91, 0x82, 0xa2, b'i'],
-            "an array of maps with field names"
-        );
+        assert_eq!(bytes_of(&arguments[0])[..4], [0x91, 0x82, 0xa2, b'i'], "an array of maps with field names");
 
         assert_eq!(
             body(&write_invocation("t", (1, "a")).unwrap()),
             [0x96, 0x01, 0x80, 0xc0, 0xa1, b't', 0x92, 0x01, 0xa1, b'a', 0x90]
         );
         assert_eq!(body(&write_invocation("t", [0u8; 0]).unwrap())[6], 0x90);
-        assert!(matches!(
-            write_invocation("t", 5),
-            Err(ProtocolError::Encode(_))
-        ));
-        assert!(matches!(
-            write_invocation("t", Position { id: 1, lat: 0.0 }),
-            Err(ProtocolError::Encode(_))
-        ));
+        assert!(matches!(write_invocation("t", 5), Err(ProtocolError::Encode(_))));
+        assert!(matches!(write_invocation("t", Position { id: 1, lat: 0.0 }), Err(ProtocolError::Encode(_))));
     }
 
     // --- Tolerance and errors ----------------------------------------------------------------
@@ -1587,18 +1252,9 @@ mod tests {
     #[test]
     fn unknown_types_are_skipped() {
         assert!(matches!(parse_message(&[0x91, 0x63]), Ok(None)));
-        assert!(matches!(
-            parse_message(&[0x93, 0x0a, 0xa1, b'x', 0x92, 0xc0, 0x80]),
-            Ok(None)
-        ));
-        assert!(
-            matches!(parse_message(&[0x91, 0xff]), Ok(None)),
-            "negative type"
-        );
-        assert!(matches!(
-            parse_message(&[0x91, 0xce, 0xff, 0xff, 0xff, 0xff]),
-            Ok(None)
-        ));
+        assert!(matches!(parse_message(&[0x93, 0x0a, 0xa1, b'x', 0x92, 0xc0, 0x80]), Ok(None)));
+        assert!(matches!(parse_message(&[0x91, 0xff]), Ok(None)), "negative type");
+        assert!(matches!(parse_message(&[0x91, 0xce, 0xff, 0xff, 0xff, 0xff]), Ok(None)));
         assert!(matches!(parse_message(&[0x91, 0x00]), Ok(None)));
         // ... as long as the whole message is well formed.
         assert!(parse_message(&[0x92, 0x63, 0xa5, b'x']).is_err());
@@ -1607,9 +1263,7 @@ mod tests {
 
     #[test]
     fn trailing_elements_are_tolerated() {
-        let extra = [
-            0x81, 0xa1, b'k', 0x93, 0xc3, 0xcb, 0, 0, 0, 0, 0, 0, 0, 0, 0xd4, 0x01, 0x02,
-        ];
+        let extra = [0x81, 0xa1, b'k', 0x93, 0xc3, 0xcb, 0, 0, 0, 0, 0, 0, 0, 0, 0xd4, 0x01, 0x02];
         for message in every_message() {
             let record = body(&framed(&message)).to_vec();
             let count = (record[0] & 0x0f) as usize;
@@ -1622,10 +1276,7 @@ mod tests {
             assert_eq!(framed(&back), framed(&message), "{message:?}");
         }
         // A Close with an element after allowReconnect.
-        assert!(matches!(
-            parse(&[0x94, 0x07, 0xc0, 0xc2, 0x01]),
-            HubMessage::Close { .. }
-        ));
+        assert!(matches!(parse(&[0x94, 0x07, 0xc0, 0xc2, 0x01]), HubMessage::Close { .. }));
     }
 
     #[test]
@@ -1634,19 +1285,13 @@ mod tests {
             let record = body(&framed(&message)).to_vec();
             for cut in 0..record.len() {
                 assert!(
-                    matches!(
-                        parse_message(&record[..cut]),
-                        Err(ProtocolError::InvalidMessage(_))
-                    ),
+                    matches!(parse_message(&record[..cut]), Err(ProtocolError::InvalidMessage(_))),
                     "{message:?} cut at {cut}"
                 );
             }
             let mut longer = record.clone();
             longer.push(0xc0);
-            assert!(
-                parse_message(&longer).is_err(),
-                "trailing bytes after the array"
-            );
+            assert!(parse_message(&longer).is_err(), "trailing bytes after the array");
         }
     }
 
@@ -1667,14 +1312,11 @@ mod tests {
             &[0x93, 0x05, 0x80, 0xa2, 0xff, 0xfe],                   // invalid UTF-8
             &[0x95, 0x01, 0x80, 0xc0, 0xa1, b'T', 0x80],             // arguments are a map
             &[0x95, 0x01, 0x80, 0xc0, 0xc0, 0x90],                   // target nil
-            &[0x95, 0x01, 0x80, 0xc0, 0xa1, b'T', 0x91, 0xc1], // reserved marker in an argument
+            &[0x95, 0x01, 0x80, 0xc0, 0xa1, b'T', 0x91, 0xc1],       // reserved marker in an argument
             &[0x96, 0x01, 0x80, 0xc0, 0xa1, b'T', 0x90, 0x91, 0x01], // stream id not a string
         ];
         for (i, record) in garbage.iter().enumerate() {
-            assert!(
-                matches!(parse_message(record), Err(ProtocolError::InvalidMessage(_))),
-                "case {i}: {record:02x?}"
-            );
+            assert!(matches!(parse_message(record), Err(ProtocolError::InvalidMessage(_))), "case {i}: {record:02x?}");
         }
     }
 
@@ -1730,9 +1372,7 @@ mod tests {
             let mut record = vec![0x95, 0x02, 0x80, 0xa1, b'1'];
             record.extend_from_slice(value);
             record.push(0xc0);
-            let HubMessage::StreamItem { item, .. } = parse(&record) else {
-                panic!()
-            };
+            let HubMessage::StreamItem { item, .. } = parse(&record) else { panic!() };
             assert_eq!(bytes_of(&item), &value[..], "{value:02x?}");
             // Without its last byte the value is truncated.
             let mut short = vec![0x94, 0x02, 0x80, 0xa1, b'1'];
@@ -1740,25 +1380,10 @@ mod tests {
             assert!(parse_message(&short).is_err(), "{value:02x?} truncated");
         }
         // All of them in one arguments array.
-        let mut record = vec![
-            0x95,
-            0x01,
-            0x80,
-            0xc0,
-            0xa1,
-            b'T',
-            0xdc,
-            0x00,
-            values.len() as u8,
-        ];
+        let mut record = vec![0x95, 0x01, 0x80, 0xc0, 0xa1, b'T', 0xdc, 0x00, values.len() as u8];
         values.iter().for_each(|v| record.extend_from_slice(v));
-        let HubMessage::Invocation { arguments, .. } = parse(&record) else {
-            panic!()
-        };
-        assert!(arguments
-            .iter()
-            .map(bytes_of)
-            .eq(values.iter().map(Vec::as_slice)));
+        let HubMessage::Invocation { arguments, .. } = parse(&record) else { panic!() };
+        assert!(arguments.iter().map(bytes_of).eq(values.iter().map(Vec::as_slice)));
     }
 
     fn nested_arrays(depth: usize) -> Vec<u8> {
@@ -1783,15 +1408,8 @@ mod tests {
 
         for depth in [10_000, 1_000_000] {
             let record = item_record(&nested_arrays(depth));
-            assert!(matches!(
-                parse_message(&record),
-                Err(ProtocolError::InvalidMessage(_))
-            ));
-            let deep_argument = [
-                &[0x95, 0x01, 0x80, 0xc0, 0xa1, b'T', 0x91][..],
-                &nested_arrays(depth),
-            ]
-            .concat();
+            assert!(matches!(parse_message(&record), Err(ProtocolError::InvalidMessage(_))));
+            let deep_argument = [&[0x95, 0x01, 0x80, 0xc0, 0xa1, b'T', 0x91][..], &nested_arrays(depth)].concat();
             assert!(parse_message(&deep_argument).is_err());
         }
     }
@@ -1819,15 +1437,9 @@ mod tests {
             assert!(parse_message(&arguments).is_err());
         }
         assert!(parse_message(&[0x93, 0x05, 0xdf, 0xff, 0xff, 0xff, 0xff, 0xa1, b'a']).is_err());
-        assert!(parse_message(&[
-            0x96, 0x01, 0x80, 0xc0, 0xa1, b'T', 0x90, 0xdd, 0xff, 0xff, 0xff, 0xff
-        ])
-        .is_err());
+        assert!(parse_message(&[0x96, 0x01, 0x80, 0xc0, 0xa1, b'T', 0x90, 0xdd, 0xff, 0xff, 0xff, 0xff]).is_err());
         assert!(parse_message(&[0x93, 0x05, 0x80, 0xdb, 0xff, 0xff, 0xff, 0xff, b'1']).is_err());
-        assert!(
-            start.elapsed() < std::time::Duration::from_secs(2),
-            "no work proportional to declared lengths"
-        );
+        assert!(start.elapsed() < std::time::Duration::from_secs(2), "no work proportional to declared lengths");
     }
 
     #[test]
@@ -1838,10 +1450,8 @@ mod tests {
             let len = rng.below(48);
             let bytes: Vec<u8> = (0..len)
                 .map(|_| match rng.below(4) {
-                    0 => [
-                        0x90, 0x91, 0x95, 0x96, 0x80, 0x81, 0xa1, 0xc0, 0xdc, 0xdd, 0xde, 0xdf,
-                        0xdb, 0xc9,
-                    ][rng.below(14)],
+                    0 => [0x90, 0x91, 0x95, 0x96, 0x80, 0x81, 0xa1, 0xc0, 0xdc, 0xdd, 0xde, 0xdf, 0xdb, 0xc9]
+                        [rng.below(14)],
                     1 => rng.below(10) as u8,
                     _ => rng.next() as u8,
                 })
@@ -1853,10 +1463,7 @@ mod tests {
             assert!(seen <= bytes.len() && framer.pending() <= 64 + MAX_VARINT_BYTES);
         }
         // Valid messages with a few bytes changed, dropped or added.
-        let valid: Vec<Vec<u8>> = every_message()
-            .iter()
-            .map(|m| body(&framed(m)).to_vec())
-            .collect();
+        let valid: Vec<Vec<u8>> = every_message().iter().map(|m| body(&framed(m)).to_vec()).collect();
         for _ in 0..20_000 {
             let mut bytes = valid[rng.below(valid.len())].clone();
             for _ in 0..1 + rng.below(3) {

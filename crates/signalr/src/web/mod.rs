@@ -31,8 +31,7 @@ use crate::reconnect::ReconnectPolicy;
 pub use transport::{Endpoint, Transport, TransportEvent};
 
 /// An async source of the application's access token, called before every negotiate.
-pub type TokenFactory =
-    Rc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<Option<String>, String>>>>>;
+pub type TokenFactory = Rc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<Option<String>, String>>>>>;
 
 /// Called with the arguments of every invocation of a target.
 pub type Handler = Rc<dyn Fn(&[Payload])>;
@@ -71,11 +70,7 @@ impl ClientOptions {
             url: url.into(),
             access_token_factory: None,
             protocol: HubProtocol::Json,
-            transports: vec![
-                TransportKind::WebSockets,
-                TransportKind::ServerSentEvents,
-                TransportKind::LongPolling,
-            ],
+            transports: vec![TransportKind::WebSockets, TransportKind::ServerSentEvents, TransportKind::LongPolling],
             session: SessionConfig::default(),
             reconnect: ReconnectPolicy::default(),
             retry_first_start: false,
@@ -180,24 +175,10 @@ type Reply = oneshot::Sender<Result<Option<Payload>, InvokeError>>;
 type StreamSink = UnboundedSender<Result<Payload, InvokeError>>;
 
 enum Command {
-    Send {
-        target: String,
-        arguments: Vec<Payload>,
-    },
-    Invoke {
-        target: String,
-        arguments: Vec<Payload>,
-        reply: Reply,
-    },
-    Stream {
-        target: String,
-        arguments: Vec<Payload>,
-        sink: StreamSink,
-        id: Rc<RefCell<Option<String>>>,
-    },
-    Cancel {
-        id: Rc<RefCell<Option<String>>>,
-    },
+    Send { target: String, arguments: Vec<Payload> },
+    Invoke { target: String, arguments: Vec<Payload>, reply: Reply },
+    Stream { target: String, arguments: Vec<Payload>, sink: StreamSink, id: Rc<RefCell<Option<String>>> },
+    Cancel { id: Rc<RefCell<Option<String>>> },
     Stop,
 }
 
@@ -236,11 +217,7 @@ impl Inner {
     }
 
     fn dispatch(&self, target: &str, arguments: &[Payload]) {
-        let handlers = self
-            .handlers
-            .borrow()
-            .get(&target.to_ascii_lowercase())
-            .cloned();
+        let handlers = self.handlers.borrow().get(&target.to_ascii_lowercase()).cloned();
         for handler in handlers.into_iter().flatten() {
             handler(arguments);
         }
@@ -255,10 +232,7 @@ pub struct HubConnection {
 
 impl HubConnection {
     pub fn new(options: ClientOptions) -> Self {
-        let status = Status {
-            protocol: options.protocol,
-            ..Status::default()
-        };
+        let status = Status { protocol: options.protocol, ..Status::default() };
         Self {
             inner: Rc::new(Inner {
                 options,
@@ -274,12 +248,7 @@ impl HubConnection {
 
     /// Registers a handler for a target (case-insensitive, like the official client).
     pub fn on(&self, target: &str, handler: impl Fn(&[Payload]) + 'static) {
-        self.inner
-            .handlers
-            .borrow_mut()
-            .entry(target.to_ascii_lowercase())
-            .or_default()
-            .push(Rc::new(handler));
+        self.inner.handlers.borrow_mut().entry(target.to_ascii_lowercase()).or_default().push(Rc::new(handler));
     }
 
     /// Registers a status listener; it is called at once with the current status.
@@ -318,19 +287,13 @@ impl HubConnection {
             _ => return Err("arguments must serialize as a list (use a tuple or an array)".into()),
         };
         let protocol = self.inner.options.protocol;
-        items
-            .iter()
-            .map(|item| protocol.payload(item).map_err(|e| e.to_string()))
-            .collect()
+        items.iter().map(|item| protocol.payload(item).map_err(|e| e.to_string())).collect()
     }
 
     /// Sends a fire-and-forget invocation (dropped with a warning if not connected).
     pub fn send(&self, target: &str, arguments: &impl Serialize) -> Result<(), String> {
         let arguments = self.arguments(arguments)?;
-        self.command(Command::Send {
-            target: target.to_string(),
-            arguments,
-        })
+        self.command(Command::Send { target: target.to_string(), arguments })
     }
 
     /// Invokes a hub method and waits for its result.
@@ -341,51 +304,28 @@ impl HubConnection {
     ) -> Result<R, InvokeError> {
         let arguments = self.arguments(arguments).map_err(InvokeError::Encode)?;
         let (reply, answer) = oneshot::channel();
-        self.command(Command::Invoke {
-            target: target.to_string(),
-            arguments,
-            reply,
-        })
-        .map_err(|_| InvokeError::NotConnected)?;
+        self.command(Command::Invoke { target: target.to_string(), arguments, reply })
+            .map_err(|_| InvokeError::NotConnected)?;
         let result = answer.await.map_err(|_| InvokeError::ConnectionClosed)??;
         match result {
-            Some(payload) => payload
-                .decode()
-                .map_err(|e| InvokeError::Decode(e.to_string())),
+            Some(payload) => payload.decode().map_err(|e| InvokeError::Decode(e.to_string())),
             // A void method: decode `null` (works for `()` and `Option<_>`).
             None => serde_json::from_str("null").map_err(|e| InvokeError::Decode(e.to_string())),
         }
     }
 
     /// Starts a server-to-client stream. Dropping the returned stream cancels it on the server.
-    pub fn stream<T: DeserializeOwned>(
-        &self,
-        target: &str,
-        arguments: &impl Serialize,
-    ) -> HubStream<T> {
+    pub fn stream<T: DeserializeOwned>(&self, target: &str, arguments: &impl Serialize) -> HubStream<T> {
         let (sink, items) = unbounded();
         let id = Rc::new(RefCell::new(None));
-        let started = self
-            .arguments(arguments)
-            .map_err(InvokeError::Encode)
-            .and_then(|arguments| {
-                self.command(Command::Stream {
-                    target: target.to_string(),
-                    arguments,
-                    sink: sink.clone(),
-                    id: id.clone(),
-                })
+        let started = self.arguments(arguments).map_err(InvokeError::Encode).and_then(|arguments| {
+            self.command(Command::Stream { target: target.to_string(), arguments, sink: sink.clone(), id: id.clone() })
                 .map_err(|_| InvokeError::NotConnected)
-            });
+        });
         if let Err(error) = started {
             let _ = sink.unbounded_send(Err(error));
         }
-        HubStream {
-            items,
-            id,
-            commands: self.inner.commands.borrow().clone(),
-            _item: std::marker::PhantomData,
-        }
+        HubStream { items, id, commands: self.inner.commands.borrow().clone(), _item: std::marker::PhantomData }
     }
 
     /// Stops the connection; status becomes disconnected.
@@ -395,9 +335,7 @@ impl HubConnection {
 
     fn command(&self, command: Command) -> Result<(), String> {
         match self.inner.commands.borrow().as_ref() {
-            Some(tx) => tx
-                .unbounded_send(command)
-                .map_err(|_| "the connection is stopped".to_string()),
+            Some(tx) => tx.unbounded_send(command).map_err(|_| "the connection is stopped".to_string()),
             None => Err("the connection is not started".to_string()),
         }
     }
@@ -417,11 +355,9 @@ impl<T: DeserializeOwned> futures::Stream for HubStream<T> {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         match self.items.poll_next_unpin(cx) {
-            Poll::Ready(Some(Ok(payload))) => Poll::Ready(Some(
-                payload
-                    .decode()
-                    .map_err(|e| InvokeError::Decode(e.to_string())),
-            )),
+            Poll::Ready(Some(Ok(payload))) => {
+                Poll::Ready(Some(payload.decode().map_err(|e| InvokeError::Decode(e.to_string()))))
+            }
             Poll::Ready(Some(Err(error))) => Poll::Ready(Some(Err(error))),
             Poll::Ready(None) => {
                 self.id.borrow_mut().take(); // completed: nothing to cancel
@@ -435,19 +371,14 @@ impl<T: DeserializeOwned> futures::Stream for HubStream<T> {
 impl<T> Drop for HubStream<T> {
     fn drop(&mut self) {
         if let Some(commands) = &self.commands {
-            let _ = commands.unbounded_send(Command::Cancel {
-                id: self.id.clone(),
-            });
+            let _ = commands.unbounded_send(Command::Cancel { id: self.id.clone() });
         }
     }
 }
 
 enum Outcome {
     Stopped,
-    Ended {
-        reason: CloseReason,
-        was_connected: bool,
-    },
+    Ended { reason: CloseReason, was_connected: bool },
 }
 
 async fn run(inner: Rc<Inner>, mut commands: UnboundedReceiver<Command>) {
@@ -456,21 +387,14 @@ async fn run(inner: Rc<Inner>, mut commands: UnboundedReceiver<Command>) {
     let mut ever_connected = false;
     let mut final_error = None;
     loop {
-        let state = if ever_connected {
-            ConnectionState::Reconnecting
-        } else {
-            ConnectionState::Connecting
-        };
+        let state = if ever_connected { ConnectionState::Reconnecting } else { ConnectionState::Connecting };
         inner.update(|s| {
             s.state = state;
             s.retry_at = None;
         });
         match connect_once(&inner, &mut commands, ever_connected).await {
             Outcome::Stopped => break,
-            Outcome::Ended {
-                reason,
-                was_connected,
-            } => {
+            Outcome::Ended { reason, was_connected } => {
                 if was_connected {
                     ever_connected = true;
                     attempts = 0;
@@ -483,8 +407,7 @@ async fn run(inner: Rc<Inner>, mut commands: UnboundedReceiver<Command>) {
                     s.connection_id = None;
                     s.stateful = false;
                 });
-                let may_retry =
-                    reason.may_reconnect() && (ever_connected || inner.options.retry_first_start);
+                let may_retry = reason.may_reconnect() && (ever_connected || inner.options.retry_first_start);
                 if !may_retry {
                     break;
                 }
@@ -498,11 +421,7 @@ async fn run(inner: Rc<Inner>, mut commands: UnboundedReceiver<Command>) {
         };
         attempts += 1;
         let retry_at = now() + delay;
-        let state = if ever_connected {
-            ConnectionState::Reconnecting
-        } else {
-            ConnectionState::Connecting
-        };
+        let state = if ever_connected { ConnectionState::Reconnecting } else { ConnectionState::Connecting };
         inner.update(|s| {
             s.state = state;
             s.retry_at = Some(retry_at);
@@ -547,9 +466,7 @@ fn refuse(command: Command) {
         Command::Stream { sink, .. } => {
             let _ = sink.unbounded_send(Err(InvokeError::NotConnected));
         }
-        Command::Send { target, .. } => {
-            warn(&format!("signalr: send to {target} dropped: not connected"))
-        }
+        Command::Send { target, .. } => warn(&format!("signalr: send to {target} dropped: not connected")),
         Command::Cancel { .. } | Command::Stop => {}
     }
 }
@@ -566,8 +483,7 @@ async fn app_token(options: &ClientOptions) -> Result<Option<String>, String> {
 }
 
 async fn negotiate(options: &ClientOptions) -> Result<Negotiated, String> {
-    let mut negotiator =
-        Negotiator::new(options.url.clone()).with_stateful_reconnect(options.stateful_reconnect);
+    let mut negotiator = Negotiator::new(options.url.clone()).with_stateful_reconnect(options.stateful_reconnect);
     let mut request = negotiator.first_request();
     loop {
         // The app's token goes only to the app's endpoint; a redirect's token only onwards.
@@ -576,20 +492,15 @@ async fn negotiate(options: &ClientOptions) -> Result<Negotiated, String> {
             Bearer::App => app_token(options).await?,
         };
         let (status, body) = {
-            let mut call = Box::pin(
-                http::post_negotiate(&request.url, token.as_deref(), options.with_credentials)
-                    .fuse(),
-            );
+            let mut call =
+                Box::pin(http::post_negotiate(&request.url, token.as_deref(), options.with_credentials).fuse());
             let mut timeout = TimeoutFuture::new(options.start_timeout as u32).fuse();
             select_biased! {
                 answer = call => answer?,
                 _ = timeout => return Err(format!("negotiate with {} timed out", request.url)),
             }
         };
-        match negotiator
-            .handle_response(status, &body)
-            .map_err(|e| format!("negotiate failed: {e}"))?
-        {
+        match negotiator.handle_response(status, &body).map_err(|e| format!("negotiate failed: {e}"))? {
             NegotiateStep::Request(next) => request = next,
             NegotiateStep::Done(done) => return Ok(done),
         }
@@ -598,10 +509,7 @@ async fn negotiate(options: &ClientOptions) -> Result<Negotiated, String> {
 
 /// Transports to try for an offer: the server's order, filtered by the allow-list and by the
 /// protocol's transfer format.
-pub fn candidates(
-    options: &ClientOptions,
-    offer: &crate::negotiate::ConnectionOffer,
-) -> Vec<TransportKind> {
+pub fn candidates(options: &ClientOptions, offer: &crate::negotiate::ConnectionOffer) -> Vec<TransportKind> {
     let format = options.protocol.transfer_format().as_str();
     offer
         .transports
@@ -631,11 +539,7 @@ async fn open_transport(
     }
 }
 
-async fn connect_once(
-    inner: &Rc<Inner>,
-    commands: &mut UnboundedReceiver<Command>,
-    reconnect: bool,
-) -> Outcome {
+async fn connect_once(inner: &Rc<Inner>, commands: &mut UnboundedReceiver<Command>, reconnect: bool) -> Outcome {
     let options = &inner.options;
     let mut failures = Vec::new();
     let mut tried: Vec<TransportKind> = Vec::new();
@@ -655,31 +559,16 @@ async fn connect_once(
         };
         let negotiated = match negotiated {
             Ok(negotiated) => negotiated,
-            Err(error) => {
-                return Outcome::Ended {
-                    reason: CloseReason::TransportLost(error),
-                    was_connected: false,
-                }
-            }
+            Err(error) => return Outcome::Ended { reason: CloseReason::TransportLost(error), was_connected: false },
         };
         let all = candidates(options, &negotiated.offer);
         if all.is_empty() {
-            let error =
-                "none of the transports this client allows is offered by the server".to_string();
-            return Outcome::Ended {
-                reason: CloseReason::TransportLost(error),
-                was_connected: false,
-            };
+            let error = "none of the transports this client allows is offered by the server".to_string();
+            return Outcome::Ended { reason: CloseReason::TransportLost(error), was_connected: false };
         }
         let Some(kind) = all.into_iter().find(|k| !tried.contains(k)) else {
-            let error = format!(
-                "unable to connect with any transport: {}",
-                failures.join("; ")
-            );
-            return Outcome::Ended {
-                reason: CloseReason::TransportLost(error),
-                was_connected: false,
-            };
+            let error = format!("unable to connect with any transport: {}", failures.join("; "));
+            return Outcome::Ended { reason: CloseReason::TransportLost(error), was_connected: false };
         };
         tried.push(kind);
         let token = match &negotiated.bearer {
@@ -694,10 +583,7 @@ async fn connect_once(
         };
         match open_transport(kind, &endpoint, options.start_timeout).await {
             Ok((transport, events)) => {
-                return run_session(
-                    inner, commands, negotiated, endpoint, transport, events, reconnect,
-                )
-                .await;
+                return run_session(inner, commands, negotiated, endpoint, transport, events, reconnect).await;
             }
             Err(error) => failures.push(format!("{} failed: {error}", kind.as_str())),
         }
@@ -736,12 +622,8 @@ async fn run_session(
     let config = SessionConfig {
         protocol: options.protocol,
         inherent_keep_alive: kind == TransportKind::LongPolling,
-        stateful_buffer: stateful.then_some(
-            options
-                .session
-                .stateful_buffer
-                .unwrap_or(crate::stateful::DEFAULT_BUFFER_BYTES),
-        ),
+        stateful_buffer: stateful
+            .then_some(options.session.stateful_buffer.unwrap_or(crate::stateful::DEFAULT_BUFFER_BYTES)),
         ..options.session.clone()
     };
     let mut session = Session::new(config);
@@ -775,9 +657,7 @@ async fn run_session(
                     });
                 }
                 SessionEvent::Message(message) => handle_message(inner, &mut pending, message),
-                SessionEvent::Skipped(error) => {
-                    warn(&format!("signalr: skipped a message: {error}"))
-                }
+                SessionEvent::Skipped(error) => warn(&format!("signalr: skipped a message: {error}")),
                 SessionEvent::TransportLost(error) => {
                     // Stateful reconnect: reopen the same connection; the session replays.
                     inner.update(|s| {
@@ -806,17 +686,11 @@ async fn run_session(
                 }
                 SessionEvent::Closed(reason) => {
                     pending.fail_all();
-                    return Outcome::Ended {
-                        reason,
-                        was_connected,
-                    };
+                    return Outcome::Ended { reason, was_connected };
                 }
             }
         }
-        let wait = session
-            .poll_timeout()
-            .map(|deadline| deadline.saturating_sub(now()))
-            .unwrap_or(60_000);
+        let wait = session.poll_timeout().map(|deadline| deadline.saturating_sub(now())).unwrap_or(60_000);
         let mut timer = TimeoutFuture::new(wait.min(u32::MAX as u64) as u32).fuse();
         select_biased! {
             event = events.next() => match event {
@@ -842,11 +716,7 @@ fn run_command(session: &mut Session, pending: &mut Pending, command: Command) {
                 warn(&format!("signalr: send to {target} dropped: {error}"));
             }
         }
-        Command::Invoke {
-            target,
-            arguments,
-            reply,
-        } => match session.invoke(&target, arguments, now) {
+        Command::Invoke { target, arguments, reply } => match session.invoke(&target, arguments, now) {
             Ok(id) => {
                 pending.invocations.insert(id, reply);
             }
@@ -854,12 +724,7 @@ fn run_command(session: &mut Session, pending: &mut Pending, command: Command) {
                 let _ = reply.send(Err(InvokeError::Encode(error.to_string())));
             }
         },
-        Command::Stream {
-            target,
-            arguments,
-            sink,
-            id,
-        } => match session.stream(&target, arguments, now) {
+        Command::Stream { target, arguments, sink, id } => match session.stream(&target, arguments, now) {
             Ok(invocation_id) => {
                 *id.borrow_mut() = Some(invocation_id.clone());
                 pending.streams.insert(invocation_id, sink);
@@ -881,24 +746,13 @@ fn run_command(session: &mut Session, pending: &mut Pending, command: Command) {
 
 fn handle_message(inner: &Inner, pending: &mut Pending, message: HubMessage) {
     match message {
-        HubMessage::Invocation {
-            target, arguments, ..
-        } => inner.dispatch(&target, &arguments),
-        HubMessage::StreamItem {
-            invocation_id,
-            item,
-            ..
-        } => {
+        HubMessage::Invocation { target, arguments, .. } => inner.dispatch(&target, &arguments),
+        HubMessage::StreamItem { invocation_id, item, .. } => {
             if let Some(sink) = pending.streams.get(&invocation_id) {
                 let _ = sink.unbounded_send(Ok(item));
             }
         }
-        HubMessage::Completion {
-            invocation_id,
-            result,
-            error,
-            ..
-        } => {
+        HubMessage::Completion { invocation_id, result, error, .. } => {
             let outcome = match error {
                 Some(error) => Err(InvokeError::Hub(error)),
                 None => Ok(result),

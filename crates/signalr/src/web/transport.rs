@@ -15,8 +15,7 @@ use js_sys::Uint8Array;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
 use web_sys::{
-    AbortController, BinaryType, CloseEvent, EventSource, EventSourceInit, MessageEvent,
-    RequestCredentials, WebSocket,
+    AbortController, BinaryType, CloseEvent, EventSource, EventSourceInit, MessageEvent, RequestCredentials, WebSocket,
 };
 
 use crate::negotiate::{append_access_token, websocket_url, TransportKind};
@@ -57,15 +56,9 @@ impl Transport {
         events: UnboundedSender<TransportEvent>,
     ) -> Result<Self, String> {
         Ok(match kind {
-            TransportKind::WebSockets => {
-                Transport::WebSockets(WebSocketTransport::open(endpoint, events)?)
-            }
-            TransportKind::ServerSentEvents => {
-                Transport::ServerSentEvents(SseTransport::open(endpoint, events)?)
-            }
-            TransportKind::LongPolling => {
-                Transport::LongPolling(LongPollingTransport::open(endpoint, events))
-            }
+            TransportKind::WebSockets => Transport::WebSockets(WebSocketTransport::open(endpoint, events)?),
+            TransportKind::ServerSentEvents => Transport::ServerSentEvents(SseTransport::open(endpoint, events)?),
+            TransportKind::LongPolling => Transport::LongPolling(LongPollingTransport::open(endpoint, events)),
         })
     }
 
@@ -87,10 +80,7 @@ impl Transport {
 }
 
 fn js_error(context: &str, error: wasm_bindgen::JsValue) -> String {
-    format!(
-        "{context}: {}",
-        error.as_string().unwrap_or_else(|| format!("{error:?}"))
-    )
+    format!("{context}: {}", error.as_string().unwrap_or_else(|| format!("{error:?}")))
 }
 
 /// A browser WebSocket whose callbacks feed a channel.
@@ -125,28 +115,18 @@ impl WebSocketTransport {
         let tx = events;
         let on_close = Closure::<dyn FnMut(CloseEvent)>::new(move |event: CloseEvent| {
             let reason = if !opened.get() {
-                "WebSocket failed to connect (the server, a proxy or a firewall refused it)"
-                    .to_string()
+                "WebSocket failed to connect (the server, a proxy or a firewall refused it)".to_string()
             } else if event.reason().is_empty() {
                 format!("WebSocket closed with status code {}", event.code())
             } else {
-                format!(
-                    "WebSocket closed with status code {} ({})",
-                    event.code(),
-                    event.reason()
-                )
+                format!("WebSocket closed with status code {} ({})", event.code(), event.reason())
             };
             let _ = tx.unbounded_send(TransportEvent::Closed(reason));
         });
         socket.set_onopen(Some(on_open.as_ref().unchecked_ref()));
         socket.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
         socket.set_onclose(Some(on_close.as_ref().unchecked_ref()));
-        Ok(Self {
-            socket,
-            _on_open: on_open,
-            _on_message: on_message,
-            _on_close: on_close,
-        })
+        Ok(Self { socket, _on_open: on_open, _on_message: on_message, _on_close: on_close })
     }
 
     fn send(&self, frame: &Frame) -> Result<(), String> {
@@ -193,21 +173,14 @@ impl PostSender {
     }
 
     fn send(&self, frame: Frame) -> Result<(), String> {
-        self.queue
-            .unbounded_send(frame)
-            .map_err(|_| "the transport is closed".to_string())
+        self.queue.unbounded_send(frame).map_err(|_| "the transport is closed".to_string())
     }
 }
 
 fn request(method: Method, url: &str, endpoint: &Endpoint) -> RequestBuilder {
-    let mut builder = RequestBuilder::new(url)
-        .method(method)
-        .header("X-Requested-With", "XMLHttpRequest")
-        .credentials(if endpoint.with_credentials {
-            RequestCredentials::Include
-        } else {
-            RequestCredentials::SameOrigin
-        });
+    let mut builder = RequestBuilder::new(url).method(method).header("X-Requested-With", "XMLHttpRequest").credentials(
+        if endpoint.with_credentials { RequestCredentials::Include } else { RequestCredentials::SameOrigin },
+    );
     if let Some(token) = &endpoint.access_token {
         builder = builder.header("Authorization", &format!("Bearer {token}"));
     }
@@ -245,10 +218,7 @@ pub struct SseTransport {
 impl SseTransport {
     fn open(endpoint: &Endpoint, events: UnboundedSender<TransportEvent>) -> Result<Self, String> {
         if endpoint.format == TransferFormat::Binary {
-            return Err(
-                "Server-Sent Events carry text only; MessagePack needs WebSockets or Long Polling"
-                    .into(),
-            );
+            return Err("Server-Sent Events carry text only; MessagePack needs WebSockets or Long Polling".into());
         }
         let url = append_access_token(&endpoint.url, endpoint.access_token.as_deref());
         let init = EventSourceInit::new();
@@ -271,24 +241,14 @@ impl SseTransport {
         // EventSource retries by itself after an error; SignalR treats any error as the end.
         let on_error = Closure::<dyn FnMut()>::new(move || {
             source_ref.close();
-            let reason = if opened.get() {
-                "the event stream ended"
-            } else {
-                "EventSource failed to connect"
-            };
+            let reason = if opened.get() { "the event stream ended" } else { "EventSource failed to connect" };
             let _ = tx.unbounded_send(TransportEvent::Closed(reason.into()));
         });
         source.set_onopen(Some(on_open.as_ref().unchecked_ref()));
         source.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
         source.set_onerror(Some(on_error.as_ref().unchecked_ref()));
         let sender = PostSender::start(endpoint, events);
-        Ok(Self {
-            source,
-            sender,
-            _on_open: on_open,
-            _on_message: on_message,
-            _on_error: on_error,
-        })
+        Ok(Self { source, sender, _on_open: on_open, _on_message: on_message, _on_error: on_error })
     }
 }
 
@@ -317,18 +277,8 @@ impl LongPollingTransport {
         let running = Rc::new(Cell::new(true));
         let abort = AbortController::new().expect("AbortController exists in browsers");
         let sender = PostSender::start(endpoint, events.clone());
-        wasm_bindgen_futures::spawn_local(poll_loop(
-            endpoint.clone(),
-            events,
-            running.clone(),
-            abort.clone(),
-        ));
-        Self {
-            sender,
-            running,
-            abort,
-            endpoint: endpoint.clone(),
-        }
+        wasm_bindgen_futures::spawn_local(poll_loop(endpoint.clone(), events, running.clone(), abort.clone()));
+        Self { sender, running, abort, endpoint: endpoint.clone() }
     }
 }
 
@@ -341,9 +291,7 @@ async fn poll_loop(
     let mut first = true;
     while running.get() {
         let url = append_query(&endpoint.url, "_", &js_sys::Date::now().to_string());
-        let poll = request(Method::GET, &url, &endpoint)
-            .abort_signal(Some(&abort.signal()))
-            .send();
+        let poll = request(Method::GET, &url, &endpoint).abort_signal(Some(&abort.signal())).send();
         let timeout = gloo_timers::future::TimeoutFuture::new(POLL_TIMEOUT_MS);
         let response = match futures::future::select(Box::pin(poll), timeout).await {
             futures::future::Either::Left((response, _)) => response,
@@ -355,8 +303,7 @@ async fn poll_loop(
         let response = match response {
             Ok(response) => response,
             Err(error) => {
-                let _ = events
-                    .unbounded_send(TransportEvent::Closed(format!("long poll failed: {error}")));
+                let _ = events.unbounded_send(TransportEvent::Closed(format!("long poll failed: {error}")));
                 return;
             }
         };
@@ -372,15 +319,11 @@ async fn poll_loop(
                 }
             }
             204 => {
-                let _ = events.unbounded_send(TransportEvent::Closed(
-                    "the server ended the connection".into(),
-                ));
+                let _ = events.unbounded_send(TransportEvent::Closed("the server ended the connection".into()));
                 return;
             }
             status => {
-                let _ = events.unbounded_send(TransportEvent::Closed(format!(
-                    "long poll answered HTTP {status}"
-                )));
+                let _ = events.unbounded_send(TransportEvent::Closed(format!("long poll answered HTTP {status}")));
                 return;
             }
         }
@@ -393,9 +336,7 @@ impl Drop for LongPollingTransport {
         self.abort.abort();
         let endpoint = self.endpoint.clone();
         wasm_bindgen_futures::spawn_local(async move {
-            let _ = request(Method::DELETE, &endpoint.url, &endpoint)
-                .send()
-                .await;
+            let _ = request(Method::DELETE, &endpoint.url, &endpoint).send().await;
         });
     }
 }

@@ -9,9 +9,7 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use serde_json::json;
-use signalr::protocol::{
-    parse_handshake_request, split_handshake, Framer, HubMessage, HubProtocol,
-};
+use signalr::protocol::{parse_handshake_request, split_handshake, Framer, HubMessage, HubProtocol};
 use signalr::stateful::{ReceiveCounter, ReplayBuffer, DEFAULT_BUFFER_BYTES};
 use signalr::TransportKind;
 use tokio::sync::broadcast::error::RecvError;
@@ -40,14 +38,7 @@ pub struct Setup {
 
 /// Runs the connection until it ends, then unregisters it (which ends its transport).
 pub async fn run(setup: Setup) {
-    let Setup {
-        hub,
-        token,
-        live,
-        mut inbound,
-        outbound,
-        timing,
-    } = setup;
+    let Setup { hub, token, live, mut inbound, outbound, timing } = setup;
     let connection_id = live.connection_id.clone();
     match handshake(&live, &mut inbound, &outbound, timing).await {
         Some((protocol, stateful, rest)) => {
@@ -76,8 +67,8 @@ async fn handshake(
         tokio::select! {
             message = inbound.recv() => match message {
                 Some(Inbound::Data(bytes)) => buffer.extend_from_slice(&bytes),
-                Some(Inbound::TransportResumed) => {}
-                Some(Inbound::TransportClosed | Inbound::Terminate) | None => return None,
+                Some(Inbound::TransportResumed | Inbound::Deliver(_)) => {}
+                Some(Inbound::TransportClosed | Inbound::Terminate | Inbound::Close { .. }) | None => return None,
             },
             _ = sleep_until(deadline) => return None,
         }
@@ -96,18 +87,10 @@ async fn handshake(
             }
         };
         let Some(protocol) = HubProtocol::from_name(&request.protocol) else {
-            refuse(
-                outbound,
-                &format!(
-                    "Requested protocol '{}' is not available.",
-                    request.protocol
-                ),
-            )
-            .await;
+            refuse(outbound, &format!("Requested protocol '{}' is not available.", request.protocol)).await;
             return None;
         };
-        if protocol == HubProtocol::MessagePack && live.transport == TransportKind::ServerSentEvents
-        {
+        if protocol == HubProtocol::MessagePack && live.transport == TransportKind::ServerSentEvents {
             refuse(outbound, "Cannot use the 'messagepack' protocol on the current transport. The transport does not support 'Binary' transfer format.").await;
             return None;
         }
@@ -128,11 +111,7 @@ async fn handshake(
 }
 
 async fn refuse(outbound: &mpsc::Sender<OutFrame>, error: &str) {
-    let _ = outbound
-        .send(OutFrame::text(
-            json!({ "error": error }).to_string() + "\u{1e}",
-        ))
-        .await;
+    let _ = outbound.send(OutFrame::text(json!({ "error": error }).to_string() + "\u{1e}")).await;
 }
 
 struct Connection<'a> {
@@ -212,6 +191,15 @@ impl<'a> Connection<'a> {
                     }
                     Some(Inbound::TransportClosed) => self.transport_closed(),
                     Some(Inbound::TransportResumed) => self.transport_resumed(),
+                    Some(Inbound::Deliver(message)) => {
+                        if let Some(frame) = message.frame(self.protocol) {
+                            self.send_sequenced(frame);
+                        }
+                    }
+                    Some(Inbound::Close { error, allow_reconnect }) => {
+                        self.send_message(&HubMessage::Close { error: Some(error), allow_reconnect });
+                        self.closing = true;
+                    }
                     Some(Inbound::Terminate) | None => break,
                 },
                 Some(message) = stream_rx.recv() => self.send_message(&message),
@@ -229,9 +217,7 @@ impl<'a> Connection<'a> {
     fn handle_data(&mut self, bytes: &[u8]) {
         let protocol = self.protocol;
         let mut messages = Vec::new();
-        let framed = self
-            .framer
-            .push(bytes, |record| messages.push(protocol.parse(record)));
+        let framed = self.framer.push(bytes, |record| messages.push(protocol.parse(record)));
         for message in messages {
             match message {
                 Ok(Some(message)) => self.handle_message(message),
@@ -252,8 +238,7 @@ impl<'a> Connection<'a> {
             if !self.received.on_message() {
                 return; // a duplicate replayed by the client
             }
-            self.ack_due
-                .get_or_insert(Instant::now() + Duration::from_secs(1));
+            self.ack_due.get_or_insert(Instant::now() + Duration::from_secs(1));
         }
         match message {
             HubMessage::Ping => {}
@@ -265,26 +250,14 @@ impl<'a> Connection<'a> {
             }
             HubMessage::Sequence { sequence_id } => {
                 if !self.received.on_sequence(sequence_id) {
-                    self.close_with_error(
-                        "Sequence ID greater than amount of messages we've received.",
-                    );
+                    self.close_with_error("Sequence ID greater than amount of messages we've received.");
                 }
             }
-            HubMessage::Invocation {
-                invocation_id,
-                target,
-                arguments,
-                ..
-            } => {
+            HubMessage::Invocation { invocation_id, target, arguments, .. } => {
                 let action = methods::invoke(self.protocol, invocation_id, &target, arguments);
                 self.act(action);
             }
-            HubMessage::StreamInvocation {
-                invocation_id,
-                target,
-                arguments,
-                ..
-            } => {
+            HubMessage::StreamInvocation { invocation_id, target, arguments, .. } => {
                 let action = methods::stream(invocation_id, &target, &arguments);
                 self.act(action);
             }
@@ -312,11 +285,7 @@ impl<'a> Connection<'a> {
                 }
                 self.live.kick.notify_one();
             }
-            Action::Stream {
-                invocation_id,
-                count,
-                interval_ms,
-            } => {
+            Action::Stream { invocation_id, count, interval_ms } => {
                 let tx = self.stream_tx.clone();
                 let protocol = self.protocol;
                 let id = invocation_id.clone();
@@ -369,7 +338,8 @@ impl<'a> Connection<'a> {
     }
 
     fn push(&mut self, frame: OutFrame) {
-        if !self.transport_up {
+        // A stalled service (fault injection) sends nothing at all, pings included.
+        if !self.transport_up || self.hub.is_stalled() {
             return;
         }
         if self.outbound.try_send(frame).is_err() {
@@ -421,6 +391,11 @@ impl<'a> Connection<'a> {
             self.close_with_error("Connection closed: the client sent nothing within the timeout.");
             return;
         }
+        if crate::jwt::unix_now() >= self.live.token_expires {
+            // Like the service: an expired token ends the connection; the client renegotiates.
+            self.close_with_error("The access token expired; reconnect with a new one.");
+            return;
+        }
         if self.ack_due.is_some_and(|due| now >= due) {
             self.ack_due = None;
             if let Some(sequence_id) = self.received.take_ack() {
@@ -433,10 +408,7 @@ impl<'a> Connection<'a> {
     }
 
     fn close_with_error(&mut self, error: &str) {
-        self.send_message(&HubMessage::Close {
-            error: Some(error.to_string()),
-            allow_reconnect: true,
-        });
+        self.send_message(&HubMessage::Close { error: Some(error.to_string()), allow_reconnect: true });
         self.closing = true;
     }
 }

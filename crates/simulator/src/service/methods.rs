@@ -9,11 +9,7 @@ pub enum Action {
     /// Send these messages back to the caller.
     Reply(Vec<HubMessage>),
     /// Start a server-to-client stream of `count` integers, one every `interval_ms`.
-    Stream {
-        invocation_id: String,
-        count: u64,
-        interval_ms: u64,
-    },
+    Stream { invocation_id: String, count: u64, interval_ms: u64 },
     /// Reply, then cut the transport abruptly (a fault for reconnect tests).
     ReplyThenDropTransport(Vec<HubMessage>),
     /// Nothing to do.
@@ -22,26 +18,14 @@ pub enum Action {
 
 fn completion(invocation_id: String, result: Result<Option<Payload>, String>) -> HubMessage {
     match result {
-        Ok(result) => HubMessage::Completion {
-            invocation_id,
-            result,
-            error: None,
-            headers: Headers::new(),
-        },
-        Err(error) => HubMessage::Completion {
-            invocation_id,
-            result: None,
-            error: Some(error),
-            headers: Headers::new(),
-        },
+        Ok(result) => HubMessage::Completion { invocation_id, result, error: None, headers: Headers::new() },
+        Err(error) => {
+            HubMessage::Completion { invocation_id, result: None, error: Some(error), headers: Headers::new() }
+        }
     }
 }
 
-fn arg<T: serde::de::DeserializeOwned>(
-    arguments: &[Payload],
-    index: usize,
-    method: &str,
-) -> Result<T, String> {
+fn arg<T: serde::de::DeserializeOwned>(arguments: &[Payload], index: usize, method: &str) -> Result<T, String> {
     arguments
         .get(index)
         .ok_or_else(|| format!("{method} takes at least {} argument(s)", index + 1))?
@@ -50,12 +34,7 @@ fn arg<T: serde::de::DeserializeOwned>(
 }
 
 /// Runs a client Invocation (`invocation_id: None` for a fire-and-forget send).
-pub fn invoke(
-    protocol: HubProtocol,
-    invocation_id: Option<String>,
-    target: &str,
-    arguments: Vec<Payload>,
-) -> Action {
+pub fn invoke(protocol: HubProtocol, invocation_id: Option<String>, target: &str, arguments: Vec<Payload>) -> Action {
     let result: Result<Option<Payload>, String> = match target.to_ascii_lowercase().as_str() {
         // echo(value) → value
         "echo" => match arguments.into_iter().next() {
@@ -85,9 +64,7 @@ pub fn invoke(
         }
         // dropTransport(): answers, then cuts the transport like a network failure.
         "droptransport" => {
-            let replies = invocation_id
-                .map(|id| vec![completion(id, Ok(None))])
-                .unwrap_or_default();
+            let replies = invocation_id.map(|id| vec![completion(id, Ok(None))]).unwrap_or_default();
             return Action::ReplyThenDropTransport(replies);
         }
         other => Err(format!("Unknown hub method '{other}'")),
@@ -107,11 +84,9 @@ pub fn stream(invocation_id: String, target: &str, arguments: &[Payload]) -> Act
     let count = arg::<u64>(arguments, 0, "counter");
     let interval = arg::<u64>(arguments, 1, "counter").unwrap_or(10);
     match count {
-        Ok(count) => Action::Stream {
-            invocation_id,
-            count: count.min(100_000),
-            interval_ms: interval.clamp(1, 60_000),
-        },
+        Ok(count) => {
+            Action::Stream { invocation_id, count: count.min(100_000), interval_ms: interval.clamp(1, 60_000) }
+        }
         Err(error) => Action::Reply(vec![completion(invocation_id, Err(error))]),
     }
 }
@@ -119,11 +94,7 @@ pub fn stream(invocation_id: String, target: &str, arguments: &[Payload]) -> Act
 /// One item of a stream.
 pub fn stream_item(protocol: HubProtocol, invocation_id: &str, value: u64) -> Option<HubMessage> {
     let item = protocol.payload(&value).ok()?;
-    Some(HubMessage::StreamItem {
-        invocation_id: invocation_id.to_string(),
-        item,
-        headers: Headers::new(),
-    })
+    Some(HubMessage::StreamItem { invocation_id: invocation_id.to_string(), item, headers: Headers::new() })
 }
 
 /// The Completion that ends a stream.

@@ -69,26 +69,14 @@ pub struct TransportPolicy {
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/client/negotiate", post(negotiate))
-        .route(
-            "/client/",
-            get(connect)
-                .post(transports::send)
-                .delete(transports::delete),
-        )
-        .route(
-            "/client",
-            get(connect)
-                .post(transports::send)
-                .delete(transports::delete),
-        )
+        .route("/client/", get(connect).post(transports::send).delete(transports::delete))
+        .route("/client", get(connect).post(transports::send).delete(transports::delete))
 }
 
 type Params = Query<HashMap<String, String>>;
 
 fn hub_param(params: &HashMap<String, String>) -> Result<&str, ApiError> {
-    let hub = params
-        .get("hub")
-        .ok_or_else(|| ApiError::bad_request("the hub query parameter is required"))?;
+    let hub = params.get("hub").ok_or_else(|| ApiError::bad_request("the hub query parameter is required"))?;
     if !valid_hub_name(hub) {
         return Err(ApiError::bad_request(format!("invalid hub name {hub:?}")));
     }
@@ -109,24 +97,25 @@ fn client_claims(
         .or_else(|| params.get("access_token").map(String::as_str))
         .ok_or_else(|| ApiError::unauthorized(jwt::TokenError::Missing.to_string()))?;
     let audience = state.client_url(hub);
-    jwt::verify(
-        token,
-        &state.settings.connection.access_key,
-        jwt::unix_now(),
-        &[&audience],
-    )
-    .map_err(|e| ApiError::unauthorized(e.to_string()))
+    jwt::verify(token, &state.settings.connection.access_key, jwt::unix_now(), &[&audience])
+        .map_err(|e| ApiError::unauthorized(e.to_string()))
 }
 
-/// The checked hub and connection token of a transport request.
+/// A checked transport request: its hub, connection token and client claims.
+struct ConnectionRequest {
+    hub: Arc<Hub>,
+    token: Option<String>,
+    claims: Claims,
+}
+
 fn connection_request(
     state: &AppState,
     headers: &HeaderMap,
     params: &HashMap<String, String>,
-) -> Result<(Arc<Hub>, Option<String>), ApiError> {
+) -> Result<ConnectionRequest, ApiError> {
     let hub_name = hub_param(params)?;
-    client_claims(state, hub_name, headers, params)?;
-    Ok((state.hubs.get(hub_name), params.get("id").cloned()))
+    let claims = client_claims(state, hub_name, headers, params)?;
+    Ok(ConnectionRequest { hub: state.hubs.get(hub_name), token: params.get("id").cloned(), claims })
 }
 
 async fn negotiate(
@@ -136,16 +125,10 @@ async fn negotiate(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let hub_name = hub_param(&params)?;
     client_claims(&state, hub_name, &headers, &params)?;
-    let version: u32 = params
-        .get("negotiateVersion")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    let wants_stateful = params
-        .get("useStatefulReconnect")
-        .is_some_and(|v| v == "true");
+    let version: u32 = params.get("negotiateVersion").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let wants_stateful = params.get("useStatefulReconnect").is_some_and(|v| v == "true");
     let stateful = wants_stateful && state.settings.transports.stateful_reconnect;
-    let (connection_id, connection_token) =
-        state.hubs.get(hub_name).negotiate(version >= 1, stateful);
+    let (connection_id, connection_token) = state.hubs.get(hub_name).negotiate(version >= 1, stateful);
     let transports = json!([
         { "transport": "WebSockets", "transferFormats": ["Text", "Binary"] },
         { "transport": "ServerSentEvents", "transferFormats": ["Text"] },
@@ -171,10 +154,7 @@ fn refused(state: &AppState, transport: TransportKind) -> Result<(), ApiError> {
     if state.settings.transports.refused.contains(&transport) {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
-            format!(
-                "the {} transport is refused by this simulator (--refuse-transport)",
-                transport.as_str()
-            ),
+            format!("the {} transport is refused by this simulator (--refuse-transport)", transport.as_str()),
         ));
     }
     Ok(())
@@ -187,7 +167,7 @@ async fn connect(
     headers: HeaderMap,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
-    let (hub, token) = connection_request(&state, &headers, &params)?;
+    let ConnectionRequest { hub, token, claims } = connection_request(&state, &headers, &params)?;
     let timing = state.settings.timing;
     if let Ok(upgrade) = upgrade {
         refused(&state, TransportKind::WebSockets)?;
@@ -199,60 +179,33 @@ async fn connect(
         if let Some(live) = hub.live(&token) {
             // Stateful reconnect: a new socket for a live connection.
             if live.transport != TransportKind::WebSockets || !live.stateful {
-                return Err(ApiError::new(
-                    StatusCode::CONFLICT,
-                    "this connection already has a transport",
-                ));
+                return Err(ApiError::new(StatusCode::CONFLICT, "this connection already has a transport"));
             }
-            return Ok(upgrade
-                .on_upgrade(move |socket| transports::resume_websocket(socket, live))
-                .into_response());
+            return Ok(upgrade.on_upgrade(move |socket| transports::resume_websocket(socket, live)).into_response());
         }
-        let pending = hub
-            .claim(&token)
-            .ok_or_else(|| ApiError::not_found("No Connection with that ID"))?;
-        let live = start(&hub, &token, pending, TransportKind::WebSockets, timing);
-        return Ok(upgrade
-            .on_upgrade(move |socket| transports::websocket(socket, live))
-            .into_response());
+        let pending = hub.claim(&token).ok_or_else(|| ApiError::not_found("No Connection with that ID"))?;
+        let live = start(&hub, &token, pending, &claims, TransportKind::WebSockets, timing);
+        return Ok(upgrade.on_upgrade(move |socket| transports::websocket(socket, live)).into_response());
     }
     let token = token.ok_or_else(|| ApiError::bad_request("Connection ID required"))?;
     if let Some(live) = hub.live(&token) {
         return match live.transport {
-            TransportKind::LongPolling => {
-                Ok(transports::poll(&hub, live, timing.poll_timeout).await)
-            }
-            _ => Err(ApiError::bad_request(
-                "Cannot change transports mid-connection",
-            )),
+            TransportKind::LongPolling => Ok(transports::poll(&hub, live, timing.poll_timeout).await),
+            _ => Err(ApiError::bad_request("Cannot change transports mid-connection")),
         };
     }
-    let accepts_sse = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("text/event-stream"));
-    let kind = if accepts_sse {
-        TransportKind::ServerSentEvents
-    } else {
-        TransportKind::LongPolling
-    };
+    let accepts_sse =
+        headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("text/event-stream"));
+    let kind = if accepts_sse { TransportKind::ServerSentEvents } else { TransportKind::LongPolling };
     refused(&state, kind)?;
-    let pending = hub
-        .claim(&token)
-        .ok_or_else(|| ApiError::not_found("No Connection with that ID"))?;
-    let live = start(&hub, &token, pending, kind, timing);
+    let pending = hub.claim(&token).ok_or_else(|| ApiError::not_found("No Connection with that ID"))?;
+    let live = start(&hub, &token, pending, &claims, kind, timing);
     Ok(match kind {
         TransportKind::ServerSentEvents => transports::event_stream(live),
         // The first poll answers at once: it tells the client the connection is ready.
         _ => {
-            live.last_poll
-                .store(hub.clock(), std::sync::atomic::Ordering::Relaxed);
-            (
-                StatusCode::OK,
-                [(header::CONTENT_TYPE, "application/octet-stream")],
-                "",
-            )
-                .into_response()
+            live.last_poll.store(hub.clock(), std::sync::atomic::Ordering::Relaxed);
+            (StatusCode::OK, [(header::CONTENT_TYPE, "application/octet-stream")], "").into_response()
         }
     })
 }
@@ -262,6 +215,7 @@ fn start(
     hub: &Arc<Hub>,
     token: &str,
     pending: Pending,
+    claims: &Claims,
     transport: TransportKind,
     timing: Timing,
 ) -> Arc<LiveConnection> {
@@ -275,6 +229,8 @@ fn start(
         stateful: pending.stateful && transport == TransportKind::WebSockets,
         last_poll: AtomicU64::new(hub.clock()),
         kick: tokio::sync::Notify::new(),
+        user_id: claims.user(),
+        token_expires: claims.exp,
     });
     hub.go_live(token, live.clone());
     tokio::spawn(connection::run(connection::Setup {

@@ -81,19 +81,10 @@ pub fn event_stream(live: Arc<LiveConnection>) -> Response {
     let events = async_stream(live);
     let mut response = Response::new(Body::from_stream(events));
     let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/event-stream"),
-    );
-    headers.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("no-cache,no-store"),
-    );
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache,no-store"));
     headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-    headers.insert(
-        header::CONTENT_ENCODING,
-        HeaderValue::from_static("identity"),
-    );
+    headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("identity"));
     headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
     response
 }
@@ -143,12 +134,7 @@ pub async fn poll(hub: &Hub, live: Arc<LiveConnection>, poll_timeout: Duration) 
         // Nothing to say: an empty 200 and the client polls again.
         Err(_) => {
             live.last_poll.store(hub.clock(), Ordering::Relaxed);
-            return (
-                StatusCode::OK,
-                [(header::CONTENT_TYPE, "application/octet-stream")],
-                "",
-            )
-                .into_response();
+            return (StatusCode::OK, [(header::CONTENT_TYPE, "application/octet-stream")], "").into_response();
         }
     };
     let mut body = first.bytes.to_vec();
@@ -159,12 +145,7 @@ pub async fn poll(hub: &Hub, live: Arc<LiveConnection>, poll_timeout: Duration) 
         }
     }
     live.last_poll.store(hub.clock(), Ordering::Relaxed);
-    (
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, "application/octet-stream")],
-        body,
-    )
-        .into_response()
+    (StatusCode::OK, [(header::CONTENT_TYPE, "application/octet-stream")], body).into_response()
 }
 
 /// `POST /client/?id=`: messages from an SSE or long-polling client.
@@ -181,9 +162,7 @@ pub async fn send(
             "POST requests are not allowed for WebSocket connections.",
         ));
     }
-    live.inbound
-        .send(Inbound::Data(body))
-        .map_err(|_| ApiError::not_found("No Connection with that ID"))?;
+    live.inbound.send(Inbound::Data(body)).map_err(|_| ApiError::not_found("No Connection with that ID"))?;
     Ok(StatusCode::OK)
 }
 
@@ -195,9 +174,7 @@ pub async fn delete(
 ) -> Result<StatusCode, ApiError> {
     let live = live_connection(&state, &headers, &params)?;
     if live.transport != TransportKind::LongPolling {
-        return Err(ApiError::bad_request(
-            "Cannot terminate this connection using the DELETE endpoint.",
-        ));
+        return Err(ApiError::bad_request("Cannot terminate this connection using the DELETE endpoint."));
     }
     let _ = live.inbound.send(Inbound::Terminate);
     Ok(StatusCode::ACCEPTED)
@@ -208,10 +185,9 @@ fn live_connection(
     headers: &HeaderMap,
     params: &HashMap<String, String>,
 ) -> Result<Arc<LiveConnection>, ApiError> {
-    let (hub, token) = connection_request(state, headers, params)?;
-    let token = token.ok_or_else(|| ApiError::bad_request("Connection ID required"))?;
-    hub.live(&token)
-        .ok_or_else(|| ApiError::not_found("No Connection with that ID"))
+    let request = connection_request(state, headers, params)?;
+    let token = request.token.ok_or_else(|| ApiError::bad_request("Connection ID required"))?;
+    request.hub.live(&token).ok_or_else(|| ApiError::not_found("No Connection with that ID"))
 }
 
 #[cfg(test)]
@@ -220,10 +196,7 @@ mod tests {
 
     #[test]
     fn sse_events_put_every_line_in_a_data_field() {
-        assert_eq!(
-            &sse_event(b"{\"type\":6}\x1e")[..],
-            b"data: {\"type\":6}\x1e\r\n\r\n"
-        );
+        assert_eq!(&sse_event(b"{\"type\":6}\x1e")[..], b"data: {\"type\":6}\x1e\r\n\r\n");
         assert_eq!(&sse_event(b"a\r\nb")[..], b"data: a\r\ndata: b\r\n\r\n");
     }
 }

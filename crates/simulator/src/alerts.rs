@@ -1,0 +1,294 @@
+//! Alert rules over equipment readings: thresholds and rate of change, each raised once and
+//! cleared with hysteresis (the value must come back past a lower bound), so a value hovering
+//! at a threshold does not flap.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+use telemetry::{Alert, AlertAcknowledged, AlertCleared, DeviceKind, Millis, OpenAlert, Reading, Severity};
+
+/// When a rule fires and when it clears.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Condition {
+    /// Fires above `threshold`, clears below `clear`.
+    Above { threshold: f64, clear: f64 },
+    /// Fires when the value rose faster than `per_second` over the last `window_ms`, clears
+    /// when the rise slows below `clear_per_second`.
+    RisingFaster { per_second: f64, window_ms: i64, clear_per_second: f64 },
+}
+
+/// One alert rule.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub kind: DeviceKind,
+    pub metric: &'static str,
+    pub unit: &'static str,
+    pub severity: Severity,
+    pub condition: Condition,
+}
+
+/// The rules the simulator runs.
+pub fn default_rules() -> Vec<Rule> {
+    use Condition::*;
+    use DeviceKind::*;
+    let rule = |kind, metric, unit, severity, condition| Rule { kind, metric, unit, severity, condition };
+    vec![
+        rule(Process, "temperature", "°C", Severity::Warning, Above { threshold: 90.0, clear: 85.0 }),
+        rule(Process, "temperature", "°C", Severity::Critical, Above { threshold: 100.0, clear: 95.0 }),
+        rule(
+            Process,
+            "temperature",
+            "°C/s",
+            Severity::Warning,
+            RisingFaster { per_second: 1.0, window_ms: 10_000, clear_per_second: 0.3 },
+        ),
+        rule(Process, "pressure", "bar", Severity::Warning, Above { threshold: 7.0, clear: 6.5 }),
+        rule(Drill, "rpm", "rpm", Severity::Warning, Above { threshold: 160.0, clear: 150.0 }),
+        rule(Drill, "power", "kW", Severity::Critical, Above { threshold: 1_200.0, clear: 1_100.0 }),
+        rule(Drill, "angle", "°", Severity::Info, Above { threshold: 8.0, clear: 7.0 }),
+    ]
+}
+
+/// What one evaluation changed.
+#[derive(Debug, Default, PartialEq)]
+pub struct Changes {
+    pub raised: Vec<Alert>,
+    pub cleared: Vec<AlertCleared>,
+}
+
+/// Evaluates rules and keeps open alerts with their acknowledgements.
+pub struct AlertEngine {
+    rules: Vec<Rule>,
+    /// (device, rule index) → the open alert.
+    open: BTreeMap<(String, usize), Alert>,
+    acknowledged: HashMap<String, AlertAcknowledged>,
+    /// (device, metric) → recent (ts, value) for rate-of-change rules.
+    history: HashMap<(String, &'static str), VecDeque<(Millis, f64)>>,
+    next_id: u64,
+    id_prefix: String,
+}
+
+impl AlertEngine {
+    /// `id_prefix` keeps alert ids of different runs apart.
+    pub fn new(rules: Vec<Rule>, id_prefix: impl Into<String>) -> Self {
+        Self {
+            rules,
+            open: BTreeMap::new(),
+            acknowledged: HashMap::new(),
+            history: HashMap::new(),
+            next_id: 1,
+            id_prefix: id_prefix.into(),
+        }
+    }
+
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// Runs every rule over a batch of readings.
+    pub fn evaluate(&mut self, readings: &[Reading]) -> Changes {
+        let mut changes = Changes::default();
+        for reading in readings {
+            self.remember(reading);
+            for index in 0..self.rules.len() {
+                let rule = self.rules[index].clone();
+                if rule.kind != reading.kind {
+                    continue;
+                }
+                let Some(&value) = reading.values.get(rule.metric) else { continue };
+                let key = (reading.device.clone(), index);
+                let measured = match rule.condition {
+                    Condition::Above { .. } => Some(value),
+                    Condition::RisingFaster { window_ms, .. } => self.rate(&reading.device, rule.metric, window_ms),
+                };
+                let Some(measured) = measured else { continue };
+                let is_open = self.open.contains_key(&key);
+                let (fires, clears, threshold) = match rule.condition {
+                    Condition::Above { threshold, clear } => (measured > threshold, measured < clear, threshold),
+                    Condition::RisingFaster { per_second, clear_per_second, .. } => {
+                        (measured > per_second, measured < clear_per_second, per_second)
+                    }
+                };
+                if !is_open && fires {
+                    let alert = self.alert(&rule, reading, measured, threshold);
+                    self.open.insert(key, alert.clone());
+                    changes.raised.push(alert);
+                } else if is_open && clears {
+                    if let Some(alert) = self.open.remove(&key) {
+                        self.acknowledged.remove(&alert.id);
+                        changes.cleared.push(AlertCleared { id: alert.id, ts: reading.ts });
+                    }
+                }
+            }
+        }
+        changes
+    }
+
+    fn remember(&mut self, reading: &Reading) {
+        let longest = self
+            .rules
+            .iter()
+            .filter_map(|r| match r.condition {
+                Condition::RisingFaster { window_ms, .. } if r.kind == reading.kind => Some((r.metric, window_ms)),
+                _ => None,
+            })
+            .collect::<Vec<_>>();
+        for (metric, window_ms) in longest {
+            let Some(&value) = reading.values.get(metric) else { continue };
+            let history = self.history.entry((reading.device.clone(), metric)).or_default();
+            history.push_back((reading.ts, value));
+            while history.front().is_some_and(|(ts, _)| reading.ts - ts > window_ms) {
+                history.pop_front();
+            }
+        }
+    }
+
+    /// Rise per second over the window, once at least half the window is covered.
+    fn rate(&self, device: &str, metric: &'static str, window_ms: i64) -> Option<f64> {
+        let history = self.history.get(&(device.to_string(), metric))?;
+        let (first_ts, first) = *history.front()?;
+        let (last_ts, last) = *history.back()?;
+        let span = last_ts - first_ts;
+        (span * 2 >= window_ms && span > 0).then(|| (last - first) / (span as f64 / 1000.0))
+    }
+
+    fn alert(&mut self, rule: &Rule, reading: &Reading, measured: f64, threshold: f64) -> Alert {
+        let id = format!("{}-{}", self.id_prefix, self.next_id);
+        self.next_id += 1;
+        let message = match rule.condition {
+            Condition::Above { .. } => {
+                format!(
+                    "{} {} {:.1} {} is above {} {}",
+                    reading.device, rule.metric, measured, rule.unit, threshold, rule.unit
+                )
+            }
+            Condition::RisingFaster { .. } => format!(
+                "{} {} rising fast: {:.1} {} (limit {} {})",
+                reading.device, rule.metric, measured, rule.unit, threshold, rule.unit
+            ),
+        };
+        Alert {
+            id,
+            ts: reading.ts,
+            device: reading.device.clone(),
+            site: reading.site.clone(),
+            severity: rule.severity,
+            metric: rule.metric.to_string(),
+            value: (measured * 100.0).round() / 100.0,
+            threshold,
+            message,
+        }
+    }
+
+    /// Open alerts, oldest first, with their acknowledgements.
+    pub fn open_alerts(&self) -> Vec<OpenAlert> {
+        let mut alerts: Vec<OpenAlert> = self
+            .open
+            .values()
+            .map(|alert| OpenAlert { alert: alert.clone(), acknowledged: self.acknowledged.get(&alert.id).cloned() })
+            .collect();
+        alerts.sort_by(|a, b| a.alert.ts.cmp(&b.alert.ts).then_with(|| a.alert.id.cmp(&b.alert.id)));
+        alerts
+    }
+
+    /// Acknowledges an open alert (again is fine: the first acknowledgement stays).
+    pub fn acknowledge(&mut self, id: &str, by: &str, ts: Millis) -> Option<AlertAcknowledged> {
+        if !self.open.values().any(|a| a.id == id) {
+            return None;
+        }
+        let ack = self.acknowledged.entry(id.to_string()).or_insert_with(|| AlertAcknowledged {
+            id: id.to_string(),
+            by: by.to_string(),
+            ts,
+        });
+        Some(ack.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use telemetry::DeviceStatus;
+
+    fn reading(ts: i64, temperature: f64) -> Reading {
+        Reading {
+            device: "press-01".into(),
+            kind: DeviceKind::Process,
+            ts,
+            site: "harbour".into(),
+            status: DeviceStatus::Running,
+            values: [("temperature".to_string(), temperature), ("pressure".to_string(), 5.0)].into(),
+        }
+    }
+
+    fn threshold_only() -> AlertEngine {
+        let rules = default_rules().into_iter().filter(|r| matches!(r.condition, Condition::Above { .. })).collect();
+        AlertEngine::new(rules, "t")
+    }
+
+    #[test]
+    fn a_threshold_alert_is_raised_once_and_cleared_with_hysteresis() {
+        let mut engine = threshold_only();
+        assert_eq!(engine.evaluate(&[reading(0, 80.0)]), Changes::default());
+        let raised = engine.evaluate(&[reading(1_000, 91.0)]).raised;
+        assert_eq!(raised.len(), 1);
+        assert_eq!(raised[0].severity, Severity::Warning);
+        assert_eq!(raised[0].threshold, 90.0);
+        // Hovering around the threshold does not flap: no new alert, no clear.
+        for (i, t) in [89.0, 90.5, 88.0, 91.0, 86.0].into_iter().enumerate() {
+            assert_eq!(engine.evaluate(&[reading(2_000 + i as i64 * 1000, t)]), Changes::default(), "{t}");
+        }
+        let cleared = engine.evaluate(&[reading(9_000, 84.0)]).cleared;
+        assert_eq!(cleared, [AlertCleared { id: raised[0].id.clone(), ts: 9_000 }]);
+        assert!(engine.open_alerts().is_empty());
+        // Crossing again is a new alert.
+        let again = engine.evaluate(&[reading(10_000, 92.0)]).raised;
+        assert_ne!(again[0].id, raised[0].id);
+    }
+
+    #[test]
+    fn warning_and_critical_are_separate_alerts() {
+        let mut engine = threshold_only();
+        let raised = engine.evaluate(&[reading(0, 101.0)]).raised;
+        let severities: Vec<_> = raised.iter().map(|a| a.severity).collect();
+        assert_eq!(severities, [Severity::Warning, Severity::Critical]);
+        let cleared = engine.evaluate(&[reading(1_000, 94.0)]).cleared;
+        assert_eq!(cleared.len(), 1, "critical clears below 95, warning stays until below 85");
+    }
+
+    #[test]
+    fn rate_of_change_fires_on_a_fast_rise_and_not_on_a_slow_one() {
+        let rules =
+            default_rules().into_iter().filter(|r| matches!(r.condition, Condition::RisingFaster { .. })).collect();
+        let mut slow = AlertEngine::new(rules, "r");
+        let mut fast = AlertEngine::new(
+            default_rules().into_iter().filter(|r| matches!(r.condition, Condition::RisingFaster { .. })).collect(),
+            "r",
+        );
+        let mut fast_raised = Vec::new();
+        for s in 0..20 {
+            assert!(slow.evaluate(&[reading(s * 1000, 70.0 + s as f64 * 0.2)]).raised.is_empty());
+            fast_raised.extend(fast.evaluate(&[reading(s * 1000, 70.0 + s as f64 * 2.0)]).raised);
+        }
+        assert_eq!(fast_raised.len(), 1, "raised once");
+        assert!(fast_raised[0].message.contains("rising fast"));
+        assert!(fast_raised[0].value > 1.5);
+        // Levelling off clears it.
+        let mut cleared = Vec::new();
+        for s in 20..40 {
+            cleared.extend(fast.evaluate(&[reading(s * 1000, 110.0)]).cleared);
+        }
+        assert_eq!(cleared.len(), 1);
+    }
+
+    #[test]
+    fn acknowledgements_stick_until_the_alert_clears() {
+        let mut engine = threshold_only();
+        let id = engine.evaluate(&[reading(0, 91.0)]).raised[0].id.clone();
+        assert!(engine.acknowledge("nope", "ann", 1).is_none());
+        let ack = engine.acknowledge(&id, "ann", 5).unwrap();
+        assert_eq!(engine.acknowledge(&id, "bob", 6).unwrap(), ack, "the first acknowledgement stays");
+        assert_eq!(engine.open_alerts()[0].acknowledged.as_ref().unwrap().by, "ann");
+        engine.evaluate(&[reading(10, 80.0)]);
+        assert!(engine.acknowledge(&id, "ann", 11).is_none(), "cleared alerts are gone");
+    }
+}

@@ -1,0 +1,122 @@
+//! The device pipeline: each tick, step the scenarios, record the state, evaluate the alert
+//! rules, and publish one batch per target per site group (and per device group for
+//! readings), each serialized once per protocol for every listener.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use telemetry::{groups, targets, Alert, Position, Reading};
+use tokio::time::{interval, MissedTickBehavior};
+
+use crate::equipment::Equipment;
+use crate::fleet::Fleet;
+use crate::hub::Broadcast;
+use crate::{unix_millis, AppState};
+
+fn ticker(rate: f64) -> (tokio::time::Interval, Duration) {
+    let period = Duration::from_secs_f64(1.0 / rate.max(0.001));
+    let mut ticker = interval(period);
+    ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    (ticker, period)
+}
+
+/// Splits items by site, keeping their order.
+fn by_site<T>(items: Vec<T>, site: impl Fn(&T) -> &str) -> BTreeMap<String, Vec<T>> {
+    let mut sites: BTreeMap<String, Vec<T>> = BTreeMap::new();
+    for item in items {
+        sites.entry(site(&item).to_string()).or_default().push(item);
+    }
+    sites
+}
+
+/// Publishes vehicle positions at `rate` updates per second until the task is dropped.
+pub async fn run_fleet(state: Arc<AppState>, mut fleet: Fleet, rate: f64) {
+    let hub = state.hubs.get(telemetry::HUB);
+    let (mut ticker, period) = ticker(rate);
+    loop {
+        ticker.tick().await;
+        fleet.step(period.as_secs_f64());
+        let batch = fleet.positions(unix_millis());
+        {
+            let mut world = state.world.lock().expect("world lock");
+            for position in &batch {
+                world.positions.insert(position.id.clone(), position.clone());
+            }
+        }
+        if hub.connection_count() == 0 {
+            continue;
+        }
+        for (site, positions) in by_site(batch, |p: &Position| &p.site) {
+            hub.send_to_group(&groups::site(&site), &Broadcast::invocation(targets::POSITIONS, [positions]), &[]);
+        }
+    }
+}
+
+/// Publishes equipment readings, and the alerts they raise or clear, at `rate` per second.
+pub async fn run_equipment(state: Arc<AppState>, mut equipment: Equipment, rate: f64) {
+    let hub = state.hubs.get(telemetry::HUB);
+    let (mut ticker, period) = ticker(rate);
+    loop {
+        ticker.tick().await;
+        equipment.step(period.as_secs_f64());
+        let readings = equipment.readings(unix_millis());
+        let changes = {
+            let mut world = state.world.lock().expect("world lock");
+            for reading in &readings {
+                world.readings.insert(reading.device.clone(), reading.clone());
+            }
+            world.alerts.evaluate(&readings)
+        };
+        publish_alerts(&state, changes.raised);
+        if !changes.cleared.is_empty() {
+            hub.broadcast(Broadcast::invocation(targets::ALERT_CLEARED, [changes.cleared]));
+        }
+        if hub.connection_count() == 0 {
+            continue;
+        }
+        for reading in &readings {
+            let group = groups::device(&reading.device);
+            hub.send_to_group(&group, &Broadcast::invocation(targets::READINGS, [[reading.clone()]]), &[]);
+        }
+        for (site, readings) in by_site(readings, |r: &Reading| &r.site) {
+            hub.send_to_group(&groups::site(&site), &Broadcast::invocation(targets::READINGS, [readings]), &[]);
+        }
+    }
+}
+
+/// Sends alerts to their sites' groups.
+pub fn publish_alerts(state: &AppState, alerts: Vec<Alert>) {
+    if alerts.is_empty() {
+        return;
+    }
+    let hub = state.hubs.get(telemetry::HUB);
+    for (site, alerts) in by_site(alerts, |a: &Alert| &a.site) {
+        hub.send_to_group(&groups::site(&site), &Broadcast::invocation(targets::ALERTS, [alerts]), &[]);
+    }
+}
+
+/// Fault injection: close every connection every `every` (clients must reconnect).
+pub async fn drop_connections_every(state: Arc<AppState>, every: Duration) {
+    let hub = state.hubs.get(telemetry::HUB);
+    let mut ticker = interval(every);
+    ticker.tick().await;
+    loop {
+        ticker.tick().await;
+        let dropped = hub.close_all("The simulator drops every connection (--drop-every-secs).");
+        tracing::info!(dropped, "fault: dropped all connections");
+    }
+}
+
+/// Fault injection: every `every`, stop sending anything (pings included) for `duration`.
+pub async fn stall_every(state: Arc<AppState>, every: Duration, duration: Duration) {
+    let hub = state.hubs.get(telemetry::HUB);
+    loop {
+        tokio::time::sleep(every).await;
+        tracing::info!(?duration, "fault: stalling");
+        hub.set_stalled(true);
+        tokio::time::sleep(duration).await;
+        hub.set_stalled(false);
+        tracing::info!("fault: stall over");
+    }
+}

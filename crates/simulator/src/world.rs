@@ -1,0 +1,45 @@
+//! What the functions side knows about the devices: last position per vehicle, last reading
+//! per device, the alert engine with open alerts, and the device registry. The pipeline
+//! writes it; `snapshot` and `ack` read and update it.
+
+use std::collections::BTreeMap;
+
+use telemetry::{DeviceInfo, Position, Reading, Snapshot};
+
+use crate::alerts::{default_rules, AlertEngine};
+
+pub struct World {
+    pub positions: BTreeMap<String, Position>,
+    pub readings: BTreeMap<String, Reading>,
+    pub alerts: AlertEngine,
+    pub devices: Vec<DeviceInfo>,
+    pub sites: Vec<String>,
+}
+
+impl Default for World {
+    fn default() -> Self {
+        // Alert ids carry the start time so ids of different runs never collide.
+        let prefix = format!("alert-{:x}", crate::unix_millis());
+        Self {
+            positions: BTreeMap::new(),
+            readings: BTreeMap::new(),
+            alerts: AlertEngine::new(default_rules(), prefix),
+            devices: Vec::new(),
+            sites: Vec::new(),
+        }
+    }
+}
+
+impl World {
+    /// Everything a dashboard needs to draw the current state at once.
+    pub fn snapshot(&self, ts: i64) -> Snapshot {
+        Snapshot {
+            positions: self.positions.values().cloned().collect(),
+            readings: self.readings.values().cloned().collect(),
+            alerts: self.alerts.open_alerts(),
+            devices: self.devices.clone(),
+            sites: self.sites.clone(),
+            ts,
+        }
+    }
+}
