@@ -12,6 +12,8 @@ pub struct Store {
     pub fleet: RwSignal<FleetState>,
     /// Hub messages (batches) received since the page opened.
     pub messages: RwSignal<u64>,
+    /// Why the last snapshot load or group subscription failed, if it did.
+    pub sync_error: RwSignal<Option<String>>,
 }
 
 impl Store {
@@ -20,6 +22,7 @@ impl Store {
             status: RwSignal::new(LiveStatus::default()),
             fleet: RwSignal::new(FleetState::default()),
             messages: RwSignal::new(0),
+            sync_error: RwSignal::new(None),
         }
     }
 }

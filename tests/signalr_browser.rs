@@ -39,6 +39,23 @@ async fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
     panic!("timed out waiting for {what}");
 }
 
+/// Joins every site's group (data is published to site groups, as in a serverless deployment).
+async fn subscribe_all_sites(connection_id: &str) {
+    let snapshot: telemetry::Snapshot =
+        gloo_net::http::Request::get(&format!("{}/snapshot", api())).send().await.unwrap().json().await.unwrap();
+    let request = telemetry::SubscriptionRequest {
+        connection_id: connection_id.to_string(),
+        groups: snapshot.sites.iter().map(|s| telemetry::groups::site(s)).collect(),
+    };
+    let answer = gloo_net::http::Request::post(&format!("{}/subscriptions", api()))
+        .json(&request)
+        .unwrap()
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+}
+
 fn connection(transport: TransportKind, protocol: HubProtocol, stateful: bool) -> HubConnection {
     let mut options = ClientOptions::new(api());
     options.transports = vec![transport];
@@ -66,6 +83,7 @@ async fn exercise(transport: TransportKind, protocol: HubProtocol) {
     conn.start();
     wait_until("connected", || conn.status().state == ConnectionState::Connected).await;
     assert_eq!(conn.status().transport, Some(transport));
+    subscribe_all_sites(&conn.status().connection_id.unwrap()).await;
     wait_until("positions", || batches.borrow().len() >= 2).await;
     assert!(batches.borrow().iter().all(|b| !b.is_empty()));
 

@@ -25,7 +25,7 @@ pub fn StatusBar() -> impl IntoView {
         let seconds = store.status.with(|s| s.retry_in_seconds(clock.get()))?;
         Some(format!("retrying in {seconds} s"))
     };
-    let error = move || store.status.with(|s| s.error.clone());
+    let error = move || store.status.with(|s| s.error.clone()).or_else(|| store.sync_error.get());
     view! {
         <div class="status-bar" role="status" aria-live="polite">
             <span class=move || format!("pill state-{}", phase()) data-testid="connection-state">

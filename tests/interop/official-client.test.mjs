@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as signalR from '@microsoft/signalr';
-import { startSimulator, waitFor } from '../support/simulator.mjs';
+import { startSimulator, subscribeAllSites, waitFor } from '../support/simulator.mjs';
 
 test('official client follows the negotiate redirect and receives positions over WebSockets', async (t) => {
   const sim = await startSimulator({ args: ['--vehicles', '12', '--rate', '4'] });
@@ -21,22 +21,28 @@ test('official client follows the negotiate redirect and receives positions over
       batches.push(batch);
     });
   await connection.start();
+  await subscribeAllSites(sim.apiBase, connection.connectionId);
 
   assert.equal(connection.state, signalR.HubConnectionState.Connected);
   assert.ok(connection.connectionId, 'a connection id from the service negotiate');
 
-  await waitFor(() => batches.length >= 3, { what: 'three positions batches' });
-  const batch = batches.at(-1);
-  assert.equal(batch.length, 12, 'one position per vehicle');
-  for (const p of batch) {
+  // One batch per site and tick; together they cover the fleet.
+  const ids = () => new Set(batches.flat().map((p) => p.id));
+  await waitFor(() => ids().size === 12 && batches.length >= 12, { what: 'every vehicle, several times' });
+  for (const p of batches.flat()) {
     assert.match(p.id, /^veh-\d{5}$/);
     assert.equal(typeof p.lat, 'number');
     assert.equal(typeof p.lon, 'number');
     assert.ok(['moving', 'idle', 'stopped'].includes(p.state));
     assert.ok(p.ts > Date.now() - 60_000 && p.ts <= Date.now() + 1000, 'device timestamp is recent epoch ms');
   }
-  const first = new Map(batches[0].map((p) => [p.id, `${p.lat},${p.lon}`]));
-  const moved = batch.filter((p) => first.get(p.id) !== `${p.lat},${p.lon}`);
+  const first = new Map();
+  const last = new Map();
+  for (const p of batches.flat()) {
+    if (!first.has(p.id)) first.set(p.id, `${p.lat},${p.lon}`);
+    last.set(p.id, `${p.lat},${p.lon}`);
+  }
+  const moved = [...last].filter(([id, at]) => first.get(id) !== at);
   assert.ok(moved.length > 0, 'vehicles move between batches');
 });
 

@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as signalR from '@microsoft/signalr';
 import { MessagePackHubProtocol } from '@microsoft/signalr-protocol-msgpack';
-import { startSimulator, waitFor } from '../support/simulator.mjs';
+import { startSimulator, subscribeAllSites, waitFor } from '../support/simulator.mjs';
 
 const { HttpTransportType } = signalR;
 const MATRIX = [
@@ -43,14 +43,15 @@ for (const [transport, protocol] of MATRIX) {
       notified.push(value);
     });
     await connection.start();
+    await subscribeAllSites(sim.apiBase, connection.connectionId);
     assert.equal(connection.state, signalR.HubConnectionState.Connected);
 
-    await waitFor(() => batches.length >= 2, { what: `positions over ${transport}/${protocol}` });
-    const batch = batches.at(-1);
-    assert.equal(batch.length, 6);
-    assert.match(batch[0].id, /^veh-\d{5}$/);
-    assert.equal(typeof batch[0].lat, 'number');
-    assert.ok(['moving', 'idle', 'stopped'].includes(batch[0].state));
+    const ids = () => new Set(batches.flat().map((p) => p.id));
+    await waitFor(() => ids().size === 6, { what: `every vehicle over ${transport}/${protocol}` });
+    const position = batches.at(-1)[0];
+    assert.match(position.id, /^veh-\d{5}$/);
+    assert.equal(typeof position.lat, 'number');
+    assert.ok(['moving', 'idle', 'stopped'].includes(position.state));
 
     assert.deepEqual(await connection.invoke('echo', { hello: 'wörld', n: [1, 2] }), { hello: 'wörld', n: [1, 2] });
     assert.equal(await connection.invoke('add', 2, 40), 42);
@@ -105,6 +106,7 @@ test('with WebSockets refused, the official client falls back to Server-Sent Eve
     batches.push(b);
   });
   await connection.start();
+  await subscribeAllSites(refusing.apiBase, connection.connectionId);
   await waitFor(() => batches.length >= 1, { what: 'positions after fallback' });
   assert.equal(connection.connection.transport.constructor.name, 'ServerSentEventsTransport');
 });

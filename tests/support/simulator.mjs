@@ -87,3 +87,17 @@ export async function startSimulator({ args = [], functionsPort, servicePort } =
   }
   return sim;
 }
+
+/**
+ * Joins every site's group with a connected client, through the functions API (data is
+ * published to site groups, as in a serverless deployment).
+ */
+export async function subscribeAllSites(apiBase, connectionId) {
+  const { sites } = await (await fetch(`${apiBase}/snapshot`)).json();
+  const answer = await fetch(`${apiBase}/subscriptions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ connectionId, groups: sites.map((site) => `site:${site}`) }),
+  });
+  if (!answer.ok) throw new Error(`subscription failed: HTTP ${answer.status} ${await answer.text()}`);
+}

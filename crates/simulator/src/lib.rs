@@ -177,9 +177,9 @@ pub fn functions_app(state: Arc<AppState>, allow_origins: Vec<String>) -> Router
     functions::routes().with_state(state).layer(cors::layer(allow_origins))
 }
 
-/// The SignalR service router.
+/// The SignalR service router: client endpoints and the REST API.
 pub fn service_app(state: Arc<AppState>, allow_origins: Vec<String>) -> Router {
-    service::routes().with_state(state).layer(cors::layer(allow_origins))
+    service::routes().without_v07_checks().merge(rest::routes()).with_state(state).layer(cors::layer(allow_origins))
 }
 
 /// Wall-clock Unix milliseconds (device timestamps).

@@ -26,20 +26,25 @@ use crate::AppState;
 pub const MAX_BODY: usize = 1 << 20;
 
 pub fn routes() -> Router<Arc<AppState>> {
-    let v1 = Router::new()
-        .route("/hubs/{hub}", post(broadcast))
-        .route("/hubs/{hub}/groups/{group}", post(to_group))
-        .route("/hubs/{hub}/users/{user}", post(to_user))
-        .route("/hubs/{hub}/connections/{connection}", post(to_connection))
-        .route("/hubs/{hub}/groups/{group}/connections/{connection}", put(add_to_group).delete(remove_from_group))
-        .route("/health", axum::routing::get(|| async { StatusCode::OK }).head(|| async { StatusCode::OK }));
-    let v2022 = Router::new()
-        .route("/hubs/{hub}/:send", post(broadcast))
-        .route("/hubs/{hub}/groups/{group}/:send", post(to_group))
-        .route("/hubs/{hub}/users/{user}/:send", post(to_user))
-        .route("/hubs/{hub}/connections/{connection}/:send", post(to_connection))
-        .route("/hubs/{hub}/groups/{group}/connections/{connection}", put(add_to_group).delete(remove_from_group));
-    Router::new().nest("/api/v1", v1).nest("/api", v2022)
+    // v1 paths, then the 2022-06-01 ones (`:send`); written out in full because nesting
+    // `/api` and `/api/v1` would shadow one another. The `:send` segments are literal.
+    Router::new()
+        .without_v07_checks()
+        .route("/api/v1/hubs/{hub}", post(broadcast))
+        .route("/api/v1/hubs/{hub}/groups/{group}", post(to_group))
+        .route("/api/v1/hubs/{hub}/users/{user}", post(to_user))
+        .route("/api/v1/hubs/{hub}/connections/{connection}", post(to_connection))
+        .route(
+            "/api/v1/hubs/{hub}/groups/{group}/connections/{connection}",
+            put(add_to_group).delete(remove_from_group),
+        )
+        .route("/api/v1/health", axum::routing::get(|| async { StatusCode::OK }))
+        .route("/api/hubs/{hub}/:send", post(broadcast))
+        .route("/api/hubs/{hub}/groups/{group}/:send", post(to_group))
+        .route("/api/hubs/{hub}/users/{user}/:send", post(to_user))
+        .route("/api/hubs/{hub}/connections/{connection}/:send", post(to_connection))
+        .route("/api/hubs/{hub}/groups/{group}/connections/{connection}", put(add_to_group).delete(remove_from_group))
+        .route("/api/health", axum::routing::get(|| async { StatusCode::OK }))
 }
 
 /// Checks the bearer token: signed with the AccessKey, not expired, and for this URL (the

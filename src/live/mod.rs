@@ -1,8 +1,13 @@
 //! Glue between the SignalR connection and the store: status changes and `positions`
-//! batches in, store updates out.
+//! batches in, store updates out. On every (re)connect the snapshot is loaded and the site
+//! groups are joined again, because a new connection starts with no groups and the gap lost
+//! whatever was published meanwhile.
+
+mod api;
 
 use leptos::prelude::{Set, Update};
-use signalr::web::{ClientOptions, ConnectionState, HubConnection, Status};
+use leptos::task::spawn_local;
+use signalr::web::{ClientOptions, ConnectionState, HubConnection, Lifecycle, Status};
 use signalr::{Payload, ReconnectPolicy};
 use telemetry::{targets, Position};
 
@@ -23,8 +28,29 @@ pub fn start(config: &Config, store: Store) -> HubConnection {
     let connection = HubConnection::new(options);
     connection.on(targets::POSITIONS, move |arguments| on_positions(store, arguments));
     connection.on_status(move |status| store.status.set(live_status(status)));
+    let api_base = config.api_base.clone();
+    connection.on_lifecycle(move |event| {
+        if let Lifecycle::Connected { connection_id } | Lifecycle::Reconnected { connection_id } = event {
+            spawn_local(resynchronise(api_base.clone(), connection_id.clone(), store));
+        }
+    });
     connection.start();
     connection
+}
+
+/// Loads the snapshot and joins every site's group with this connection.
+async fn resynchronise(api_base: String, connection_id: String, store: Store) {
+    let result = async {
+        let snapshot = api::snapshot(&api_base).await?;
+        let groups = snapshot.sites.iter().map(|site| telemetry::groups::site(site)).collect();
+        api::subscribe(&api_base, &connection_id, groups).await?;
+        store.fleet.update(|fleet| {
+            fleet.apply(snapshot.positions);
+        });
+        Ok::<_, String>(())
+    }
+    .await;
+    store.sync_error.set(result.err());
 }
 
 fn on_positions(store: Store, arguments: &[Payload]) {

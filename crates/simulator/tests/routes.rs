@@ -1,0 +1,125 @@
+//! Route tests: the routers called directly with `oneshot`, no sockets.
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use simulator::jwt::{self, Claims};
+use simulator::{AppState, Settings};
+use tower::ServiceExt;
+
+const ENDPOINT: &str = "http://127.0.0.1:8888";
+const KEY: &str = "route-test-key";
+
+fn state() -> std::sync::Arc<AppState> {
+    let connection = format!("Endpoint={ENDPOINT};AccessKey={KEY};Version=1.0;").parse().unwrap();
+    AppState::new(Settings {
+        connection,
+        token_lifetime: Duration::from_secs(120),
+        timing: Default::default(),
+        transports: Default::default(),
+        faults: Default::default(),
+    })
+}
+
+fn token(key: &str, aud: &str, exp_in: i64) -> String {
+    let claims =
+        Claims { aud: aud.into(), exp: jwt::unix_now() + exp_in, iat: None, user_id: None, nameid: None, sub: None };
+    jwt::sign(&claims, key)
+}
+
+async fn call(app: axum::Router, request: Request<Body>) -> (StatusCode, serde_json::Value) {
+    let response = app.oneshot(request).await.unwrap();
+    let status = response.status();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (status, serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null))
+}
+
+fn post(uri: &str, bearer: Option<&str>, body: &str) -> Request<Body> {
+    let mut builder = Request::post(uri).header("content-type", "application/json");
+    if let Some(bearer) = bearer {
+        builder = builder.header("authorization", format!("Bearer {bearer}"));
+    }
+    builder.body(Body::from(body.to_string())).unwrap()
+}
+
+#[tokio::test]
+async fn negotiate_issues_a_short_lived_token_for_the_client_url() {
+    let app = simulator::functions_app(state(), vec![]);
+    let (status, body) = call(app, post("/api/negotiate", None, "")).await;
+    assert_eq!(status, StatusCode::OK);
+    let url = format!("{ENDPOINT}/client/?hub=telemetry");
+    assert_eq!(body["url"], url);
+    let claims = jwt::verify(body["accessToken"].as_str().unwrap(), KEY, jwt::unix_now(), &[&url]).unwrap();
+    let lifetime = claims.exp - jwt::unix_now();
+    assert!((110..=120).contains(&lifetime), "{lifetime}");
+}
+
+#[tokio::test]
+async fn snapshot_and_subscriptions_answer_with_json_reasons() {
+    let state = state();
+    state.world.lock().unwrap().sites = vec!["harbour".into()];
+    let app = simulator::functions_app(state, vec![]);
+    let (status, body) = call(app.clone(), Request::get("/api/snapshot").body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["sites"][0], "harbour");
+    assert!(body["alerts"].as_array().unwrap().is_empty());
+
+    let (status, body) =
+        call(app.clone(), post("/api/subscriptions", None, r#"{"connectionId":"x","groups":["site:harbour"]}"#)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(body["error"].as_str().unwrap().contains("no live connection"));
+    let (status, _) = call(app.clone(), post("/api/subscriptions", None, r#"{"connectionId":"x","groups":[]}"#)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, body) = call(app.clone(), post("/api/subscriptions", None, "[1,2")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body["error"].as_str().unwrap().contains("invalid JSON"));
+    let (status, _) = call(app.clone(), post("/api/alerts/none/ack", None, r#"{"by":"ann"}"#)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = call(app, post("/api/alerts/none/ack", None, r#"{"by":""}"#)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn the_rest_api_checks_every_token_property() {
+    let app = simulator::service_app(state(), vec![]);
+    let path = "/api/v1/hubs/telemetry";
+    let url = format!("{ENDPOINT}{path}");
+    let body = r#"{"target":"alerts","arguments":[[]]}"#;
+    let cases = [
+        (None, StatusCode::UNAUTHORIZED, "missing"),
+        (Some(token("other-key", &url, 60)), StatusCode::UNAUTHORIZED, "signature"),
+        (Some(token(KEY, &url, -5)), StatusCode::UNAUTHORIZED, "expired"),
+        (Some(token(KEY, &format!("{ENDPOINT}/api/v1/hubs/other"), 60)), StatusCode::UNAUTHORIZED, "audience"),
+        (Some(token(KEY, &url, 60)), StatusCode::ACCEPTED, ""),
+    ];
+    for (bearer, expected, reason) in cases {
+        let (status, answer) = call(app.clone(), post(path, bearer.as_deref(), body)).await;
+        assert_eq!(status, expected, "{reason}");
+        if !reason.is_empty() {
+            assert!(answer["error"].as_str().unwrap().contains(reason), "{answer}");
+        }
+    }
+    // The audience may carry the query or not.
+    let with_query = format!("{path}?excluded=abc");
+    let (status, _) =
+        call(app.clone(), post(&with_query, Some(&token(KEY, &format!("{ENDPOINT}{with_query}"), 60)), body)).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    // Bad bodies and unknown connections say what is wrong.
+    let (status, answer) = call(app.clone(), post(path, Some(&token(KEY, &url, 60)), r#"{"arguments":[]}"#)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(answer["error"].as_str().unwrap().contains("target"));
+    let member = "/api/v1/hubs/telemetry/groups/site:harbour/connections/nobody";
+    let request = Request::put(member)
+        .header("authorization", format!("Bearer {}", token(KEY, &format!("{ENDPOINT}{member}"), 60)))
+        .body(Body::empty())
+        .unwrap();
+    let (status, answer) = call(app.clone(), request).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(answer["error"].as_str().unwrap().contains("nobody"));
+    // The 2022-06-01 path works too.
+    let send = "/api/hubs/telemetry/:send";
+    let (status, _) = call(app, post(send, Some(&token(KEY, &format!("{ENDPOINT}{send}"), 60)), body)).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+}
