@@ -1,5 +1,6 @@
 //! Properties of the protocol core over arbitrary input: it never panics, and framing does
 //! not depend on where the network happened to split the stream.
+#![cfg(not(target_arch = "wasm32"))]
 
 use proptest::prelude::*;
 use signalr::negotiate::parse_response;
