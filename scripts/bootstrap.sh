@@ -4,6 +4,7 @@
 #
 #   Rust target wasm32-unknown-unknown, Trunk, wasm-bindgen CLI (matching Cargo.lock),
 #   npm packages (Leaflet, binaryen's wasm-opt, the official SignalR client, playwright-core),
+#   a Python virtualenv with signalrcore (a second, independent SignalR client for interop),
 #   Debian's Chromium + ChromeDriver.
 #
 # Used by scripts/run.sh, scripts/test.sh and .ci/run. Safe to source or to run.
@@ -57,7 +58,22 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$lock_sha" ]; then
   echo "$lock_sha" >"$stamp"
 fi
 
-# 5. Chromium and its driver from Debian (no browser download tool works offline).
+# 5. A Python virtualenv with the independent SignalR client used by the interop tests.
+VENV="$ROOT/.venv-tests"
+req_sha="$(sha256sum "$ROOT/tests/interop/requirements.txt" | cut -d' ' -f1)"
+if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$VENV/.requirements-sha" 2>/dev/null)" != "$req_sha" ]; then
+  say "installing the Python test client (signalrcore) into .venv-tests"
+  if ! python3 -m venv "$VENV" 2>/dev/null; then
+    SUDO_PY=""
+    [ "$(id -u)" -ne 0 ] && SUDO_PY="sudo"
+    $SUDO_PY env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+    python3 -m venv "$VENV"
+  fi
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$ROOT/tests/interop/requirements.txt"
+  echo "$req_sha" >"$VENV/.requirements-sha"
+fi
+
+# 6. Chromium and its driver from Debian (no browser download tool works offline).
 if ! have chromium || ! have chromedriver; then
   say "installing chromium and chromium-driver from Debian"
   SUDO=""

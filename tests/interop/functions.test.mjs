@@ -131,3 +131,30 @@ test('an acknowledgement reaches every connected client', async (t) => {
   const unknown = await post('/alerts/no-such-alert/ack', { by: 'x' });
   assert.equal(unknown.status, 404);
 });
+
+test('an independent Python client (signalrcore) receives a REST broadcast', async () => {
+  const { spawn } = await import('node:child_process');
+  const path = await import('node:path');
+  const { repoRoot } = await import('../support/simulator.mjs');
+  const python = process.env.TEST_PYTHON ?? path.join(repoRoot, '.venv-tests', 'bin', 'python');
+  const child = spawn(python, [path.join(repoRoot, 'tests', 'interop', 'python_client.py'), sim.apiBase, '20']);
+  let output = '';
+  child.stdout.on('data', (d) => (output += d));
+  child.stderr.on('data', (d) => (output += d));
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  try {
+    await waitFor(() => output.includes('READY'), { what: `the Python client to connect (${output})` });
+    const url = `http://127.0.0.1:${sim.servicePort}/api/v1/hubs/telemetry`;
+    const answer = await fetch(url, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${restToken(sim.accessKey, url)}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ target: 'custom', arguments: [{ from: 'rest', n: 42 }] }),
+    });
+    assert.equal(answer.status, 202);
+    assert.equal(await exited, 0, output);
+    const line = output.split('\n').find((l) => l.startsWith('RECEIVED '));
+    assert.deepEqual(JSON.parse(line.slice('RECEIVED '.length)), [{ from: 'rest', n: 42 }]);
+  } finally {
+    child.kill();
+  }
+});
