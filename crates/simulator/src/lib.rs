@@ -212,10 +212,10 @@ pub fn settings_from(config: &Config) -> Result<Settings, String> {
     })
 }
 
-/// Binds both servers, starts the devices, and serves until the process ends. Open
-/// WebSockets never finish by themselves, so shutting down is the caller dropping this future
-/// (see `main`), not a graceful drain.
-pub async fn run(config: Config) -> Result<(), String> {
+/// Binds both servers, starts the devices, and serves until `shutdown` resolves. Then every
+/// client gets a Close message (with `allowReconnect`, so it comes back when the simulator
+/// does) before the servers stop; open WebSockets would otherwise never drain.
+pub async fn run(config: Config, shutdown: impl std::future::Future<Output = ()>) -> Result<(), String> {
     let settings = settings_from(&config)?;
     let service_port = config.service_port.unwrap_or_else(|| settings.connection.port());
     let functions_addr = SocketAddr::new(config.host, config.functions_port);
@@ -257,6 +257,17 @@ pub async fn run(config: Config) -> Result<(), String> {
     println!("  publish: POST http://{service_addr}/api/v1/hubs/{} (see README)", telemetry::HUB);
 
     let functions = axum::serve(functions_listener, functions_app(state.clone(), config.allow_origins.clone()));
-    let service = axum::serve(service_listener, service_app(state, config.allow_origins.clone()));
-    tokio::try_join!(functions.into_future(), service.into_future()).map(|_| ()).map_err(|e| e.to_string())
+    let service = axum::serve(service_listener, service_app(state.clone(), config.allow_origins.clone()));
+    tokio::select! {
+        result = async { tokio::try_join!(functions.into_future(), service.into_future()) } => {
+            result.map(|_| ()).map_err(|e| e.to_string())
+        }
+        _ = shutdown => {
+            let closed = state.hubs.get(telemetry::HUB).close_all("The simulator is shutting down.");
+            tracing::info!(closed, "shutting down: closed every connection");
+            // Let the Close messages reach the clients.
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            Ok(())
+        }
+    }
 }

@@ -10,11 +10,7 @@ async fn main() {
         .with_target(false)
         .init();
     let config = simulator::Config::parse();
-    let result = tokio::select! {
-        result = simulator::run(config) => result,
-        _ = shutdown_signal() => Ok(()),
-    };
-    if let Err(error) = result {
+    if let Err(error) = simulator::run(config, shutdown_signal()).await {
         eprintln!("simulator: {error}");
         std::process::exit(1);
     }

@@ -317,3 +317,82 @@ async fn server_sent_events_start_with_a_comment_and_frame_data_lines() {
     let refusal = String::from_utf8(events.chunk().await.unwrap().unwrap().to_vec()).unwrap();
     assert!(refusal.contains("does not support 'Binary'"), "{refusal}");
 }
+
+/// Connects a raw WebSocket client and completes the JSON handshake.
+async fn handshaken(
+    running: &Running,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+    let url = negotiate(&running.functions).await;
+    let (mut socket, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+    socket.send(Message::text("{\"protocol\":\"json\",\"version\":1}\u{1e}")).await.unwrap();
+    let answer = socket.next().await.unwrap().unwrap().into_text().unwrap();
+    assert_eq!(answer.as_str(), "{}\u{1e}");
+    socket
+}
+
+/// Text messages until the socket closes or `within` passes.
+async fn texts_within(
+    socket: &mut tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+    within: Duration,
+) -> Vec<String> {
+    let mut texts = Vec::new();
+    let _ = tokio::time::timeout(within, async {
+        while let Some(Ok(message)) = socket.next().await {
+            match message {
+                Message::Text(text) => texts.push(text.to_string()),
+                Message::Close(_) => return,
+                _ => {}
+            }
+        }
+    })
+    .await;
+    texts
+}
+
+#[tokio::test]
+async fn faults_drop_every_connection_and_stall_everything() {
+    let timing = Timing { keep_alive: Duration::from_millis(100), ..Timing::default() };
+    let running = start(timing).await;
+    let hub = running.state.hubs.get("telemetry");
+
+    // Stall: not even pings go out.
+    let mut socket = handshaken(&running).await;
+    hub.set_stalled(true);
+    texts_within(&mut socket, Duration::from_millis(150)).await; // what was already on its way
+    assert!(texts_within(&mut socket, Duration::from_millis(500)).await.is_empty(), "silence while stalled");
+    hub.set_stalled(false);
+    let after = texts_within(&mut socket, Duration::from_millis(500)).await;
+    assert!(after.iter().any(|t| t == "{\"type\":6}\u{1e}"), "pings again: {after:?}");
+
+    // Drop: every client gets a Close that allows reconnecting.
+    let mut other = handshaken(&running).await;
+    assert_eq!(hub.close_all("fault"), 2);
+    for socket in [&mut socket, &mut other] {
+        let texts = texts_within(socket, Duration::from_secs(2)).await;
+        let close = texts.iter().find(|t| t.contains("\"type\":7")).expect("a Close message");
+        assert!(close.contains("\"allowReconnect\":true") && close.contains("fault"), "{close}");
+    }
+}
+
+#[tokio::test]
+async fn an_expired_client_token_ends_its_connection() {
+    let functions_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let service_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let service = format!("http://{}", service_listener.local_addr().unwrap());
+    let functions = format!("http://{}", functions_listener.local_addr().unwrap());
+    let connection = format!("Endpoint={service};AccessKey={KEY};Version=1.0;").parse().unwrap();
+    let state = AppState::new(Settings {
+        connection,
+        token_lifetime: Duration::from_secs(1),
+        timing: Timing::default(),
+        transports: Default::default(),
+        faults: Default::default(),
+    });
+    tokio::spawn(axum::serve(functions_listener, simulator::functions_app(state.clone(), vec![])).into_future());
+    tokio::spawn(axum::serve(service_listener, simulator::service_app(state.clone(), vec![])).into_future());
+    let running = Running { functions, service, state };
+    let mut socket = handshaken(&running).await;
+    let texts = texts_within(&mut socket, Duration::from_secs(4)).await;
+    let close = texts.iter().find(|t| t.contains("\"type\":7")).expect("closed at expiry");
+    assert!(close.contains("expired") && close.contains("\"allowReconnect\":true"), "{close}");
+}
