@@ -5,6 +5,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::model::status::{LiveStatus, Phase};
+use crate::panels::alert_list::AlertList;
 use crate::panels::status_bar::StatusBar;
 use crate::panels::vehicle_list::VehicleList;
 use crate::store::Store;
@@ -32,6 +33,7 @@ pub fn App() -> impl IntoView {
             <StatusBar />
         </header>
         <main class="app-main">
+            <AlertList />
             <VehicleList />
         </main>
     }

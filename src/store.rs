@@ -2,6 +2,7 @@
 
 use leptos::prelude::*;
 
+use crate::model::alerts::AlertFeed;
 use crate::model::fleet::FleetState;
 use crate::model::status::LiveStatus;
 
@@ -10,6 +11,7 @@ use crate::model::status::LiveStatus;
 pub struct Store {
     pub status: RwSignal<LiveStatus>,
     pub fleet: RwSignal<FleetState>,
+    pub alerts: RwSignal<AlertFeed>,
     /// Hub messages (batches) received since the page opened.
     pub messages: RwSignal<u64>,
     /// Why the last snapshot load or group subscription failed, if it did.
@@ -21,6 +23,7 @@ impl Store {
         Self {
             status: RwSignal::new(LiveStatus::default()),
             fleet: RwSignal::new(FleetState::default()),
+            alerts: RwSignal::new(AlertFeed::default()),
             messages: RwSignal::new(0),
             sync_error: RwSignal::new(None),
         }

@@ -26,7 +26,28 @@ pub fn start(config: &Config, store: Store) -> HubConnection {
     options.reconnect = ReconnectPolicy::forever();
     options.retry_first_start = true;
     let connection = HubConnection::new(options);
-    connection.on(targets::POSITIONS, move |arguments| on_positions(store, arguments));
+    connection.on(targets::POSITIONS, move |arguments| {
+        if let Some(batch) = batch::<Position>(store, targets::POSITIONS, arguments) {
+            store.fleet.update(|fleet| {
+                fleet.apply(batch);
+            });
+        }
+    });
+    connection.on(targets::ALERTS, move |arguments| {
+        if let Some(batch) = batch(store, targets::ALERTS, arguments) {
+            store.alerts.update(|feed| feed.raise(batch));
+        }
+    });
+    connection.on(targets::ALERT_ACKNOWLEDGED, move |arguments| {
+        if let Some(batch) = batch(store, targets::ALERT_ACKNOWLEDGED, arguments) {
+            store.alerts.update(|feed| feed.acknowledge(batch));
+        }
+    });
+    connection.on(targets::ALERT_CLEARED, move |arguments| {
+        if let Some(batch) = batch(store, targets::ALERT_CLEARED, arguments) {
+            store.alerts.update(|feed| feed.clear(batch));
+        }
+    });
     connection.on_status(move |status| store.status.set(live_status(status)));
     let api_base = config.api_base.clone();
     connection.on_lifecycle(move |event| {
@@ -47,23 +68,27 @@ async fn resynchronise(api_base: String, connection_id: String, store: Store) {
         store.fleet.update(|fleet| {
             fleet.apply(snapshot.positions);
         });
+        store.alerts.update(|feed| feed.load(snapshot.alerts));
         Ok::<_, String>(())
     }
     .await;
     store.sync_error.set(result.err());
 }
 
-fn on_positions(store: Store, arguments: &[Payload]) {
+/// Counts the message and decodes its batch; a batch that does not match the contract is
+/// reported and skipped, never a panic.
+fn batch<T: serde::de::DeserializeOwned>(store: Store, target: &str, arguments: &[Payload]) -> Option<Vec<T>> {
     store.messages.update(|n| *n += 1);
-    let Some(batch) = arguments.first() else {
-        warn("positions: invocation without arguments");
-        return;
-    };
-    match batch.decode::<Vec<Position>>() {
-        Ok(batch) => store.fleet.update(|fleet| {
-            fleet.apply(batch);
-        }),
-        Err(error) => warn(&format!("positions: batch skipped, it does not match the contract: {error}")),
+    match arguments.first().map(|a| a.decode::<Vec<T>>()) {
+        Some(Ok(batch)) => Some(batch),
+        Some(Err(error)) => {
+            warn(&format!("{target}: batch skipped, it does not match the contract: {error}"));
+            None
+        }
+        None => {
+            warn(&format!("{target}: invocation without arguments"));
+            None
+        }
     }
 }
 

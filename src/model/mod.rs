@@ -1,4 +1,5 @@
 //! Pure state of the dashboard: plain Rust, no browser, tested natively.
 
+pub mod alerts;
 pub mod fleet;
 pub mod status;

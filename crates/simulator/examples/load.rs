@@ -153,11 +153,27 @@ async fn main() {
     }
     let mut latencies = std::mem::take(&mut *latencies.lock().unwrap());
     latencies.sort_unstable();
-    let pick = |q: f64| latencies.get(((latencies.len() as f64 * q) as usize).min(latencies.len().saturating_sub(1))).copied().unwrap_or(0);
+    let pick = |q: f64| {
+        latencies
+            .get(((latencies.len() as f64 * q) as usize).min(latencies.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0)
+    };
     let expected = published * args.clients as u64;
     let got = delivered.load(Ordering::Relaxed);
-    println!("load: {} clients x {} msg/s for {} s ({} numbers per message)", args.clients, args.rate, args.seconds, args.batch);
-    println!("  published {published} messages, delivered {got} of {expected} ({:.2}%)", got as f64 * 100.0 / expected.max(1) as f64);
+    println!(
+        "load: {} clients x {} msg/s for {} s ({} numbers per message)",
+        args.clients, args.rate, args.seconds, args.batch
+    );
+    println!(
+        "  published {published} messages, delivered {got} of {expected} ({:.2}%)",
+        got as f64 * 100.0 / expected.max(1) as f64
+    );
     println!("  delivered {:.0} msg/s", got as f64 / elapsed);
-    println!("  latency publish -> receipt: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms", pick(0.50) as f64 / 1000.0, pick(0.99) as f64 / 1000.0, pick(1.0) as f64 / 1000.0);
+    println!(
+        "  latency publish -> receipt: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        pick(0.50) as f64 / 1000.0,
+        pick(0.99) as f64 / 1000.0,
+        pick(1.0) as f64 / 1000.0
+    );
 }

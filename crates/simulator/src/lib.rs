@@ -123,6 +123,37 @@ pub struct Config {
     /// Log level or filter (error, warn, info, debug, trace, or a tracing filter); RUST_LOG wins.
     #[arg(long, default_value = "info")]
     pub log_level: String,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Helpers instead of running the servers.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    /// Print a REST API token for URL, signed with the connection string's AccessKey, as any
+    /// backend holding the connection string would make it (for curl).
+    Token {
+        /// The request URL the token is for (its audience), e.g.
+        /// http://127.0.0.1:8888/api/v1/hubs/telemetry
+        url: String,
+        /// Lifetime in seconds.
+        #[arg(long, default_value_t = 3600)]
+        lifetime: u64,
+    },
+}
+
+/// A REST API token for `url`, signed with the AccessKey of `connection_string`.
+pub fn rest_token(connection_string: &str, url: &str, lifetime: u64) -> Result<String, String> {
+    let connection: ConnectionString = connection_string.parse().map_err(|e| format!("{e}"))?;
+    let claims = jwt::Claims {
+        aud: url.to_string(),
+        exp: jwt::unix_now() + lifetime as i64,
+        iat: Some(jwt::unix_now()),
+        user_id: None,
+        nameid: Some("rest-client".into()),
+        sub: None,
+    };
+    Ok(jwt::sign(&claims, &connection.access_key))
 }
 
 fn parse_transport(text: &str) -> Result<signalr::TransportKind, String> {

@@ -10,6 +10,16 @@ async fn main() {
         .with_target(false)
         .init();
     let config = simulator::Config::parse();
+    if let Some(simulator::Command::Token { url, lifetime }) = &config.command {
+        match simulator::rest_token(&config.connection_string, url, *lifetime) {
+            Ok(token) => println!("{token}"),
+            Err(error) => {
+                eprintln!("simulator: {error}");
+                std::process::exit(2);
+            }
+        }
+        return;
+    }
     if let Err(error) = simulator::run(config, shutdown_signal()).await {
         eprintln!("simulator: {error}");
         std::process::exit(1);

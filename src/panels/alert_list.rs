@@ -1,0 +1,57 @@
+//! The latest alerts: severity as an icon and a word (never colour alone), device, message,
+//! and whether it was acknowledged or cleared. Every string from the wire is set as text.
+
+use leptos::prelude::*;
+use telemetry::Severity;
+
+use crate::model::alerts::AlertEntry;
+use crate::store::use_store;
+
+/// How many alerts the panel lists.
+const SHOWN: usize = 12;
+
+fn severity_label(severity: Severity) -> (&'static str, &'static str) {
+    match severity {
+        Severity::Info => ("ℹ", "info"),
+        Severity::Warning => ("⚠", "warning"),
+        Severity::Critical => ("⛔", "critical"),
+    }
+}
+
+#[component]
+pub fn AlertList() -> impl IntoView {
+    let store = use_store();
+    let rows = move || store.alerts.with(|feed| feed.iter().take(SHOWN).map(alert_row).collect_view());
+    let open = move || store.alerts.with(|feed| feed.unacknowledged());
+    view! {
+        <section class="alert-list" aria-labelledby="alerts-heading">
+            <h2 id="alerts-heading">
+                "Latest alerts " <span class="count" data-testid="alert-open-count">{open}</span> " open"
+            </h2>
+            <Show
+                when=move || store.alerts.with(|feed| !feed.is_empty())
+                fallback=|| view! { <p class="empty">"No alerts."</p> }
+            >
+                <ul>{rows}</ul>
+            </Show>
+        </section>
+    }
+}
+
+fn alert_row(entry: &AlertEntry) -> impl IntoView + use<> {
+    let (icon, severity) = severity_label(entry.alert.severity);
+    let state = match (&entry.acknowledged, entry.cleared_at) {
+        (_, Some(_)) => "cleared".to_string(),
+        (Some(ack), None) => format!("acknowledged by {}", ack.by),
+        (None, None) => "open".to_string(),
+    };
+    view! {
+        <li class=format!("alert severity-{severity}") data-testid="alert-row" data-alert-id=entry.alert.id.clone()>
+            <span class="severity" aria-hidden="true">{icon}</span>
+            <span class="severity-label">{severity}</span>
+            <span class="device">{entry.alert.device.clone()}</span>
+            <span class="message" data-testid="alert-message">{entry.alert.message.clone()}</span>
+            <span class="state" data-testid="alert-state">{state}</span>
+        </li>
+    }
+}
