@@ -1,5 +1,9 @@
 //! Pure state of the dashboard: plain Rust, no browser, tested natively.
 
 pub mod alerts;
+pub mod equipment;
 pub mod fleet;
+pub mod route;
+pub mod series;
 pub mod status;
+pub mod traffic;

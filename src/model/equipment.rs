@@ -1,0 +1,231 @@
+//! Process machines and drilling rigs as the dashboard knows them: registry entry, last
+//! reading, when it arrived, and a fixed-capacity series per metric. Derives the equipment
+//! list (search, sort, stale detection) as plain data.
+
+use std::collections::BTreeMap;
+
+use telemetry::{DeviceInfo, DeviceStatus, EquipmentKind, Reading};
+
+use super::series::Series;
+
+/// Health as shown: the device's status, or offline when it went quiet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Health {
+    Fault,
+    Offline,
+    Stopped,
+    Running,
+    /// Registered but never heard from.
+    Unknown,
+}
+
+impl Health {
+    /// The word shown next to the colour (never colour alone).
+    pub fn label(self) -> &'static str {
+        match self {
+            Health::Running => "running",
+            Health::Stopped => "stopped",
+            Health::Fault => "fault",
+            Health::Offline => "offline",
+            Health::Unknown => "no data",
+        }
+    }
+}
+
+/// How the equipment list is ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SortKey {
+    #[default]
+    Name,
+    /// Worst first: fault, offline, stopped, running.
+    Status,
+    /// Most recently heard from first.
+    LastSeen,
+}
+
+impl SortKey {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SortKey::Name => "name",
+            SortKey::Status => "status",
+            SortKey::LastSeen => "lastSeen",
+        }
+    }
+
+    pub fn parse(text: &str) -> Self {
+        match text {
+            "status" => SortKey::Status,
+            "lastSeen" => SortKey::LastSeen,
+            _ => SortKey::Name,
+        }
+    }
+}
+
+/// One piece of equipment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Device {
+    pub info: DeviceInfo,
+    pub reading: Option<Reading>,
+    /// Wall-clock ms when the last reading arrived.
+    pub seen_at: Option<i64>,
+    pub series: BTreeMap<String, Series>,
+}
+
+impl Device {
+    pub fn health(&self, now_ms: i64, stale_after_ms: i64) -> Health {
+        match (&self.reading, self.seen_at) {
+            (Some(_), Some(seen)) if now_ms - seen > stale_after_ms => Health::Offline,
+            (Some(reading), _) => match reading.status {
+                DeviceStatus::Running => Health::Running,
+                DeviceStatus::Stopped => Health::Stopped,
+                DeviceStatus::Fault => Health::Fault,
+            },
+            _ => Health::Unknown,
+        }
+    }
+}
+
+/// All equipment by id.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EquipmentState {
+    devices: BTreeMap<String, Device>,
+}
+
+impl EquipmentState {
+    /// Adds registry entries (vehicles are not equipment and are skipped).
+    pub fn register(&mut self, infos: &[DeviceInfo]) {
+        for info in infos.iter().filter(|i| i.kind != EquipmentKind::Vehicle) {
+            self.devices
+                .entry(info.id.clone())
+                .and_modify(|d| d.info = info.clone())
+                .or_insert_with(|| Device { info: info.clone(), reading: None, seen_at: None, series: BTreeMap::new() });
+        }
+    }
+
+    /// Applies readings that arrived at `now_ms`. A reading older than the last one held for
+    /// its device updates nothing.
+    pub fn apply(&mut self, readings: Vec<Reading>, now_ms: i64) {
+        for reading in readings {
+            let device = self.devices.entry(reading.device.clone()).or_insert_with(|| Device {
+                info: DeviceInfo {
+                    id: reading.device.clone(),
+                    name: reading.device.clone(),
+                    kind: match reading.kind {
+                        telemetry::DeviceKind::Process => EquipmentKind::Process,
+                        telemetry::DeviceKind::Drill => EquipmentKind::Drill,
+                    },
+                    site: reading.site.clone(),
+                },
+                reading: None,
+                seen_at: None,
+                series: BTreeMap::new(),
+            });
+            if device.reading.as_ref().is_some_and(|r| r.ts >= reading.ts) {
+                continue;
+            }
+            for (metric, value) in &reading.values {
+                device.series.entry(metric.clone()).or_default().push(reading.ts, *value);
+            }
+            device.seen_at = Some(now_ms);
+            device.reading = Some(reading);
+        }
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Device> {
+        self.devices.get(id)
+    }
+
+    pub fn len(&self) -> usize {
+        self.devices.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.devices.is_empty()
+    }
+
+    /// Counts by health.
+    pub fn count(&self, health: Health, now_ms: i64, stale_after_ms: i64) -> usize {
+        self.devices.values().filter(|d| d.health(now_ms, stale_after_ms) == health).count()
+    }
+
+    /// Devices matching `query` (id, name or site, case-insensitive), in `sort` order.
+    pub fn list(&self, query: &str, sort: SortKey, now_ms: i64, stale_after_ms: i64) -> Vec<&Device> {
+        let query = query.trim().to_lowercase();
+        let mut devices: Vec<&Device> = self
+            .devices
+            .values()
+            .filter(|d| {
+                query.is_empty()
+                    || d.info.id.to_lowercase().contains(&query)
+                    || d.info.name.to_lowercase().contains(&query)
+                    || d.info.site.to_lowercase().contains(&query)
+            })
+            .collect();
+        match sort {
+            SortKey::Name => devices.sort_by(|a, b| a.info.name.cmp(&b.info.name).then(a.info.id.cmp(&b.info.id))),
+            SortKey::Status => devices.sort_by(|a, b| {
+                a.health(now_ms, stale_after_ms).cmp(&b.health(now_ms, stale_after_ms)).then(a.info.name.cmp(&b.info.name))
+            }),
+            SortKey::LastSeen => devices.sort_by(|a, b| b.seen_at.cmp(&a.seen_at).then(a.info.name.cmp(&b.info.name))),
+        }
+        devices
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use telemetry::DeviceKind;
+
+    fn info(id: &str, name: &str) -> DeviceInfo {
+        DeviceInfo { id: id.into(), name: name.into(), kind: EquipmentKind::Process, site: "harbour".into() }
+    }
+
+    fn reading(device: &str, ts: i64, status: DeviceStatus, temperature: f64) -> Reading {
+        Reading {
+            device: device.into(),
+            kind: DeviceKind::Process,
+            ts,
+            site: "harbour".into(),
+            status,
+            values: [("temperature".to_string(), temperature)].into(),
+        }
+    }
+
+    #[test]
+    fn readings_feed_series_and_health_goes_offline_when_quiet() {
+        let mut state = EquipmentState::default();
+        state.register(&[info("press-01", "Press 1"), info("press-02", "Press 2")]);
+        state.register(&[DeviceInfo { kind: EquipmentKind::Vehicle, ..info("veh-1", "Van") }]);
+        assert_eq!(state.len(), 2, "vehicles are not equipment");
+        state.apply(vec![reading("press-01", 1_000, DeviceStatus::Running, 70.0)], 1_100);
+        state.apply(vec![reading("press-01", 2_000, DeviceStatus::Running, 71.0)], 2_100);
+        state.apply(vec![reading("press-01", 1_500, DeviceStatus::Fault, 99.0)], 2_200);
+        let device = state.get("press-01").unwrap();
+        assert_eq!(device.series["temperature"].len(), 2, "the late reading is ignored");
+        assert_eq!(device.health(2_200, 10_000), Health::Running);
+        assert_eq!(device.health(20_000, 10_000), Health::Offline);
+        assert_eq!(state.get("press-02").unwrap().health(0, 10_000), Health::Unknown);
+    }
+
+    #[test]
+    fn list_searches_and_sorts() {
+        let mut state = EquipmentState::default();
+        state.register(&[info("a", "Alpha"), info("b", "Bravo"), info("c", "Charlie")]);
+        state.apply(vec![reading("b", 1, DeviceStatus::Fault, 1.0)], 100);
+        state.apply(vec![reading("c", 1, DeviceStatus::Running, 1.0)], 200);
+        let names = |list: Vec<&Device>| list.iter().map(|d| d.info.name.clone()).collect::<Vec<_>>();
+        assert_eq!(names(state.list("", SortKey::Name, 300, 10_000)), ["Alpha", "Bravo", "Charlie"]);
+        assert_eq!(names(state.list("", SortKey::Status, 300, 10_000)), ["Bravo", "Charlie", "Alpha"]);
+        assert_eq!(names(state.list("", SortKey::LastSeen, 300, 10_000)), ["Charlie", "Bravo", "Alpha"]);
+        assert_eq!(names(state.list("BRA", SortKey::Name, 300, 10_000)), ["Bravo"]);
+        assert_eq!(state.count(Health::Fault, 300, 10_000), 1);
+    }
+
+    #[test]
+    fn readings_of_unregistered_devices_are_kept() {
+        let mut state = EquipmentState::default();
+        state.apply(vec![reading("x-9", 1, DeviceStatus::Stopped, 20.0)], 5);
+        assert_eq!(state.get("x-9").unwrap().info.name, "x-9");
+    }
+}

@@ -1,0 +1,171 @@
+//! Fixed-capacity time series: memory stays flat however long a wall screen stays open, and
+//! long windows are reduced to min/max per pixel column so drawing cost depends on pixels,
+//! not points.
+
+use std::collections::VecDeque;
+
+/// Points kept per series: an hour at 2 Hz.
+pub const DEFAULT_CAPACITY: usize = 7_200;
+
+/// One point: device timestamp (Unix ms) and value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Point {
+    pub ts: i64,
+    pub value: f64,
+}
+
+/// A ring buffer of points in time order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Series {
+    points: VecDeque<Point>,
+    capacity: usize,
+}
+
+impl Default for Series {
+    fn default() -> Self {
+        Self::with_capacity(DEFAULT_CAPACITY)
+    }
+}
+
+/// Min, max and mean over a window.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Stats {
+    pub min: f64,
+    pub max: f64,
+    pub mean: f64,
+    pub count: usize,
+}
+
+/// One pixel column of a downsampled window.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Column {
+    /// Column index, 0 = window start.
+    pub x: usize,
+    pub min: f64,
+    pub max: f64,
+    /// First and last values in the column, so a line can be drawn through the columns.
+    pub first: f64,
+    pub last: f64,
+}
+
+impl Series {
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self { points: VecDeque::with_capacity(capacity.min(1024)), capacity: capacity.max(1) }
+    }
+
+    /// Appends a point. Points older than the newest are dropped (a late or replayed reading
+    /// never rewrites history); non-finite values are ignored.
+    pub fn push(&mut self, ts: i64, value: f64) -> bool {
+        if !value.is_finite() || self.points.back().is_some_and(|last| ts <= last.ts) {
+            return false;
+        }
+        if self.points.len() == self.capacity {
+            self.points.pop_front();
+        }
+        self.points.push_back(Point { ts, value });
+        true
+    }
+
+    pub fn len(&self) -> usize {
+        self.points.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.points.is_empty()
+    }
+
+    pub fn last(&self) -> Option<Point> {
+        self.points.back().copied()
+    }
+
+    /// Points with `from <= ts <= to`, oldest first.
+    pub fn window(&self, from: i64, to: i64) -> impl Iterator<Item = Point> + '_ {
+        let start = self.points.partition_point(|p| p.ts < from);
+        self.points.range(start..).take_while(move |p| p.ts <= to).copied()
+    }
+
+    /// Min, max and mean of the window, if it holds any point.
+    pub fn stats(&self, from: i64, to: i64) -> Option<Stats> {
+        let mut stats: Option<Stats> = None;
+        let mut sum = 0.0;
+        for p in self.window(from, to) {
+            sum += p.value;
+            stats = Some(match stats {
+                None => Stats { min: p.value, max: p.value, mean: 0.0, count: 1 },
+                Some(s) => Stats { min: s.min.min(p.value), max: s.max.max(p.value), mean: 0.0, count: s.count + 1 },
+            });
+        }
+        stats.map(|s| Stats { mean: sum / s.count as f64, ..s })
+    }
+
+    /// The window reduced to at most `columns` columns (min/max/first/last each).
+    pub fn downsample(&self, from: i64, to: i64, columns: usize) -> Vec<Column> {
+        let columns = columns.max(1);
+        let span = (to - from).max(1) as f64;
+        let mut out: Vec<Column> = Vec::with_capacity(columns.min(self.points.len()));
+        for p in self.window(from, to) {
+            let x = (((p.ts - from) as f64 / span) * columns as f64).floor() as usize;
+            let x = x.min(columns - 1);
+            match out.last_mut() {
+                Some(c) if c.x == x => {
+                    c.min = c.min.min(p.value);
+                    c.max = c.max.max(p.value);
+                    c.last = p.value;
+                }
+                _ => out.push(Column { x, min: p.value, max: p.value, first: p.value, last: p.value }),
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capacity_is_fixed_and_order_enforced() {
+        let mut s = Series::with_capacity(3);
+        for ts in 1..=5 {
+            assert!(s.push(ts, ts as f64));
+        }
+        assert_eq!(s.len(), 3);
+        assert_eq!(s.window(0, 10).map(|p| p.ts).collect::<Vec<_>>(), [3, 4, 5]);
+        assert!(!s.push(4, 9.0), "older than the newest");
+        assert!(!s.push(6, f64::NAN));
+        assert_eq!(s.last(), Some(Point { ts: 5, value: 5.0 }));
+    }
+
+    #[test]
+    fn window_and_stats() {
+        let mut s = Series::default();
+        for (ts, v) in [(10, 1.0), (20, 5.0), (30, 3.0), (40, 7.0)] {
+            s.push(ts, v);
+        }
+        assert_eq!(s.window(15, 35).map(|p| p.value).collect::<Vec<_>>(), [5.0, 3.0]);
+        let stats = s.stats(15, 40).unwrap();
+        assert_eq!((stats.min, stats.max, stats.count), (3.0, 7.0, 3));
+        assert!((stats.mean - 5.0).abs() < 1e-9);
+        assert!(s.stats(100, 200).is_none());
+    }
+
+    #[test]
+    fn downsampling_keeps_extremes_and_bounds_the_output() {
+        let mut s = Series::with_capacity(100_000);
+        for i in 0..10_000 {
+            // A spike hidden among many points must survive the reduction.
+            let v = if i == 5_000 { 100.0 } else { (i % 7) as f64 };
+            s.push(i, v);
+        }
+        let columns = s.downsample(0, 9_999, 300);
+        assert!(columns.len() <= 300);
+        assert_eq!(columns.iter().map(|c| c.max).fold(f64::MIN, f64::max), 100.0);
+        assert_eq!(columns.iter().map(|c| c.min).fold(f64::MAX, f64::min), 0.0);
+        assert!(columns.windows(2).all(|w| w[0].x < w[1].x));
+        // Fewer points than columns: one column per point.
+        let mut small = Series::default();
+        small.push(0, 1.0);
+        small.push(50, 2.0);
+        assert_eq!(small.downsample(0, 100, 300).len(), 2);
+    }
+}
