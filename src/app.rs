@@ -1,20 +1,50 @@
-//! The shell: provides the store, loads the configuration, starts the live connection and
-//! lays out the panels.
+//! The shell: provides the store, loads the configuration, starts the live connection, follows
+//! the URL fragment to pick a screen, and lays out the navigation and the panels.
+
+use std::time::Duration;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::JsCast;
 
+use crate::model::route::Route;
 use crate::model::status::{LiveStatus, Phase};
 use crate::panels::alert_list::AlertList;
+use crate::panels::device_detail::DeviceDetail;
+use crate::panels::equipment_grid::EquipmentGrid;
+use crate::panels::overview::Overview;
 use crate::panels::status_bar::StatusBar;
 use crate::panels::vehicle_list::VehicleList;
 use crate::store::Store;
 use crate::{config, live};
 
+fn current_route() -> Route {
+    let hash = web_sys::window().and_then(|w| w.location().hash().ok()).unwrap_or_default();
+    Route::parse(&hash)
+}
+
+/// Keeps `store.route` equal to the URL fragment.
+fn follow_the_url(store: Store) {
+    store.route.set(current_route());
+    let on_change = Closure::<dyn FnMut()>::new(move || store.route.set(current_route()));
+    if let Some(window) = web_sys::window() {
+        window.set_onhashchange(Some(on_change.as_ref().unchecked_ref()));
+    }
+    // The app lives as long as the page.
+    on_change.forget();
+}
+
 #[component]
 pub fn App() -> impl IntoView {
     let store = Store::new();
     provide_context(store);
+    follow_the_url(store);
+    if let Ok(handle) =
+        set_interval_with_handle(move || store.clock.set(js_sys::Date::now() as i64), Duration::from_secs(1))
+    {
+        on_cleanup(move || handle.clear());
+    }
     spawn_local(async move {
         match config::load().await {
             Ok(config) => {
@@ -27,14 +57,41 @@ pub fn App() -> impl IntoView {
             }),
         }
     });
+    let nav_link = move |route: Route, label: &'static str| {
+        let href = route.href();
+        let target = std::mem::discriminant(&route);
+        let active = move || std::mem::discriminant(&store.route.get()) == target;
+        view! {
+            <a href=href class:active=active aria-current=move || active().then_some("page") data-testid=format!("nav-{label}")>
+                {label}
+            </a>
+        }
+    };
+    let unacknowledged = move || store.alerts.with(|feed| feed.unacknowledged());
+    let screen = move || match store.route.get() {
+        Route::Overview => view! {
+            <Overview />
+            <AlertList />
+            <VehicleList />
+        }
+        .into_any(),
+        Route::Equipment => view! { <EquipmentGrid /> }.into_any(),
+        Route::Fleet => view! { <VehicleList /> }.into_any(),
+        Route::Device { id, window } => view! { <DeviceDetail id=id window=window /> }.into_any(),
+    };
     view! {
         <header class="app-header">
             <h1>"IoT Live Dashboard"</h1>
+            <nav class="main-nav" aria-label="Screens">
+                {nav_link(Route::Overview, "overview")}
+                {nav_link(Route::Equipment, "equipment")}
+                {nav_link(Route::Fleet, "fleet")}
+                <span class="nav-badge" data-testid="unacknowledged-badge" title="unacknowledged alerts">
+                    {move || format!("{} alerts open", unacknowledged())}
+                </span>
+            </nav>
             <StatusBar />
         </header>
-        <main class="app-main">
-            <AlertList />
-            <VehicleList />
-        </main>
+        <main class="app-main">{screen}</main>
     }
 }

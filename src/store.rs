@@ -3,8 +3,11 @@
 use leptos::prelude::*;
 
 use crate::model::alerts::AlertFeed;
+use crate::model::equipment::EquipmentState;
 use crate::model::fleet::FleetState;
+use crate::model::route::Route;
 use crate::model::status::LiveStatus;
+use crate::model::traffic::Traffic;
 
 /// Handles to the app's state. `Copy`, so closures and components take it freely.
 #[derive(Clone, Copy)]
@@ -12,6 +15,12 @@ pub struct Store {
     pub status: RwSignal<LiveStatus>,
     pub fleet: RwSignal<FleetState>,
     pub alerts: RwSignal<AlertFeed>,
+    pub equipment: RwSignal<EquipmentState>,
+    pub traffic: RwSignal<Traffic>,
+    /// Wall clock (Unix ms), ticking once a second: drives stale detection and moving windows.
+    pub clock: RwSignal<i64>,
+    /// The screen shown, from the URL fragment.
+    pub route: RwSignal<Route>,
     /// Hub messages (batches) received since the page opened.
     pub messages: RwSignal<u64>,
     /// Why the last snapshot load or group subscription failed, if it did.
@@ -24,6 +33,10 @@ impl Store {
             status: RwSignal::new(LiveStatus::default()),
             fleet: RwSignal::new(FleetState::default()),
             alerts: RwSignal::new(AlertFeed::default()),
+            equipment: RwSignal::new(EquipmentState::default()),
+            traffic: RwSignal::new(Traffic::default()),
+            clock: RwSignal::new(js_sys::Date::now() as i64),
+            route: RwSignal::new(Route::Overview),
             messages: RwSignal::new(0),
             sync_error: RwSignal::new(None),
         }
@@ -35,6 +48,9 @@ impl Default for Store {
         Self::new()
     }
 }
+
+/// Devices silent for longer than this are shown offline.
+pub const STALE_AFTER_MS: i64 = 15_000;
 
 /// The store provided by [`crate::app::App`].
 pub fn use_store() -> Store {

@@ -9,7 +9,7 @@ use leptos::prelude::{Set, Update};
 use leptos::task::spawn_local;
 use signalr::web::{ClientOptions, ConnectionState, HubConnection, Lifecycle, Status};
 use signalr::{Payload, ReconnectPolicy};
-use telemetry::{targets, Position};
+use telemetry::{targets, Position, Reading};
 
 use crate::config::Config;
 use crate::model::status::{LiveStatus, Phase};
@@ -28,9 +28,18 @@ pub fn start(config: &Config, store: Store) -> HubConnection {
     let connection = HubConnection::new(options);
     connection.on(targets::POSITIONS, move |arguments| {
         if let Some(batch) = batch::<Position>(store, targets::POSITIONS, arguments) {
+            let now = js_sys::Date::now() as i64;
+            store.traffic.update(|t| batch.iter().for_each(|p| t.latency(p.ts, now)));
             store.fleet.update(|fleet| {
                 fleet.apply(batch);
             });
+        }
+    });
+    connection.on(targets::READINGS, move |arguments| {
+        if let Some(batch) = batch::<Reading>(store, targets::READINGS, arguments) {
+            let now = js_sys::Date::now() as i64;
+            store.traffic.update(|t| batch.iter().for_each(|r| t.latency(r.ts, now)));
+            store.equipment.update(|e| e.apply(batch, now));
         }
     });
     connection.on(targets::ALERTS, move |arguments| {
@@ -69,6 +78,11 @@ async fn resynchronise(api_base: String, connection_id: String, store: Store) {
             fleet.apply(snapshot.positions);
         });
         store.alerts.update(|feed| feed.load(snapshot.alerts));
+        let now = js_sys::Date::now() as i64;
+        store.equipment.update(|e| {
+            e.register(&snapshot.devices);
+            e.apply(snapshot.readings, now);
+        });
         Ok::<_, String>(())
     }
     .await;
@@ -79,6 +93,7 @@ async fn resynchronise(api_base: String, connection_id: String, store: Store) {
 /// reported and skipped, never a panic.
 fn batch<T: serde::de::DeserializeOwned>(store: Store, target: &str, arguments: &[Payload]) -> Option<Vec<T>> {
     store.messages.update(|n| *n += 1);
+    store.traffic.update(|t| t.message(js_sys::Date::now() as i64));
     match arguments.first().map(|a| a.decode::<Vec<T>>()) {
         Some(Ok(batch)) => Some(batch),
         Some(Err(error)) => {

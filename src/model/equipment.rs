@@ -95,10 +95,12 @@ impl EquipmentState {
     /// Adds registry entries (vehicles are not equipment and are skipped).
     pub fn register(&mut self, infos: &[DeviceInfo]) {
         for info in infos.iter().filter(|i| i.kind != EquipmentKind::Vehicle) {
-            self.devices
-                .entry(info.id.clone())
-                .and_modify(|d| d.info = info.clone())
-                .or_insert_with(|| Device { info: info.clone(), reading: None, seen_at: None, series: BTreeMap::new() });
+            self.devices.entry(info.id.clone()).and_modify(|d| d.info = info.clone()).or_insert_with(|| Device {
+                info: info.clone(),
+                reading: None,
+                seen_at: None,
+                series: BTreeMap::new(),
+            });
         }
     }
 
@@ -164,7 +166,9 @@ impl EquipmentState {
         match sort {
             SortKey::Name => devices.sort_by(|a, b| a.info.name.cmp(&b.info.name).then(a.info.id.cmp(&b.info.id))),
             SortKey::Status => devices.sort_by(|a, b| {
-                a.health(now_ms, stale_after_ms).cmp(&b.health(now_ms, stale_after_ms)).then(a.info.name.cmp(&b.info.name))
+                a.health(now_ms, stale_after_ms)
+                    .cmp(&b.health(now_ms, stale_after_ms))
+                    .then(a.info.name.cmp(&b.info.name))
             }),
             SortKey::LastSeen => devices.sort_by(|a, b| b.seen_at.cmp(&a.seen_at).then(a.info.name.cmp(&b.info.name))),
         }

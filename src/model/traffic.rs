@@ -37,7 +37,8 @@ impl Traffic {
     /// Messages per second over the last `window` complete seconds before `now_ms`.
     pub fn per_second(&self, now_ms: i64, window: i64) -> f64 {
         let current = now_ms.div_euclid(1000);
-        let total: u64 = self.seconds.iter().filter(|(s, _)| *s < current && *s >= current - window).map(|(_, n)| n).sum();
+        let total: u64 =
+            self.seconds.iter().filter(|(s, _)| *s < current && *s >= current - window).map(|(_, n)| n).sum();
         total as f64 / window.max(1) as f64
     }
 

@@ -1,5 +1,9 @@
 //! Feature views. Each reads the store through `use_store()`.
 
 pub mod alert_list;
+pub mod chart;
+pub mod device_detail;
+pub mod equipment_grid;
+pub mod overview;
 pub mod status_bar;
 pub mod vehicle_list;

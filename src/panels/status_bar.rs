@@ -40,6 +40,18 @@ pub fn StatusBar() -> impl IntoView {
             <span class="field">
                 "messages " <strong data-testid="message-count">{move || store.messages.get()}</strong>
             </span>
+            <span class="field">
+                <strong data-testid="message-rate">
+                    {move || format!("{:.0}", store.traffic.with(|t| t.per_second(store.clock.get(), 5)))}
+                </strong>
+                " msg/s"
+            </span>
+            <span class="field">
+                "latency p50 "
+                <strong data-testid="latency-p50">
+                    {move || store.traffic.with(|t| t.latency_p50()).map(|ms| format!("{ms:.0} ms")).unwrap_or_else(|| "—".into())}
+                </strong>
+            </span>
             <span class="field countdown" data-testid="retry-countdown">{countdown}</span>
             <span class="error" data-testid="connection-error" title=error>{error}</span>
         </div>

@@ -26,26 +26,27 @@ pub struct Rule {
     pub condition: Condition,
 }
 
-/// The rules the simulator runs.
+/// The rules the simulator runs: the shared value limits (so the dashboard draws its threshold
+/// lines where alerts fire), plus a rate-of-change rule on temperature.
 pub fn default_rules() -> Vec<Rule> {
-    use Condition::*;
-    use DeviceKind::*;
-    let rule = |kind, metric, unit, severity, condition| Rule { kind, metric, unit, severity, condition };
-    vec![
-        rule(Process, "temperature", "°C", Severity::Warning, Above { threshold: 90.0, clear: 85.0 }),
-        rule(Process, "temperature", "°C", Severity::Critical, Above { threshold: 100.0, clear: 95.0 }),
-        rule(
-            Process,
-            "temperature",
-            "°C/s",
-            Severity::Warning,
-            RisingFaster { per_second: 1.0, window_ms: 10_000, clear_per_second: 0.3 },
-        ),
-        rule(Process, "pressure", "bar", Severity::Warning, Above { threshold: 7.0, clear: 6.5 }),
-        rule(Drill, "rpm", "rpm", Severity::Warning, Above { threshold: 160.0, clear: 150.0 }),
-        rule(Drill, "power", "kW", Severity::Critical, Above { threshold: 1_200.0, clear: 1_100.0 }),
-        rule(Drill, "angle", "°", Severity::Info, Above { threshold: 8.0, clear: 7.0 }),
-    ]
+    let mut rules: Vec<Rule> = telemetry::limits::LIMITS
+        .iter()
+        .map(|l| Rule {
+            kind: l.kind,
+            metric: l.metric,
+            unit: telemetry::limits::unit(l.metric),
+            severity: l.severity,
+            condition: Condition::Above { threshold: l.threshold, clear: l.clear },
+        })
+        .collect();
+    rules.push(Rule {
+        kind: DeviceKind::Process,
+        metric: "temperature",
+        unit: "°C/s",
+        severity: Severity::Warning,
+        condition: Condition::RisingFaster { per_second: 1.0, window_ms: 10_000, clear_per_second: 0.3 },
+    });
+    rules
 }
 
 /// What one evaluation changed.

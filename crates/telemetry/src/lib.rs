@@ -294,3 +294,51 @@ mod tests {
         assert_eq!(serde_json::to_string(&info).unwrap(), r#"{"url":"u","accessToken":"t"}"#);
     }
 }
+
+/// Alert limits shared by the simulator's rules and the dashboard's threshold lines, so the
+/// lines on a chart are where alerts fire.
+pub mod limits {
+    use super::{DeviceKind, Severity};
+
+    /// A value limit on one metric.
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    pub struct Limit {
+        pub kind: DeviceKind,
+        pub metric: &'static str,
+        pub severity: Severity,
+        /// Alerts fire above this value ...
+        pub threshold: f64,
+        /// ... and clear below this one (hysteresis).
+        pub clear: f64,
+    }
+
+    const fn limit(kind: DeviceKind, metric: &'static str, severity: Severity, threshold: f64, clear: f64) -> Limit {
+        Limit { kind, metric, severity, threshold, clear }
+    }
+
+    pub const LIMITS: [Limit; 6] = [
+        limit(DeviceKind::Process, "temperature", Severity::Warning, 90.0, 85.0),
+        limit(DeviceKind::Process, "temperature", Severity::Critical, 100.0, 95.0),
+        limit(DeviceKind::Process, "pressure", Severity::Warning, 7.0, 6.5),
+        limit(DeviceKind::Drill, "rpm", Severity::Warning, 160.0, 150.0),
+        limit(DeviceKind::Drill, "power", Severity::Critical, 1_200.0, 1_100.0),
+        limit(DeviceKind::Drill, "angle", Severity::Info, 8.0, 7.0),
+    ];
+
+    /// The unit of a metric, for axes and labels.
+    pub fn unit(metric: &str) -> &'static str {
+        match metric {
+            "temperature" => "°C",
+            "pressure" => "bar",
+            "rpm" => "rpm",
+            "power" => "kW",
+            "angle" => "°",
+            _ => "",
+        }
+    }
+
+    /// The limits on one metric of one kind of device.
+    pub fn for_metric(kind: DeviceKind, metric: &str) -> impl Iterator<Item = &'static Limit> + '_ {
+        LIMITS.iter().filter(move |l| l.kind == kind && l.metric == metric)
+    }
+}

@@ -1,0 +1,256 @@
+//! Live line charts: a drawing function over any plotters backend, and the component that owns
+//! the canvas (device-pixel sizing, redraw at most once per animation frame, hover read-out,
+//! min / max / average of the window).
+
+use leptos::html::Canvas;
+use leptos::prelude::*;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters_canvas::CanvasBackend;
+use telemetry::{DeviceKind, Severity};
+use wasm_bindgen::JsCast;
+
+use crate::model::series::{Column, Series};
+use crate::store::use_store;
+
+/// Colours of the dark theme.
+const BACKGROUND: RGBColor = RGBColor(0x17, 0x1e, 0x26);
+const GRID: RGBColor = RGBColor(0x2a, 0x35, 0x41);
+const TEXT: RGBColor = RGBColor(0x8b, 0x98, 0xa5);
+const LINE: RGBColor = RGBColor(0x58, 0xa6, 0xff);
+const BAND: RGBColor = RGBColor(0x2f, 0x5f, 0x96);
+
+/// Width of the y label area in CSS pixels (the hover read-out maps x through it).
+const Y_LABELS: f64 = 64.0;
+const MARGIN: f64 = 10.0;
+
+/// What one chart shows.
+pub struct ChartInput<'a> {
+    pub columns: &'a [Column],
+    pub column_count: usize,
+    pub from: i64,
+    pub to: i64,
+    pub unit: &'a str,
+    /// Threshold lines: value and severity.
+    pub limits: Vec<(f64, Severity)>,
+}
+
+fn severity_colour(severity: Severity) -> RGBColor {
+    match severity {
+        Severity::Info => RGBColor(0x58, 0xa6, 0xff),
+        Severity::Warning => RGBColor(0xd2, 0x99, 0x22),
+        Severity::Critical => RGBColor(0xf8, 0x51, 0x49),
+    }
+}
+
+/// `-4:30` for 270 s before the right edge.
+fn relative_label(ms_before_end: i64) -> String {
+    let seconds = (ms_before_end / 1000).abs();
+    if seconds == 0 {
+        "now".into()
+    } else {
+        format!("-{}:{:02}", seconds / 60, seconds % 60)
+    }
+}
+
+/// Draws a chart. `scale` is the device pixel ratio: sizes are given in CSS pixels.
+pub fn draw<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    input: &ChartInput,
+    scale: f64,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    let px = |css: f64| (css * scale).round() as u32;
+    root.fill(&BACKGROUND)?;
+    let values = input.columns.iter().flat_map(|c| [c.min, c.max]).chain(input.limits.iter().map(|(v, _)| *v));
+    let (low, high) = values.fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    let (low, high) = if low > high { (0.0, 1.0) } else { (low, high) };
+    let pad = ((high - low) * 0.08).max(0.5);
+    let span = (input.to - input.from).max(1) as f64;
+    let column_ms = span / input.column_count.max(1) as f64;
+    let x_of = |c: &Column| input.from + ((c.x as f64 + 0.5) * column_ms) as i64;
+
+    let font = ("sans-serif", px(12.0)).into_font().color(&TEXT);
+    let mut chart = ChartBuilder::on(root)
+        .margin(px(MARGIN))
+        .x_label_area_size(px(24.0))
+        .y_label_area_size(px(Y_LABELS))
+        .build_cartesian_2d(input.from..input.to, (low - pad)..(high + pad))?;
+    let to = input.to;
+    chart
+        .configure_mesh()
+        .bold_line_style(GRID)
+        .light_line_style(TRANSPARENT)
+        .axis_style(GRID)
+        .label_style(font.clone())
+        .x_labels(6)
+        .y_labels(5)
+        .x_label_formatter(&|x| relative_label(to - *x))
+        .y_label_formatter(&|y| format!("{y:.1}"))
+        .y_desc(input.unit)
+        .axis_desc_style(font)
+        .draw()?;
+    // The min–max band of each pixel column, then a line through the columns' last values.
+    chart.draw_series(
+        input
+            .columns
+            .iter()
+            .map(|c| PathElement::new(vec![(x_of(c), c.min), (x_of(c), c.max)], BAND.stroke_width(px(1.0)))),
+    )?;
+    chart.draw_series(LineSeries::new(input.columns.iter().map(|c| (x_of(c), c.last)), LINE.stroke_width(px(2.0))))?;
+    for (value, severity) in &input.limits {
+        let colour = severity_colour(*severity);
+        chart.draw_series(DashedLineSeries::new(
+            vec![(input.from, *value), (input.to, *value)],
+            px(6.0),
+            px(4.0),
+            colour.stroke_width(px(1.0)),
+        ))?;
+    }
+    root.present()
+}
+
+/// Local time of day for a Unix ms timestamp.
+fn clock_time(ts: i64) -> String {
+    let date = js_sys::Date::new(&(ts as f64).into());
+    format!("{:02}:{:02}:{:02}", date.get_hours(), date.get_minutes(), date.get_seconds())
+}
+
+/// Wall-clock Unix ms.
+pub fn wall_now() -> i64 {
+    js_sys::Date::now() as i64
+}
+
+/// A live chart of one metric of one device.
+#[component]
+pub fn LiveChart(
+    /// The device whose metric is drawn.
+    device: String,
+    /// Metric name, e.g. `temperature`.
+    metric: String,
+    /// Window length in ms.
+    #[prop(into)]
+    window_ms: Signal<i64>,
+    /// While true the view is frozen (data keeps buffering).
+    #[prop(into)]
+    paused: Signal<bool>,
+) -> impl IntoView {
+    let store = use_store();
+    let canvas = NodeRef::<Canvas>::new();
+    let unit = telemetry::limits::unit(&metric);
+    // The right edge of the view: now, or where it was when paused.
+    let frozen_to = RwSignal::new(None::<i64>);
+    Effect::new(move |_| {
+        if paused.get() {
+            frozen_to.update(|f| {
+                f.get_or_insert(wall_now());
+            });
+        } else {
+            frozen_to.set(None);
+        }
+    });
+    let range = move || {
+        let to = frozen_to.get().unwrap_or_else(|| store.clock.get());
+        (to - window_ms.get(), to)
+    };
+    let (device_for_series, metric_for_series) = (device.clone(), metric.clone());
+    let with_series = move |f: &mut dyn FnMut(Option<&Series>)| {
+        store.equipment.with(|e| f(e.get(&device_for_series).and_then(|d| d.series.get(&metric_for_series))))
+    };
+    let kind = {
+        let device = device.clone();
+        move || {
+            store.equipment.with(|e| match e.get(&device).map(|d| d.info.kind) {
+                Some(telemetry::EquipmentKind::Drill) => DeviceKind::Drill,
+                _ => DeviceKind::Process,
+            })
+        }
+    };
+
+    // Redraw when the data, the window or the clock changes, at most once per frame.
+    let scheduled = StoredValue::new(false);
+    let metric_for_draw = metric.clone();
+    let with_series_draw = with_series.clone();
+    Effect::new(move |_| {
+        let (from, to) = range();
+        store.equipment.track();
+        if scheduled.get_value() {
+            return;
+        }
+        scheduled.set_value(true);
+        let metric = metric_for_draw.clone();
+        let with_series = with_series_draw.clone();
+        let kind = kind.clone();
+        request_animation_frame(move || {
+            scheduled.set_value(false);
+            let Some(element) = canvas.get_untracked() else { return };
+            let element: web_sys::HtmlCanvasElement = element.unchecked_into();
+            let scale = web_sys::window().map(|w| w.device_pixel_ratio()).unwrap_or(1.0).max(1.0);
+            let (width, height) = (element.client_width().max(1) as f64, element.client_height().max(1) as f64);
+            let (pixel_w, pixel_h) = ((width * scale) as u32, (height * scale) as u32);
+            if element.width() != pixel_w || element.height() != pixel_h {
+                element.set_width(pixel_w);
+                element.set_height(pixel_h);
+            }
+            let column_count = (width - Y_LABELS - 2.0 * MARGIN).max(10.0) as usize;
+            let mut columns = Vec::new();
+            let with_series = with_series.clone();
+            with_series(&mut |series| {
+                columns = series.map(|s| s.downsample(from, to, column_count)).unwrap_or_default();
+            });
+            let limits = telemetry::limits::for_metric(kind(), &metric).map(|l| (l.threshold, l.severity)).collect();
+            let input = ChartInput { columns: &columns, column_count, from, to, unit, limits };
+            if let Some(backend) = CanvasBackend::with_canvas_object(element) {
+                let root = backend.into_drawing_area();
+                if let Err(error) = draw(&root, &input, scale) {
+                    web_sys::console::warn_1(&format!("chart: {error}").into());
+                }
+            }
+        });
+    });
+
+    let stats = {
+        let with_series = with_series.clone();
+        move || {
+            let (from, to) = range();
+            let mut text = "no data in this window".to_string();
+            let with_series = with_series.clone();
+            with_series(&mut |series| {
+                if let Some(s) = series.and_then(|s| s.stats(from, to)) {
+                    text = format!("min {:.1} · max {:.1} · avg {:.1} {unit}", s.min, s.max, s.mean);
+                }
+            });
+            text
+        }
+    };
+    let hover = RwSignal::new(None::<String>);
+    let on_move = {
+        let with_series = with_series.clone();
+        move |event: web_sys::MouseEvent| {
+            let Some(element) = canvas.get_untracked() else { return };
+            let rect = element.get_bounding_client_rect();
+            let plot_left = rect.left() + Y_LABELS + MARGIN;
+            let plot_width = (rect.width() - Y_LABELS - 2.0 * MARGIN).max(1.0);
+            let fraction = ((event.client_x() as f64 - plot_left) / plot_width).clamp(0.0, 1.0);
+            let (from, to) = range();
+            let at = from + (fraction * (to - from) as f64) as i64;
+            let mut text = None;
+            let with_series = with_series.clone();
+            with_series(&mut |series| {
+                let nearest = series.and_then(|s| s.window(from, to).min_by_key(|p| (p.ts - at).abs()));
+                text = nearest.map(|p| format!("{} · {:.2} {unit}", clock_time(p.ts), p.value));
+            });
+            hover.set(text);
+        }
+    };
+    view! {
+        <figure class="live-chart" data-testid="chart" data-metric=metric.clone()>
+            <figcaption>
+                <span class="metric">{metric.clone()}</span>
+                <span class="unit">{format!(" ({unit})")}</span>
+                <span class="stats" data-testid="chart-stats">{stats}</span>
+                <span class="hover" data-testid="chart-hover">{move || hover.get()}</span>
+            </figcaption>
+            <canvas node_ref=canvas on:mousemove=on_move on:mouseleave=move |_| hover.set(None)></canvas>
+        </figure>
+    }
+}

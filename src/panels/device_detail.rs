@@ -1,0 +1,67 @@
+//! One device: a live chart per metric, the time window (in the URL, so a link reopens the same
+//! view), and pause / resume.
+
+use leptos::prelude::*;
+
+use crate::model::route::{Route, Window};
+use crate::panels::chart::LiveChart;
+use crate::store::{use_store, STALE_AFTER_MS};
+
+#[component]
+pub fn DeviceDetail(
+    /// Device id from the URL.
+    id: String,
+    /// Time window from the URL.
+    window: Window,
+) -> impl IntoView {
+    let store = use_store();
+    let paused = RwSignal::new(false);
+    let device = id.clone();
+    let title = move || store.equipment.with(|e| e.get(&device).map(|d| d.info.name.clone()));
+    let device = id.clone();
+    let status =
+        move || store.equipment.with(|e| e.get(&device).map(|d| d.health(store.clock.get(), STALE_AFTER_MS).label()));
+    let device = id.clone();
+    let metrics = Memo::new(move |_| {
+        store
+            .equipment
+            .with(|e| e.get(&device).map(|d| d.series.keys().cloned().collect::<Vec<_>>()).unwrap_or_default())
+    });
+    let window_links = Window::ALL
+        .into_iter()
+        .map(|w| {
+            let href = Route::Device { id: id.clone(), window: w }.href();
+            let current = w == window;
+            view! {
+                <a href=href class:current=current aria-current=if current { Some("true") } else { None }>
+                    {w.as_str()}
+                </a>
+            }
+        })
+        .collect_view();
+    let device = id.clone();
+    let charts = move || {
+        metrics
+            .get()
+            .into_iter()
+            .map(|metric| {
+                view! { <LiveChart device=device.clone() metric=metric window_ms=window.millis() paused=paused /> }
+            })
+            .collect_view()
+    };
+    view! {
+        <section class="device-detail" aria-label="Device detail">
+            <div class="toolbar">
+                <h2 data-testid="device-title">{move || title().unwrap_or_else(|| id.clone())}</h2>
+                <span class="badge" data-testid="device-status">{move || status().unwrap_or("unknown")}</span>
+                <nav class="windows" aria-label="Time window" data-testid="window-links">{window_links}</nav>
+                <button data-testid="pause" on:click=move |_| paused.update(|p| *p = !*p)>
+                    {move || if paused.get() { "Resume" } else { "Pause" }}
+                </button>
+            </div>
+            <Show when=move || !metrics.with(|m| m.is_empty()) fallback=|| view! { <p class="empty">"No readings yet for this device."</p> }>
+                <div class="charts">{charts.clone()}</div>
+            </Show>
+        </section>
+    }
+}

@@ -1,0 +1,68 @@
+//! The overview: KPI tiles for the fleet, the equipment, open alerts and traffic. Every number
+//! has a word next to it; colour only repeats what the word says.
+
+use leptos::prelude::*;
+use telemetry::{Severity, VehicleState};
+
+use crate::model::equipment::Health;
+use crate::store::{use_store, STALE_AFTER_MS};
+
+/// One tile: a number and what it counts.
+#[component]
+fn Tile(
+    /// What is counted.
+    label: &'static str,
+    /// CSS modifier for the accent colour.
+    tone: &'static str,
+    /// The figure.
+    #[prop(into)]
+    value: Signal<String>,
+) -> impl IntoView {
+    view! {
+        <div class=format!("tile tone-{tone}") data-testid=format!("kpi-{}", label.replace(' ', "-"))>
+            <span class="value">{value}</span>
+            <span class="label">{label}</span>
+        </div>
+    }
+}
+
+#[component]
+pub fn Overview() -> impl IntoView {
+    let store = use_store();
+    let vehicles = move |state: VehicleState| {
+        Signal::derive(move || store.fleet.with(|f| f.iter().filter(|p| p.state == state).count()).to_string())
+    };
+    let equipment = move |health: Health| {
+        Signal::derive(move || store.equipment.with(|e| e.count(health, store.clock.get(), STALE_AFTER_MS)).to_string())
+    };
+    let alerts = move |severity: Severity| {
+        Signal::derive(move || {
+            store
+                .alerts
+                .with(|f| {
+                    f.iter()
+                        .filter(|e| e.alert.severity == severity && e.acknowledged.is_none() && e.cleared_at.is_none())
+                        .count()
+                })
+                .to_string()
+        })
+    };
+    let rate = Signal::derive(move || format!("{:.0}", store.traffic.with(|t| t.per_second(store.clock.get(), 5))));
+    view! {
+        <section class="overview" aria-label="Overview">
+            <div class="tiles">
+                <Tile label="vehicles moving" tone="ok" value=vehicles(VehicleState::Moving) />
+                <Tile label="vehicles idle" tone="warn" value=vehicles(VehicleState::Idle) />
+                <Tile label="vehicles stopped" tone="muted" value=vehicles(VehicleState::Stopped) />
+                <Tile label="equipment running" tone="ok" value=equipment(Health::Running) />
+                <Tile label="equipment stopped" tone="muted" value=equipment(Health::Stopped) />
+                <Tile label="equipment fault" tone="bad" value=equipment(Health::Fault) />
+                <Tile label="equipment offline" tone="bad" value=equipment(Health::Offline) />
+                <Tile label="critical alerts" tone="bad" value=alerts(Severity::Critical) />
+                <Tile label="warning alerts" tone="warn" value=alerts(Severity::Warning) />
+                <Tile label="info alerts" tone="info" value=alerts(Severity::Info) />
+                <Tile label="messages per second" tone="info" value=rate />
+            </div>
+        </section>
+    }
+}
