@@ -48,6 +48,7 @@ pub fn App() -> impl IntoView {
     spawn_local(async move {
         match config::load().await {
             Ok(config) => {
+                store.stale_after_ms.set(config.stale_after_ms);
                 live::start(&config, store);
             }
             Err(error) => store.status.set(LiveStatus {

@@ -24,6 +24,8 @@ pub struct Config {
     /// Only this transport, or any (in the server's order) when `None`.
     pub transport: Option<TransportKind>,
     pub protocol: HubProtocol,
+    /// A device silent for longer is shown offline.
+    pub stale_after_ms: i64,
 }
 
 /// What is wrong with the configuration, naming the field.
@@ -44,6 +46,7 @@ struct RawConfig {
     hub: Option<serde_json::Value>,
     transport: Option<serde_json::Value>,
     protocol: Option<serde_json::Value>,
+    stale_after_seconds: Option<serde_json::Value>,
 }
 
 /// Query-string keys that override config fields.
@@ -122,7 +125,19 @@ pub fn resolve(text: &str, overrides: &[(String, String)]) -> Result<Config, Con
             problem: "messagepack is binary and cannot run over serverSentEvents (text only)".into(),
         });
     }
-    Ok(Config { api_base, hub, transport, protocol })
+    let stale_after_ms = match raw.stale_after_seconds {
+        None | Some(serde_json::Value::Null) => 15_000,
+        Some(serde_json::Value::Number(n)) if n.as_f64().is_some_and(|s| (1.0..=86_400.0).contains(&s)) => {
+            (n.as_f64().unwrap_or(15.0) * 1000.0) as i64
+        }
+        Some(other) => {
+            return Err(ConfigError::Field {
+                field: "staleAfterSeconds",
+                problem: format!("must be a number of seconds from 1 to 86400, got {other}"),
+            })
+        }
+    };
+    Ok(Config { api_base, hub, transport, protocol, stale_after_ms })
 }
 
 /// Fetches `config.json` and resolves it against the page's query string.
@@ -180,5 +195,29 @@ mod tests {
         let err = resolve(r#"{"apiBase":"/api","hub":"no spaces"}"#, &[]).unwrap_err();
         assert!(err.to_string().contains("`hub`"));
         assert!(matches!(resolve("{apiBase:", &[]), Err(ConfigError::Syntax(_))));
+    }
+
+    #[test]
+    fn stale_time_is_configurable_and_checked() {
+        assert_eq!(resolve(r#"{"apiBase":"/api"}"#, &[]).unwrap().stale_after_ms, 15_000);
+        assert_eq!(resolve(r#"{"apiBase":"/api","staleAfterSeconds":60}"#, &[]).unwrap().stale_after_ms, 60_000);
+        let err = resolve(r#"{"apiBase":"/api","staleAfterSeconds":"soon"}"#, &[]).unwrap_err();
+        assert!(err.to_string().contains("`staleAfterSeconds`"));
+    }
+
+    #[test]
+    fn transport_and_protocol_can_be_forced() {
+        let pairs =
+            |t: &str, p: &str| vec![("transport".to_string(), t.to_string()), ("protocol".to_string(), p.to_string())];
+        let config = resolve(r#"{"apiBase":"/api"}"#, &pairs("longPolling", "messagepack")).unwrap();
+        assert_eq!(config.transport, Some(TransportKind::LongPolling));
+        assert_eq!(config.protocol, HubProtocol::MessagePack);
+        let config = resolve(r#"{"apiBase":"/api","transport":"serverSentEvents"}"#, &[]).unwrap();
+        assert_eq!(config.transport, Some(TransportKind::ServerSentEvents));
+        assert_eq!(config.protocol, HubProtocol::Json);
+        let err = resolve(r#"{"apiBase":"/api"}"#, &pairs("pigeon", "json")).unwrap_err();
+        assert!(err.to_string().contains("`transport`"));
+        let err = resolve(r#"{"apiBase":"/api"}"#, &pairs("serverSentEvents", "messagepack")).unwrap_err();
+        assert!(err.to_string().contains("`protocol`"));
     }
 }

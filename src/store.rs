@@ -21,6 +21,8 @@ pub struct Store {
     pub clock: RwSignal<i64>,
     /// The screen shown, from the URL fragment.
     pub route: RwSignal<Route>,
+    /// Devices silent for longer than this (ms) are shown offline (config `staleAfterSeconds`).
+    pub stale_after_ms: RwSignal<i64>,
     /// Hub messages (batches) received since the page opened.
     pub messages: RwSignal<u64>,
     /// Why the last snapshot load or group subscription failed, if it did.
@@ -37,6 +39,7 @@ impl Store {
             traffic: RwSignal::new(Traffic::default()),
             clock: RwSignal::new(js_sys::Date::now() as i64),
             route: RwSignal::new(Route::Overview),
+            stale_after_ms: RwSignal::new(15_000),
             messages: RwSignal::new(0),
             sync_error: RwSignal::new(None),
         }
@@ -48,9 +51,6 @@ impl Default for Store {
         Self::new()
     }
 }
-
-/// Devices silent for longer than this are shown offline.
-pub const STALE_AFTER_MS: i64 = 15_000;
 
 /// The store provided by [`crate::app::App`].
 pub fn use_store() -> Store {

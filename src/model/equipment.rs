@@ -69,6 +69,8 @@ pub struct Device {
     /// Wall-clock ms when the last reading arrived.
     pub seen_at: Option<i64>,
     pub series: BTreeMap<String, Series>,
+    /// Bumped whenever a reading is applied, so a view can redraw only when its device changed.
+    pub version: u64,
 }
 
 impl Device {
@@ -100,6 +102,7 @@ impl EquipmentState {
                 reading: None,
                 seen_at: None,
                 series: BTreeMap::new(),
+                version: 0,
             });
         }
     }
@@ -121,6 +124,7 @@ impl EquipmentState {
                 reading: None,
                 seen_at: None,
                 series: BTreeMap::new(),
+                version: 0,
             });
             if device.reading.as_ref().is_some_and(|r| r.ts >= reading.ts) {
                 continue;
@@ -130,6 +134,7 @@ impl EquipmentState {
             }
             device.seen_at = Some(now_ms);
             device.reading = Some(reading);
+            device.version += 1;
         }
     }
 
@@ -207,6 +212,7 @@ mod tests {
         state.apply(vec![reading("press-01", 1_500, DeviceStatus::Fault, 99.0)], 2_200);
         let device = state.get("press-01").unwrap();
         assert_eq!(device.series["temperature"].len(), 2, "the late reading is ignored");
+        assert_eq!(device.version, 2, "and does not count as a change");
         assert_eq!(device.health(2_200, 10_000), Health::Running);
         assert_eq!(device.health(20_000, 10_000), Health::Offline);
         assert_eq!(state.get("press-02").unwrap().health(0, 10_000), Health::Unknown);

@@ -166,13 +166,17 @@ pub fn LiveChart(
         }
     };
 
-    // Redraw when the data, the window or the clock changes, at most once per frame.
+    // Redraw when this device's data, the window or the clock changes, at most once per frame.
+    let version = {
+        let device = device.clone();
+        Memo::new(move |_| store.equipment.with(|e| e.get(&device).map(|d| d.version)))
+    };
     let scheduled = StoredValue::new(false);
     let metric_for_draw = metric.clone();
     let with_series_draw = with_series.clone();
     Effect::new(move |_| {
         let (from, to) = range();
-        store.equipment.track();
+        version.track();
         if scheduled.get_value() {
             return;
         }

@@ -5,7 +5,7 @@ use leptos::prelude::*;
 
 use crate::model::route::{Route, Window};
 use crate::panels::chart::LiveChart;
-use crate::store::{use_store, STALE_AFTER_MS};
+use crate::store::use_store;
 
 #[component]
 pub fn DeviceDetail(
@@ -19,8 +19,11 @@ pub fn DeviceDetail(
     let device = id.clone();
     let title = move || store.equipment.with(|e| e.get(&device).map(|d| d.info.name.clone()));
     let device = id.clone();
-    let status =
-        move || store.equipment.with(|e| e.get(&device).map(|d| d.health(store.clock.get(), STALE_AFTER_MS).label()));
+    let status = move || {
+        store
+            .equipment
+            .with(|e| e.get(&device).map(|d| d.health(store.clock.get(), store.stale_after_ms.get()).label()))
+    };
     let device = id.clone();
     let metrics = Memo::new(move |_| {
         store

@@ -7,7 +7,7 @@ use leptos::prelude::*;
 use crate::model::equipment::{Device, SortKey};
 use crate::model::route::{Route, Window};
 use crate::model::series::Series;
-use crate::store::{use_store, STALE_AFTER_MS};
+use crate::store::use_store;
 
 /// Sparkline window.
 const SPARK_MS: i64 = 120_000;
@@ -33,8 +33,9 @@ pub fn EquipmentGrid() -> impl IntoView {
     let sort = RwSignal::new(SortKey::Name);
     let cards = move || {
         let now = store.clock.get();
+        let stale = store.stale_after_ms.get();
         store.equipment.with(|e| {
-            e.list(&query.get(), sort.get(), now, STALE_AFTER_MS).into_iter().map(|d| card(d, now)).collect_view()
+            e.list(&query.get(), sort.get(), now, stale).into_iter().map(|d| card(d, now, stale)).collect_view()
         })
     };
     view! {
@@ -65,8 +66,8 @@ pub fn EquipmentGrid() -> impl IntoView {
     }
 }
 
-fn card(device: &Device, now: i64) -> impl IntoView + use<> {
-    let health = device.health(now, STALE_AFTER_MS);
+fn card(device: &Device, now: i64, stale_after_ms: i64) -> impl IntoView + use<> {
+    let health = device.health(now, stale_after_ms);
     let href = Route::Device { id: device.info.id.clone(), window: Window::FiveMinutes }.href();
     let seen = device.seen_at.map(|t| format!("{} s ago", ((now - t).max(0) / 1000))).unwrap_or_else(|| "never".into());
     let metrics = device

@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use telemetry::{Severity, VehicleState};
 
 use crate::model::equipment::Health;
-use crate::store::{use_store, STALE_AFTER_MS};
+use crate::store::use_store;
 
 /// One tile: a number and what it counts.
 #[component]
@@ -33,7 +33,9 @@ pub fn Overview() -> impl IntoView {
         Signal::derive(move || store.fleet.with(|f| f.iter().filter(|p| p.state == state).count()).to_string())
     };
     let equipment = move |health: Health| {
-        Signal::derive(move || store.equipment.with(|e| e.count(health, store.clock.get(), STALE_AFTER_MS)).to_string())
+        Signal::derive(move || {
+            store.equipment.with(|e| e.count(health, store.clock.get(), store.stale_after_ms.get())).to_string()
+        })
     };
     let alerts = move |severity: Severity| {
         Signal::derive(move || {
