@@ -58,7 +58,7 @@ impl Transport {
         Ok(match kind {
             TransportKind::WebSockets => Transport::WebSockets(WebSocketTransport::open(endpoint, events)?),
             TransportKind::ServerSentEvents => Transport::ServerSentEvents(SseTransport::open(endpoint, events)?),
-            TransportKind::LongPolling => Transport::LongPolling(LongPollingTransport::open(endpoint, events)),
+            TransportKind::LongPolling => Transport::LongPolling(LongPollingTransport::open(endpoint, events)?),
         })
     }
 
@@ -273,12 +273,12 @@ pub struct LongPollingTransport {
 const POLL_TIMEOUT_MS: u32 = 100_000;
 
 impl LongPollingTransport {
-    fn open(endpoint: &Endpoint, events: UnboundedSender<TransportEvent>) -> Self {
+    fn open(endpoint: &Endpoint, events: UnboundedSender<TransportEvent>) -> Result<Self, String> {
         let running = Rc::new(Cell::new(true));
-        let abort = AbortController::new().expect("AbortController exists in browsers");
+        let abort = AbortController::new().map_err(|e| js_error("this browser cannot abort requests", e))?;
         let sender = PostSender::start(endpoint, events.clone());
         wasm_bindgen_futures::spawn_local(poll_loop(endpoint.clone(), events, running.clone(), abort.clone()));
-        Self { sender, running, abort, endpoint: endpoint.clone() }
+        Ok(Self { sender, running, abort, endpoint: endpoint.clone() })
     }
 }
 
