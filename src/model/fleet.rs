@@ -1,34 +1,96 @@
-//! The latest known position of every vehicle.
+//! The latest known position of every vehicle, a short trail of where each has been, and the
+//! filters the fleet views apply.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, VecDeque};
 
-use telemetry::Position;
+use telemetry::{Position, VehicleState};
 
-/// Vehicles by id, each with its newest report.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// Positions kept per vehicle trail unless configured otherwise.
+pub const DEFAULT_TRAIL: usize = 30;
+
+/// Vehicles by id, each with its newest report and a fixed-length trail.
+#[derive(Debug, Clone, PartialEq)]
 pub struct FleetState {
     vehicles: BTreeMap<String, Position>,
+    trails: HashMap<String, VecDeque<(f64, f64)>>,
+    trail_length: usize,
     updates: u64,
 }
 
+impl Default for FleetState {
+    fn default() -> Self {
+        Self::with_trail_length(DEFAULT_TRAIL)
+    }
+}
+
+/// What the fleet views show: a site, a state, and a search on the id (all optional).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FleetFilter {
+    pub site: Option<String>,
+    pub state: Option<VehicleState>,
+    pub query: String,
+}
+
+impl FleetFilter {
+    pub fn matches(&self, p: &Position) -> bool {
+        self.site.as_ref().is_none_or(|s| *s == p.site)
+            && self.state.is_none_or(|s| s == p.state)
+            && (self.query.is_empty() || p.id.to_lowercase().contains(&self.query.trim().to_lowercase()))
+    }
+}
+
 impl FleetState {
+    /// An empty fleet keeping `trail_length` positions per vehicle (at least 1).
+    pub fn with_trail_length(trail_length: usize) -> Self {
+        Self { vehicles: BTreeMap::new(), trails: HashMap::new(), trail_length: trail_length.max(1), updates: 0 }
+    }
+
+    /// The trail of a vehicle, oldest first, as (lat, lon).
+    pub fn trail(&self, id: &str) -> impl Iterator<Item = (f64, f64)> + '_ {
+        self.trails.get(id).into_iter().flatten().copied()
+    }
+
+    /// Vehicles passing `filter`, in id order.
+    pub fn filtered<'a>(&'a self, filter: &'a FleetFilter) -> impl Iterator<Item = &'a Position> + 'a {
+        self.vehicles.values().filter(move |p| filter.matches(p))
+    }
+
+    /// South-west and north-east corners of the vehicles passing `filter`.
+    pub fn bounds(&self, filter: &FleetFilter) -> Option<((f64, f64), (f64, f64))> {
+        self.filtered(filter).fold(None, |acc, p| {
+            let ((s, w), (n, e)) = acc.unwrap_or(((p.lat, p.lon), (p.lat, p.lon)));
+            Some(((s.min(p.lat), w.min(p.lon)), (n.max(p.lat), e.max(p.lon))))
+        })
+    }
+
+    /// Sites seen so far, sorted.
+    pub fn sites(&self) -> Vec<String> {
+        let mut sites: Vec<String> = self.vehicles.values().map(|p| p.site.clone()).collect();
+        sites.sort();
+        sites.dedup();
+        sites
+    }
+
+    fn remember(&mut self, position: &Position) {
+        let trail = self.trails.entry(position.id.clone()).or_default();
+        if trail.len() == self.trail_length {
+            trail.pop_front();
+        }
+        trail.push_back((position.lat, position.lon));
+    }
+
     /// Applies a batch. A report older than the one already held for that vehicle is ignored,
     /// so a late or replayed batch never moves a vehicle back in time. Returns how many
     /// reports were applied.
     pub fn apply(&mut self, batch: Vec<Position>) -> usize {
         let mut applied = 0;
         for position in batch {
-            match self.vehicles.get_mut(&position.id) {
-                Some(current) if current.ts > position.ts => {}
-                Some(current) => {
-                    *current = position;
-                    applied += 1;
-                }
-                None => {
-                    self.vehicles.insert(position.id.clone(), position);
-                    applied += 1;
-                }
+            if self.vehicles.get(&position.id).is_some_and(|current| current.ts > position.ts) {
+                continue;
             }
+            self.remember(&position);
+            self.vehicles.insert(position.id.clone(), position);
+            applied += 1;
         }
         self.updates += applied as u64;
         applied
@@ -85,5 +147,34 @@ mod tests {
         let ids: Vec<_> = fleet.iter().map(|p| p.id.as_str()).collect();
         assert_eq!(ids, ["a", "b"]);
         assert_eq!(fleet.updates(), 3);
+    }
+
+    #[test]
+    fn trails_are_bounded_and_ordered() {
+        let mut fleet = FleetState::with_trail_length(3);
+        for ts in 1..=5 {
+            fleet.apply(vec![pos("a", ts, ts as f64)]);
+        }
+        let lats: Vec<f64> = fleet.trail("a").map(|(lat, _)| lat).collect();
+        assert_eq!(lats, [3.0, 4.0, 5.0]);
+        assert_eq!(fleet.trail("nobody").count(), 0);
+    }
+
+    #[test]
+    fn filters_and_bounds() {
+        let mut fleet = FleetState::default();
+        let mut stopped = pos("veh-2", 1, 2.0);
+        stopped.state = VehicleState::Stopped;
+        stopped.site = "airport".into();
+        stopped.lon = 9.0;
+        fleet.apply(vec![pos("veh-1", 1, 1.0), stopped, pos("truck-9", 1, 3.0)]);
+        let ids = |f: &FleetFilter| fleet.filtered(f).map(|p| p.id.clone()).collect::<Vec<_>>();
+        assert_eq!(ids(&FleetFilter::default()).len(), 3);
+        assert_eq!(ids(&FleetFilter { site: Some("airport".into()), ..FleetFilter::default() }), ["veh-2"]);
+        assert_eq!(ids(&FleetFilter { state: Some(VehicleState::Moving), ..FleetFilter::default() }), ["truck-9", "veh-1"]);
+        assert_eq!(ids(&FleetFilter { query: "VEH".into(), ..FleetFilter::default() }), ["veh-1", "veh-2"]);
+        assert_eq!(fleet.bounds(&FleetFilter::default()), Some(((1.0, 8.5), (3.0, 9.0))));
+        assert_eq!(fleet.bounds(&FleetFilter { query: "none".into(), ..FleetFilter::default() }), None);
+        assert_eq!(fleet.sites(), ["airport", "north"]);
     }
 }
