@@ -13,6 +13,7 @@ use crate::model::status::{LiveStatus, Phase};
 use crate::panels::alert_list::AlertList;
 use crate::panels::device_detail::DeviceDetail;
 use crate::panels::equipment_grid::EquipmentGrid;
+use crate::panels::fleet_map::FleetMap;
 use crate::panels::overview::Overview;
 use crate::panels::status_bar::StatusBar;
 use crate::panels::vehicle_list::VehicleList;
@@ -77,7 +78,11 @@ pub fn App() -> impl IntoView {
         }
         .into_any(),
         Route::Equipment => view! { <EquipmentGrid /> }.into_any(),
-        Route::Fleet => view! { <VehicleList /> }.into_any(),
+        Route::Fleet => view! {
+            <FleetMap />
+            <VehicleList />
+        }
+        .into_any(),
         Route::Device { id, window } => view! { <DeviceDetail id=id window=window /> }.into_any(),
     };
     view! {

@@ -171,7 +171,10 @@ mod tests {
         let ids = |f: &FleetFilter| fleet.filtered(f).map(|p| p.id.clone()).collect::<Vec<_>>();
         assert_eq!(ids(&FleetFilter::default()).len(), 3);
         assert_eq!(ids(&FleetFilter { site: Some("airport".into()), ..FleetFilter::default() }), ["veh-2"]);
-        assert_eq!(ids(&FleetFilter { state: Some(VehicleState::Moving), ..FleetFilter::default() }), ["truck-9", "veh-1"]);
+        assert_eq!(
+            ids(&FleetFilter { state: Some(VehicleState::Moving), ..FleetFilter::default() }),
+            ["truck-9", "veh-1"]
+        );
         assert_eq!(ids(&FleetFilter { query: "VEH".into(), ..FleetFilter::default() }), ["veh-1", "veh-2"]);
         assert_eq!(fleet.bounds(&FleetFilter::default()), Some(((1.0, 8.5), (3.0, 9.0))));
         assert_eq!(fleet.bounds(&FleetFilter { query: "none".into(), ..FleetFilter::default() }), None);
