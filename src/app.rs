@@ -78,7 +78,7 @@ pub fn App() -> impl IntoView {
         }
         .into_any(),
         Route::Equipment => view! { <EquipmentGrid /> }.into_any(),
-        Route::Fleet => view! {
+        Route::Fleet { .. } => view! {
             <FleetMap />
             <VehicleList />
         }
@@ -91,7 +91,7 @@ pub fn App() -> impl IntoView {
             <nav class="main-nav" aria-label="Screens">
                 {nav_link(Route::Overview, "overview")}
                 {nav_link(Route::Equipment, "equipment")}
-                {nav_link(Route::Fleet, "fleet")}
+                {nav_link(Route::Fleet { vehicle: None }, "fleet")}
                 <span class="nav-badge" data-testid="unacknowledged-badge" title="unacknowledged alerts">
                     {move || format!("{} alerts open", unacknowledged())}
                 </span>

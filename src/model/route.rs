@@ -42,8 +42,14 @@ impl Window {
 pub enum Route {
     Overview,
     Equipment,
-    Fleet,
-    Device { id: String, window: Window },
+    /// The fleet map; `vehicle` is the selected vehicle, if any.
+    Fleet {
+        vehicle: Option<String>,
+    },
+    Device {
+        id: String,
+        window: Window,
+    },
 }
 
 impl Route {
@@ -59,7 +65,13 @@ impl Route {
             .unwrap_or(Window::FiveMinutes);
         match segments.as_slice() {
             ["equipment"] => Route::Equipment,
-            ["fleet"] => Route::Fleet,
+            ["fleet"] => Route::Fleet {
+                vehicle: query
+                    .split('&')
+                    .find_map(|pair| pair.strip_prefix("vehicle="))
+                    .filter(|id| valid_id(id))
+                    .map(str::to_string),
+            },
             ["device", id] if valid_id(id) => Route::Device { id: id.to_string(), window },
             _ => Route::Overview,
         }
@@ -70,7 +82,8 @@ impl Route {
         match self {
             Route::Overview => "#/".into(),
             Route::Equipment => "#/equipment".into(),
-            Route::Fleet => "#/fleet".into(),
+            Route::Fleet { vehicle: None } => "#/fleet".into(),
+            Route::Fleet { vehicle: Some(id) } => format!("#/fleet?vehicle={id}"),
             Route::Device { id, window } => format!("#/device/{id}?window={}", window.as_str()),
         }
     }
@@ -89,7 +102,8 @@ mod tests {
         for route in [
             Route::Overview,
             Route::Equipment,
-            Route::Fleet,
+            Route::Fleet { vehicle: None },
+            Route::Fleet { vehicle: Some("veh-00007".into()) },
             Route::Device { id: "press-01".into(), window: Window::OneHour },
         ] {
             assert_eq!(Route::parse(&route.href()), route);
@@ -102,6 +116,7 @@ mod tests {
         assert_eq!(Route::parse("#/nowhere"), Route::Overview);
         assert_eq!(Route::parse("#/device/rig-02"), Route::Device { id: "rig-02".into(), window: Window::FiveMinutes });
         assert_eq!(Route::parse("#/device/<script>"), Route::Overview);
+        assert_eq!(Route::parse("#/fleet?vehicle=<img>"), Route::Fleet { vehicle: None });
         assert_eq!(
             Route::parse("#/device/rig-02?window=7d"),
             Route::Device { id: "rig-02".into(), window: Window::FiveMinutes }

@@ -5,13 +5,14 @@
 
 use std::collections::HashMap;
 
-use leaflet::{CircleMarker, LatLng, LatLngBounds, Map, MapOptions};
+use leaflet::{CircleMarker, LatLng, LatLngBounds, Map, MapOptions, Polyline};
 use leptos::html::Div;
 use leptos::prelude::*;
 use telemetry::VehicleState;
 use wasm_bindgen::{JsCast, JsValue};
 
 use crate::model::fleet::FleetFilter;
+use crate::model::route::Route;
 use crate::store::use_store;
 
 fn colour(state: VehicleState) -> &'static str {
@@ -36,10 +37,26 @@ fn marker_options(state: VehicleState) -> JsValue {
     options.into()
 }
 
+/// A vehicle's marker, the state it is drawn in, and its click handler (kept alive with it).
+type MarkerEntry = (CircleMarker, VehicleState, wasm_bindgen::closure::Closure<dyn FnMut()>);
+
 /// The map and its markers, kept outside the reactive graph (they are JS objects).
 struct MapState {
     map: Map,
-    markers: HashMap<String, (CircleMarker, VehicleState)>,
+    markers: HashMap<String, MarkerEntry>,
+    /// The selected vehicle's trail.
+    trail: Option<Polyline>,
+}
+
+/// Selects a vehicle by putting it in the URL (so the selection is shareable).
+fn select(id: &str) {
+    if let Some(window) = web_sys::window() {
+        let _ = window.location().set_hash(&Route::Fleet { vehicle: Some(id.to_string()) }.href());
+    }
+}
+
+fn lat_lngs(points: impl Iterator<Item = (f64, f64)>) -> js_sys::Array {
+    points.map(|(lat, lon)| JsValue::from(LatLng::new(lat, lon))).collect()
 }
 
 #[component]
@@ -50,6 +67,11 @@ pub fn FleetMap() -> impl IntoView {
     let problem = RwSignal::new(None::<String>);
     let on_map = RwSignal::new(0usize);
     let fitted = StoredValue::new(false);
+    let selected = Memo::new(move |_| match store.route.get() {
+        Route::Fleet { vehicle } => vehicle,
+        _ => None,
+    });
+    let follow = RwSignal::new(false);
 
     // Create the map once its element exists.
     Effect::new(move |_| {
@@ -63,7 +85,7 @@ pub fn FleetMap() -> impl IntoView {
         match Map::new_with_element(&element, &options) {
             Ok(map) => {
                 map.set_view(&LatLng::new(47.3769, 8.5417), 13.0);
-                state.set_value(Some(MapState { map, markers: HashMap::new() }));
+                state.set_value(Some(MapState { map, markers: HashMap::new(), trail: None }));
             }
             Err(error) => problem.set(Some(format!(
                 "the map could not start ({}); is vendor/leaflet/leaflet.js served?",
@@ -83,6 +105,8 @@ pub fn FleetMap() -> impl IntoView {
     let scheduled = StoredValue::new(false);
     Effect::new(move |_| {
         store.fleet.track();
+        selected.track();
+        follow.track();
         if scheduled.get_value() {
             return;
         }
@@ -98,7 +122,7 @@ pub fn FleetMap() -> impl IntoView {
                         seen += 1;
                         let at = LatLng::new(p.lat, p.lon);
                         match s.markers.get_mut(&p.id) {
-                            Some((marker, drawn)) => {
+                            Some((marker, drawn, _)) => {
                                 marker.set_lat_lng(&at);
                                 if *drawn != p.state {
                                     marker.unchecked_ref::<leaflet::Path>().set_style(&marker_options(p.state).into());
@@ -108,7 +132,30 @@ pub fn FleetMap() -> impl IntoView {
                             None => {
                                 let marker = CircleMarker::new_with_options(&at, &marker_options(p.state));
                                 marker.unchecked_ref::<leaflet::Layer>().add_to(&s.map);
-                                s.markers.insert(p.id.clone(), (marker, p.state));
+                                let id = p.id.clone();
+                                let on_click = wasm_bindgen::closure::Closure::<dyn FnMut()>::new(move || select(&id));
+                                marker.unchecked_ref::<leaflet::Evented>().on("click", on_click.as_ref());
+                                s.markers.insert(p.id.clone(), (marker, p.state, on_click));
+                            }
+                        }
+                    }
+                    // The selected vehicle: its trail, and the view following it when asked.
+                    if let Some(trail) = s.trail.take() {
+                        trail.unchecked_ref::<leaflet::Layer>().remove();
+                    }
+                    if let Some(id) = selected.get_untracked() {
+                        let points = lat_lngs(fleet.trail(&id));
+                        if points.length() > 1 {
+                            let options = js_sys::Object::new();
+                            let _ = js_sys::Reflect::set(&options, &"color".into(), &"#58a6ff".into());
+                            let _ = js_sys::Reflect::set(&options, &"weight".into(), &3.0.into());
+                            let trail = Polyline::new_with_options(&points, &JsValue::from(options).into());
+                            trail.unchecked_ref::<leaflet::Layer>().add_to(&s.map);
+                            s.trail = Some(trail);
+                        }
+                        if follow.get_untracked() {
+                            if let Some(p) = fleet.get(&id) {
+                                s.map.set_view(&LatLng::new(p.lat, p.lon), s.map.get_zoom());
                             }
                         }
                     }
@@ -125,14 +172,84 @@ pub fn FleetMap() -> impl IntoView {
         });
     });
 
+    let fit_fleet = move |_| {
+        let bounds = store.fleet.with_untracked(|fleet| fleet.bounds(&FleetFilter::default()));
+        state.with_value(|s| {
+            if let (Some(s), Some(((south, west), (north, east)))) = (s, bounds) {
+                s.map.fit_bounds(&LatLngBounds::new(&LatLng::new(south, west), &LatLng::new(north, east)));
+            }
+        });
+        follow.set(false);
+    };
+    // Where the map looks (lags the last move by one update, which is once a second).
+    let centre = move || {
+        store.fleet.track();
+        state.with_value(|s| {
+            s.as_ref()
+                .map(|s| {
+                    let c = s.map.get_center();
+                    format!("{:.5}, {:.5}", c.lat(), c.lng())
+                })
+                .unwrap_or_default()
+        })
+    };
     view! {
         <section class="fleet-map-panel" aria-label="Fleet map">
+            <div class="map-toolbar">
+                <button data-testid="fit-fleet" on:click=fit_fleet>"Fit fleet"</button>
+                <label>
+                    <input type="checkbox" data-testid="follow" prop:checked=move || follow.get()
+                        on:change=move |ev| follow.set(event_target_checked(&ev)) />
+                    " follow the selected vehicle"
+                </label>
+                <span class="centre">"map centre " <span data-testid="map-centre">{centre}</span></span>
+            </div>
             <div class="fleet-map" node_ref=node data-testid="fleet-map"></div>
             <p class="map-notes">
                 <span data-testid="map-vehicle-count">{move || on_map.get()}</span>
                 " vehicles on the map · map tiles unavailable: vehicles are drawn on a plain background"
                 <span class="error" data-testid="map-problem">{move || problem.get()}</span>
             </p>
+            <SelectionPanel selected=selected />
         </section>
+    }
+}
+
+/// The selected vehicle as text: id, site, state (a word, not only a colour), speed, heading,
+/// position and when it last reported.
+#[component]
+fn SelectionPanel(
+    /// The selected vehicle id.
+    #[prop(into)]
+    selected: Signal<Option<String>>,
+) -> impl IntoView {
+    let store = use_store();
+    let details = move || {
+        let id = selected.get()?;
+        let p = store.fleet.with(|fleet| fleet.get(&id).cloned());
+        Some(match p {
+            None => view! { <p data-testid="selection-missing">{format!("{id}: no position yet")}</p> }.into_any(),
+            Some(p) => {
+                let date = js_sys::Date::new(&(p.ts as f64).into());
+                let seen = format!("{:02}:{:02}:{:02}", date.get_hours(), date.get_minutes(), date.get_seconds());
+                view! {
+                    <dl>
+                        <dt>"vehicle"</dt><dd data-testid="selection-id">{p.id.clone()}</dd>
+                        <dt>"site"</dt><dd>{p.site.clone()}</dd>
+                        <dt>"state"</dt><dd data-testid="selection-state">{p.state.as_str()}</dd>
+                        <dt>"speed"</dt><dd>{format!("{:.1} km/h", p.speed)}</dd>
+                        <dt>"heading"</dt><dd>{format!("{:.0}°", p.heading)}</dd>
+                        <dt>"position"</dt><dd data-testid="selection-position">{format!("{:.5}, {:.5}", p.lat, p.lon)}</dd>
+                        <dt>"last update"</dt><dd>{seen}</dd>
+                    </dl>
+                }
+                .into_any()
+            }
+        })
+    };
+    view! {
+        <aside class="selection" aria-label="Selected vehicle" data-testid="selection-panel">
+            {move || details().unwrap_or_else(|| view! { <p class="empty">"Click a vehicle to select it."</p> }.into_any())}
+        </aside>
     }
 }

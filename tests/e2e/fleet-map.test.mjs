@@ -49,3 +49,29 @@ test('the map shows every vehicle the simulator sends, on a plain background', a
   assert.deepEqual(crashes, []);
   await page.context().close();
 });
+
+test('a selected vehicle moves in its panel, and follow keeps it in view', async () => {
+  const page = await openPage(browser, `${site.url}?apiBase=${encodeURIComponent(sim.apiBase)}#/fleet?vehicle=veh-00003`);
+  await waitFor(async () => (await page.getByTestId('selection-id').count()) === 1, { what: 'the selection panel' });
+  assert.equal(await page.getByTestId('selection-id').textContent(), 'veh-00003');
+  assert.match(await page.getByTestId('selection-state').textContent(), /^(moving|idle|stopped)$/);
+  const first = await page.getByTestId('selection-position').textContent();
+  await waitFor(async () => (await page.getByTestId('selection-position').textContent()) !== first, {
+    timeoutMs: 30000,
+    what: 'the selected vehicle to move',
+  });
+
+  await page.getByTestId('follow').check();
+  const near = async () => {
+    const [lat, lon] = (await page.getByTestId('selection-position').textContent()).split(', ').map(Number);
+    const [clat, clon] = (await page.getByTestId('map-centre').textContent()).split(', ').map(Number);
+    return Math.abs(lat - clat) < 0.002 && Math.abs(lon - clon) < 0.002;
+  };
+  await waitFor(near, { what: 'the map to centre on the followed vehicle' });
+  await new Promise((r) => setTimeout(r, 2500));
+  assert.ok(await near(), 'still in view after it moved on');
+
+  await page.getByTestId('fit-fleet').click();
+  assert.equal(await page.getByTestId('follow').isChecked(), false, 'fitting the fleet stops following');
+  await page.context().close();
+});
