@@ -72,6 +72,7 @@ pub fn FleetMap() -> impl IntoView {
         _ => None,
     });
     let follow = RwSignal::new(false);
+    let filter = RwSignal::new(FleetFilter::default());
 
     // Create the map once its element exists.
     Effect::new(move |_| {
@@ -107,17 +108,27 @@ pub fn FleetMap() -> impl IntoView {
         store.fleet.track();
         selected.track();
         follow.track();
+        filter.track();
         if scheduled.get_value() {
             return;
         }
         scheduled.set_value(true);
         request_animation_frame(move || {
             scheduled.set_value(false);
-            let filter = FleetFilter::default();
+            let filter = filter.get_untracked();
             let count = store.fleet.with_untracked(|fleet| {
                 state.update_value(|s| {
                     let Some(s) = s else { return };
                     let mut seen = 0;
+                    let visible: std::collections::HashSet<&str> =
+                        fleet.filtered(&filter).map(|p| p.id.as_str()).collect();
+                    s.markers.retain(|id, (marker, _, _)| {
+                        let keep = visible.contains(id.as_str());
+                        if !keep {
+                            marker.unchecked_ref::<leaflet::Layer>().remove();
+                        }
+                        keep
+                    });
                     for p in fleet.filtered(&filter) {
                         seen += 1;
                         let at = LatLng::new(p.lat, p.lon);
@@ -173,7 +184,7 @@ pub fn FleetMap() -> impl IntoView {
     });
 
     let fit_fleet = move |_| {
-        let bounds = store.fleet.with_untracked(|fleet| fleet.bounds(&FleetFilter::default()));
+        let bounds = store.fleet.with_untracked(|fleet| fleet.bounds(&filter.get_untracked()));
         state.with_value(|s| {
             if let (Some(s), Some(((south, west), (north, east)))) = (s, bounds) {
                 s.map.fit_bounds(&LatLngBounds::new(&LatLng::new(south, west), &LatLng::new(north, east)));
@@ -202,6 +213,35 @@ pub fn FleetMap() -> impl IntoView {
                         on:change=move |ev| follow.set(event_target_checked(&ev)) />
                     " follow the selected vehicle"
                 </label>
+                <label>
+                    "site "
+                    <select data-testid="filter-site" on:change=move |ev| {
+                        let value = event_target_value(&ev);
+                        filter.update(|f| f.site = (!value.is_empty()).then_some(value));
+                    }>
+                        <option value="">"all"</option>
+                        {move || store.fleet.with(|fleet| fleet.sites()).into_iter().map(|site| view! { <option value=site.clone()>{site.clone()}</option> }).collect_view()}
+                    </select>
+                </label>
+                <label>
+                    "state "
+                    <select data-testid="filter-state" on:change=move |ev| {
+                        let state = match event_target_value(&ev).as_str() {
+                            "moving" => Some(VehicleState::Moving),
+                            "idle" => Some(VehicleState::Idle),
+                            "stopped" => Some(VehicleState::Stopped),
+                            _ => None,
+                        };
+                        filter.update(|f| f.state = state);
+                    }>
+                        <option value="">"all"</option>
+                        <option value="moving">"moving"</option>
+                        <option value="idle">"idle"</option>
+                        <option value="stopped">"stopped"</option>
+                    </select>
+                </label>
+                <input type="search" placeholder="Vehicle id" aria-label="Search vehicles by id" data-testid="filter-query"
+                    on:input=move |ev| filter.update(|f| f.query = event_target_value(&ev)) />
                 <span class="centre">"map centre " <span data-testid="map-centre">{centre}</span></span>
             </div>
             <div class="fleet-map" node_ref=node data-testid="fleet-map"></div>

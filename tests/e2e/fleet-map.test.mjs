@@ -29,6 +29,17 @@ test('the map shows every vehicle the simulator sends, on a plain background', a
     what: '300 vehicles on the map',
   });
   assert.equal(await page.getByTestId('map-problem').textContent(), '');
+  // Filters narrow the map: one site, then a search on the id, then back to everyone.
+  const perSite = (await (await fetch(`${sim.apiBase}/snapshot`)).json()).positions.filter((p) => p.site === 'airport').length;
+  await page.getByTestId('filter-site').selectOption('airport');
+  await waitFor(async () => Number(await page.getByTestId('map-vehicle-count').textContent()) === perSite, {
+    what: `only the airport's ${perSite} vehicles`,
+  });
+  await page.getByTestId('filter-site').selectOption('');
+  await page.getByTestId('filter-query').fill('veh-0000');
+  await waitFor(async () => (await page.getByTestId('map-vehicle-count').textContent()) === '9', { what: 'veh-00001..9' });
+  await page.getByTestId('filter-query').fill('');
+  await waitFor(async () => (await page.getByTestId('map-vehicle-count').textContent()) === '300', { what: 'all again' });
   // Leaflet's canvas renderer drew them (a canvas inside the map with coloured pixels).
   const colours = await page.evaluate(() => {
     const canvas = document.querySelector('[data-testid="fleet-map"] canvas');
