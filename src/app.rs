@@ -73,6 +73,7 @@ pub fn App() -> impl IntoView {
     let screen = move || match store.route.get() {
         Route::Overview => view! {
             <Overview />
+            <FleetMap />
             <AlertList />
             <VehicleList />
         }

@@ -55,6 +55,19 @@ fn select(id: &str) {
     }
 }
 
+/// Adds Leaflet's scale control (`L.control.scale().addTo(map)`; leaflet-rs has no binding).
+fn add_scale(map: &Map) -> Result<(), JsValue> {
+    let leaflet = js_sys::Reflect::get(&js_sys::global(), &"L".into())?;
+    let control = js_sys::Reflect::get(&leaflet, &"control".into())?;
+    let scale: js_sys::Function = js_sys::Reflect::get(&control, &"scale".into())?.dyn_into()?;
+    let options = js_sys::Object::new();
+    js_sys::Reflect::set(&options, &"imperial".into(), &false.into())?;
+    let instance = scale.call1(&control, &options)?;
+    let add_to: js_sys::Function = js_sys::Reflect::get(&instance, &"addTo".into())?.dyn_into()?;
+    add_to.call1(&instance, map)?;
+    Ok(())
+}
+
 fn lat_lngs(points: impl Iterator<Item = (f64, f64)>) -> js_sys::Array {
     points.map(|(lat, lon)| JsValue::from(LatLng::new(lat, lon))).collect()
 }
@@ -86,6 +99,9 @@ pub fn FleetMap() -> impl IntoView {
         match Map::new_with_element(&element, &options) {
             Ok(map) => {
                 map.set_view(&LatLng::new(47.3769, 8.5417), 13.0);
+                if add_scale(&map).is_err() {
+                    web_sys::console::warn_1(&"fleet map: no scale control".into());
+                }
                 state.set_value(Some(MapState { map, markers: HashMap::new(), trail: None }));
             }
             Err(error) => problem.set(Some(format!(

@@ -55,9 +55,18 @@ test('the map shows every vehicle the simulator sends, on a plain background', a
     performance.getEntriesByType('resource').map((e) => e.name).filter((url) => !url.startsWith('http://127.0.0.1')),
   );
   assert.deepEqual(external, []);
+  assert.match(await page.locator('.leaflet-control-scale').first().textContent(), /\d+ (m|km)/, 'a scale');
   await page.screenshot({ path: path.join(repoRoot, 'target', 'e2e', 'fleet-map.png') });
   const crashes = page.problems.filter((p) => p.startsWith('pageerror') || p.includes('panicked'));
   assert.deepEqual(crashes, []);
+  await page.context().close();
+});
+
+test('the overview has the map too', async () => {
+  const page = await openPage(browser, `${site.url}?apiBase=${encodeURIComponent(sim.apiBase)}`);
+  await waitFor(async () => (await page.getByTestId('map-vehicle-count').textContent()) === '300', {
+    what: 'the fleet on the overview map',
+  });
   await page.context().close();
 });
 
