@@ -4,25 +4,11 @@
 
 use proptest::prelude::*;
 use signalr::negotiate::parse_response;
-use signalr::protocol::json::TextFramer;
-use signalr::protocol::msgpack::BinaryFramer;
-use signalr::protocol::{HubMessage, HubProtocol};
+use signalr::protocol::{Framer, HubMessage, HubProtocol};
 use signalr::{Session, SessionConfig};
 
-fn records_json(stream: &[u8], cuts: &[usize]) -> Vec<Vec<u8>> {
-    let mut framer = TextFramer::default();
-    let mut out = Vec::new();
-    let mut start = 0;
-    for &cut in cuts.iter().chain(std::iter::once(&stream.len())) {
-        let cut = cut.clamp(start, stream.len());
-        framer.push(&stream[start..cut], |r| out.push(r.to_vec())).unwrap();
-        start = cut;
-    }
-    out
-}
-
-fn records_msgpack(stream: &[u8], cuts: &[usize]) -> Vec<Vec<u8>> {
-    let mut framer = BinaryFramer::new(1 << 20);
+/// Records of `stream` fed to `framer` in pieces cut at `cuts`.
+fn records(mut framer: Framer, stream: &[u8], cuts: &[usize]) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
     let mut start = 0;
     for &cut in cuts.iter().chain(std::iter::once(&stream.len())) {
@@ -85,14 +71,8 @@ proptest! {
             let frames: Vec<Vec<u8>> =
                 texts.iter().enumerate().map(|(i, t)| invocation(protocol, t, i as i64)).collect();
             let stream: Vec<u8> = frames.concat();
-            let whole = match protocol {
-                HubProtocol::Json => records_json(&stream, &[]),
-                HubProtocol::MessagePack => records_msgpack(&stream, &[]),
-            };
-            let split = match protocol {
-                HubProtocol::Json => records_json(&stream, &cuts),
-                HubProtocol::MessagePack => records_msgpack(&stream, &cuts),
-            };
+            let whole = records(protocol.framer(1 << 20), &stream, &[]);
+            let split = records(protocol.framer(1 << 20), &stream, &cuts);
             prop_assert_eq!(whole.len(), texts.len());
             prop_assert_eq!(&whole, &split);
             for (record, text) in whole.iter().zip(&texts) {

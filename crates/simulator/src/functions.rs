@@ -93,23 +93,30 @@ async fn subscribe(
     State(state): State<Arc<AppState>>,
     JsonBody(request): JsonBody<SubscriptionRequest>,
 ) -> Result<Json<SubscriptionRequest>, ApiError> {
-    check_subscription(&state, &request)?;
-    let hub = state.hubs.get(HUB);
-    for group in &request.groups {
-        hub.add_to_group(group, &request.connection_id);
-    }
-    let groups = hub.groups_of(&request.connection_id);
-    Ok(Json(SubscriptionRequest { connection_id: request.connection_id, groups }))
+    change_groups(&state, request, true)
 }
 
 async fn unsubscribe(
     State(state): State<Arc<AppState>>,
     JsonBody(request): JsonBody<SubscriptionRequest>,
 ) -> Result<Json<SubscriptionRequest>, ApiError> {
-    check_subscription(&state, &request)?;
+    change_groups(&state, request, false)
+}
+
+/// Joins (or leaves) the requested groups; answers with the groups the connection is now in.
+fn change_groups(
+    state: &AppState,
+    request: SubscriptionRequest,
+    join: bool,
+) -> Result<Json<SubscriptionRequest>, ApiError> {
+    check_subscription(state, &request)?;
     let hub = state.hubs.get(HUB);
     for group in &request.groups {
-        hub.remove_from_group(group, &request.connection_id);
+        if join {
+            hub.add_to_group(group, &request.connection_id);
+        } else {
+            hub.remove_from_group(group, &request.connection_id);
+        }
     }
     let groups = hub.groups_of(&request.connection_id);
     Ok(Json(SubscriptionRequest { connection_id: request.connection_id, groups }))
