@@ -50,6 +50,7 @@ pub fn App() -> impl IntoView {
         match config::load().await {
             Ok(config) => {
                 store.stale_after_ms.set(config.stale_after_ms);
+                store.tiles.set(config.tiles.clone());
                 live::start(&config, store);
             }
             Err(error) => store.status.set(LiveStatus {

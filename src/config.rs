@@ -26,6 +26,17 @@ pub struct Config {
     pub protocol: HubProtocol,
     /// A device silent for longer is shown offline.
     pub stale_after_ms: i64,
+    /// Map tiles, if a tile server is configured.
+    pub tiles: Option<Tiles>,
+}
+
+/// A tile server for the fleet map.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tiles {
+    /// URL template with `{z}`, `{x}` and `{y}`.
+    pub url: String,
+    /// Attribution shown on the map (as text).
+    pub attribution: String,
 }
 
 /// What is wrong with the configuration, naming the field.
@@ -47,10 +58,12 @@ struct RawConfig {
     transport: Option<serde_json::Value>,
     protocol: Option<serde_json::Value>,
     stale_after_seconds: Option<serde_json::Value>,
+    tile_url: Option<serde_json::Value>,
+    tile_attribution: Option<serde_json::Value>,
 }
 
 /// Query-string keys that override config fields.
-const OVERRIDABLE: [&str; 4] = ["apiBase", "hub", "transport", "protocol"];
+const OVERRIDABLE: [&str; 6] = ["apiBase", "hub", "transport", "protocol", "tileUrl", "tileAttribution"];
 
 fn field_string(value: Option<serde_json::Value>, field: &'static str) -> Result<Option<String>, ConfigError> {
     match value {
@@ -67,12 +80,16 @@ pub fn resolve(text: &str, overrides: &[(String, String)]) -> Result<Config, Con
     let mut hub = field_string(raw.hub, "hub")?;
     let mut transport = field_string(raw.transport, "transport")?;
     let mut protocol = field_string(raw.protocol, "protocol")?;
+    let mut tile_url = field_string(raw.tile_url, "tileUrl")?;
+    let mut tile_attribution = field_string(raw.tile_attribution, "tileAttribution")?;
     for (key, value) in overrides {
         let slot = match key.as_str() {
             "apiBase" => &mut api_base,
             "hub" => &mut hub,
             "transport" => &mut transport,
             "protocol" => &mut protocol,
+            "tileUrl" => &mut tile_url,
+            "tileAttribution" => &mut tile_attribution,
             _ => continue,
         };
         *slot = Some(value.clone());
@@ -137,7 +154,21 @@ pub fn resolve(text: &str, overrides: &[(String, String)]) -> Result<Config, Con
             })
         }
     };
-    Ok(Config { api_base, hub, transport, protocol, stale_after_ms })
+    let tiles = match tile_url.filter(|u| !u.trim().is_empty()) {
+        None => None,
+        Some(url) => {
+            let absolute = url.starts_with("http://") || url.starts_with("https://") || url.starts_with('/');
+            if !absolute || !["{z}", "{x}", "{y}"].iter().all(|p| url.contains(p)) {
+                return Err(ConfigError::Field {
+                    field: "tileUrl",
+                    problem: format!("must be an http(s) URL template with {{z}}, {{x}} and {{y}}, got {url:?}"),
+                });
+            }
+            let attribution = tile_attribution.unwrap_or_default();
+            Some(Tiles { url, attribution })
+        }
+    };
+    Ok(Config { api_base, hub, transport, protocol, stale_after_ms, tiles })
 }
 
 /// Fetches `config.json` and resolves it against the page's query string.
@@ -219,5 +250,15 @@ mod tests {
         assert!(err.to_string().contains("`transport`"));
         let err = resolve(r#"{"apiBase":"/api"}"#, &pairs("serverSentEvents", "messagepack")).unwrap_err();
         assert!(err.to_string().contains("`protocol`"));
+    }
+
+    #[test]
+    fn tiles_are_optional_and_checked() {
+        assert_eq!(resolve(r#"{"apiBase":"/api"}"#, &[]).unwrap().tiles, None);
+        let config =
+            resolve(r#"{"apiBase":"/api","tileUrl":"/tiles/{z}/{x}/{y}.png","tileAttribution":"© me"}"#, &[]).unwrap();
+        assert_eq!(config.tiles.unwrap().attribution, "© me");
+        let err = resolve(r#"{"apiBase":"/api","tileUrl":"https://x/tile.png"}"#, &[]).unwrap_err();
+        assert!(err.to_string().contains("`tileUrl`"));
     }
 }

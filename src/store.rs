@@ -23,6 +23,8 @@ pub struct Store {
     pub route: RwSignal<Route>,
     /// Devices silent for longer than this (ms) are shown offline (config `staleAfterSeconds`).
     pub stale_after_ms: RwSignal<i64>,
+    /// The map's tile server, from the config.
+    pub tiles: RwSignal<Option<crate::config::Tiles>>,
     /// Hub messages (batches) received since the page opened.
     pub messages: RwSignal<u64>,
     /// Why the last snapshot load or group subscription failed, if it did.
@@ -40,6 +42,7 @@ impl Store {
             clock: RwSignal::new(js_sys::Date::now() as i64),
             route: RwSignal::new(Route::Overview),
             stale_after_ms: RwSignal::new(15_000),
+            tiles: RwSignal::new(None),
             messages: RwSignal::new(0),
             sync_error: RwSignal::new(None),
         }

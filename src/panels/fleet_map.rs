@@ -55,6 +55,20 @@ fn select(id: &str) {
     }
 }
 
+/// `<`, `>`, `&` and quotes as entities.
+fn escape_html(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '<' => "&lt;".to_string(),
+            '>' => "&gt;".to_string(),
+            '&' => "&amp;".to_string(),
+            '"' => "&quot;".to_string(),
+            '\'' => "&#39;".to_string(),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
 /// Adds Leaflet's scale control (`L.control.scale().addTo(map)`; leaflet-rs has no binding).
 fn add_scale(map: &Map) -> Result<(), JsValue> {
     let leaflet = js_sys::Reflect::get(&js_sys::global(), &"L".into())?;
@@ -68,6 +82,18 @@ fn add_scale(map: &Map) -> Result<(), JsValue> {
     Ok(())
 }
 
+/// Drops Leaflet's own "Leaflet" link from the attribution control (only tile credits remain).
+fn remove_attribution_prefix(map: &Map) {
+    let control = js_sys::Reflect::get(map, &"attributionControl".into()).ok();
+    let set_prefix = control
+        .as_ref()
+        .and_then(|c| js_sys::Reflect::get(c, &"setPrefix".into()).ok())
+        .and_then(|f| f.dyn_into::<js_sys::Function>().ok());
+    if let (Some(control), Some(set_prefix)) = (control, set_prefix) {
+        let _ = set_prefix.call1(&control, &false.into());
+    }
+}
+
 fn lat_lngs(points: impl Iterator<Item = (f64, f64)>) -> js_sys::Array {
     points.map(|(lat, lon)| JsValue::from(LatLng::new(lat, lon))).collect()
 }
@@ -78,6 +104,10 @@ pub fn FleetMap() -> impl IntoView {
     let node = NodeRef::<Div>::new();
     let state: StoredValue<Option<MapState>, LocalStorage> = StoredValue::new_local(None);
     let problem = RwSignal::new(None::<String>);
+    // None: no tile layer yet; Some(true): tiles load; Some(false): a tile failed.
+    let tiles_ok = RwSignal::new(None::<bool>);
+    let tile_handlers: StoredValue<Vec<wasm_bindgen::closure::Closure<dyn FnMut()>>, LocalStorage> =
+        StoredValue::new_local(Vec::new());
     let on_map = RwSignal::new(0usize);
     let fitted = StoredValue::new(false);
     let selected = Memo::new(move |_| match store.route.get() {
@@ -95,10 +125,12 @@ pub fn FleetMap() -> impl IntoView {
         }
         let options = MapOptions::new();
         options.set_prefer_canvas(true);
-        options.set_attribution_control(false);
+        // Attribution is shown only for a configured tile layer (Leaflet's own prefix removed).
+        options.set_attribution_control(true);
         match Map::new_with_element(&element, &options) {
             Ok(map) => {
                 map.set_view(&LatLng::new(47.3769, 8.5417), 13.0);
+                remove_attribution_prefix(&map);
                 if add_scale(&map).is_err() {
                     web_sys::console::warn_1(&"fleet map: no scale control".into());
                 }
@@ -109,6 +141,31 @@ pub fn FleetMap() -> impl IntoView {
                 error.as_string().unwrap_or_else(|| "Leaflet is missing".into())
             ))),
         }
+    });
+    // Add the configured tile layer once the map and the config are both there.
+    Effect::new(move |added: Option<bool>| {
+        let ready = state.with_value(|s| s.is_some());
+        let tiles = store.tiles.get();
+        node.track();
+        if added == Some(true) || !ready {
+            return added.unwrap_or(false);
+        }
+        let Some(tiles) = tiles else { return false };
+        let options = leaflet::TileLayerOptions::new();
+        // Leaflet renders attributions as HTML: escape it so the config's text stays text.
+        options.set_attribution(escape_html(&tiles.attribution));
+        let layer = leaflet::TileLayer::new_options(&tiles.url, &options);
+        let on_error = wasm_bindgen::closure::Closure::<dyn FnMut()>::new(move || tiles_ok.set(Some(false)));
+        let on_load = wasm_bindgen::closure::Closure::<dyn FnMut()>::new(move || tiles_ok.set(Some(true)));
+        layer.unchecked_ref::<leaflet::Evented>().on("tileerror", on_error.as_ref());
+        layer.unchecked_ref::<leaflet::Evented>().on("tileload", on_load.as_ref());
+        tile_handlers.update_value(|h| h.extend([on_error, on_load]));
+        state.with_value(|s| {
+            if let Some(s) = s {
+                layer.unchecked_ref::<leaflet::Layer>().add_to(&s.map);
+            }
+        });
+        true
     });
     on_cleanup(move || {
         state.update_value(|s| {
@@ -263,7 +320,14 @@ pub fn FleetMap() -> impl IntoView {
             <div class="fleet-map" node_ref=node data-testid="fleet-map"></div>
             <p class="map-notes">
                 <span data-testid="map-vehicle-count">{move || on_map.get()}</span>
-                " vehicles on the map · map tiles unavailable: vehicles are drawn on a plain background"
+                " vehicles on the map"
+                <span data-testid="tiles-note">
+                    {move || match (store.tiles.with(|t| t.is_some()), tiles_ok.get()) {
+                        (false, _) => " · no tile server configured: vehicles are drawn on a plain background",
+                        (true, Some(false)) => " · map tiles unavailable: vehicles are drawn on a plain background",
+                        (true, _) => "",
+                    }}
+                </span>
                 <span class="error" data-testid="map-problem">{move || problem.get()}</span>
             </p>
             <SelectionPanel selected=selected />

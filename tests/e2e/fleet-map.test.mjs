@@ -95,3 +95,36 @@ test('a selected vehicle moves in its panel, and follow keeps it in view', async
   assert.equal(await page.getByTestId('follow').isChecked(), false, 'fitting the fleet stops following');
   await page.context().close();
 });
+
+test('tiles from a configured tile server load; a dead one is reported, not blank', async (t) => {
+  const http = await import('node:http');
+  // A 1x1 PNG for every tile: a stand-in tile server on loopback.
+  const png = Buffer.from(
+    'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==',
+    'base64',
+  );
+  let served = 0;
+  const tiles = http.createServer((req, res) => {
+    served += 1;
+    res.writeHead(200, { 'content-type': 'image/png', 'access-control-allow-origin': '*' }).end(png);
+  });
+  await new Promise((resolve) => tiles.listen(0, '127.0.0.1', resolve));
+  t.after(() => tiles.close());
+  const tileUrl = `http://127.0.0.1:${tiles.address().port}/tiles/{z}/{x}/{y}.png`;
+  const query = (url) => new URLSearchParams({ apiBase: sim.apiBase, tileUrl: url, tileAttribution: '<b>Test tiles</b>' });
+
+  let page = await openPage(browser, `${site.url}?${query(tileUrl)}#/fleet`);
+  await waitFor(() => served > 0, { what: 'tile requests' });
+  await waitFor(async () => (await page.getByTestId('tiles-note').textContent()) === '', { what: 'no tiles note' });
+  assert.equal(await page.locator('.leaflet-control-attribution').textContent(), '<b>Test tiles</b>', 'the attribution stays text');
+  await page.context().close();
+
+  page = await openPage(browser, `${site.url}?${query('http://127.0.0.1:9/{z}/{x}/{y}.png')}#/fleet`);
+  await waitFor(async () => /tiles unavailable/.test(await page.getByTestId('tiles-note').textContent()), {
+    what: 'the tiles-unavailable note',
+  });
+  await waitFor(async () => (await page.getByTestId('map-vehicle-count').textContent()) === '300', {
+    what: 'vehicles still on the map',
+  });
+  await page.context().close();
+});
