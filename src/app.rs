@@ -51,6 +51,7 @@ pub fn App() -> impl IntoView {
             Ok(config) => {
                 store.stale_after_ms.set(config.stale_after_ms);
                 store.tiles.set(config.tiles.clone());
+                store.fleet.update(|fleet| fleet.set_trail_length(config.trail_length));
                 live::start(&config, store);
             }
             Err(error) => store.status.set(LiveStatus {

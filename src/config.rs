@@ -7,12 +7,20 @@
 //! Optional: `"transport"` (`webSockets`, `serverSentEvents`, `longPolling`) forces one
 //! transport, `"protocol"` (`json`, `messagepack`) picks the hub protocol. Any field can be
 //! overridden in the page URL, e.g. `?apiBase=...&transport=longPolling&protocol=messagepack`.
+//! `"staleAfterSeconds"` (default 15) is when a silent device or vehicle is shown offline or
+//! stale, `"trailLength"` (default 30) how many positions each vehicle's trail keeps, and
+//! `"tileUrl"` / `"tileAttribution"` name a map tile server (none by default: the map draws on
+//! a plain background).
 
 use serde::Deserialize;
 use signalr::{HubProtocol, TransportKind};
 
 /// Where the config file is fetched from, relative to the page.
 pub const CONFIG_PATH: &str = "config.json";
+
+/// The longest trail `trailLength` may ask for (an hour at 1 Hz; 10,000 vehicles × 3,600
+/// points is the most memory a trail setting can take).
+const MAX_TRAIL: u64 = 3_600;
 
 /// A validated configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +36,8 @@ pub struct Config {
     pub stale_after_ms: i64,
     /// Map tiles, if a tile server is configured.
     pub tiles: Option<Tiles>,
+    /// Positions kept per vehicle trail (config `trailLength`).
+    pub trail_length: usize,
 }
 
 /// A tile server for the fleet map.
@@ -60,6 +70,7 @@ struct RawConfig {
     stale_after_seconds: Option<serde_json::Value>,
     tile_url: Option<serde_json::Value>,
     tile_attribution: Option<serde_json::Value>,
+    trail_length: Option<serde_json::Value>,
 }
 
 /// Query-string keys that override config fields.
@@ -168,7 +179,19 @@ pub fn resolve(text: &str, overrides: &[(String, String)]) -> Result<Config, Con
             Some(Tiles { url, attribution })
         }
     };
-    Ok(Config { api_base, hub, transport, protocol, stale_after_ms, tiles })
+    let trail_length = match raw.trail_length {
+        None | Some(serde_json::Value::Null) => crate::model::fleet::DEFAULT_TRAIL,
+        Some(serde_json::Value::Number(n)) if n.as_u64().is_some_and(|n| (1..=MAX_TRAIL).contains(&n)) => {
+            n.as_u64().unwrap_or(1) as usize
+        }
+        Some(other) => {
+            return Err(ConfigError::Field {
+                field: "trailLength",
+                problem: format!("must be a whole number of positions from 1 to {MAX_TRAIL}, got {other}"),
+            })
+        }
+    };
+    Ok(Config { api_base, hub, transport, protocol, stale_after_ms, tiles, trail_length })
 }
 
 /// Fetches `config.json` and resolves it against the page's query string.
@@ -232,6 +255,12 @@ mod tests {
     fn stale_time_is_configurable_and_checked() {
         assert_eq!(resolve(r#"{"apiBase":"/api"}"#, &[]).unwrap().stale_after_ms, 15_000);
         assert_eq!(resolve(r#"{"apiBase":"/api","staleAfterSeconds":60}"#, &[]).unwrap().stale_after_ms, 60_000);
+        assert_eq!(resolve(r#"{"apiBase":"/api"}"#, &[]).unwrap().trail_length, 30);
+        assert_eq!(resolve(r#"{"apiBase":"/api","trailLength":120}"#, &[]).unwrap().trail_length, 120);
+        for bad in ["0", "1.5", "\"long\"", "100000"] {
+            let err = resolve(&format!(r#"{{"apiBase":"/api","trailLength":{bad}}}"#), &[]).unwrap_err();
+            assert!(err.to_string().contains("`trailLength`"), "{bad}: {err}");
+        }
         let err = resolve(r#"{"apiBase":"/api","staleAfterSeconds":"soon"}"#, &[]).unwrap_err();
         assert!(err.to_string().contains("`staleAfterSeconds`"));
     }

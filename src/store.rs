@@ -4,7 +4,7 @@ use leptos::prelude::*;
 
 use crate::model::alerts::AlertFeed;
 use crate::model::equipment::EquipmentState;
-use crate::model::fleet::FleetState;
+use crate::model::fleet::{FleetFilter, FleetState};
 use crate::model::route::Route;
 use crate::model::status::LiveStatus;
 use crate::model::traffic::Traffic;
@@ -14,6 +14,8 @@ use crate::model::traffic::Traffic;
 pub struct Store {
     pub status: RwSignal<LiveStatus>,
     pub fleet: RwSignal<FleetState>,
+    /// What the fleet map and the vehicle table show (site, state, id search).
+    pub fleet_filter: RwSignal<FleetFilter>,
     pub alerts: RwSignal<AlertFeed>,
     pub equipment: RwSignal<EquipmentState>,
     pub traffic: RwSignal<Traffic>,
@@ -36,6 +38,7 @@ impl Store {
         Self {
             status: RwSignal::new(LiveStatus::default()),
             fleet: RwSignal::new(FleetState::default()),
+            fleet_filter: RwSignal::new(FleetFilter::default()),
             alerts: RwSignal::new(AlertFeed::default()),
             equipment: RwSignal::new(EquipmentState::default()),
             traffic: RwSignal::new(Traffic::default()),

@@ -1,7 +1,7 @@
 //! The latest known position of every vehicle, a short trail of where each has been, and the
 //! filters the fleet views apply.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 use telemetry::{Position, VehicleState};
 
@@ -12,14 +12,60 @@ pub const DEFAULT_TRAIL: usize = 30;
 #[derive(Debug, Clone, PartialEq)]
 pub struct FleetState {
     vehicles: BTreeMap<String, Position>,
-    trails: HashMap<String, VecDeque<(f64, f64)>>,
+    trails: HashMap<String, VecDeque<TrailPoint>>,
     trail_length: usize,
     updates: u64,
+    /// Every site seen, kept as reports arrive (the filter lists them on every batch).
+    sites: BTreeSet<String>,
 }
 
 impl Default for FleetState {
     fn default() -> Self {
         Self::with_trail_length(DEFAULT_TRAIL)
+    }
+}
+
+/// One remembered report of a vehicle: where, when and how fast.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TrailPoint {
+    pub ts: i64,
+    pub lat: f64,
+    pub lon: f64,
+    /// km/h
+    pub speed: f64,
+}
+
+/// How a vehicle is drawn: its reported state, or stale when it has been silent too long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Shown {
+    Moving,
+    Idle,
+    Stopped,
+    Stale,
+}
+
+impl Shown {
+    pub const ALL: [Shown; 4] = [Shown::Moving, Shown::Idle, Shown::Stopped, Shown::Stale];
+
+    /// `p` as of `now`: stale once its newest report is older than `stale_after_ms`.
+    pub fn of(p: &Position, now: i64, stale_after_ms: i64) -> Self {
+        if now - p.ts > stale_after_ms {
+            return Shown::Stale;
+        }
+        match p.state {
+            VehicleState::Moving => Shown::Moving,
+            VehicleState::Idle => Shown::Idle,
+            VehicleState::Stopped => Shown::Stopped,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Shown::Moving => "moving",
+            Shown::Idle => "idle",
+            Shown::Stopped => "stopped",
+            Shown::Stale => "stale",
+        }
     }
 }
 
@@ -42,12 +88,34 @@ impl FleetFilter {
 impl FleetState {
     /// An empty fleet keeping `trail_length` positions per vehicle (at least 1).
     pub fn with_trail_length(trail_length: usize) -> Self {
-        Self { vehicles: BTreeMap::new(), trails: HashMap::new(), trail_length: trail_length.max(1), updates: 0 }
+        Self {
+            vehicles: BTreeMap::new(),
+            trails: HashMap::new(),
+            trail_length: trail_length.max(1),
+            updates: 0,
+            sites: BTreeSet::new(),
+        }
     }
 
-    /// The trail of a vehicle, oldest first, as (lat, lon).
-    pub fn trail(&self, id: &str) -> impl Iterator<Item = (f64, f64)> + '_ {
+    /// The trail of a vehicle, oldest first.
+    pub fn trail(&self, id: &str) -> impl Iterator<Item = TrailPoint> + '_ {
         self.trails.get(id).into_iter().flatten().copied()
+    }
+
+    /// Positions kept per trail.
+    pub fn trail_length(&self) -> usize {
+        self.trail_length
+    }
+
+    /// Keeps `trail_length` positions per vehicle from now on (at least 1); longer trails are
+    /// cut to their newest positions.
+    pub fn set_trail_length(&mut self, trail_length: usize) {
+        self.trail_length = trail_length.max(1);
+        for trail in self.trails.values_mut() {
+            while trail.len() > self.trail_length {
+                trail.pop_front();
+            }
+        }
     }
 
     /// Vehicles passing `filter`, in id order.
@@ -65,10 +133,7 @@ impl FleetState {
 
     /// Sites seen so far, sorted.
     pub fn sites(&self) -> Vec<String> {
-        let mut sites: Vec<String> = self.vehicles.values().map(|p| p.site.clone()).collect();
-        sites.sort();
-        sites.dedup();
-        sites
+        self.sites.iter().cloned().collect()
     }
 
     fn remember(&mut self, position: &Position) {
@@ -76,7 +141,7 @@ impl FleetState {
         if trail.len() == self.trail_length {
             trail.pop_front();
         }
-        trail.push_back((position.lat, position.lon));
+        trail.push_back(TrailPoint { ts: position.ts, lat: position.lat, lon: position.lon, speed: position.speed });
     }
 
     /// Applies a batch. A report older than the one already held for that vehicle is ignored,
@@ -89,6 +154,9 @@ impl FleetState {
                 continue;
             }
             self.remember(&position);
+            if !self.sites.contains(&position.site) {
+                self.sites.insert(position.site.clone());
+            }
             self.vehicles.insert(position.id.clone(), position);
             applied += 1;
         }
@@ -155,9 +223,25 @@ mod tests {
         for ts in 1..=5 {
             fleet.apply(vec![pos("a", ts, ts as f64)]);
         }
-        let lats: Vec<f64> = fleet.trail("a").map(|(lat, _)| lat).collect();
+        let lats: Vec<f64> = fleet.trail("a").map(|t| t.lat).collect();
         assert_eq!(lats, [3.0, 4.0, 5.0]);
+        assert_eq!(fleet.trail("a").map(|t| t.ts).collect::<Vec<_>>(), [3, 4, 5]);
         assert_eq!(fleet.trail("nobody").count(), 0);
+        fleet.set_trail_length(2);
+        assert_eq!(fleet.trail("a").map(|t| t.lat).collect::<Vec<_>>(), [4.0, 5.0], "cut to the newest");
+        fleet.apply(vec![pos("a", 6, 6.0)]);
+        assert_eq!(fleet.trail("a").map(|t| t.lat).collect::<Vec<_>>(), [5.0, 6.0]);
+        assert_eq!(fleet.trail_length(), 2);
+    }
+
+    #[test]
+    fn a_silent_vehicle_is_shown_stale() {
+        let mut p = pos("a", 1_000, 1.0);
+        assert_eq!(Shown::of(&p, 11_000, 15_000), Shown::Moving);
+        assert_eq!(Shown::of(&p, 16_001, 15_000), Shown::Stale);
+        p.state = VehicleState::Stopped;
+        assert_eq!(Shown::of(&p, 2_000, 15_000), Shown::Stopped);
+        assert_eq!(Shown::of(&p, 2_000, 15_000).as_str(), "stopped");
     }
 
     #[test]

@@ -66,13 +66,12 @@ impl Route {
         match segments.as_slice() {
             ["equipment"] => Route::Equipment,
             ["fleet"] => Route::Fleet {
-                vehicle: query
-                    .split('&')
-                    .find_map(|pair| pair.strip_prefix("vehicle="))
-                    .filter(|id| valid_id(id))
-                    .map(str::to_string),
+                vehicle: query.split('&').find_map(|pair| pair.strip_prefix("vehicle=")).and_then(decode_id),
             },
-            ["device", id] if valid_id(id) => Route::Device { id: id.to_string(), window },
+            ["device", id] => match decode_id(id) {
+                Some(id) => Route::Device { id, window },
+                None => Route::Overview,
+            },
             _ => Route::Overview,
         }
     }
@@ -83,14 +82,41 @@ impl Route {
             Route::Overview => "#/".into(),
             Route::Equipment => "#/equipment".into(),
             Route::Fleet { vehicle: None } => "#/fleet".into(),
-            Route::Fleet { vehicle: Some(id) } => format!("#/fleet?vehicle={id}"),
-            Route::Device { id, window } => format!("#/device/{id}?window={}", window.as_str()),
+            Route::Fleet { vehicle: Some(id) } => format!("#/fleet?vehicle={}", encode(id)),
+            Route::Device { id, window } => format!("#/device/{}?window={}", encode(id), window.as_str()),
         }
     }
 }
 
-fn valid_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 128 && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+/// Ids come from the wire, so any text may be one: in a URL every byte but letters, digits
+/// and `-_.~` is percent-encoded.
+fn encode(id: &str) -> String {
+    id.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// An id from a URL: percent-decoded, 1 to 128 characters, no control characters.
+fn decode_id(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    let id = String::from_utf8(out).ok()?;
+    let length = id.chars().count();
+    ((1..=128).contains(&length) && !id.chars().any(char::is_control)).then_some(id)
 }
 
 #[cfg(test)]
@@ -105,6 +131,8 @@ mod tests {
             Route::Fleet { vehicle: None },
             Route::Fleet { vehicle: Some("veh-00007".into()) },
             Route::Device { id: "press-01".into(), window: Window::OneHour },
+            Route::Fleet { vehicle: Some("<img src=x onerror=alert(1)> & ü/?#".into()) },
+            Route::Device { id: "a b%c".into(), window: Window::OneMinute },
         ] {
             assert_eq!(Route::parse(&route.href()), route);
         }
@@ -115,8 +143,15 @@ mod tests {
         assert_eq!(Route::parse(""), Route::Overview);
         assert_eq!(Route::parse("#/nowhere"), Route::Overview);
         assert_eq!(Route::parse("#/device/rig-02"), Route::Device { id: "rig-02".into(), window: Window::FiveMinutes });
-        assert_eq!(Route::parse("#/device/<script>"), Route::Overview);
-        assert_eq!(Route::parse("#/fleet?vehicle=<img>"), Route::Fleet { vehicle: None });
+        // Any text can be an id (it is shown as text), but not nothing, not control characters,
+        // not broken escapes and not more than 128 characters.
+        assert_eq!(Route::parse("#/fleet?vehicle=%3Cimg%3E"), Route::Fleet { vehicle: Some("<img>".into()) });
+        assert_eq!(Route::parse("#/fleet?vehicle="), Route::Fleet { vehicle: None });
+        assert_eq!(Route::parse("#/fleet?vehicle=a%00b"), Route::Fleet { vehicle: None });
+        assert_eq!(Route::parse("#/fleet?vehicle=%zz"), Route::Fleet { vehicle: None });
+        assert_eq!(Route::parse("#/fleet?vehicle=%C3"), Route::Fleet { vehicle: None }, "not UTF-8");
+        assert_eq!(Route::parse(&format!("#/fleet?vehicle={}", "v".repeat(129))), Route::Fleet { vehicle: None });
+        assert_eq!(Route::parse("#/device/%0A"), Route::Overview);
         assert_eq!(
             Route::parse("#/device/rig-02?window=7d"),
             Route::Device { id: "rig-02".into(), window: Window::FiveMinutes }

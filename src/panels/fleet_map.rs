@@ -1,57 +1,33 @@
-//! The live fleet map: one `FleetMap` driven by the fleet state (not a component per marker),
-//! Leaflet with its canvas renderer, markers coloured by state, updated at most once per
-//! animation frame. No tile server is needed: vehicles are drawn on a plain background with a
-//! scale, and the map says that tiles are unavailable.
+//! The live fleet map: one `FleetMap` driven by the fleet state (not a component per marker).
+//! Leaflet pans, zooms and shows tiles; the vehicles are drawn by [`fleet_canvas`] on one canvas
+//! inside the map, at most once per animation frame and only when something changed. No tile
+//! server is needed: vehicles are drawn on a plain background with a scale and coordinates, and
+//! the map says that tiles are unavailable.
 
-use std::collections::HashMap;
-
-use leaflet::{CircleMarker, LatLng, LatLngBounds, Map, MapOptions, Polyline};
+use leaflet::{LatLng, LatLngBounds, Map, MapOptions};
 use leptos::html::Div;
 use leptos::prelude::*;
 use telemetry::VehicleState;
 use wasm_bindgen::{JsCast, JsValue};
+use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement};
 
-use crate::model::fleet::FleetFilter;
+use super::fleet_canvas::{self, Scene, PICK_RADIUS};
+use crate::model::fleet::{FleetState, Shown};
+use crate::model::geo::{format_lat_lon, nearest, Viewport};
 use crate::model::route::Route;
-use crate::store::use_store;
+use crate::store::{use_store, Store};
 
-fn colour(state: VehicleState) -> &'static str {
-    match state {
-        VehicleState::Moving => "#3fb950",
-        VehicleState::Idle => "#d29922",
-        VehicleState::Stopped => "#8b98a5",
-    }
-}
-
-/// Leaflet path options for a vehicle marker.
-fn marker_options(state: VehicleState) -> JsValue {
-    let options = js_sys::Object::new();
-    let set = |key: &str, value: JsValue| {
-        let _ = js_sys::Reflect::set(&options, &key.into(), &value);
-    };
-    set("radius", 5.0.into());
-    set("weight", 1.0.into());
-    set("color", "#0f1419".into());
-    set("fillColor", colour(state).into());
-    set("fillOpacity", 0.9.into());
-    options.into()
-}
-
-/// A vehicle's marker, the state it is drawn in, and its click handler (kept alive with it).
-type MarkerEntry = (CircleMarker, VehicleState, wasm_bindgen::closure::Closure<dyn FnMut()>);
-
-/// The map and its markers, kept outside the reactive graph (they are JS objects).
+/// The map and the fleet canvas, kept outside the reactive graph (they are JS objects).
 struct MapState {
     map: Map,
-    markers: HashMap<String, MarkerEntry>,
-    /// The selected vehicle's trail.
-    trail: Option<Polyline>,
+    canvas: HtmlCanvasElement,
+    ctx: CanvasRenderingContext2d,
 }
 
 /// Selects a vehicle by putting it in the URL (so the selection is shareable).
-fn select(id: &str) {
+fn select(id: Option<&str>) {
     if let Some(window) = web_sys::window() {
-        let _ = window.location().set_hash(&Route::Fleet { vehicle: Some(id.to_string()) }.href());
+        let _ = window.location().set_hash(&Route::Fleet { vehicle: id.map(str::to_string) }.href());
     }
 }
 
@@ -94,8 +70,40 @@ fn remove_attribution_prefix(map: &Map) {
     }
 }
 
-fn lat_lngs(points: impl Iterator<Item = (f64, f64)>) -> js_sys::Array {
-    points.map(|(lat, lon)| JsValue::from(LatLng::new(lat, lon))).collect()
+/// The canvas the fleet is drawn on, inside the map container: above the tiles and Leaflet's
+/// panes, below its controls, and transparent to the pointer (the map handles clicks).
+fn fleet_canvas(container: &web_sys::HtmlElement) -> Result<(HtmlCanvasElement, CanvasRenderingContext2d), JsValue> {
+    let document = web_sys::window().and_then(|w| w.document()).ok_or("no document")?;
+    let canvas: HtmlCanvasElement = document.create_element("canvas")?.dyn_into()?;
+    canvas.set_class_name("fleet-canvas");
+    canvas.set_attribute("data-testid", "fleet-canvas")?;
+    canvas.set_attribute("aria-hidden", "true")?;
+    container.append_child(&canvas)?;
+    let ctx = canvas.get_context("2d")?.ok_or("no 2d context")?.dyn_into::<CanvasRenderingContext2d>()?;
+    Ok((canvas, ctx))
+}
+
+fn viewport(map: &Map) -> Viewport {
+    let centre = map.get_center();
+    let size = map.get_size();
+    Viewport { centre: (centre.lat(), centre.lng()), zoom: map.get_zoom(), width: size.x(), height: size.y() }
+}
+
+fn fit(map: &Map, ((south, west), (north, east)): ((f64, f64), (f64, f64))) {
+    let options = js_sys::Object::new();
+    let _ = js_sys::Reflect::set(&options, &"padding".into(), &js_sys::Array::of2(&24.into(), &24.into()));
+    let _ = js_sys::Reflect::set(&options, &"maxZoom".into(), &16.into());
+    map.fit_bounds_with_options(&LatLngBounds::new(&LatLng::new(south, west), &LatLng::new(north, east)), &options);
+}
+
+/// The vehicle under a container point, of those the filter passes.
+fn pick(store: Store, view: &Viewport, at: (f64, f64)) -> Option<String> {
+    let to_screen = view.to_screen();
+    store.fleet.with_untracked(|fleet| {
+        store.fleet_filter.with_untracked(|filter| {
+            nearest(fleet.filtered(filter).map(|p| (p, to_screen(p.lat, p.lon))), at, PICK_RADIUS).map(|p| p.id.clone())
+        })
+    })
 }
 
 #[component]
@@ -109,13 +117,84 @@ pub fn FleetMap() -> impl IntoView {
     let tile_handlers: StoredValue<Vec<wasm_bindgen::closure::Closure<dyn FnMut()>>, LocalStorage> =
         StoredValue::new_local(Vec::new());
     let on_map = RwSignal::new(0usize);
+    let centre = RwSignal::new(None::<(f64, f64)>);
+    let zoom = RwSignal::new(None::<f64>);
+    let cursor = RwSignal::new(None::<(f64, f64)>);
+    let hovered = RwSignal::new(None::<String>);
     let fitted = StoredValue::new(false);
+    // Where the followed vehicle was when the view last moved to it.
+    let followed = StoredValue::new(None::<(f64, f64)>);
     let selected = Memo::new(move |_| match store.route.get() {
         Route::Fleet { vehicle } => vehicle,
         _ => None,
     });
     let follow = RwSignal::new(false);
-    let filter = RwSignal::new(FleetFilter::default());
+    let trails_for_all = RwSignal::new(false);
+    let scheduled = StoredValue::new(false);
+
+    // One frame: follow, fit once, then draw the scene. Runs from requestAnimationFrame, so
+    // it checks that the component still exists.
+    let draw_frame = move || {
+        if state.is_disposed() {
+            return;
+        }
+        scheduled.set_value(false);
+        let drawn = state.with_value(|s| {
+            let s = s.as_ref()?;
+            let selected = selected.get_untracked();
+            store.fleet.with_untracked(|fleet: &FleetState| {
+                let filter = store.fleet_filter.get_untracked();
+                if let Some(p) = selected.as_deref().and_then(|id| fleet.get(id)).filter(|_| follow.get_untracked()) {
+                    if followed.get_value() != Some((p.lat, p.lon)) {
+                        s.map.pan_to(&LatLng::new(p.lat, p.lon));
+                        followed.set_value(Some((p.lat, p.lon)));
+                    }
+                }
+                if !fitted.get_value() {
+                    if let Some(bounds) = fleet.bounds(&filter) {
+                        fit(&s.map, bounds);
+                        fitted.set_value(true);
+                    }
+                }
+                let view = viewport(&s.map);
+                let scale = web_sys::window().map(|w| w.device_pixel_ratio()).unwrap_or(1.0).max(1.0);
+                let (width, height) = ((view.width * scale).round() as u32, (view.height * scale).round() as u32);
+                if s.canvas.width() != width || s.canvas.height() != height {
+                    s.canvas.set_width(width);
+                    s.canvas.set_height(height);
+                }
+                let hovered = hovered.get_untracked();
+                let scene = Scene {
+                    fleet,
+                    filter: &filter,
+                    selected: selected.as_deref(),
+                    hovered: hovered.as_deref(),
+                    trails_for_all: trails_for_all.get_untracked(),
+                    now: js_sys::Date::now() as i64,
+                    stale_after_ms: store.stale_after_ms.get_untracked(),
+                };
+                Some((fleet_canvas::draw(&s.ctx, &view, scale, &scene), view.centre, view.zoom))
+            })
+        });
+        if let Some((count, at, level)) = drawn {
+            if zoom.get_untracked() != Some(level) {
+                zoom.set(Some(level));
+            }
+            if on_map.get_untracked() != count {
+                on_map.set(count);
+            }
+            if centre.get_untracked() != Some(at) {
+                centre.set(Some(at));
+            }
+        }
+    };
+    let schedule = move || {
+        if scheduled.try_get_value() != Some(false) {
+            return;
+        }
+        scheduled.set_value(true);
+        request_animation_frame(draw_frame);
+    };
 
     // Create the map once its element exists.
     Effect::new(move |_| {
@@ -124,23 +203,64 @@ pub fn FleetMap() -> impl IntoView {
             return;
         }
         let options = MapOptions::new();
-        options.set_prefer_canvas(true);
-        // Attribution is shown only for a configured tile layer (Leaflet's own prefix removed).
+        // The fleet canvas is redrawn for the new view; Leaflet's zoom animation would scale
+        // the tiles under it for a quarter second while the vehicles stay put.
+        options.set_zoom_animation(false);
         options.set_attribution_control(true);
-        match Map::new_with_element(&element, &options) {
-            Ok(map) => {
-                map.set_view(&LatLng::new(47.3769, 8.5417), 13.0);
-                remove_attribution_prefix(&map);
-                if add_scale(&map).is_err() {
-                    web_sys::console::warn_1(&"fleet map: no scale control".into());
-                }
-                state.set_value(Some(MapState { map, markers: HashMap::new(), trail: None }));
+        let map = match Map::new_with_element(&element, &options) {
+            Ok(map) => map,
+            Err(error) => {
+                problem.set(Some(format!(
+                    "the map could not start ({}); is vendor/leaflet/leaflet.js served?",
+                    error.as_string().unwrap_or_else(|| "Leaflet is missing".into())
+                )));
+                return;
             }
-            Err(error) => problem.set(Some(format!(
-                "the map could not start ({}); is vendor/leaflet/leaflet.js served?",
-                error.as_string().unwrap_or_else(|| "Leaflet is missing".into())
-            ))),
+        };
+        map.set_view(&LatLng::new(47.3769, 8.5417), 13.0);
+        remove_attribution_prefix(&map);
+        if add_scale(&map).is_err() {
+            web_sys::console::warn_1(&"fleet map: no scale control".into());
         }
+        let (canvas, ctx) = match fleet_canvas(&element) {
+            Ok(parts) => parts,
+            Err(_) => {
+                problem.set(Some("the fleet canvas could not be created".into()));
+                return;
+            }
+        };
+        for redraw in ["move", "zoom", "resize", "viewreset"] {
+            let closure = wasm_bindgen::closure::Closure::<dyn Fn()>::new(schedule);
+            map.on(redraw, &closure.into_js_value());
+        }
+        map.on_mouse_click(Box::new(move |event| {
+            let point = event.container_point();
+            let view = state.with_value(|s| s.as_ref().map(|s| viewport(&s.map)));
+            if let Some(view) = view {
+                if let Some(id) = pick(store, &view, (point.x(), point.y())) {
+                    select(Some(&id));
+                }
+            }
+        }));
+        let container = element.clone();
+        map.on_mouse_move(Box::new(move |event| {
+            let at = event.lat_lng();
+            cursor.set(Some((at.lat(), at.lng())));
+            let point = event.container_point();
+            let view = state.with_value(|s| s.as_ref().map(|s| viewport(&s.map)));
+            let under = view.and_then(|view| pick(store, &view, (point.x(), point.y())));
+            if hovered.get_untracked() != under {
+                let html: &web_sys::HtmlElement = &container;
+                let _ = html.style().set_property("cursor", if under.is_some() { "pointer" } else { "" });
+                hovered.set(under);
+            }
+        }));
+        map.on_mouse_out(Box::new(move |_| {
+            cursor.set(None);
+            hovered.set(None);
+        }));
+        state.set_value(Some(MapState { map, canvas, ctx }));
+        schedule();
     });
     // Add the configured tile layer once the map and the config are both there.
     Effect::new(move |added: Option<bool>| {
@@ -175,108 +295,34 @@ pub fn FleetMap() -> impl IntoView {
         })
     });
 
-    // Apply positions at most once per animation frame.
-    let scheduled = StoredValue::new(false);
+    // Anything the picture depends on schedules one redraw (the clock: vehicles turn stale).
     Effect::new(move |_| {
         store.fleet.track();
+        store.fleet_filter.track();
+        store.clock.track();
+        store.stale_after_ms.track();
         selected.track();
         follow.track();
-        filter.track();
-        if scheduled.get_value() {
-            return;
+        trails_for_all.track();
+        hovered.track();
+        schedule();
+    });
+    Effect::new(move |_| {
+        if follow.get() {
+            followed.set_value(None);
         }
-        scheduled.set_value(true);
-        request_animation_frame(move || {
-            scheduled.set_value(false);
-            let filter = filter.get_untracked();
-            let count = store.fleet.with_untracked(|fleet| {
-                state.update_value(|s| {
-                    let Some(s) = s else { return };
-                    let mut seen = 0;
-                    let visible: std::collections::HashSet<&str> =
-                        fleet.filtered(&filter).map(|p| p.id.as_str()).collect();
-                    s.markers.retain(|id, (marker, _, _)| {
-                        let keep = visible.contains(id.as_str());
-                        if !keep {
-                            marker.unchecked_ref::<leaflet::Layer>().remove();
-                        }
-                        keep
-                    });
-                    for p in fleet.filtered(&filter) {
-                        seen += 1;
-                        let at = LatLng::new(p.lat, p.lon);
-                        match s.markers.get_mut(&p.id) {
-                            Some((marker, drawn, _)) => {
-                                marker.set_lat_lng(&at);
-                                if *drawn != p.state {
-                                    marker.unchecked_ref::<leaflet::Path>().set_style(&marker_options(p.state).into());
-                                    *drawn = p.state;
-                                }
-                            }
-                            None => {
-                                let marker = CircleMarker::new_with_options(&at, &marker_options(p.state));
-                                marker.unchecked_ref::<leaflet::Layer>().add_to(&s.map);
-                                let id = p.id.clone();
-                                let on_click = wasm_bindgen::closure::Closure::<dyn FnMut()>::new(move || select(&id));
-                                marker.unchecked_ref::<leaflet::Evented>().on("click", on_click.as_ref());
-                                s.markers.insert(p.id.clone(), (marker, p.state, on_click));
-                            }
-                        }
-                    }
-                    // The selected vehicle: its trail, and the view following it when asked.
-                    if let Some(trail) = s.trail.take() {
-                        trail.unchecked_ref::<leaflet::Layer>().remove();
-                    }
-                    if let Some(id) = selected.get_untracked() {
-                        let points = lat_lngs(fleet.trail(&id));
-                        if points.length() > 1 {
-                            let options = js_sys::Object::new();
-                            let _ = js_sys::Reflect::set(&options, &"color".into(), &"#58a6ff".into());
-                            let _ = js_sys::Reflect::set(&options, &"weight".into(), &3.0.into());
-                            let trail = Polyline::new_with_options(&points, &JsValue::from(options).into());
-                            trail.unchecked_ref::<leaflet::Layer>().add_to(&s.map);
-                            s.trail = Some(trail);
-                        }
-                        if follow.get_untracked() {
-                            if let Some(p) = fleet.get(&id) {
-                                s.map.set_view(&LatLng::new(p.lat, p.lon), s.map.get_zoom());
-                            }
-                        }
-                    }
-                    if !fitted.get_value() && seen > 0 {
-                        if let Some(((south, west), (north, east))) = fleet.bounds(&filter) {
-                            s.map.fit_bounds(&LatLngBounds::new(&LatLng::new(south, west), &LatLng::new(north, east)));
-                            fitted.set_value(true);
-                        }
-                    }
-                });
-                state.with_value(|s| s.as_ref().map_or(0, |s| s.markers.len()))
-            });
-            on_map.set(count);
-        });
     });
 
     let fit_fleet = move |_| {
-        let bounds = store.fleet.with_untracked(|fleet| fleet.bounds(&filter.get_untracked()));
+        let bounds = store.fleet.with_untracked(|fleet| store.fleet_filter.with_untracked(|f| fleet.bounds(f)));
         state.with_value(|s| {
-            if let (Some(s), Some(((south, west), (north, east)))) = (s, bounds) {
-                s.map.fit_bounds(&LatLngBounds::new(&LatLng::new(south, west), &LatLng::new(north, east)));
+            if let (Some(s), Some(bounds)) = (s, bounds) {
+                fit(&s.map, bounds);
             }
         });
         follow.set(false);
     };
-    // Where the map looks (lags the last move by one update, which is once a second).
-    let centre = move || {
-        store.fleet.track();
-        state.with_value(|s| {
-            s.as_ref()
-                .map(|s| {
-                    let c = s.map.get_center();
-                    format!("{:.5}, {:.5}", c.lat(), c.lng())
-                })
-                .unwrap_or_default()
-        })
-    };
+    let sites = Memo::new(move |_| store.fleet.with(|fleet| fleet.sites()));
     view! {
         <section class="fleet-map-panel" aria-label="Fleet map">
             <div class="map-toolbar">
@@ -287,13 +333,18 @@ pub fn FleetMap() -> impl IntoView {
                     " follow the selected vehicle"
                 </label>
                 <label>
+                    <input type="checkbox" data-testid="trails-all" prop:checked=move || trails_for_all.get()
+                        on:change=move |ev| trails_for_all.set(event_target_checked(&ev)) />
+                    " trails for all"
+                </label>
+                <label>
                     "site "
                     <select data-testid="filter-site" on:change=move |ev| {
                         let value = event_target_value(&ev);
-                        filter.update(|f| f.site = (!value.is_empty()).then_some(value));
+                        store.fleet_filter.update(|f| f.site = (!value.is_empty()).then_some(value));
                     }>
                         <option value="">"all"</option>
-                        {move || store.fleet.with(|fleet| fleet.sites()).into_iter().map(|site| view! { <option value=site.clone()>{site.clone()}</option> }).collect_view()}
+                        {move || sites.get().into_iter().map(|site| view! { <option value=site.clone()>{site.clone()}</option> }).collect_view()}
                     </select>
                 </label>
                 <label>
@@ -305,7 +356,7 @@ pub fn FleetMap() -> impl IntoView {
                             "stopped" => Some(VehicleState::Stopped),
                             _ => None,
                         };
-                        filter.update(|f| f.state = state);
+                        store.fleet_filter.update(|f| f.state = state);
                     }>
                         <option value="">"all"</option>
                         <option value="moving">"moving"</option>
@@ -314,13 +365,20 @@ pub fn FleetMap() -> impl IntoView {
                     </select>
                 </label>
                 <input type="search" placeholder="Vehicle id" aria-label="Search vehicles by id" data-testid="filter-query"
-                    on:input=move |ev| filter.update(|f| f.query = event_target_value(&ev)) />
-                <span class="centre">"map centre " <span data-testid="map-centre">{centre}</span></span>
+                    prop:value=move || store.fleet_filter.with(|f| f.query.clone())
+                    on:input=move |ev| store.fleet_filter.update(|f| f.query = event_target_value(&ev)) />
             </div>
             <div class="fleet-map" node_ref=node data-testid="fleet-map"></div>
             <p class="map-notes">
                 <span data-testid="map-vehicle-count">{move || on_map.get()}</span>
-                " vehicles on the map"
+                " vehicles on the map · centre "
+                <span class="mono" data-testid="map-centre">{move || centre.get().map(|(lat, lon)| format_lat_lon(lat, lon))}</span>
+                " · zoom "
+                <span data-testid="map-zoom">{move || zoom.get().map(|z| format!("{z}"))}</span>
+                " · pointer "
+                <span class="mono" data-testid="map-cursor">
+                    {move || cursor.get().map_or_else(|| "–".to_string(), |(lat, lon)| format_lat_lon(lat, lon))}
+                </span>
                 <span data-testid="tiles-note">
                     {move || match (store.tiles.with(|t| t.is_some()), tiles_ok.get()) {
                         (false, _) => " · no tile server configured: vehicles are drawn on a plain background",
@@ -335,8 +393,12 @@ pub fn FleetMap() -> impl IntoView {
     }
 }
 
+/// Speed chart size in the selection panel.
+const SPEED_W: f64 = 160.0;
+const SPEED_H: f64 = 36.0;
+
 /// The selected vehicle as text: id, site, state (a word, not only a colour), speed, heading,
-/// position and when it last reported.
+/// position, when it last reported, and its speed over the trail.
 #[component]
 fn SelectionPanel(
     /// The selected vehicle id.
@@ -346,22 +408,50 @@ fn SelectionPanel(
     let store = use_store();
     let details = move || {
         let id = selected.get()?;
-        let p = store.fleet.with(|fleet| fleet.get(&id).cloned());
-        Some(match p {
+        let now = store.clock.get();
+        let stale_after = store.stale_after_ms.get();
+        let found = store.fleet.with(|fleet| {
+            let p = fleet.get(&id).cloned()?;
+            let speeds: Vec<f64> = fleet.trail(&id).map(|t| t.speed).collect();
+            Some((p, speeds))
+        });
+        Some(match found {
             None => view! { <p data-testid="selection-missing">{format!("{id}: no position yet")}</p> }.into_any(),
-            Some(p) => {
+            Some((p, speeds)) => {
                 let date = js_sys::Date::new(&(p.ts as f64).into());
                 let seen = format!("{:02}:{:02}:{:02}", date.get_hours(), date.get_minutes(), date.get_seconds());
+                let shown = Shown::of(&p, now.max(p.ts), stale_after);
+                let state = match shown {
+                    Shown::Stale => format!("stale: silent {} s (last {})", (now - p.ts) / 1000, p.state.as_str()),
+                    _ => shown.as_str().to_string(),
+                };
+                let top = speeds.iter().copied().fold(0.0, f64::max).max(1.0);
+                let step = SPEED_W / (speeds.len().max(2) - 1) as f64;
+                let points = speeds
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| format!("{:.1},{:.1}", i as f64 * step, SPEED_H - 2.0 - v / top * (SPEED_H - 4.0)))
+                    .collect::<Vec<_>>()
+                    .join(" ");
                 view! {
                     <dl>
                         <dt>"vehicle"</dt><dd data-testid="selection-id">{p.id.clone()}</dd>
                         <dt>"site"</dt><dd>{p.site.clone()}</dd>
-                        <dt>"state"</dt><dd data-testid="selection-state">{p.state.as_str()}</dd>
-                        <dt>"speed"</dt><dd>{format!("{:.1} km/h", p.speed)}</dd>
+                        <dt>"state"</dt>
+                        <dd data-testid="selection-state" class=format!("state-{}", shown.as_str())>{state}</dd>
+                        <dt>"speed"</dt><dd data-testid="selection-speed">{format!("{:.1} km/h", p.speed)}</dd>
                         <dt>"heading"</dt><dd>{format!("{:.0}°", p.heading)}</dd>
-                        <dt>"position"</dt><dd data-testid="selection-position">{format!("{:.5}, {:.5}", p.lat, p.lon)}</dd>
+                        <dt>"position"</dt><dd class="mono" data-testid="selection-position">{format_lat_lon(p.lat, p.lon)}</dd>
                         <dt>"last update"</dt><dd>{seen}</dd>
                     </dl>
+                    <figure class="speed-chart">
+                        <svg class="spark" viewBox=format!("0 0 {SPEED_W} {SPEED_H}") role="img" data-testid="selection-speed-chart"
+                            aria-label=format!("speed over the last {} reports, up to {top:.0} km/h", speeds.len())>
+                            <polyline points=points />
+                        </svg>
+                        <figcaption>{format!("speed, last {} reports (max {top:.0} km/h)", speeds.len())}</figcaption>
+                    </figure>
+                    <button data-testid="clear-selection" on:click=move |_| select(None)>"Clear selection"</button>
                 }
                 .into_any()
             }

@@ -4,6 +4,7 @@ pub mod alert_list;
 pub mod chart;
 pub mod device_detail;
 pub mod equipment_grid;
+pub mod fleet_canvas;
 pub mod fleet_map;
 pub mod overview;
 pub mod status_bar;

@@ -1,20 +1,36 @@
-//! A live table of vehicles: id, site, state, position, speed, heading.
+//! A live table of vehicles: id, site, state, position, speed, heading. It lists what the map
+//! shows (the same filter) and at most [`MAX_ROWS`] rows: a table of 10,000 rows rebuilt on
+//! every batch would cost more than the whole map; the search finds the rest.
 
 use leptos::prelude::*;
 use telemetry::Position;
 
 use crate::store::use_store;
 
+/// Rows listed at most.
+pub const MAX_ROWS: usize = 100;
+
 #[component]
 pub fn VehicleList() -> impl IntoView {
     let store = use_store();
     let count = move || store.fleet.with(|f| f.len());
-    let rows = move || store.fleet.with(|f| f.iter().map(vehicle_row).collect_view());
+    let matching = move || store.fleet.with(|f| store.fleet_filter.with(|filter| f.filtered(filter).count()));
+    let rows = move || {
+        store.fleet.with(|f| {
+            store.fleet_filter.with(|filter| f.filtered(filter).take(MAX_ROWS).map(vehicle_row).collect_view())
+        })
+    };
+    let shown_note = move || {
+        let matching = matching();
+        (matching > MAX_ROWS || matching < count())
+            .then(|| format!("showing {} of {matching} matching the map's filter", matching.min(MAX_ROWS)))
+    };
     view! {
         <section class="vehicle-list" aria-labelledby="vehicles-heading">
             <h2 id="vehicles-heading">
                 "Vehicles " <span class="count" data-testid="vehicle-count">{count}</span>
             </h2>
+            <p class="note" data-testid="vehicle-list-note">{shown_note}</p>
             <Show
                 when=move || { count() > 0 }
                 fallback=|| view! { <p class="empty">"Waiting for the first positions…"</p> }

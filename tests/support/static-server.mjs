@@ -16,12 +16,19 @@ const TYPES = {
   '.ico': 'image/x-icon',
 };
 
-/** Serves `root` under `prefix` (default `/`). Returns { url, close() }. */
-export async function serveStatic(root, { prefix = '/' } = {}) {
+/**
+ * Serves `root` under `prefix` (default `/`), plus `extra` pages given as { '/path': html }.
+ * Returns { url, close() }.
+ */
+export async function serveStatic(root, { prefix = '/', extra = {} } = {}) {
   const base = path.resolve(root);
   const server = http.createServer(async (req, res) => {
     try {
       const url = new URL(req.url, 'http://localhost');
+      if (Object.hasOwn(extra, url.pathname)) {
+        res.writeHead(200, { 'content-type': TYPES['.html'] }).end(extra[url.pathname]);
+        return;
+      }
       if (!url.pathname.startsWith(prefix)) {
         res.writeHead(404).end('not found');
         return;
