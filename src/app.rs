@@ -72,7 +72,13 @@ pub fn App() -> impl IntoView {
         }
     };
     let unacknowledged = move || store.alerts.with(|feed| feed.unacknowledged());
-    let screen = move || match store.route.get() {
+    // The screen to build: a new vehicle selection is the same Fleet screen (the map keeps its
+    // view), so it is left out of what rebuilds the screen.
+    let screen_route = Memo::new(move |_| match store.route.get() {
+        Route::Fleet { .. } => Route::Fleet { vehicle: None },
+        route => route,
+    });
+    let screen = move || match screen_route.get() {
         Route::Overview => view! {
             <Overview />
             <FleetMap />

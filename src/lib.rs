@@ -3,13 +3,15 @@
 //! * [`config`]: runtime `config.json` with query-string overrides;
 //! * [`live`]: the SignalR connection and the glue from hub messages to the store;
 //! * [`model`]: pure state (fleet, connection status), tested natively;
-//! * [`panels`]: the views; [`app`]: the shell that wires them together.
+//! * [`panels`]: the views; [`app`]: the shell that wires them together;
+//! * [`raster`]: the software rasterizer the fleet map draws its vehicles with.
 
 pub mod app;
 pub mod config;
 pub mod live;
 pub mod model;
 pub mod panels;
+pub mod raster;
 pub mod store;
 
 /// Mounts the app on `<body>`.

@@ -1,26 +1,39 @@
 //! The fleet drawn on one canvas laid over Leaflet's panes: every vehicle as an arrow turned to
 //! its heading and coloured by state, trails, and text labels for the selected and hovered
-//! vehicle. One path per colour keeps 10,000 vehicles to a handful of fills per frame; Leaflet's
-//! own layers (one object per marker) do not keep up at that size.
+//! vehicle. Arrows and trails are rasterized in wasm ([`crate::raster`]) and put on the canvas
+//! in one call; only the selected trail, its ring and the labels use the canvas's own drawing.
+//! Leaflet's layers (one object per marker) and even one canvas path per colour do not keep up
+//! at 10,000 vehicles in a software-rendered browser.
 
 use telemetry::Position;
+use wasm_bindgen::Clamped;
 use web_sys::CanvasRenderingContext2d;
 
 use crate::model::fleet::{FleetFilter, FleetState, Shown};
 use crate::model::geo::Viewport;
+use crate::raster::{Frame, Rgba, SpriteSheet};
 
-/// Arrow size in CSS pixels (tip to centre is 1.5×).
+/// Arrow size in CSS pixels (centre to back corner; the tip is 1.5× further).
 const SIZE: f64 = 6.0;
 /// How near (CSS pixels) a pointer must be to pick a vehicle.
 pub const PICK_RADIUS: f64 = 10.0;
 
-fn fill(shown: Shown) -> &'static str {
-    match shown {
-        Shown::Moving => "#3fb950",
-        Shown::Idle => "#d29922",
-        Shown::Stopped => "#8b98a5",
-        Shown::Stale => "rgba(110, 118, 129, 0.45)",
-    }
+/// Fill colour per [`Shown::ALL`] row: moving, idle, stopped, stale (faint).
+const FILLS: [Rgba; 4] =
+    [Rgba(63, 185, 80, 255), Rgba(210, 153, 34, 255), Rgba(139, 152, 165, 255), Rgba(110, 118, 129, 115)];
+const OUTLINE: Rgba = Rgba(13, 17, 23, 255);
+const TRAIL: Rgba = Rgba(139, 152, 165, 110);
+
+fn row(shown: Shown) -> usize {
+    Shown::ALL.iter().position(|s| *s == shown).unwrap_or(0)
+}
+
+/// What the fleet layer keeps between frames: the pixel buffer and the sprites.
+#[derive(Default)]
+pub struct Layer {
+    frame: Frame,
+    bytes: Vec<u8>,
+    sheet: Option<SpriteSheet>,
 }
 
 /// What to draw besides the fleet itself.
@@ -32,20 +45,6 @@ pub struct Scene<'a> {
     pub trails_for_all: bool,
     pub now: i64,
     pub stale_after_ms: i64,
-}
-
-/// Adds an arrow at (x, y) pointing to `heading` (degrees clockwise from north) to the path.
-fn arrow(ctx: &CanvasRenderingContext2d, (x, y): (f64, f64), heading: f64) {
-    let (sin, cos) = heading.to_radians().sin_cos();
-    // Screen y grows downwards: north is -y.
-    let at = |forward: f64, right: f64| (x + sin * forward + cos * right, y - cos * forward + sin * right);
-    let points = [at(1.5 * SIZE, 0.0), at(-SIZE, SIZE), at(-0.4 * SIZE, 0.0), at(-SIZE, -SIZE)];
-    // Closed by a line back to the tip, not `closePath`: Chromium's closePath walks the whole
-    // path, which made one frame of 10,000 arrows take over half a second.
-    ctx.move_to(points[0].0, points[0].1);
-    for (px, py) in points[1..].iter().chain(&points[..1]) {
-        ctx.line_to(*px, *py);
-    }
 }
 
 fn trail(ctx: &CanvasRenderingContext2d, fleet: &FleetState, id: &str, to_screen: &impl Fn(f64, f64) -> (f64, f64)) {
@@ -73,10 +72,18 @@ pub fn label_text(p: &Position, shown: Shown) -> String {
 
 /// Draws the scene for `view` on a canvas whose backing store is `scale` device pixels per
 /// CSS pixel. Returns how many vehicles pass the filter (on screen or not).
-pub fn draw(ctx: &CanvasRenderingContext2d, view: &Viewport, scale: f64, scene: &Scene) -> usize {
-    let _ = ctx.set_transform(scale, 0.0, 0.0, scale, 0.0, 0.0);
-    ctx.clear_rect(0.0, 0.0, view.width, view.height);
+pub fn draw(ctx: &CanvasRenderingContext2d, view: &Viewport, scale: f64, scene: &Scene, layer: &mut Layer) -> usize {
+    if layer.sheet.as_ref().is_none_or(|sheet| sheet.scale != scale) {
+        layer.sheet = Some(SpriteSheet::arrows(&FILLS, OUTLINE, SIZE, scale));
+    }
+    let Some(sheet) = layer.sheet.as_ref() else { return 0 };
+    let (width, height) = ((view.width * scale).round() as usize, (view.height * scale).round() as usize);
+    layer.frame.reset(width, height);
     let to_screen = view.to_screen();
+    let to_device = |lat, lon| {
+        let (x, y) = to_screen(lat, lon);
+        (x * scale, y * scale)
+    };
     let mut matching = 0;
     let mut on_screen: Vec<(&Position, (f64, f64), Shown)> = Vec::new();
     for p in scene.fleet.filtered(scene.filter) {
@@ -86,37 +93,42 @@ pub fn draw(ctx: &CanvasRenderingContext2d, view: &Viewport, scale: f64, scene: 
             on_screen.push((p, at, Shown::of(p, scene.now, scene.stale_after_ms)));
         }
     }
-    ctx.set_line_join("round");
     if scene.trails_for_all {
-        ctx.begin_path();
         for (p, _, _) in &on_screen {
-            trail(ctx, scene.fleet, &p.id, &to_screen);
+            let mut points = scene.fleet.trail(&p.id).map(|t| to_device(t.lat, t.lon));
+            if let Some(mut from) = points.next() {
+                for to in points {
+                    layer.frame.line(from, to, TRAIL);
+                    from = to;
+                }
+            }
         }
-        ctx.set_stroke_style_str("rgba(139, 152, 165, 0.5)");
-        ctx.set_line_width(1.0);
-        ctx.stroke();
     }
+    // Stale ones first, so a live vehicle is never hidden under a silent one.
+    for shown in [Shown::Stale, Shown::Stopped, Shown::Idle, Shown::Moving] {
+        for (p, (x, y), _) in on_screen.iter().filter(|(_, _, s)| *s == shown) {
+            layer.frame.blit(sheet.get(row(shown), p.heading), (x * scale, y * scale));
+        }
+    }
+    layer.frame.to_rgba(&mut layer.bytes);
+    let _ = ctx.set_transform(1.0, 0.0, 0.0, 1.0, 0.0, 0.0);
+    ctx.clear_rect(0.0, 0.0, width as f64, height as f64);
+    if width > 0 && height > 0 {
+        match web_sys::ImageData::new_with_u8_clamped_array_and_sh(Clamped(&layer.bytes), width as u32, height as u32) {
+            Ok(image) => {
+                let _ = ctx.put_image_data(&image, 0.0, 0.0);
+            }
+            Err(_) => web_sys::console::warn_1(&"fleet map: the vehicle layer could not be drawn".into()),
+        }
+    }
+    let _ = ctx.set_transform(scale, 0.0, 0.0, scale, 0.0, 0.0);
+    ctx.set_line_join("round");
     if let Some(id) = scene.selected {
         ctx.begin_path();
         trail(ctx, scene.fleet, id, &to_screen);
         ctx.set_stroke_style_str("#58a6ff");
         ctx.set_line_width(3.0);
         ctx.stroke();
-    }
-    ctx.set_line_width(1.0);
-    ctx.set_stroke_style_str("#0d1117");
-    for shown in Shown::ALL {
-        ctx.begin_path();
-        let mut any = false;
-        for (p, at, _) in on_screen.iter().filter(|(_, _, s)| *s == shown) {
-            arrow(ctx, *at, p.heading);
-            any = true;
-        }
-        if any {
-            ctx.set_fill_style_str(fill(shown));
-            ctx.fill();
-            ctx.stroke();
-        }
     }
     ctx.set_font("12px system-ui, sans-serif");
     for (id, ring) in [(scene.hovered, false), (scene.selected, true)] {

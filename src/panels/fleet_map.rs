@@ -22,6 +22,7 @@ struct MapState {
     map: Map,
     canvas: HtmlCanvasElement,
     ctx: CanvasRenderingContext2d,
+    layer: fleet_canvas::Layer,
 }
 
 /// Selects a vehicle by putting it in the URL (so the selection is shareable).
@@ -139,8 +140,8 @@ pub fn FleetMap() -> impl IntoView {
             return;
         }
         scheduled.set_value(false);
-        let drawn = state.with_value(|s| {
-            let s = s.as_ref()?;
+        let drawn = state.try_update_value(|s| {
+            let s = s.as_mut()?;
             let selected = selected.get_untracked();
             store.fleet.with_untracked(|fleet: &FleetState| {
                 let filter = store.fleet_filter.get_untracked();
@@ -173,10 +174,10 @@ pub fn FleetMap() -> impl IntoView {
                     now: js_sys::Date::now() as i64,
                     stale_after_ms: store.stale_after_ms.get_untracked(),
                 };
-                Some((fleet_canvas::draw(&s.ctx, &view, scale, &scene), view.centre, view.zoom))
+                Some((fleet_canvas::draw(&s.ctx, &view, scale, &scene, &mut s.layer), view.centre, view.zoom))
             })
         });
-        if let Some((count, at, level)) = drawn {
+        if let Some(Some((count, at, level))) = drawn {
             if zoom.get_untracked() != Some(level) {
                 zoom.set(Some(level));
             }
@@ -259,7 +260,7 @@ pub fn FleetMap() -> impl IntoView {
             cursor.set(None);
             hovered.set(None);
         }));
-        state.set_value(Some(MapState { map, canvas, ctx }));
+        state.set_value(Some(MapState { map, canvas, ctx, layer: fleet_canvas::Layer::default() }));
         schedule();
     });
     // Add the configured tile layer once the map and the config are both there.

@@ -3,7 +3,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { repoRoot, startSimulator, waitFor } from '../support/simulator.mjs';
+import { execFileSync } from 'node:child_process';
+import { repoRoot, simulatorBin, startSimulator, waitFor } from '../support/simulator.mjs';
 import { serveStatic } from '../support/static-server.mjs';
 import { launchBrowser, openPage } from '../support/browser.mjs';
 
@@ -93,6 +94,134 @@ test('a selected vehicle moves in its panel, and follow keeps it in view', async
 
   await page.getByTestId('fit-fleet').click();
   assert.equal(await page.getByTestId('follow').isChecked(), false, 'fitting the fleet stops following');
+  await page.context().close();
+});
+
+/** Publishes `positions` to every dashboard through the service's REST API. */
+function broadcastPositions(positions) {
+  const url = `http://127.0.0.1:${sim.servicePort}/api/v1/hubs/telemetry`;
+  const token = execFileSync(simulatorBin, ['--connection-string', sim.connectionString, 'token', url]).toString().trim();
+  return fetch(url, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ target: 'positions', arguments: [positions] }),
+  });
+}
+
+const near = (a, b, tolerance = 0.0005) => {
+  const [alat, alon] = a.split(', ').map(Number);
+  const [blat, blon] = b.split(', ').map(Number);
+  return Math.abs(alat - blat) < tolerance && Math.abs(alon - blon) < tolerance;
+};
+
+test('a vehicle with a hostile id: found under the pointer, selected by click, shown as text, stale', async () => {
+  const HOSTILE = '<img src=x onerror="window.__pwned=1">&amp;"\'';
+  const page = await openPage(browser, `${site.url}?apiBase=${encodeURIComponent(sim.apiBase)}#/fleet`);
+  const dialogs = [];
+  page.on('dialog', (dialog) => {
+    dialogs.push(dialog.message());
+    dialog.dismiss();
+  });
+  await waitFor(async () => (await page.getByTestId('map-vehicle-count').textContent()) === '300', { what: 'the fleet' });
+  // Well north of the fleet, so nothing else is under the pointer; silent for a minute.
+  const { positions } = await (await fetch(`${sim.apiBase}/snapshot`)).json();
+  const lat = Math.max(...positions.map((p) => p.lat)) + 0.05;
+  const lon = positions[0].lon;
+  const answer = await broadcastPositions([
+    { id: HOSTILE, ts: Date.now() - 60000, lat, lon, heading: 45, speed: 0, state: 'stopped', site: 'harbour' },
+  ]);
+  assert.equal(answer.status, 202);
+  await waitFor(async () => (await page.getByTestId('map-vehicle-count').textContent()) === '301', { what: 'it on the map' });
+
+  // Selected through its URL: the id is percent-encoded there and text on the page.
+  await page.evaluate((id) => (location.hash = `#/fleet?vehicle=${encodeURIComponent(id)}`), HOSTILE);
+  await waitFor(async () => (await page.getByTestId('selection-id').textContent()) === HOSTILE, { what: 'the panel' });
+  assert.match(await page.getByTestId('selection-state').textContent(), /^stale: silent \d+ s \(last stopped\)$/);
+  // Follow brings it to the middle of the map; then let go of it.
+  await page.getByTestId('follow').check();
+  const where = `${lat.toFixed(5)}, ${lon.toFixed(5)}`;
+  await waitFor(async () => near(await page.getByTestId('map-centre').textContent(), where), { what: 'centred on it' });
+  await page.getByTestId('follow').uncheck();
+  await page.getByTestId('clear-selection').click();
+  await waitFor(async () => (await page.getByTestId('selection-id').count()) === 0, { what: 'no selection' });
+
+  // The pointer over it: coordinates read out, a pointer cursor; a click selects it.
+  const map = page.getByTestId('fleet-map');
+  const box = await map.boundingBox();
+  const middle = { x: box.width / 2, y: box.height / 2 };
+  await map.hover({ position: middle });
+  // Within three pixels of it (a pixel is 360 / 256·2^zoom degrees of longitude).
+  const pixel = 360 / (256 * 2 ** Number(await page.getByTestId('map-zoom').textContent()));
+  await waitFor(async () => near(await page.getByTestId('map-cursor').textContent(), where, 3 * pixel), { what: 'the read-out' });
+  assert.equal(await page.getByTestId('fleet-map').evaluate((e) => getComputedStyle(e).cursor), 'pointer');
+  await map.click({ position: middle });
+  await waitFor(async () => (await page.getByTestId('selection-id').count()) === 1, { what: 'selected by the click' });
+  assert.equal(await page.getByTestId('selection-id').textContent(), HOSTILE);
+  assert.equal(await page.evaluate(() => decodeURIComponent(location.hash)), `#/fleet?vehicle=${HOSTILE}`);
+  await page.getByTestId('fit-fleet').hover();
+  await waitFor(async () => (await page.getByTestId('map-cursor').textContent()) === '–', { what: 'no read-out off the map' });
+
+  assert.equal(await page.locator('img').count(), 0, 'no element made from the id');
+  assert.equal(await page.evaluate(() => window.__pwned), undefined);
+  assert.deepEqual(dialogs, []);
+  assert.deepEqual(page.problems.filter((p) => p.startsWith('pageerror') || p.includes('panicked')), []);
+  await page.context().close();
+});
+
+test('trails for all are drawn on the map; the selected vehicle has a speed chart', async () => {
+  const page = await openPage(browser, `${site.url}?apiBase=${encodeURIComponent(sim.apiBase)}#/fleet?vehicle=veh-00005`);
+  await waitFor(async () => (await page.getByTestId('map-vehicle-count').textContent()) === '300', { what: 'the fleet' });
+  // A parked vehicle north of the fleet with a known trail: ten reports along a line east.
+  const { positions } = await (await fetch(`${sim.apiBase}/snapshot`)).json();
+  const lat = Math.max(...positions.map((p) => p.lat)) + 0.03;
+  const lons = Array.from({ length: 10 }, (_, i) => 8.52 + i * 0.004);
+  const now = Date.now();
+  for (const [i, lon] of lons.entries()) {
+    const report = { id: 'trail-test', ts: now + i, lat, lon, heading: 90, speed: 20, state: 'moving', site: 'harbour' };
+    assert.equal((await broadcastPositions([report])).status, 202);
+  }
+  await waitFor(async () => (await page.getByTestId('map-vehicle-count').textContent()) === '301', { what: 'it on the map' });
+  await page.getByTestId('fit-fleet').click();
+  // Pixels painted on the screen row of the trail, between its first and its last report.
+  const paintedAlongTheTrail = async () => {
+    const centre = (await page.getByTestId('map-centre').textContent()).split(', ').map(Number);
+    const zoom = Number(await page.getByTestId('map-zoom').textContent());
+    return page.evaluate(
+      ({ centre, zoom, lat, west, east }) => {
+        const world = (la, lo) => {
+          const scale = 256 * 2 ** zoom;
+          const phi = (la * Math.PI) / 180;
+          return [((lo + 180) / 360) * scale, (0.5 - Math.log(Math.tan(phi) + 1 / Math.cos(phi)) / (2 * Math.PI)) * scale];
+        };
+        const canvas = document.querySelector('[data-testid="fleet-canvas"]');
+        const [cx, cy] = world(...centre);
+        const screen = (la, lo) => world(la, lo).map((v, i) => v - [cx, cy][i] + [canvas.width, canvas.height][i] / 2);
+        const [x0, y] = screen(lat, west);
+        const [x1] = screen(lat, east);
+        const row = canvas.getContext('2d').getImageData(Math.round(x0), Math.round(y) - 1, Math.round(x1 - x0), 3).data;
+        let n = 0;
+        for (let i = 3; i < row.length; i += 4) if (row[i] > 0) n += 1;
+        return { n, width: Math.round(x1 - x0) };
+      },
+      { centre, zoom, lat, west: lons[0], east: lons[lons.length - 2] },
+    );
+  };
+  await waitFor(async () => (await paintedAlongTheTrail()).width > 20, { what: 'the trail at least 20 px long' });
+  assert.equal((await paintedAlongTheTrail()).n, 0, 'no trail drawn unless asked');
+  await page.getByTestId('trails-all').check();
+  await waitFor(async () => {
+    const { n, width } = await paintedAlongTheTrail();
+    return n >= width * 0.8;
+  }, { what: 'the trail drawn along its reports' });
+  await page.getByTestId('trails-all').uncheck();
+  await waitFor(async () => (await paintedAlongTheTrail()).n === 0, { what: 'the trail gone again' });
+
+  // The selected vehicle's speed over its trail.
+  await waitFor(async () => (await page.locator('[data-testid="selection-speed-chart"] polyline').getAttribute('points')).split(' ').length >= 3, {
+    timeoutMs: 20000,
+    what: 'three reports in the speed chart',
+  });
+  assert.match(await page.locator('.speed-chart figcaption').textContent(), /^speed, last \d+ reports \(max \d+ km\/h\)$/);
   await page.context().close();
 });
 
