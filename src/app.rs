@@ -10,12 +10,15 @@ use wasm_bindgen::JsCast;
 
 use crate::model::route::Route;
 use crate::model::status::{LiveStatus, Phase};
+use crate::model::toasts::{ToastSettings, Toasts};
+use crate::panels::alert_history::{restore_settings, AlertHistory};
 use crate::panels::alert_list::AlertList;
 use crate::panels::device_detail::DeviceDetail;
 use crate::panels::equipment_grid::EquipmentGrid;
 use crate::panels::fleet_map::FleetMap;
 use crate::panels::overview::Overview;
 use crate::panels::status_bar::StatusBar;
+use crate::panels::toasts::ToastStack;
 use crate::panels::vehicle_list::VehicleList;
 use crate::store::Store;
 use crate::{config, live};
@@ -41,6 +44,7 @@ pub fn App() -> impl IntoView {
     let store = Store::new();
     provide_context(store);
     follow_the_url(store);
+    restore_settings(store);
     if let Ok(handle) =
         set_interval_with_handle(move || store.clock.set(js_sys::Date::now() as i64), Duration::from_secs(1))
     {
@@ -52,6 +56,10 @@ pub fn App() -> impl IntoView {
                 store.stale_after_ms.set(config.stale_after_ms);
                 store.tiles.set(config.tiles.clone());
                 store.fleet.update(|fleet| fleet.set_trail_length(config.trail_length));
+                store
+                    .toasts
+                    .set(Toasts::new(ToastSettings { dismiss_after_ms: config.toast_ms, ..ToastSettings::default() }));
+                store.api_base.set(Some(config.api_base.clone()));
                 live::start(&config, store);
             }
             Err(error) => store.status.set(LiveStatus {
@@ -87,6 +95,7 @@ pub fn App() -> impl IntoView {
         }
         .into_any(),
         Route::Equipment => view! { <EquipmentGrid /> }.into_any(),
+        Route::Alerts => view! { <AlertHistory /> }.into_any(),
         Route::Fleet { .. } => view! {
             <FleetMap />
             <VehicleList />
@@ -101,12 +110,15 @@ pub fn App() -> impl IntoView {
                 {nav_link(Route::Overview, "overview")}
                 {nav_link(Route::Equipment, "equipment")}
                 {nav_link(Route::Fleet { vehicle: None }, "fleet")}
-                <span class="nav-badge" data-testid="unacknowledged-badge" title="unacknowledged alerts">
+                {nav_link(Route::Alerts, "alerts")}
+                <a class="nav-badge" href=Route::Alerts.href() data-testid="unacknowledged-badge" title="unacknowledged alerts"
+                    class:none=move || unacknowledged() == 0>
                     {move || format!("{} alerts open", unacknowledged())}
-                </span>
+                </a>
             </nav>
             <StatusBar />
         </header>
         <main class="app-main">{screen}</main>
+        <ToastStack />
     }
 }

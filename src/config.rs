@@ -7,7 +7,8 @@
 //! Optional: `"transport"` (`webSockets`, `serverSentEvents`, `longPolling`) forces one
 //! transport, `"protocol"` (`json`, `messagepack`) picks the hub protocol. Any field can be
 //! overridden in the page URL, e.g. `?apiBase=...&transport=longPolling&protocol=messagepack`.
-//! `"staleAfterSeconds"` (default 15) is when a silent device or vehicle is shown offline or
+//! `"toastSeconds"` (default 8) is how long info and warning toasts stay (critical ones stay
+//! until acknowledged), `"staleAfterSeconds"` (default 15) is when a silent device or vehicle is shown offline or
 //! stale, `"trailLength"` (default 30) how many positions each vehicle's trail keeps, and
 //! `"tileUrl"` / `"tileAttribution"` name a map tile server (none by default: the map draws on
 //! a plain background).
@@ -38,6 +39,8 @@ pub struct Config {
     pub tiles: Option<Tiles>,
     /// Positions kept per vehicle trail (config `trailLength`).
     pub trail_length: usize,
+    /// Info and warning toasts leave after this long (config `toastSeconds`).
+    pub toast_ms: i64,
 }
 
 /// A tile server for the fleet map.
@@ -71,6 +74,7 @@ struct RawConfig {
     tile_url: Option<serde_json::Value>,
     tile_attribution: Option<serde_json::Value>,
     trail_length: Option<serde_json::Value>,
+    toast_seconds: Option<serde_json::Value>,
 }
 
 /// Query-string keys that override config fields.
@@ -191,7 +195,19 @@ pub fn resolve(text: &str, overrides: &[(String, String)]) -> Result<Config, Con
             })
         }
     };
-    Ok(Config { api_base, hub, transport, protocol, stale_after_ms, tiles, trail_length })
+    let toast_ms = match raw.toast_seconds {
+        None | Some(serde_json::Value::Null) => 8_000,
+        Some(serde_json::Value::Number(n)) if n.as_f64().is_some_and(|s| (1.0..=3_600.0).contains(&s)) => {
+            (n.as_f64().unwrap_or(8.0) * 1000.0) as i64
+        }
+        Some(other) => {
+            return Err(ConfigError::Field {
+                field: "toastSeconds",
+                problem: format!("must be a number of seconds from 1 to 3600, got {other}"),
+            })
+        }
+    };
+    Ok(Config { api_base, hub, transport, protocol, stale_after_ms, tiles, trail_length, toast_ms })
 }
 
 /// Fetches `config.json` and resolves it against the page's query string.
@@ -261,6 +277,10 @@ mod tests {
             let err = resolve(&format!(r#"{{"apiBase":"/api","trailLength":{bad}}}"#), &[]).unwrap_err();
             assert!(err.to_string().contains("`trailLength`"), "{bad}: {err}");
         }
+        assert_eq!(resolve(r#"{"apiBase":"/api"}"#, &[]).unwrap().toast_ms, 8_000);
+        assert_eq!(resolve(r#"{"apiBase":"/api","toastSeconds":2.5}"#, &[]).unwrap().toast_ms, 2_500);
+        let err = resolve(r#"{"apiBase":"/api","toastSeconds":0}"#, &[]).unwrap_err();
+        assert!(err.to_string().contains("`toastSeconds`"), "{err}");
         let err = resolve(r#"{"apiBase":"/api","staleAfterSeconds":"soon"}"#, &[]).unwrap_err();
         assert!(err.to_string().contains("`staleAfterSeconds`"));
     }

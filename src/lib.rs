@@ -12,6 +12,7 @@ pub mod live;
 pub mod model;
 pub mod panels;
 pub mod raster;
+pub mod sound;
 pub mod store;
 
 /// Mounts the app on `<body>`.

@@ -2,11 +2,12 @@
 
 use leptos::prelude::*;
 
-use crate::model::alerts::AlertFeed;
+use crate::model::alerts::{AlertFeed, AlertFilter};
 use crate::model::equipment::EquipmentState;
 use crate::model::fleet::{FleetFilter, FleetState};
 use crate::model::route::Route;
 use crate::model::status::LiveStatus;
+use crate::model::toasts::Toasts;
 use crate::model::traffic::Traffic;
 
 /// Handles to the app's state. `Copy`, so closures and components take it freely.
@@ -17,6 +18,18 @@ pub struct Store {
     /// What the fleet map and the vehicle table show (site, state, id search).
     pub fleet_filter: RwSignal<FleetFilter>,
     pub alerts: RwSignal<AlertFeed>,
+    /// Alerts that just fired, folded and bounded.
+    pub toasts: RwSignal<Toasts>,
+    /// What the alert history shows.
+    pub alert_filter: RwSignal<AlertFilter>,
+    /// Who acknowledges, as sent to the functions API (kept in the browser's storage).
+    pub operator: RwSignal<String>,
+    /// Play a tone when a critical alert fires (off by default; kept in the browser's storage).
+    pub sound: RwSignal<bool>,
+    /// Why the last acknowledgement failed, if it did.
+    pub ack_error: RwSignal<Option<String>>,
+    /// The functions API, once the config is loaded.
+    pub api_base: RwSignal<Option<String>>,
     pub equipment: RwSignal<EquipmentState>,
     pub traffic: RwSignal<Traffic>,
     /// Wall clock (Unix ms), ticking once a second: drives stale detection and moving windows.
@@ -40,6 +53,12 @@ impl Store {
             fleet: RwSignal::new(FleetState::default()),
             fleet_filter: RwSignal::new(FleetFilter::default()),
             alerts: RwSignal::new(AlertFeed::default()),
+            toasts: RwSignal::new(Toasts::default()),
+            alert_filter: RwSignal::new(AlertFilter::default()),
+            operator: RwSignal::new(String::new()),
+            sound: RwSignal::new(false),
+            ack_error: RwSignal::new(None),
+            api_base: RwSignal::new(None),
             equipment: RwSignal::new(EquipmentState::default()),
             traffic: RwSignal::new(Traffic::default()),
             clock: RwSignal::new(js_sys::Date::now() as i64),

@@ -3,7 +3,8 @@
 //! groups are joined again, because a new connection starts with no groups and the gap lost
 //! whatever was published meanwhile.
 
-mod api;
+pub mod alerts;
+pub mod api;
 
 use leptos::prelude::{Set, Update};
 use leptos::task::spawn_local;
@@ -14,6 +15,7 @@ use telemetry::{targets, Position, Reading};
 use crate::config::Config;
 use crate::model::status::{LiveStatus, Phase};
 use crate::store::Store;
+use alerts::{AlertEvent, AlertQueue};
 
 /// Opens the hub connection described by `config` and feeds `store` until the page closes.
 pub fn start(config: &Config, store: Store) -> HubConnection {
@@ -42,19 +44,22 @@ pub fn start(config: &Config, store: Store) -> HubConnection {
             store.equipment.update(|e| e.apply(batch, now));
         }
     });
+    let queue = AlertQueue::default();
+    let raised = queue.clone();
     connection.on(targets::ALERTS, move |arguments| {
         if let Some(batch) = batch(store, targets::ALERTS, arguments) {
-            store.alerts.update(|feed| feed.raise(batch));
+            raised.push(store, AlertEvent::Raised(batch));
         }
     });
+    let acknowledged = queue.clone();
     connection.on(targets::ALERT_ACKNOWLEDGED, move |arguments| {
         if let Some(batch) = batch(store, targets::ALERT_ACKNOWLEDGED, arguments) {
-            store.alerts.update(|feed| feed.acknowledge(batch));
+            acknowledged.push(store, AlertEvent::Acknowledged(batch));
         }
     });
     connection.on(targets::ALERT_CLEARED, move |arguments| {
         if let Some(batch) = batch(store, targets::ALERT_CLEARED, arguments) {
-            store.alerts.update(|feed| feed.clear(batch));
+            queue.push(store, AlertEvent::Cleared(batch));
         }
     });
     connection.on_status(move |status| store.status.set(live_status(status)));

@@ -1,12 +1,62 @@
 //! The latest alerts, newest arrival first (a device with a wrong clock cannot bury a fresh
 //! alert), bounded so a storm cannot grow memory: raised, then acknowledged or cleared in place.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 
-use telemetry::{Alert, AlertAcknowledged, AlertCleared, OpenAlert};
+use telemetry::{Alert, AlertAcknowledged, AlertCleared, OpenAlert, Severity};
 
-/// How many alerts are kept.
-pub const CAPACITY: usize = 200;
+/// How many alerts are kept (the history screen's depth; a storm pushes the oldest out).
+pub const CAPACITY: usize = 1_000;
+
+/// Where an alert stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AlertState {
+    Open,
+    Acknowledged,
+    Cleared,
+}
+
+impl AlertState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertState::Open => "open",
+            AlertState::Acknowledged => "acknowledged",
+            AlertState::Cleared => "cleared",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [AlertState::Open, AlertState::Acknowledged, AlertState::Cleared].into_iter().find(|s| s.as_str() == text)
+    }
+}
+
+/// What the history screen shows: each part optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AlertFilter {
+    pub severity: Option<Severity>,
+    pub site: Option<String>,
+    pub state: Option<AlertState>,
+    /// Part of the device id, any case.
+    pub device: String,
+}
+
+impl AlertFilter {
+    pub fn matches(&self, entry: &AlertEntry) -> bool {
+        let device = self.device.trim().to_lowercase();
+        self.severity.is_none_or(|s| s == entry.alert.severity)
+            && self.site.as_ref().is_none_or(|s| *s == entry.alert.site)
+            && self.state.is_none_or(|s| s == entry.state())
+            && (device.is_empty() || entry.alert.device.to_lowercase().contains(&device))
+    }
+}
+
+/// Alerts per severity.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SeverityCounts {
+    pub info: usize,
+    pub warning: usize,
+    pub critical: usize,
+}
 
 /// One alert and what happened to it since.
 #[derive(Debug, Clone, PartialEq)]
@@ -17,22 +67,42 @@ pub struct AlertEntry {
     pub cleared_at: Option<i64>,
 }
 
+impl AlertEntry {
+    /// Cleared wins over acknowledged: the condition is over either way.
+    pub fn state(&self) -> AlertState {
+        match (&self.acknowledged, self.cleared_at) {
+            (_, Some(_)) => AlertState::Cleared,
+            (Some(_), None) => AlertState::Acknowledged,
+            (None, None) => AlertState::Open,
+        }
+    }
+}
+
 /// Alerts, newest first.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AlertFeed {
     entries: VecDeque<AlertEntry>,
+    /// Ids held, so a storm of new alerts does not search the list for each.
+    ids: HashSet<String>,
 }
 
 impl AlertFeed {
     /// New alerts go on top; an id seen before is replaced in place.
     pub fn raise(&mut self, alerts: Vec<Alert>) {
         for alert in alerts {
-            if let Some(entry) = self.entries.iter_mut().find(|e| e.alert.id == alert.id) {
-                entry.alert = alert;
+            if self.ids.contains(&alert.id) {
+                if let Some(entry) = self.entries.iter_mut().find(|e| e.alert.id == alert.id) {
+                    entry.alert = alert;
+                }
                 continue;
             }
+            self.ids.insert(alert.id.clone());
             self.entries.push_front(AlertEntry { alert, acknowledged: None, cleared_at: None });
-            self.entries.truncate(CAPACITY);
+            while self.entries.len() > CAPACITY {
+                if let Some(old) = self.entries.pop_back() {
+                    self.ids.remove(&old.alert.id);
+                }
+            }
         }
     }
 
@@ -78,6 +148,41 @@ impl AlertFeed {
         self.entries.is_empty()
     }
 
+    /// Entries passing `filter`, newest first.
+    pub fn filtered<'a>(&'a self, filter: &'a AlertFilter) -> impl Iterator<Item = &'a AlertEntry> + 'a {
+        self.entries.iter().filter(move |e| filter.matches(e))
+    }
+
+    /// Open (neither acknowledged nor cleared) alerts per severity.
+    pub fn open_counts(&self) -> SeverityCounts {
+        let mut counts = SeverityCounts::default();
+        for entry in self.entries.iter().filter(|e| e.state() == AlertState::Open) {
+            match entry.alert.severity {
+                Severity::Info => counts.info += 1,
+                Severity::Warning => counts.warning += 1,
+                Severity::Critical => counts.critical += 1,
+            }
+        }
+        counts
+    }
+
+    /// Sites of the alerts held, sorted.
+    pub fn sites(&self) -> Vec<String> {
+        let mut sites: Vec<String> = self.entries.iter().map(|e| e.alert.site.clone()).collect();
+        sites.sort();
+        sites.dedup();
+        sites
+    }
+
+    /// Ids of the open alerts of a device and metric (what a folded toast stands for).
+    pub fn open_ids(&self, device: &str, metric: &str) -> Vec<String> {
+        self.entries
+            .iter()
+            .filter(|e| e.state() == AlertState::Open && e.alert.device == device && e.alert.metric == metric)
+            .map(|e| e.alert.id.clone())
+            .collect()
+    }
+
     /// Alerts neither acknowledged nor cleared.
     pub fn unacknowledged(&self) -> usize {
         self.entries.iter().filter(|e| e.acknowledged.is_none() && e.cleared_at.is_none()).count()
@@ -121,6 +226,31 @@ mod tests {
         }
         assert_eq!(feed.len(), CAPACITY);
         assert_eq!(feed.iter().next().unwrap().alert.id, format!("storm-{}", CAPACITY + 49));
+    }
+
+    #[test]
+    fn filters_counts_and_what_a_toast_stands_for() {
+        let mut feed = AlertFeed::default();
+        let mut critical = alert("c", 1);
+        critical.severity = Severity::Critical;
+        critical.site = "airport".into();
+        let mut rig = alert("r", 2);
+        rig.device = "rig-02".into();
+        rig.metric = "rpm".into();
+        feed.raise(vec![alert("a", 0), critical, rig, alert("b", 3)]);
+        feed.acknowledge(vec![AlertAcknowledged { id: "b".into(), by: "ann".into(), ts: 5 }]);
+        feed.clear(vec![AlertCleared { id: "b".into(), ts: 6 }]);
+        let ids = |f: &AlertFilter| feed.filtered(f).map(|e| e.alert.id.clone()).collect::<Vec<_>>();
+        assert_eq!(ids(&AlertFilter::default()), ["b", "r", "c", "a"]);
+        assert_eq!(ids(&AlertFilter { severity: Some(Severity::Critical), ..Default::default() }), ["c"]);
+        assert_eq!(ids(&AlertFilter { site: Some("harbour".into()), ..Default::default() }), ["b", "r", "a"]);
+        assert_eq!(ids(&AlertFilter { state: Some(AlertState::Cleared), ..Default::default() }), ["b"]);
+        assert_eq!(ids(&AlertFilter { device: " RIG".into(), ..Default::default() }), ["r"]);
+        assert_eq!(feed.open_counts(), SeverityCounts { info: 0, warning: 2, critical: 1 });
+        assert_eq!(feed.sites(), ["airport", "harbour"]);
+        assert_eq!(feed.open_ids("press-01", "temperature"), ["c", "a"]);
+        assert_eq!(AlertState::parse("acknowledged"), Some(AlertState::Acknowledged));
+        assert_eq!(AlertState::parse("nope"), None);
     }
 
     #[test]

@@ -7,4 +7,5 @@ pub mod geo;
 pub mod route;
 pub mod series;
 pub mod status;
+pub mod toasts;
 pub mod traffic;

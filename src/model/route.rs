@@ -42,6 +42,8 @@ impl Window {
 pub enum Route {
     Overview,
     Equipment,
+    /// The alert history.
+    Alerts,
     /// The fleet map; `vehicle` is the selected vehicle, if any.
     Fleet {
         vehicle: Option<String>,
@@ -65,6 +67,7 @@ impl Route {
             .unwrap_or(Window::FiveMinutes);
         match segments.as_slice() {
             ["equipment"] => Route::Equipment,
+            ["alerts"] => Route::Alerts,
             ["fleet"] => Route::Fleet {
                 vehicle: query.split('&').find_map(|pair| pair.strip_prefix("vehicle=")).and_then(decode_id),
             },
@@ -81,6 +84,7 @@ impl Route {
         match self {
             Route::Overview => "#/".into(),
             Route::Equipment => "#/equipment".into(),
+            Route::Alerts => "#/alerts".into(),
             Route::Fleet { vehicle: None } => "#/fleet".into(),
             Route::Fleet { vehicle: Some(id) } => format!("#/fleet?vehicle={}", encode(id)),
             Route::Device { id, window } => format!("#/device/{}?window={}", encode(id), window.as_str()),
@@ -128,6 +132,7 @@ mod tests {
         for route in [
             Route::Overview,
             Route::Equipment,
+            Route::Alerts,
             Route::Fleet { vehicle: None },
             Route::Fleet { vehicle: Some("veh-00007".into()) },
             Route::Device { id: "press-01".into(), window: Window::OneHour },

@@ -5,12 +5,24 @@ use leptos::prelude::*;
 use telemetry::Severity;
 
 use crate::model::alerts::AlertEntry;
-use crate::store::use_store;
+use crate::model::route::{Route, Window};
+use crate::store::{use_store, Store};
 
 /// How many alerts the panel lists.
 const SHOWN: usize = 12;
 
-fn severity_label(severity: Severity) -> (&'static str, &'static str) {
+/// Where an alert's device is shown: its vehicle on the map, or its charts.
+pub fn device_href(store: Store, device: &str) -> String {
+    let vehicle = store.fleet.with_untracked(|fleet| fleet.get(device).is_some());
+    if vehicle {
+        Route::Fleet { vehicle: Some(device.to_string()) }.href()
+    } else {
+        Route::Device { id: device.to_string(), window: Window::FiveMinutes }.href()
+    }
+}
+
+/// A severity as an icon and a word (never colour alone).
+pub fn severity_label(severity: Severity) -> (&'static str, &'static str) {
     match severity {
         Severity::Info => ("ℹ", "info"),
         Severity::Warning => ("⚠", "warning"),
@@ -21,7 +33,7 @@ fn severity_label(severity: Severity) -> (&'static str, &'static str) {
 #[component]
 pub fn AlertList() -> impl IntoView {
     let store = use_store();
-    let rows = move || store.alerts.with(|feed| feed.iter().take(SHOWN).map(alert_row).collect_view());
+    let rows = move || store.alerts.with(|feed| feed.iter().take(SHOWN).map(|e| alert_row(store, e)).collect_view());
     let open = move || store.alerts.with(|feed| feed.unacknowledged());
     view! {
         <section class="alert-list" aria-labelledby="alerts-heading">
@@ -38,7 +50,7 @@ pub fn AlertList() -> impl IntoView {
     }
 }
 
-fn alert_row(entry: &AlertEntry) -> impl IntoView + use<> {
+fn alert_row(store: Store, entry: &AlertEntry) -> impl IntoView + use<> {
     let (icon, severity) = severity_label(entry.alert.severity);
     let state = match (&entry.acknowledged, entry.cleared_at) {
         (_, Some(_)) => "cleared".to_string(),
@@ -49,7 +61,7 @@ fn alert_row(entry: &AlertEntry) -> impl IntoView + use<> {
         <li class=format!("alert severity-{severity}") data-testid="alert-row" data-alert-id=entry.alert.id.clone()>
             <span class="severity" aria-hidden="true">{icon}</span>
             <span class="severity-label">{severity}</span>
-            <span class="device">{entry.alert.device.clone()}</span>
+            <a class="device" href=device_href(store, &entry.alert.device)>{entry.alert.device.clone()}</a>
             <span class="message" data-testid="alert-message">{entry.alert.message.clone()}</span>
             <span class="state" data-testid="alert-state">{state}</span>
         </li>

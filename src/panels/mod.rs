@@ -1,5 +1,6 @@
 //! Feature views. Each reads the store through `use_store()`.
 
+pub mod alert_history;
 pub mod alert_list;
 pub mod chart;
 pub mod device_detail;
@@ -8,4 +9,5 @@ pub mod fleet_canvas;
 pub mod fleet_map;
 pub mod overview;
 pub mod status_bar;
+pub mod toasts;
 pub mod vehicle_list;

@@ -17,7 +17,8 @@ const TYPES = {
 };
 
 /**
- * Serves `root` under `prefix` (default `/`), plus `extra` pages given as { '/path': html }.
+ * Serves `root` under `prefix` (default `/`), plus `extra` files given as { '/path': text }
+ * (typed by their extension, HTML without one; they win over files in `root`).
  * Returns { url, close() }.
  */
 export async function serveStatic(root, { prefix = '/', extra = {} } = {}) {
@@ -26,7 +27,8 @@ export async function serveStatic(root, { prefix = '/', extra = {} } = {}) {
     try {
       const url = new URL(req.url, 'http://localhost');
       if (Object.hasOwn(extra, url.pathname)) {
-        res.writeHead(200, { 'content-type': TYPES['.html'] }).end(extra[url.pathname]);
+        const type = TYPES[path.extname(url.pathname)] ?? TYPES['.html'];
+        res.writeHead(200, { 'content-type': type, 'cache-control': 'no-cache' }).end(extra[url.pathname]);
         return;
       }
       if (!url.pathname.startsWith(prefix)) {

@@ -16,6 +16,9 @@ use crate::protocol::{
 };
 use crate::stateful::{ReceiveCounter, ReplayBuffer};
 
+/// Sequenced messages received before an Ack goes out without waiting for `ack_delay`.
+pub const EAGER_ACK_AFTER: u32 = 16;
+
 /// Monotonic milliseconds from an arbitrary origin (the driver's clock).
 pub type Millis = u64;
 
@@ -339,6 +342,11 @@ impl Session {
                             return; // a duplicate from a replay
                         }
                         stateful.ack_deadline.get_or_insert(now + self.config.ack_delay);
+                        // A burst acknowledges at once: the server keeps unacknowledged
+                        // messages in a bounded buffer and holds back the rest until acked.
+                        if stateful.received.unacked() >= EAGER_ACK_AFTER {
+                            stateful.ack_deadline = Some(now);
+                        }
                     }
                 }
                 self.events.push_back(SessionEvent::Message(message));

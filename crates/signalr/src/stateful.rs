@@ -89,6 +89,8 @@ pub struct ReceiveCounter {
     processed: u64,
     /// An Ack is owed for messages processed since the last one.
     ack_owed: bool,
+    /// Messages processed since the last Ack.
+    unacked: u32,
 }
 
 impl ReceiveCounter {
@@ -100,7 +102,13 @@ impl ReceiveCounter {
         }
         self.processed = self.received;
         self.ack_owed = true;
+        self.unacked = self.unacked.saturating_add(1);
         true
+    }
+
+    /// Messages processed since the last Ack was taken.
+    pub fn unacked(&self) -> u32 {
+        self.unacked
     }
 
     /// The peer's `Sequence{id}`: the next message it sends has this id. Returns false if
@@ -115,6 +123,7 @@ impl ReceiveCounter {
 
     /// The Ack to send now, if one is owed.
     pub fn take_ack(&mut self) -> Option<u64> {
+        self.unacked = 0;
         std::mem::take(&mut self.ack_owed).then_some(self.processed)
     }
 

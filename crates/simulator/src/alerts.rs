@@ -56,12 +56,17 @@ pub struct Changes {
     pub cleared: Vec<AlertCleared>,
 }
 
+/// Published alerts kept (a storm of REST-published alerts cannot grow memory).
+pub const MAX_PUBLISHED: usize = 1_000;
+
 /// Evaluates rules and keeps open alerts with their acknowledgements.
 pub struct AlertEngine {
     rules: Vec<Rule>,
     /// (device, rule index) → the open alert.
     open: BTreeMap<(String, usize), Alert>,
     acknowledged: HashMap<String, AlertAcknowledged>,
+    /// Alerts other publishers sent through the service's REST API, newest last (bounded).
+    published: VecDeque<Alert>,
     /// (device, metric) → recent (ts, value) for rate-of-change rules.
     history: HashMap<(String, &'static str), VecDeque<(Millis, f64)>>,
     next_id: u64,
@@ -75,6 +80,7 @@ impl AlertEngine {
             rules,
             open: BTreeMap::new(),
             acknowledged: HashMap::new(),
+            published: VecDeque::new(),
             history: HashMap::new(),
             next_id: 1,
             id_prefix: id_prefix.into(),
@@ -185,15 +191,41 @@ impl AlertEngine {
         let mut alerts: Vec<OpenAlert> = self
             .open
             .values()
+            .chain(&self.published)
             .map(|alert| OpenAlert { alert: alert.clone(), acknowledged: self.acknowledged.get(&alert.id).cloned() })
             .collect();
         alerts.sort_by(|a, b| a.alert.ts.cmp(&b.alert.ts).then_with(|| a.alert.id.cmp(&b.alert.id)));
         alerts
     }
 
+    /// Records alerts another publisher sent to dashboards (the service's REST API), so they are
+    /// in the snapshot and can be acknowledged like the rules' own. An id seen before is
+    /// replaced; the oldest go past [`MAX_PUBLISHED`].
+    pub fn record_published(&mut self, alerts: Vec<Alert>) {
+        for alert in alerts {
+            self.published.retain(|a| a.id != alert.id);
+            self.published.push_back(alert);
+            while self.published.len() > MAX_PUBLISHED {
+                if let Some(old) = self.published.pop_front() {
+                    self.acknowledged.remove(&old.id);
+                }
+            }
+        }
+    }
+
+    /// Published alerts whose rule returned to normal (their publisher said so) leave.
+    pub fn record_published_cleared(&mut self, cleared: &[AlertCleared]) {
+        for clear in cleared {
+            if let Some(index) = self.published.iter().position(|a| a.id == clear.id) {
+                self.published.remove(index);
+                self.acknowledged.remove(&clear.id);
+            }
+        }
+    }
+
     /// Acknowledges an open alert (again is fine: the first acknowledgement stays).
     pub fn acknowledge(&mut self, id: &str, by: &str, ts: Millis) -> Option<AlertAcknowledged> {
-        if !self.open.values().any(|a| a.id == id) {
+        if !self.open.values().chain(&self.published).any(|a| a.id == id) {
             return None;
         }
         let ack = self.acknowledged.entry(id.to_string()).or_insert_with(|| AlertAcknowledged {

@@ -5,6 +5,7 @@
 //! * `POST`/`DELETE /api/subscriptions` `{connectionId, groups}`: join or leave `site:<id>` /
 //!   `device:<id>` groups (serverless clients cannot manage groups themselves);
 //! * `POST /api/alerts/{id}/ack` `{by}`: acknowledge once, for every dashboard;
+//!   `POST /api/alerts/ack` `{by, ids}` does several in one call and one broadcast;
 //! * `GET /api/snapshot`: the current state, to fill a dashboard at once.
 
 use std::sync::Arc;
@@ -15,7 +16,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
-use telemetry::{groups, targets, AckRequest, AlertAcknowledged, ConnectionInfo, Snapshot, SubscriptionRequest, HUB};
+use telemetry::{
+    groups, targets, AckManyRequest, AckRequest, AlertAcknowledged, ConnectionInfo, Snapshot, SubscriptionRequest, HUB,
+};
 
 use crate::error::ApiError;
 use crate::hub::Broadcast;
@@ -27,6 +30,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/api/negotiate", post(negotiate))
         .route("/api/subscriptions", post(subscribe).delete(unsubscribe))
         .route("/api/alerts/{id}/ack", post(acknowledge))
+        .route("/api/alerts/ack", post(acknowledge_many))
         .route("/api/snapshot", get(snapshot))
 }
 
@@ -127,15 +131,40 @@ struct AlertId {
     id: String,
 }
 
+/// Who acknowledges: 1 to 64 characters once trimmed.
+fn acknowledger(by: &str) -> Result<&str, ApiError> {
+    let by = by.trim();
+    if by.is_empty() || by.chars().count() > 64 {
+        return Err(ApiError::bad_request("`by` must be 1 to 64 characters"));
+    }
+    Ok(by)
+}
+
+async fn acknowledge_many(
+    State(state): State<Arc<AppState>>,
+    JsonBody(request): JsonBody<AckManyRequest>,
+) -> Result<Json<Vec<AlertAcknowledged>>, ApiError> {
+    let by = acknowledger(&request.by)?;
+    if request.ids.len() > telemetry::MAX_ACK_IDS {
+        return Err(ApiError::bad_request(format!("at most {} ids per call", telemetry::MAX_ACK_IDS)));
+    }
+    let now = unix_millis();
+    let acks: Vec<AlertAcknowledged> = {
+        let mut world = state.world.lock().expect("world lock");
+        request.ids.iter().filter_map(|id| world.alerts.acknowledge(id, by, now)).collect()
+    };
+    if !acks.is_empty() {
+        state.hubs.get(HUB).broadcast(Broadcast::invocation(targets::ALERT_ACKNOWLEDGED, [acks.clone()]));
+    }
+    Ok(Json(acks))
+}
+
 async fn acknowledge(
     State(state): State<Arc<AppState>>,
     Path(AlertId { id }): Path<AlertId>,
     JsonBody(request): JsonBody<AckRequest>,
 ) -> Result<Json<AlertAcknowledged>, ApiError> {
-    let by = request.by.trim();
-    if by.is_empty() || by.chars().count() > 64 {
-        return Err(ApiError::bad_request("`by` must be 1 to 64 characters"));
-    }
+    let by = acknowledger(&request.by)?;
     let ack = state
         .world
         .lock()

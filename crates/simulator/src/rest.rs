@@ -88,8 +88,10 @@ struct Payload {
     arguments: Option<Vec<serde_json::Value>>,
 }
 
-/// The invocation a send request carries.
-fn message(body: &Bytes) -> Result<Arc<Broadcast>, ApiError> {
+/// The invocation a send request carries. Alerts (and their clearing) sent to the dashboards'
+/// hub are also recorded on the functions side, as the function that publishes them would
+/// store them: they then appear in the snapshot and can be acknowledged.
+fn message(state: &AppState, hub: &str, body: &Bytes) -> Result<Arc<Broadcast>, ApiError> {
     if body.len() > MAX_BODY {
         return Err(ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, format!("the body exceeds {MAX_BODY} bytes")));
     }
@@ -99,7 +101,26 @@ fn message(body: &Bytes) -> Result<Arc<Broadcast>, ApiError> {
     let target =
         payload.target.filter(|t| !t.is_empty()).ok_or_else(|| ApiError::bad_request("`target` is required"))?;
     let arguments = payload.arguments.unwrap_or_default();
+    if hub.eq_ignore_ascii_case(telemetry::HUB) {
+        record(state, &target, arguments.first());
+    }
     Ok(Broadcast::invocation(target, arguments))
+}
+
+/// Keeps published alerts and clearings (a first argument that is not a batch of them is only
+/// passed on).
+fn record(state: &AppState, target: &str, batch: Option<&serde_json::Value>) {
+    let Some(batch) = batch else { return };
+    let mut world = state.world.lock().expect("world lock");
+    if target == telemetry::targets::ALERTS {
+        if let Ok(alerts) = serde_json::from_value::<Vec<telemetry::Alert>>(batch.clone()) {
+            world.alerts.record_published(alerts);
+        }
+    } else if target == telemetry::targets::ALERT_CLEARED {
+        if let Ok(cleared) = serde_json::from_value::<Vec<telemetry::AlertCleared>>(batch.clone()) {
+            world.alerts.record_published_cleared(&cleared);
+        }
+    }
 }
 
 /// `excluded` connection ids from the query (`?excluded=a&excluded=b` or `?excluded=a,b`).
@@ -123,7 +144,7 @@ async fn broadcast(
 ) -> Result<StatusCode, ApiError> {
     authorize(&state, &headers, &uri)?;
     let hub = hub(&state, &hub_name)?;
-    hub.broadcast_excluding(message(&body)?, &excluded(&uri));
+    hub.broadcast_excluding(message(&state, &hub_name, &body)?, &excluded(&uri));
     Ok(StatusCode::ACCEPTED)
 }
 
@@ -137,7 +158,7 @@ async fn to_group(
     authorize(&state, &headers, &uri)?;
     check_group(&group)?;
     let hub = hub(&state, &hub_name)?;
-    hub.send_to_group(&group, &message(&body)?, &excluded(&uri));
+    hub.send_to_group(&group, &message(&state, &hub_name, &body)?, &excluded(&uri));
     Ok(StatusCode::ACCEPTED)
 }
 
@@ -150,7 +171,7 @@ async fn to_user(
 ) -> Result<StatusCode, ApiError> {
     authorize(&state, &headers, &uri)?;
     let hub = hub(&state, &hub_name)?;
-    hub.send_to_user(&user, &message(&body)?);
+    hub.send_to_user(&user, &message(&state, &hub_name, &body)?);
     Ok(StatusCode::ACCEPTED)
 }
 
@@ -163,7 +184,7 @@ async fn to_connection(
 ) -> Result<StatusCode, ApiError> {
     authorize(&state, &headers, &uri)?;
     let hub = hub(&state, &hub_name)?;
-    if !hub.send_to_connection(&connection, &message(&body)?) {
+    if !hub.send_to_connection(&connection, &message(&state, &hub_name, &body)?) {
         return Err(ApiError::not_found(format!("no connection {connection:?} in hub {hub_name:?}")));
     }
     Ok(StatusCode::ACCEPTED)

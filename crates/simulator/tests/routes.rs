@@ -123,3 +123,55 @@ async fn the_rest_api_checks_every_token_property() {
     let (status, _) = call(app, post(send, Some(&token(KEY, &format!("{ENDPOINT}{send}"), 60)), body)).await;
     assert_eq!(status, StatusCode::ACCEPTED);
 }
+
+#[tokio::test]
+async fn alerts_published_through_rest_are_in_the_snapshot_and_can_be_acknowledged_in_batches() {
+    let state = state();
+    let service = simulator::service_app(state.clone(), vec![]);
+    let functions = simulator::functions_app(state, vec![]);
+    let path = "/api/v1/hubs/telemetry";
+    let bearer = token(KEY, &format!("{ENDPOINT}{path}"), 60);
+    let alert = |id: &str| {
+        format!(
+            r#"{{"id":"{id}","ts":1,"device":"press-01","site":"harbour","severity":"critical","metric":"temperature","value":130,"threshold":120,"message":"hot"}}"#
+        )
+    };
+    let body = format!(r#"{{"target":"alerts","arguments":[[{},{}]]}}"#, alert("rest-1"), alert("rest-2"));
+    let (status, _) = call(service.clone(), post(path, Some(&bearer), &body)).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    // Not a batch of alerts: passed on, not recorded, not an error.
+    let (status, _) =
+        call(service.clone(), post(path, Some(&bearer), r#"{"target":"alerts","arguments":["x"]}"#)).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+
+    let snapshot = |app: axum::Router| async move {
+        let (_, body) = call(app, Request::get("/api/snapshot").body(Body::empty()).unwrap()).await;
+        body["alerts"].as_array().unwrap().iter().map(|a| a["id"].as_str().unwrap().to_string()).collect::<Vec<_>>()
+    };
+    let ids = snapshot(functions.clone()).await;
+    assert!(ids.contains(&"rest-1".to_string()) && ids.contains(&"rest-2".to_string()), "{ids:?}");
+
+    let (status, body) = call(functions.clone(), post("/api/alerts/rest-1/ack", None, r#"{"by":"ann"}"#)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["by"], "ann");
+    let (status, body) =
+        call(functions.clone(), post("/api/alerts/ack", None, r#"{"by":"bob","ids":["rest-1","rest-2","nobody"]}"#))
+            .await;
+    assert_eq!(status, StatusCode::OK);
+    let acks = body.as_array().unwrap();
+    assert_eq!(acks.len(), 2, "the unknown id is left out: {body}");
+    assert_eq!(acks[0]["by"], "ann", "the first acknowledgement stays");
+    assert_eq!(acks[1]["by"], "bob");
+    let too_many = format!(r#"{{"by":"bob","ids":{}}}"#, serde_json::to_string(&vec!["x"; 1001]).unwrap());
+    let (status, _) = call(functions.clone(), post("/api/alerts/ack", None, &too_many)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = call(functions.clone(), post("/api/alerts/ack", None, r#"{"by":" ","ids":["rest-1"]}"#)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    // Cleared by its publisher: gone from the snapshot.
+    let cleared = r#"{"target":"alertCleared","arguments":[[{"id":"rest-2","ts":2}]]}"#;
+    let (status, _) = call(service, post(path, Some(&bearer), cleared)).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let ids = snapshot(functions).await;
+    assert!(ids.contains(&"rest-1".to_string()) && !ids.contains(&"rest-2".to_string()), "{ids:?}");
+}

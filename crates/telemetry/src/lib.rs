@@ -203,6 +203,18 @@ pub struct AckRequest {
     pub by: String,
 }
 
+/// `POST {apiBase}/alerts/ack`: several alerts at once (a folded toast, a storm); the answer
+/// lists the acknowledgements of the ids that are open, unknown ids are left out.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AckManyRequest {
+    pub by: String,
+    pub ids: Vec<String>,
+}
+
+/// Most ids one [`AckManyRequest`] may name.
+pub const MAX_ACK_IDS: usize = 1_000;
+
 /// Group names dashboards subscribe to.
 pub mod groups {
     /// Everything from one site.

@@ -210,6 +210,22 @@ fn stateful_handshake_asks_for_version_2_and_acks_after_a_delay() {
 }
 
 #[test]
+fn a_burst_is_acknowledged_at_once() {
+    let mut s = Session::new(stateful_config());
+    s.handle_open(0);
+    feed(&mut s, "{}\u{1e}", 0);
+    texts(&mut s);
+    let burst: String = (1..=EAGER_ACK_AFTER).map(invocation).collect();
+    feed(&mut s, &burst, 50);
+    assert_eq!(s.poll_timeout(), Some(50), "no waiting for the delay");
+    s.handle_timeout(50);
+    assert_eq!(texts(&mut s), [format!("{{\"type\":8,\"sequenceId\":{EAGER_ACK_AFTER}}}\u{1e}")]);
+    // The count starts again: the next message waits for the delay.
+    feed(&mut s, &invocation(99), 60);
+    assert_eq!(s.poll_timeout(), Some(1_060));
+}
+
+#[test]
 fn stateful_resume_replays_unacked_sends_and_drops_duplicates() {
     let mut s = connected_with(stateful_config(), 0);
     feed(&mut s, &(invocation(1) + &invocation(2)), 10);

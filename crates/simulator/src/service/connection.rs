@@ -2,7 +2,7 @@
 //! broadcasts out, client messages in, hub methods, pings and timeouts, and stateful
 //! reconnect. Transports only move bytes through [`LiveConnection`]'s channels.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +19,10 @@ use tokio::time::{interval, sleep_until, Instant, MissedTickBehavior};
 use super::methods::{self, Action};
 use super::Timing;
 use crate::hub::{Hub, Inbound, LiveConnection, OutFrame};
+
+/// Sequenced frames a stateful client may fall behind (waiting for its acks) before it is
+/// closed and told to reconnect.
+pub const MAX_BACKLOG: usize = 4096;
 
 /// Frames queued for a client before further broadcasts to it are dropped.
 pub const OUTBOUND_CAPACITY: usize = 4096;
@@ -122,6 +126,8 @@ struct Connection<'a> {
     timing: Timing,
     framer: Framer,
     replay: Option<ReplayBuffer<OutFrame>>,
+    /// Sequenced frames waiting for the client's acks to make room in `replay`.
+    backlog: VecDeque<OutFrame>,
     received: ReceiveCounter,
     ack_due: Option<Instant>,
     transport_up: bool,
@@ -153,6 +159,7 @@ impl<'a> Connection<'a> {
             timing,
             framer: protocol.framer(signalr::protocol::DEFAULT_MAX_RECORD),
             replay: stateful.then(|| ReplayBuffer::new(DEFAULT_BUFFER_BYTES)),
+            backlog: VecDeque::new(),
             received: ReceiveCounter::default(),
             ack_due: None,
             transport_up: true,
@@ -247,6 +254,7 @@ impl<'a> Connection<'a> {
                 if let Some(replay) = &mut self.replay {
                     replay.ack(sequence_id);
                 }
+                self.drain_backlog();
             }
             HubMessage::Sequence { sequence_id } => {
                 if !self.received.on_sequence(sequence_id) {
@@ -324,17 +332,42 @@ impl<'a> Connection<'a> {
         }
     }
 
-    /// Sends a sequenced frame, keeping it for replay under stateful reconnect.
+    /// Sends a sequenced frame, keeping it for replay under stateful reconnect. When the replay
+    /// buffer is full the frame waits for the client's acks (backpressure, as ASP.NET Core's
+    /// message buffer does) instead of being lost; a client that falls [`MAX_BACKLOG`] frames
+    /// behind is closed with `allowReconnect`, so it starts again from a snapshot rather than
+    /// silently missing messages.
     fn send_sequenced(&mut self, frame: OutFrame) {
         if let Some(replay) = &mut self.replay {
-            if replay.is_full() {
-                // The client stopped acknowledging; like the service, drop rather than grow.
-                self.dropped += 1;
+            if replay.is_full() || !self.backlog.is_empty() {
+                if self.backlog.len() >= MAX_BACKLOG {
+                    self.dropped += self.backlog.len() as u64 + 1;
+                    self.backlog.clear();
+                    self.send_message(&HubMessage::Close {
+                        error: Some("The client fell too far behind the messages sent to it.".into()),
+                        allow_reconnect: true,
+                    });
+                    self.closing = true;
+                    return;
+                }
+                self.backlog.push_back(frame);
                 return;
             }
             replay.push(frame.clone());
         }
         self.push(frame);
+    }
+
+    /// Sends waiting frames while the replay buffer has room.
+    fn drain_backlog(&mut self) {
+        while let Some(replay) = &mut self.replay {
+            if replay.is_full() {
+                break;
+            }
+            let Some(frame) = self.backlog.pop_front() else { break };
+            replay.push(frame.clone());
+            self.push(frame);
+        }
     }
 
     fn push(&mut self, frame: OutFrame) {

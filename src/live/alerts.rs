@@ -1,0 +1,101 @@
+//! Alert events from the hub, applied together: a storm of hundreds of invocations a second
+//! updates the history and the toasts a few times a second, not once per message. Events wait
+//! at most [`COALESCE`] (a timer, not an animation frame, so a hidden wall-screen tab still
+//! keeps up), then are applied in arrival order.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::Duration;
+
+use leptos::prelude::{set_timeout, GetUntracked, Set, Update};
+use telemetry::{Alert, AlertAcknowledged, AlertCleared, Severity};
+
+use crate::store::Store;
+
+/// Longest wait before queued alert events are applied.
+const COALESCE: Duration = Duration::from_millis(100);
+
+pub enum AlertEvent {
+    Raised(Vec<Alert>),
+    Acknowledged(Vec<AlertAcknowledged>),
+    Cleared(Vec<AlertCleared>),
+}
+
+/// Queued events and whether a flush is due.
+#[derive(Clone, Default)]
+pub struct AlertQueue(Rc<RefCell<(Vec<AlertEvent>, bool)>>);
+
+impl AlertQueue {
+    pub fn push(&self, store: Store, event: AlertEvent) {
+        let mut inner = self.0.borrow_mut();
+        inner.0.push(event);
+        if !inner.1 {
+            inner.1 = true;
+            let queue = self.clone();
+            set_timeout(move || queue.flush(store), COALESCE);
+        }
+    }
+
+    fn flush(&self, store: Store) {
+        let events = {
+            let mut inner = self.0.borrow_mut();
+            inner.1 = false;
+            std::mem::take(&mut inner.0)
+        };
+        apply(store, events, js_sys::Date::now() as i64);
+    }
+}
+
+/// Applies events to the history and the toasts, and sounds one tone if a critical alert
+/// fired and sound is on.
+pub fn apply(store: Store, events: Vec<AlertEvent>, now: i64) {
+    let critical = events
+        .iter()
+        .any(|e| matches!(e, AlertEvent::Raised(alerts) if alerts.iter().any(|a| a.severity == Severity::Critical)));
+    store.toasts.update(|toasts| {
+        for event in &events {
+            match event {
+                AlertEvent::Raised(alerts) => alerts.iter().for_each(|a| toasts.raise(a, now)),
+                AlertEvent::Acknowledged(acks) => acks.iter().for_each(|a| toasts.acknowledged(&a.id)),
+                AlertEvent::Cleared(cleared) => cleared.iter().for_each(|c| toasts.cleared(&c.id)),
+            }
+        }
+    });
+    store.alerts.update(|feed| {
+        for event in events {
+            match event {
+                AlertEvent::Raised(alerts) => feed.raise(alerts),
+                AlertEvent::Acknowledged(acks) => feed.acknowledge(acks),
+                AlertEvent::Cleared(cleared) => feed.clear(cleared),
+            }
+        }
+    });
+    if critical && store.sound.get_untracked() {
+        crate::sound::alarm();
+    }
+}
+
+/// Acknowledges `ids` as the operator through the functions API; the result shows here at once
+/// (the broadcast that follows reaches every other dashboard). A failure is shown, not lost.
+pub fn acknowledge(store: Store, ids: Vec<String>) {
+    if ids.is_empty() {
+        return;
+    }
+    let Some(api_base) = store.api_base.get_untracked() else {
+        store.ack_error.set(Some("not connected to the functions API yet".into()));
+        return;
+    };
+    let by = match store.operator.get_untracked().trim() {
+        "" => "dashboard".to_string(),
+        name => name.to_string(),
+    };
+    leptos::task::spawn_local(async move {
+        match super::api::acknowledge(&api_base, ids, &by).await {
+            Ok(acks) => {
+                store.ack_error.set(None);
+                apply(store, vec![AlertEvent::Acknowledged(acks)], js_sys::Date::now() as i64);
+            }
+            Err(error) => store.ack_error.set(Some(error)),
+        }
+    });
+}

@@ -1,0 +1,208 @@
+//! The alert history: newest first, open counts by severity, filters by severity, site, state
+//! and device, acknowledge per alert or every open one shown, who acknowledges, and the optional
+//! tone for critical alerts. Each alert links to its device (charts, or its vehicle on the map).
+//! At most [`ROWS`] rows are in the page; the filters reach the rest.
+
+use leptos::prelude::*;
+use telemetry::Severity;
+
+use super::alert_list::{device_href, severity_label};
+use crate::live::alerts::acknowledge;
+use crate::model::alerts::{AlertEntry, AlertState};
+use crate::store::{use_store, Store};
+
+/// Rows in the page at most.
+pub const ROWS: usize = 200;
+
+const OPERATOR_KEY: &str = "dashboard.operator";
+const SOUND_KEY: &str = "dashboard.sound";
+
+fn storage() -> Option<web_sys::Storage> {
+    web_sys::window()?.local_storage().ok().flatten()
+}
+
+/// Restores who acknowledges and the sound setting from the browser's storage.
+pub fn restore_settings(store: Store) {
+    if let Some(storage) = storage() {
+        if let Ok(Some(name)) = storage.get_item(OPERATOR_KEY) {
+            store.operator.set(name.chars().take(64).collect());
+        }
+        // Sound needs a click before a browser plays it, so it is only remembered, not resumed.
+        let _ = storage.remove_item(SOUND_KEY);
+    }
+}
+
+#[component]
+pub fn AlertHistory() -> impl IntoView {
+    let store = use_store();
+    let filter = store.alert_filter;
+    let counts = move || store.alerts.with(|feed| feed.open_counts());
+    let matching = move || store.alerts.with(|feed| filter.with(|f| feed.filtered(f).count()));
+    let rows =
+        move || store.alerts.with(|feed| filter.with(|f| feed.filtered(f).take(ROWS).cloned().collect::<Vec<_>>()));
+    let open_shown = move || {
+        store.alerts.with(|feed| {
+            filter.with(|f| {
+                feed.filtered(f)
+                    .filter(|e| e.state() == AlertState::Open)
+                    .map(|e| e.alert.id.clone())
+                    .collect::<Vec<_>>()
+            })
+        })
+    };
+    let sites = Memo::new(move |_| store.alerts.with(|feed| feed.sites()));
+    let count_tile = move |severity: Severity| {
+        let (icon, word) = severity_label(severity);
+        view! {
+            <li class=format!("count severity-{word}") data-testid=format!("alert-count-{word}")>
+                <span aria-hidden="true">{icon}</span>
+                " "
+                <strong>{move || {
+                    let c = counts();
+                    match severity {
+                        Severity::Info => c.info,
+                        Severity::Warning => c.warning,
+                        Severity::Critical => c.critical,
+                    }
+                }}</strong>
+                {format!(" {word} open")}
+            </li>
+        }
+    };
+    view! {
+        <section class="alert-history" aria-labelledby="alert-history-heading">
+            <h2 id="alert-history-heading">"Alerts"</h2>
+            <ul class="alert-counts">
+                {count_tile(Severity::Critical)}
+                {count_tile(Severity::Warning)}
+                {count_tile(Severity::Info)}
+            </ul>
+            <div class="map-toolbar">
+                <label>
+                    "severity "
+                    <select data-testid="alert-filter-severity" on:change=move |ev| {
+                        let severity = match event_target_value(&ev).as_str() {
+                            "info" => Some(Severity::Info),
+                            "warning" => Some(Severity::Warning),
+                            "critical" => Some(Severity::Critical),
+                            _ => None,
+                        };
+                        filter.update(|f| f.severity = severity);
+                    }>
+                        <option value="">"all"</option>
+                        <option value="critical">"critical"</option>
+                        <option value="warning">"warning"</option>
+                        <option value="info">"info"</option>
+                    </select>
+                </label>
+                <label>
+                    "site "
+                    <select data-testid="alert-filter-site" on:change=move |ev| {
+                        let value = event_target_value(&ev);
+                        filter.update(|f| f.site = (!value.is_empty()).then_some(value));
+                    }>
+                        <option value="">"all"</option>
+                        {move || sites.get().into_iter().map(|site| view! { <option value=site.clone()>{site.clone()}</option> }).collect_view()}
+                    </select>
+                </label>
+                <label>
+                    "state "
+                    <select data-testid="alert-filter-state" on:change=move |ev| {
+                        filter.update(|f| f.state = AlertState::parse(&event_target_value(&ev)));
+                    }>
+                        <option value="">"all"</option>
+                        <option value="open">"open"</option>
+                        <option value="acknowledged">"acknowledged"</option>
+                        <option value="cleared">"cleared"</option>
+                    </select>
+                </label>
+                <input type="search" placeholder="Device" aria-label="Filter alerts by device" data-testid="alert-filter-device"
+                    prop:value=move || filter.with(|f| f.device.clone())
+                    on:input=move |ev| filter.update(|f| f.device = event_target_value(&ev)) />
+            </div>
+            <div class="map-toolbar">
+                <label>
+                    "acknowledge as "
+                    <input type="text" maxlength="64" placeholder="dashboard" data-testid="operator"
+                        prop:value=move || store.operator.get()
+                        on:change=move |ev| {
+                            let name: String = event_target_value(&ev).trim().chars().take(64).collect();
+                            if let Some(storage) = storage() {
+                                let _ = storage.set_item(OPERATOR_KEY, &name);
+                            }
+                            store.operator.set(name);
+                        } />
+                </label>
+                <label>
+                    <input type="checkbox" data-testid="sound" prop:checked=move || store.sound.get()
+                        on:change=move |ev| {
+                            let on = event_target_checked(&ev);
+                            if on {
+                                crate::sound::enable();
+                            }
+                            store.sound.set(on);
+                        } />
+                    " sound for critical alerts"
+                </label>
+                <button data-testid="ack-shown" disabled=move || open_shown().is_empty()
+                    on:click=move |_| acknowledge(store, open_shown())>
+                    {move || format!("Acknowledge {} open shown", open_shown().len())}
+                </button>
+                <Show when=move || store.ack_error.with(Option::is_some)>
+                    <span class="error" data-testid="history-ack-error">{move || store.ack_error.get()}</span>
+                </Show>
+            </div>
+            <p class="note" data-testid="alert-history-note">
+                {move || {
+                    let n = matching();
+                    if n > ROWS { format!("showing the newest {ROWS} of {n}") } else { format!("{n} alerts") }
+                }}
+            </p>
+            <table>
+                <thead>
+                    <tr>
+                        <th scope="col">"Time"</th>
+                        <th scope="col">"Severity"</th>
+                        <th scope="col">"Device"</th>
+                        <th scope="col">"Site"</th>
+                        <th scope="col">"Value"</th>
+                        <th scope="col">"Message"</th>
+                        <th scope="col">"State"</th>
+                        <th scope="col"><span class="visually-hidden">"Action"</span></th>
+                    </tr>
+                </thead>
+                <tbody>
+                    <For each=rows key=|e| (e.alert.id.clone(), e.state()) children=move |e| history_row(store, e) />
+                </tbody>
+            </table>
+        </section>
+    }
+}
+
+fn history_row(store: Store, entry: AlertEntry) -> impl IntoView {
+    let (icon, severity) = severity_label(entry.alert.severity);
+    let date = js_sys::Date::new(&(entry.alert.ts as f64).into());
+    let time = format!("{:02}:{:02}:{:02}", date.get_hours(), date.get_minutes(), date.get_seconds());
+    let state = entry.state();
+    let state_text = match (&entry.acknowledged, state) {
+        (Some(ack), AlertState::Acknowledged) => format!("acknowledged by {}", ack.by),
+        _ => state.as_str().to_string(),
+    };
+    let id = entry.alert.id.clone();
+    view! {
+        <tr class=format!("severity-{severity}") data-testid="history-row" data-alert-id=entry.alert.id.clone()>
+            <td class="mono">{time}</td>
+            <td><span aria-hidden="true">{icon}</span>" "{severity}</td>
+            <td><a href=device_href(store, &entry.alert.device) data-testid="history-device">{entry.alert.device.clone()}</a></td>
+            <td>{entry.alert.site.clone()}</td>
+            <td class="mono">{format!("{} {:.1} / {:.1}", entry.alert.metric, entry.alert.value, entry.alert.threshold)}</td>
+            <td data-testid="history-message">{entry.alert.message.clone()}</td>
+            <td data-testid="history-state">{state_text}</td>
+            <td>
+                {(state == AlertState::Open).then(|| view! {
+                    <button data-testid="history-ack" on:click=move |_| acknowledge(store, vec![id.clone()])>"Acknowledge"</button>
+                })}
+            </td>
+        </tr>
+    }
+}

@@ -1,0 +1,102 @@
+//! Toasts for alerts as they fire: severity as an icon and a word as well as a colour, folded
+//! repeats with a counter, "+N more" beyond the stack, acknowledge / dismiss / show buttons.
+//! Two live regions announce them: polite for info and warning, assertive for critical. The
+//! pointer or focus on the stack stops toasts from leaving. Every string from the wire is text.
+
+use leptos::prelude::*;
+use telemetry::Severity;
+
+use super::alert_list::{device_href, severity_label};
+use crate::live::alerts::acknowledge;
+use crate::model::route::Route;
+use crate::model::toasts::Toast;
+use crate::store::use_store;
+
+#[component]
+pub fn ToastStack() -> impl IntoView {
+    let store = use_store();
+    // Time moves toasts out (not while paused); only a change notifies the view.
+    Effect::new(move |_| {
+        let now = store.clock.get();
+        if store.toasts.try_update_untracked(|t| t.tick(now)) == Some(true) {
+            store.toasts.notify();
+        }
+    });
+    let pause = move |paused: bool| store.toasts.update(|t| t.pause(paused, js_sys::Date::now() as i64));
+    let visible = move |critical: bool| {
+        store.toasts.with(|t| {
+            t.visible().filter(|toast| (toast.severity == Severity::Critical) == critical).cloned().collect::<Vec<_>>()
+        })
+    };
+    let more = move || store.toasts.with(|t| t.more());
+    view! {
+        <div class="toasts" data-testid="toasts"
+            on:mouseenter=move |_| pause(true) on:mouseleave=move |_| pause(false)
+            on:focusin=move |_| pause(true) on:focusout=move |_| pause(false)>
+            <div role="alert" aria-live="assertive" aria-atomic="false" data-testid="toasts-assertive">
+                <For each=move || visible(true) key=|t| (t.key, t.count, t.cleared, t.open_ids.len()) children=toast />
+            </div>
+            <div role="status" aria-live="polite" aria-atomic="false" data-testid="toasts-polite">
+                <For each=move || visible(false) key=|t| (t.key, t.count, t.cleared, t.open_ids.len()) children=toast />
+            </div>
+            <Show when=move || { more() > 0 }>
+                <a class="toast-more" href=Route::Alerts.href() data-testid="toasts-more">
+                    {move || format!("+{} more", more())}
+                </a>
+            </Show>
+            <Show when=move || store.ack_error.with(Option::is_some)>
+                <p class="toast-error" role="alert" data-testid="ack-error">
+                    {move || store.ack_error.get().map(|e| format!("Acknowledgement failed: {e}"))}
+                </p>
+            </Show>
+        </div>
+    }
+}
+
+fn toast(toast: Toast) -> impl IntoView {
+    let store = use_store();
+    let (icon, severity) = severity_label(toast.severity);
+    let alert = toast.alert.clone();
+    let date = js_sys::Date::new(&(toast.updated_at as f64).into());
+    let at = format!("{:02}:{:02}:{:02}", date.get_hours(), date.get_minutes(), date.get_seconds());
+    let key = toast.key;
+    let (device, metric) = (alert.device.clone(), alert.metric.clone());
+    let known = toast.open_ids.clone();
+    let ack = move |_| {
+        // Everything open for this device and metric, and whatever the toast itself holds.
+        let mut ids = store.alerts.with_untracked(|feed| feed.open_ids(&device, &metric));
+        ids.extend(known.iter().filter(|id| !ids.contains(id)).cloned().collect::<Vec<_>>());
+        acknowledge(store, ids);
+    };
+    let critical = toast.severity == Severity::Critical;
+    let href = device_href(store, &alert.device);
+    view! {
+        <div class=format!("toast severity-{severity}") data-testid="toast" data-device=alert.device.clone()>
+            <p class="toast-title">
+                <span class="icon" aria-hidden="true">{icon}</span>
+                <strong class="severity-label">{severity}</strong>
+                " "
+                <span class="where">{format!("{} · {}", alert.device, alert.metric)}</span>
+                {(toast.count > 1).then(|| view! {
+                    <span class="toast-count" data-testid="toast-count" title="alerts folded into this one">
+                        {format!("×{}", toast.count)}
+                    </span>
+                })}
+            </p>
+            <p class="toast-message" data-testid="toast-message">{alert.message.clone()}</p>
+            <p class="toast-meta">
+                {format!("{} {:.1} (limit {:.1}) · {} · {at}", alert.metric, alert.value, alert.threshold, alert.site)}
+                {toast.cleared.then_some(" · back to normal")}
+            </p>
+            <p class="toast-actions">
+                <button data-testid="toast-ack" on:click=ack>"Acknowledge"</button>
+                <a href=href data-testid="toast-show">"Show"</a>
+                {(!critical).then(|| view! {
+                    <button data-testid="toast-dismiss" on:click=move |_| store.toasts.update(|t| t.dismiss(key))>
+                        "Dismiss"
+                    </button>
+                })}
+            </p>
+        </div>
+    }
+}

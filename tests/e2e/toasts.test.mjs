@@ -1,0 +1,244 @@
+// Alerts that reach people: toasts in two windows, acknowledged in one and gone from both;
+// folding, auto-dismiss paused under the pointer, a hostile message kept as text, the history
+// screen, and a storm of 1,000 alerts after which the page still answers with a bounded stack.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { repoRoot, simulatorBin, startSimulator, waitFor, sleep } from '../support/simulator.mjs';
+import { serveStatic } from '../support/static-server.mjs';
+import { launchBrowser, openPage } from '../support/browser.mjs';
+
+const dist = process.env.DIST_DIR ?? path.join(repoRoot, 'dist');
+let site;
+let quickSite;
+let browser;
+let sim;
+let publishUrl;
+let token;
+
+before(async () => {
+  // No machines or rigs: every alert in these tests is one the test published.
+  sim = await startSimulator({ args: ['--vehicles', '3', '--machines', '0', '--rigs', '0'] });
+  site = await serveStatic(dist);
+  // The same build with toasts that leave after one second.
+  const config = JSON.parse(fs.readFileSync(path.join(dist, 'config.json'), 'utf8'));
+  quickSite = await serveStatic(dist, { extra: { '/config.json': JSON.stringify({ ...config, toastSeconds: 1 }) } });
+  browser = await launchBrowser();
+  publishUrl = `http://127.0.0.1:${sim.servicePort}/api/v1/hubs/telemetry`;
+  token = execFileSync(simulatorBin, ['--connection-string', sim.connectionString, 'token', publishUrl]).toString().trim();
+});
+
+after(async () => {
+  await browser?.close();
+  await site?.close();
+  await quickSite?.close();
+  await sim?.stop();
+});
+
+let serial = 0;
+function alert(fields = {}) {
+  serial += 1;
+  return {
+    id: `t-${serial}`,
+    ts: Date.now(),
+    device: `press-${serial}`,
+    site: 'harbour',
+    severity: 'warning',
+    metric: 'temperature',
+    value: 101.5,
+    threshold: 100,
+    message: `temperature high #${serial}`,
+    ...fields,
+  };
+}
+
+/** Publishes a batch of alerts through the service's REST API, signed with the AccessKey. */
+async function publish(alerts, target = 'alerts') {
+  const answer = await fetch(publishUrl, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ target, arguments: [alerts] }),
+  });
+  assert.equal(answer.status, 202);
+}
+
+async function live(url = site.url) {
+  const page = await openPage(browser, `${url}?apiBase=${encodeURIComponent(sim.apiBase)}`);
+  await waitFor(async () => (await page.getByTestId('connection-state').first().textContent()) === 'connected', {
+    what: 'connected',
+  });
+  // Subscribed and loaded (the snapshot comes after the connection).
+  await waitFor(async () => Number(await page.getByTestId('vehicle-count').textContent()) === 3, { what: 'the snapshot' });
+  return page;
+}
+
+const toast = (page, device) => page.locator(`[data-testid="toast"][data-device="${device}"]`);
+
+test('a critical alert shows in two windows; acknowledged in one, it leaves both', async () => {
+  const [a, b] = [await live(), await live()];
+  await a.getByTestId('nav-alerts').click();
+  await a.getByTestId('operator').fill('night shift');
+  await a.getByTestId('operator').press('Enter');
+  const critical = alert({ severity: 'critical', message: 'boiler pressure critical' });
+  await publish([critical]);
+  for (const page of [a, b]) {
+    await waitFor(async () => (await toast(page, critical.device).count()) === 1, { what: 'the toast' });
+    // Announced assertively, with its severity in words and an icon, not colour alone.
+    const inAssertive = page.locator('[data-testid="toasts-assertive"] [data-testid="toast"]');
+    assert.equal(await inAssertive.count(), 1);
+    assert.equal(await page.getByTestId('toasts-assertive').getAttribute('aria-live'), 'assertive');
+    assert.match(await toast(page, critical.device).textContent(), /critical/);
+    assert.equal(await toast(page, critical.device).getByTestId('toast-dismiss').count(), 0, 'critical cannot be dismissed');
+  }
+  assert.match(await b.getByTestId('unacknowledged-badge').textContent(), /^1 alerts open$/);
+
+  await toast(a, critical.device).getByTestId('toast-ack').click();
+  for (const page of [a, b]) {
+    await waitFor(async () => (await toast(page, critical.device).count()) === 0, { what: 'the toast gone' });
+  }
+  await b.getByTestId('nav-alerts').click();
+  const row = b.locator(`[data-testid="history-row"][data-alert-id="${critical.id}"]`);
+  await waitFor(async () => (await row.count()) === 1, { what: 'the history row' });
+  assert.equal(await row.getByTestId('history-state').textContent(), 'acknowledged by night shift');
+  assert.match(await b.getByTestId('unacknowledged-badge').textContent(), /^0 alerts open$/);
+
+  // A page opened afterwards has it, acknowledged, from the snapshot.
+  const c = await live();
+  await c.getByTestId('nav-alerts').click();
+  await waitFor(async () => (await c.locator(`[data-alert-id="${critical.id}"] [data-testid="history-state"]`).count()) === 1, {
+    what: 'the alert in a new window',
+  });
+  assert.equal(await c.locator(`[data-alert-id="${critical.id}"] [data-testid="history-state"]`).textContent(), 'acknowledged by night shift');
+  for (const page of [a, b, c]) await page.context().close();
+});
+
+test('from the history: filters, counts, acknowledge, and the link to the device', async () => {
+  const page = await live();
+  const alerts = [
+    alert({ severity: 'info', site: 'airport', device: 'rig-77', metric: 'rpm' }),
+    alert({ severity: 'critical', site: 'harbour' }),
+    alert({ severity: 'warning', site: 'harbour' }),
+  ];
+  await publish(alerts);
+  await page.getByTestId('nav-alerts').click();
+  for (const a of alerts) {
+    await waitFor(async () => (await page.locator(`[data-testid="history-row"][data-alert-id="${a.id}"]`).count()) === 1, {
+      what: `${a.id} in the history`,
+    });
+  }
+  assert.equal(await page.locator('[data-testid="history-row"]').first().getAttribute('data-alert-id'), alerts[2].id, 'newest first');
+  assert.match(await page.getByTestId('alert-count-critical').textContent(), /^⛔ \d+ critical open$/);
+  await page.getByTestId('alert-filter-site').selectOption('airport');
+  await waitFor(async () => (await page.locator('[data-testid="history-row"]').count()) === 1, { what: 'only the airport' });
+  await page.getByTestId('alert-filter-site').selectOption('');
+  await page.getByTestId('alert-filter-severity').selectOption('critical');
+  await page.getByTestId('alert-filter-state').selectOption('open');
+  const critical = page.locator(`[data-testid="history-row"][data-alert-id="${alerts[1].id}"]`);
+  await waitFor(async () => (await page.locator('[data-testid="history-row"]').count()) >= 1, { what: 'critical open rows' });
+  assert.ok(await critical.count(), 'the critical one is listed');
+  assert.equal(
+    await page.locator('[data-testid="history-row"]').evaluateAll((rows) => rows.filter((r) => !/critical/.test(r.textContent)).length),
+    0,
+  );
+  await critical.getByTestId('history-ack').click();
+  await waitFor(async () => (await critical.count()) === 0, { what: 'acknowledged: no longer open' });
+  await page.getByTestId('alert-filter-state').selectOption('acknowledged');
+  await waitFor(async () => (await critical.count()) === 1, { what: 'listed as acknowledged' });
+  assert.match(await critical.getByTestId('history-state').textContent(), /^acknowledged by dashboard$/);
+  // The device link opens its charts.
+  await page.getByTestId('alert-filter-state').selectOption('');
+  await page.getByTestId('alert-filter-severity').selectOption('');
+  await page.getByTestId('alert-filter-device').fill('rig-77');
+  await page.locator(`[data-alert-id="${alerts[0].id}"] [data-testid="history-device"]`).click();
+  await waitFor(async () => (await page.evaluate(() => location.hash)) === '#/device/rig-77?window=5m', { what: 'the device screen' });
+  await page.context().close();
+});
+
+test('repeats fold into one toast with a counter; info and warning leave on time, not under the pointer', async () => {
+  const page = await live(quickSite.url);
+  const first = alert({ severity: 'warning' });
+  const repeats = [2, 3, 4].map((n) => alert({ device: first.device, message: `again ${n}` }));
+  await publish([first]);
+  await publish(repeats);
+  await waitFor(async () => (await toast(page, first.device).getByTestId('toast-count').count()) === 1, { what: 'a counter' });
+  assert.equal(await toast(page, first.device).count(), 1);
+  assert.equal(await toast(page, first.device).getByTestId('toast-count').textContent(), '×4');
+  assert.equal(await toast(page, first.device).getByTestId('toast-message').textContent(), 'again 4', 'the newest message');
+  assert.equal(await page.locator('[data-testid="toasts-polite"] [data-testid="toast"]').count(), 1, 'a warning is polite');
+  assert.equal(await page.getByTestId('toasts-polite').getAttribute('aria-live'), 'polite');
+  // With the pointer on it, it stays past its second; moved away, it goes.
+  await toast(page, first.device).hover();
+  await sleep(2500);
+  assert.equal(await toast(page, first.device).count(), 1, 'paused while hovered');
+  await page.getByTestId('nav-overview').hover();
+  await waitFor(async () => (await toast(page, first.device).count()) === 0, { what: 'gone after the pointer left' });
+  // A critical one stays.
+  const critical = alert({ severity: 'critical' });
+  await publish([critical]);
+  await waitFor(async () => (await toast(page, critical.device).count()) === 1, { what: 'the critical toast' });
+  await sleep(2500);
+  assert.equal(await toast(page, critical.device).count(), 1, 'critical stays until acknowledged');
+  await page.context().close();
+});
+
+test('a hostile alert message is shown as its characters and runs nothing', async () => {
+  const page = await live();
+  const dialogs = [];
+  page.on('dialog', (dialog) => {
+    dialogs.push(dialog.message());
+    dialog.dismiss();
+  });
+  const HOSTILE = '<img src=x onerror=alert(1)>';
+  const hostile = alert({ severity: 'critical', message: HOSTILE, device: '<b>press</b>', site: '<i>site</i>' });
+  await publish([hostile]);
+  await waitFor(async () => (await toast(page, hostile.device).count()) === 1, { what: 'the toast' });
+  assert.equal(await toast(page, hostile.device).getByTestId('toast-message').textContent(), HOSTILE);
+  assert.match(await toast(page, hostile.device).textContent(), /<b>press<\/b> · temperature/);
+  await page.getByTestId('nav-alerts').click();
+  const row = page.locator(`[data-alert-id="${hostile.id}"]`);
+  await waitFor(async () => (await row.count()) === 1, { what: 'the history row' });
+  assert.equal(await row.getByTestId('history-message').textContent(), HOSTILE);
+  assert.equal(await page.locator('img, b, i').count(), 0, 'no element made from the strings');
+  await sleep(300);
+  assert.deepEqual(dialogs, []);
+  await page.context().close();
+});
+
+test('a storm of 1,000 alerts: the page answers and the toast stack stays bounded', async () => {
+  const page = await live();
+  const started = Date.now();
+  // 100 calls of 10 alerts, ten devices each, mixed severities.
+  for (let call = 0; call < 100; call += 1) {
+    const batch = Array.from({ length: 10 }, (_, i) =>
+      alert({ device: `storm-${call}-${i}`, severity: ['info', 'warning', 'critical'][(call + i) % 3] }),
+    );
+    await publish(batch);
+  }
+  const publishMs = Date.now() - started;
+  await waitFor(async () => /^\+\d+ more$/.test((await page.getByTestId('toasts-more').textContent()) ?? ''), {
+    what: 'the +N more link',
+  });
+  // Every critical one is still counted (info and warning make room first, and leave on time).
+  const criticals = 100 * 10 / 3 | 0;
+  await waitFor(async () => Number((await page.getByTestId('toasts-more').textContent()).match(/\d+/)[0]) >= criticals - 4, {
+    timeoutMs: 20000,
+    what: 'every critical alert counted',
+  });
+  assert.ok((await page.locator('[data-testid="toast"]').count()) <= 4, 'at most four toasts on screen');
+  // Still responsive: a script answers quickly, and navigation works.
+  const t0 = Date.now();
+  await page.evaluate(() => 1 + 1);
+  const answerMs = Date.now() - t0;
+  await page.getByTestId('toasts-more').click();
+  await waitFor(async () => /^showing the newest 200 of \d+$/.test(await page.getByTestId('alert-history-note').textContent()), {
+    what: 'the history, capped',
+  });
+  assert.equal(await page.locator('[data-testid="history-row"]').count(), 200);
+  assert.equal(await page.getByTestId('alert-count-critical').textContent(), `⛔ ${criticals} critical open`);
+  console.log(`# storm: 1,000 alerts published in ${publishMs} ms; the page answered a script in ${answerMs} ms afterwards`);
+  const crashes = page.problems.filter((p) => p.startsWith('pageerror') || p.includes('panicked'));
+  assert.deepEqual(crashes, []);
+  await page.context().close();
+});
