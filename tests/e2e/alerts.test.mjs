@@ -69,6 +69,17 @@ test('an alert published with curl and the AccessKey arrives as text', async () 
   await page.context().close();
 });
 
+test("the simulator's rules raise alerts that pop up as toasts", async () => {
+  const page = await openPage(browser, `${site.url}?apiBase=${encodeURIComponent(sim.apiBase)}`);
+  await waitFor(async () => (await page.getByTestId('toast').count()) > 0, {
+    timeoutMs: 60000,
+    intervalMs: 500,
+    what: 'a toast from a rule',
+  });
+  assert.match(await page.getByTestId('toast').first().textContent(), /(info|warning|critical)/);
+  await page.context().close();
+});
+
 test('an acknowledgement through the functions API shows on the page', async () => {
   const page = await openPage(browser, `${site.url}?apiBase=${encodeURIComponent(sim.apiBase)}`);
   await waitFor(async () => (await text(page, 'connection-state')) === 'connected', { what: 'connected' });
@@ -76,7 +87,7 @@ test('an acknowledgement through the functions API shows on the page', async () 
     async () => (await (await fetch(`${sim.apiBase}/snapshot`)).json()).alerts.find((a) => !a.acknowledged),
     { timeoutMs: 60000, intervalMs: 500, what: 'a rule to raise an alert' },
   );
-  const row = page.locator(`[data-alert-id="${open.id}"]`);
+  const row = page.locator(`.alert-list [data-alert-id="${open.id}"]`);
   await waitFor(async () => (await row.count()) === 1, { what: 'the raised alert on the page' });
   const answer = await fetch(`${sim.apiBase}/alerts/${open.id}/ack`, {
     method: 'POST',

@@ -174,10 +174,24 @@ test('repeats fold into one toast with a counter; info and warning leave on time
   assert.equal(await toast(page, first.device).count(), 1, 'paused while hovered');
   await page.getByTestId('nav-overview').hover();
   await waitFor(async () => (await toast(page, first.device).count()) === 0, { what: 'gone after the pointer left' });
-  // A critical one stays.
+  // A critical one stays, and sounds when sound is on (off by default): count the tones made.
+  await page.evaluate(() => {
+    window.__tones = 0;
+    const create = AudioContext.prototype.createOscillator;
+    AudioContext.prototype.createOscillator = function () {
+      window.__tones += 1;
+      return create.call(this);
+    };
+  });
+  await publish([alert({ severity: 'critical', device: 'quiet-1' })]);
+  await waitFor(async () => (await toast(page, 'quiet-1').count()) === 1, { what: 'a critical toast, no sound' });
+  assert.equal(await page.evaluate(() => window.__tones), 0, 'silent by default');
+  await page.getByTestId('nav-alerts').click();
+  await page.getByTestId('sound').check();
   const critical = alert({ severity: 'critical' });
   await publish([critical]);
   await waitFor(async () => (await toast(page, critical.device).count()) === 1, { what: 'the critical toast' });
+  await waitFor(async () => (await page.evaluate(() => window.__tones)) === 2, { what: 'two beeps' });
   await sleep(2500);
   assert.equal(await toast(page, critical.device).count(), 1, 'critical stays until acknowledged');
   await page.context().close();

@@ -24,6 +24,10 @@ struct Running {
 }
 
 async fn start(timing: Timing) -> Running {
+    start_with(timing, Default::default()).await
+}
+
+async fn start_with(timing: Timing, transports: simulator::service::TransportPolicy) -> Running {
     let functions_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let service_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let service = format!("http://{}", service_listener.local_addr().unwrap());
@@ -33,7 +37,7 @@ async fn start(timing: Timing) -> Running {
         connection,
         token_lifetime: Duration::from_secs(60),
         timing,
-        transports: Default::default(),
+        transports,
         faults: Default::default(),
     });
     tokio::spawn(axum::serve(functions_listener, simulator::functions_app(state.clone(), vec![])).into_future());
@@ -43,8 +47,12 @@ async fn start(timing: Timing) -> Running {
 
 /// Walks negotiate from the functions API like a client would; returns the WebSocket URL.
 async fn negotiate(functions: &str) -> String {
+    negotiate_with(functions, false).await
+}
+
+async fn negotiate_with(functions: &str, stateful: bool) -> String {
     let http = reqwest::Client::new();
-    let mut negotiator = Negotiator::new(format!("{functions}/api"));
+    let mut negotiator = Negotiator::new(format!("{functions}/api")).with_stateful_reconnect(stateful);
     let mut request = negotiator.first_request();
     loop {
         let mut call = http.post(&request.url);
@@ -395,4 +403,57 @@ async fn an_expired_client_token_ends_its_connection() {
     let texts = texts_within(&mut socket, Duration::from_secs(4)).await;
     let close = texts.iter().find(|t| t.contains("\"type\":7")).expect("closed at expiry");
     assert!(close.contains("expired") && close.contains("\"allowReconnect\":true"), "{close}");
+}
+
+/// A stateful client that acknowledges late still gets every message, in order: the service
+/// holds back what does not fit its replay buffer until acks make room. One that never
+/// acknowledges is told to reconnect once it is too far behind, not silently skipped.
+#[tokio::test]
+async fn a_stateful_client_that_acks_late_loses_nothing() {
+    let policy = simulator::service::TransportPolicy { refused: vec![], stateful_reconnect: true };
+    let running = start_with(Timing::default(), policy).await;
+    let hub = running.state.hubs.get("telemetry");
+    let url = negotiate_with(&running.functions, true).await;
+    let (mut socket, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+    socket.send(Message::text("{\"protocol\":\"json\",\"version\":2}\u{1e}")).await.unwrap();
+    assert_eq!(socket.next().await.unwrap().unwrap().into_text().unwrap().as_str(), "{}\u{1e}");
+
+    // 300 messages of about 1 KB: three times the 100 KB replay buffer.
+    let filler = "x".repeat(1_000);
+    for n in 0..300 {
+        hub.broadcast(simulator::hub::Broadcast::invocation("tick", (n, filler.clone())));
+    }
+    let numbers = |texts: &[String]| -> Vec<u64> {
+        texts
+            .iter()
+            .flat_map(|t| t.split('\u{1e}'))
+            .filter(|r| r.contains("\"target\":\"tick\""))
+            .map(|r| serde_json::from_str::<serde_json::Value>(r).unwrap()["arguments"][0].as_u64().unwrap())
+            .collect()
+    };
+    let first = numbers(&texts_within(&mut socket, Duration::from_millis(500)).await);
+    assert!(first.len() < 300, "held back until acknowledged ({} sent)", first.len());
+    assert!(first.len() >= 90, "the buffer's worth went out ({} sent)", first.len());
+    let mut received = first;
+    while received.len() < 300 {
+        let ack = format!("{{\"type\":8,\"sequenceId\":{}}}\u{1e}", received.len());
+        socket.send(Message::text(ack)).await.unwrap();
+        let more = numbers(&texts_within(&mut socket, Duration::from_millis(300)).await);
+        assert!(!more.is_empty(), "an ack released more (after {})", received.len());
+        received.extend(more);
+    }
+    assert_eq!(received, (0..300).collect::<Vec<u64>>(), "every message once, in order");
+
+    // Never acknowledging: past the backlog limit the client is closed and may reconnect.
+    // (About a hundred 1 KB frames fill the replay buffer; the rest wait in the backlog.)
+    for n in 0..(simulator::service::MAX_BACKLOG + 400) {
+        hub.broadcast(simulator::hub::Broadcast::invocation("tick", (n, filler.clone())));
+        if n % 50 == 0 {
+            tokio::task::yield_now().await;
+        }
+    }
+    let texts = texts_within(&mut socket, Duration::from_secs(3)).await;
+    let close = texts.iter().flat_map(|t| t.split('\u{1e}')).find(|r| r.contains("\"type\":7")).map(str::to_string);
+    let close = close.expect("a Close once too far behind");
+    assert!(close.contains("\"allowReconnect\":true") && close.contains("too far behind"), "{close}");
 }

@@ -32,7 +32,7 @@ use crate::hub::{valid_hub_name, Hub, LiveConnection, Pending};
 use crate::jwt::{self, Claims};
 use crate::AppState;
 
-pub use connection::OUTBOUND_CAPACITY;
+pub use connection::{MAX_BACKLOG, OUTBOUND_CAPACITY};
 
 /// Timers of client connections on the service side.
 #[derive(Debug, Clone, Copy)]
