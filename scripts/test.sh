@@ -46,4 +46,10 @@ trunk build --release --locked
 step "end-to-end and interop tests (Node, playwright-core, @microsoft/signalr)"
 node --test --test-concurrency=1 tests/e2e/ tests/interop/
 
+step "benchmark suite in quick mode (proves every section still runs; its figures mean nothing)"
+SIMULATOR_BIN=target/debug/simulator node tests/bench/suite.mjs --quick --out target/bench/BENCHMARKS.md
+for section in "Transfer size" "First live datum" "Decode" "Latency per transport" "Map frame times" "Sustained ingest" "Soak"; do
+  grep -q "^### $section" target/bench/BENCHMARKS.md || { echo "benchmark section missing: $section"; exit 1; }
+done
+
 step "all tests passed in $((SECONDS - started)) s"

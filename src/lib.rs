@@ -7,8 +7,10 @@
 //! * [`raster`]: the software rasterizer the fleet map draws its vehicles with.
 
 pub mod app;
+pub mod bench;
 pub mod config;
 pub mod live;
+pub mod metrics;
 pub mod model;
 pub mod panels;
 pub mod raster;
@@ -18,5 +20,6 @@ pub mod store;
 /// Mounts the app on `<body>`.
 pub fn start() {
     console_error_panic_hook::set_once();
+    metrics::install();
     leptos::mount::mount_to_body(app::App);
 }

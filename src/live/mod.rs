@@ -13,6 +13,7 @@ use signalr::{Payload, ReconnectPolicy};
 use telemetry::{targets, Position, Reading};
 
 use crate::config::Config;
+use crate::metrics::{self, Kind};
 use crate::model::status::{LiveStatus, Phase};
 use crate::store::Store;
 use alerts::{AlertEvent, AlertQueue};
@@ -30,18 +31,18 @@ pub fn start(config: &Config, store: Store) -> HubConnection {
     let connection = HubConnection::new(options);
     connection.on(targets::POSITIONS, move |arguments| {
         if let Some(batch) = batch::<Position>(store, targets::POSITIONS, arguments) {
-            let now = js_sys::Date::now() as i64;
-            store.traffic.update(|t| batch.iter().for_each(|p| t.latency(p.ts, now)));
+            let stamps: Vec<i64> = batch.iter().map(|p| p.ts).collect();
             store.fleet.update(|fleet| {
                 fleet.apply(batch);
             });
+            applied(store, Kind::Positions, &stamps);
         }
     });
     connection.on(targets::READINGS, move |arguments| {
         if let Some(batch) = batch::<Reading>(store, targets::READINGS, arguments) {
-            let now = js_sys::Date::now() as i64;
-            store.traffic.update(|t| batch.iter().for_each(|r| t.latency(r.ts, now)));
-            store.equipment.update(|e| e.apply(batch, now));
+            let stamps: Vec<i64> = batch.iter().map(|r| r.ts).collect();
+            store.equipment.update(|e| e.apply(batch, js_sys::Date::now() as i64));
+            applied(store, Kind::Readings, &stamps);
         }
     });
     let queue = AlertQueue::default();
@@ -79,6 +80,7 @@ async fn resynchronise(api_base: String, connection_id: String, store: Store) {
         let snapshot = api::snapshot(&api_base).await?;
         let groups = snapshot.sites.iter().map(|site| telemetry::groups::site(site)).collect();
         api::subscribe(&api_base, &connection_id, groups).await?;
+        metrics::snapshot_applied(snapshot.positions.len() + snapshot.readings.len());
         store.fleet.update(|fleet| {
             fleet.apply(snapshot.positions);
         });
@@ -92,6 +94,14 @@ async fn resynchronise(api_base: String, connection_id: String, store: Store) {
     }
     .await;
     store.sync_error.set(result.err());
+}
+
+/// Latency from device timestamps to now, when the batch has been applied (the status bar's
+/// recent median, and every sample for the benchmark's metrics).
+fn applied(store: Store, kind: Kind, stamps: &[i64]) {
+    let now = js_sys::Date::now() as i64;
+    store.traffic.update(|t| stamps.iter().for_each(|&ts| t.latency(ts, now)));
+    metrics::applied(kind, stamps.iter().copied(), now);
 }
 
 /// Counts the message and decodes its batch; a batch that does not match the contract is

@@ -4,6 +4,7 @@ pub mod alerts;
 pub mod equipment;
 pub mod fleet;
 pub mod geo;
+pub mod histogram;
 pub mod route;
 pub mod series;
 pub mod status;

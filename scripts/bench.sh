@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The benchmark suite: installs what is missing, builds the release bundle and the release
+# simulator, measures every budget of DESIGN.md in headless Chromium (peers in the same run)
+# and rewrites BENCHMARKS.md. About 20 minutes, 10 of them the memory soak.
+#
+#   scripts/bench.sh                      # everything
+#   scripts/bench.sh --only map,decode    # some sections: size, first, decode, latency, map, ingest, soak
+#   scripts/bench.sh --soak-minutes 2     # a shorter soak
+#   scripts/bench.sh --quick --out target/bench/BENCHMARKS.md   # seconds; what the tests run
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+"$ROOT/scripts/bootstrap.sh"
+export PATH="$ROOT/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+
+cargo build --release -p simulator --locked
+trunk build --release --locked
+exec node tests/bench/suite.mjs "$@"

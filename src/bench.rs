@@ -1,0 +1,50 @@
+//! Entry points for the benchmark suite only (`scripts/bench.sh`): our client's receive path,
+//! exactly as a live connection runs it (framing, hub message parsing, decoding the `positions`
+//! batches into typed values), over frames the benchmark page prepares, so it can be timed
+//! against `@microsoft/signalr`'s parser on the same frames in the same browser. Trunk exposes
+//! them as `window.wasmBindings.bench_decode_json` / `bench_decode_msgpack`.
+
+use signalr::{HubMessage, HubProtocol, Session, SessionConfig, SessionEvent};
+use telemetry::Position;
+use wasm_bindgen::prelude::*;
+
+/// A session past its handshake, ready for data.
+fn connected(protocol: HubProtocol) -> Session {
+    let mut session = Session::new(SessionConfig { protocol, ..SessionConfig::default() });
+    session.handle_open(0);
+    while session.poll_transmit().is_some() {}
+    session.handle_data(b"{}\x1e", 0);
+    while session.poll_event().is_some() {}
+    session
+}
+
+/// Feeds `chunk` and decodes every `positions` invocation; returns how many positions.
+fn positions(session: &mut Session, chunk: &[u8]) -> u32 {
+    session.handle_data(chunk, 0);
+    let mut count = 0;
+    while let Some(event) = session.poll_event() {
+        if let SessionEvent::Message(HubMessage::Invocation { target, arguments, .. }) = event {
+            if target == telemetry::targets::POSITIONS {
+                if let Some(Ok(batch)) = arguments.first().map(|a| a.decode::<Vec<Position>>()) {
+                    count += batch.len() as u32;
+                }
+            }
+        }
+    }
+    count
+}
+
+/// Decodes JSON-protocol text (records ending in 0x1E) `times` times; returns the positions
+/// decoded in total.
+#[wasm_bindgen]
+pub fn bench_decode_json(text: &str, times: u32) -> u32 {
+    let mut session = connected(HubProtocol::Json);
+    (0..times).map(|_| positions(&mut session, text.as_bytes())).sum()
+}
+
+/// The same for MessagePack-protocol bytes (varint length-prefixed records).
+#[wasm_bindgen]
+pub fn bench_decode_msgpack(bytes: &[u8], times: u32) -> u32 {
+    let mut session = connected(HubProtocol::MessagePack);
+    (0..times).map(|_| positions(&mut session, bytes)).sum()
+}

@@ -1,0 +1,113 @@
+//! What the page measures about itself, for the benchmark suite (`scripts/bench.sh`): the
+//! latency from each datum's device timestamp to the moment it is applied (every sample, in a
+//! histogram), counts of what was applied, when the first live datum arrived, and the wasm
+//! memory size. Read from JavaScript as `window.dashboardMetrics()`, reset with
+//! `window.dashboardMetrics.reset()`. Recording is plain data outside the reactive graph, so it
+//! never causes a render.
+
+use std::cell::RefCell;
+
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+use crate::model::histogram::Histogram;
+
+#[derive(Default)]
+struct Metrics {
+    latency: Histogram,
+    positions: u64,
+    readings: u64,
+    batches: u64,
+    /// `performance.now()` when the first datum was on screen (snapshot or hub).
+    first_datum_at: Option<f64>,
+    /// `performance.now()` when the first datum pushed through the hub was applied.
+    first_push_at: Option<f64>,
+}
+
+thread_local! {
+    static METRICS: RefCell<Metrics> = RefCell::new(Metrics::default());
+}
+
+fn performance_now() -> f64 {
+    web_sys::window().and_then(|w| w.performance()).map(|p| p.now()).unwrap_or(0.0)
+}
+
+/// A batch from the hub was applied at `now` (Unix ms): `timestamps` are its devices' times.
+pub fn applied(kind: Kind, timestamps: impl Iterator<Item = i64>, now: i64) {
+    METRICS.with(|m| {
+        let mut m = m.borrow_mut();
+        let mut n = 0;
+        for ts in timestamps {
+            m.latency.record((now - ts) as f64);
+            n += 1;
+        }
+        match kind {
+            Kind::Positions => m.positions += n,
+            Kind::Readings => m.readings += n,
+        }
+        m.batches += 1;
+        if m.first_push_at.is_none() && n > 0 {
+            let now = performance_now();
+            m.first_push_at = Some(now);
+            m.first_datum_at.get_or_insert(now);
+        }
+    });
+}
+
+/// The snapshot (the current state, fetched on connect) was applied with `n` data in it.
+pub fn snapshot_applied(n: usize) {
+    if n > 0 {
+        METRICS.with(|m| {
+            m.borrow_mut().first_datum_at.get_or_insert_with(performance_now);
+        });
+    }
+}
+
+/// What a batch carried.
+pub enum Kind {
+    Positions,
+    Readings,
+}
+
+fn set(object: &js_sys::Object, key: &str, value: JsValue) {
+    let _ = js_sys::Reflect::set(object, &key.into(), &value);
+}
+
+fn snapshot() -> JsValue {
+    let object = js_sys::Object::new();
+    METRICS.with(|m| {
+        let m = m.borrow();
+        let quantile = |q| m.latency.quantile(q).map_or(JsValue::NULL, JsValue::from);
+        set(&object, "latencyP50", quantile(0.5));
+        set(&object, "latencyP99", quantile(0.99));
+        set(&object, "latencyMax", m.latency.max().into());
+        set(&object, "samples", (m.latency.count() as f64).into());
+        set(&object, "positions", (m.positions as f64).into());
+        set(&object, "readings", (m.readings as f64).into());
+        set(&object, "batches", (m.batches as f64).into());
+        set(&object, "firstDatumAt", m.first_datum_at.map_or(JsValue::NULL, JsValue::from));
+        set(&object, "firstPushAt", m.first_push_at.map_or(JsValue::NULL, JsValue::from));
+    });
+    let memory = wasm_bindgen::memory().unchecked_into::<js_sys::WebAssembly::Memory>();
+    let bytes = memory.buffer().unchecked_into::<js_sys::ArrayBuffer>().byte_length();
+    set(&object, "wasmMemoryBytes", (bytes as f64).into());
+    object.into()
+}
+
+/// Installs `window.dashboardMetrics()` and `window.dashboardMetrics.reset()`.
+pub fn install() {
+    let Some(window) = web_sys::window() else { return };
+    let read = Closure::<dyn Fn() -> JsValue>::new(snapshot).into_js_value();
+    let reset = Closure::<dyn Fn()>::new(|| {
+        METRICS.with(|m| {
+            let mut m = m.borrow_mut();
+            m.latency.reset();
+            m.positions = 0;
+            m.readings = 0;
+            m.batches = 0;
+        })
+    })
+    .into_js_value();
+    set(read.unchecked_ref(), "reset", reset);
+    set(&window, "dashboardMetrics", read);
+}
