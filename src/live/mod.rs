@@ -5,8 +5,9 @@
 
 pub mod alerts;
 pub mod api;
+pub mod frame;
 
-use leptos::prelude::{Set, Update};
+use leptos::prelude::{Set, Update, UpdateUntracked};
 use leptos::task::spawn_local;
 use signalr::web::{ClientOptions, ConnectionState, HubConnection, Lifecycle, Status};
 use signalr::{Payload, ReconnectPolicy};
@@ -17,6 +18,7 @@ use crate::metrics::{self, Kind};
 use crate::model::status::{LiveStatus, Phase};
 use crate::store::Store;
 use alerts::{AlertEvent, AlertQueue};
+use frame::Part;
 
 /// Opens the hub connection described by `config` and feeds `store` until the page closes.
 pub fn start(config: &Config, store: Store) -> HubConnection {
@@ -32,16 +34,18 @@ pub fn start(config: &Config, store: Store) -> HubConnection {
     connection.on(targets::POSITIONS, move |arguments| {
         if let Some(batch) = batch::<Position>(store, targets::POSITIONS, arguments) {
             let stamps: Vec<i64> = batch.iter().map(|p| p.ts).collect();
-            store.fleet.update(|fleet| {
+            store.fleet.update_untracked(|fleet| {
                 fleet.apply(batch);
             });
+            frame::changed(store, Part::Fleet);
             applied(store, Kind::Positions, &stamps);
         }
     });
     connection.on(targets::READINGS, move |arguments| {
         if let Some(batch) = batch::<Reading>(store, targets::READINGS, arguments) {
             let stamps: Vec<i64> = batch.iter().map(|r| r.ts).collect();
-            store.equipment.update(|e| e.apply(batch, js_sys::Date::now() as i64));
+            store.equipment.update_untracked(|e| e.apply(batch, js_sys::Date::now() as i64));
+            frame::changed(store, Part::Equipment);
             applied(store, Kind::Readings, &stamps);
         }
     });
@@ -100,15 +104,17 @@ async fn resynchronise(api_base: String, connection_id: String, store: Store) {
 /// recent median, and every sample for the benchmark's metrics).
 fn applied(store: Store, kind: Kind, stamps: &[i64]) {
     let now = js_sys::Date::now() as i64;
-    store.traffic.update(|t| stamps.iter().for_each(|&ts| t.latency(ts, now)));
+    store.traffic.update_untracked(|t| stamps.iter().for_each(|&ts| t.latency(ts, now)));
+    frame::changed(store, Part::Traffic);
     metrics::applied(kind, stamps.iter().copied(), now);
 }
 
 /// Counts the message and decodes its batch; a batch that does not match the contract is
 /// reported and skipped, never a panic.
 fn batch<T: serde::de::DeserializeOwned>(store: Store, target: &str, arguments: &[Payload]) -> Option<Vec<T>> {
-    store.messages.update(|n| *n += 1);
-    store.traffic.update(|t| t.message(js_sys::Date::now() as i64));
+    store.messages.update_untracked(|n| *n += 1);
+    store.traffic.update_untracked(|t| t.message(js_sys::Date::now() as i64));
+    frame::changed(store, Part::Traffic);
     match arguments.first().map(|a| a.decode::<Vec<T>>()) {
         Some(Ok(batch)) => Some(batch),
         Some(Err(error)) => {
