@@ -49,7 +49,8 @@ export async function startSimulator({ args = [], functionsPort, servicePort } =
   const accessKey = 'TestOnlyAccessKey-' + Math.random().toString(36).slice(2);
   const connectionString = `Endpoint=http://127.0.0.1:${servicePort};AccessKey=${accessKey};Version=1.0;`;
   const child = spawn(
-    simulatorBin,
+    // Read at call time: a script may choose the binary after its imports ran.
+    process.env.SIMULATOR_BIN ?? simulatorBin,
     ['--functions-port', String(functionsPort), '--connection-string', connectionString, ...args],
     { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'warn' } },
   );

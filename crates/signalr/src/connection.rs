@@ -19,6 +19,11 @@ use crate::stateful::{ReceiveCounter, ReplayBuffer};
 /// Sequenced messages received before an Ack goes out without waiting for `ack_delay`.
 pub const EAGER_ACK_AFTER: u32 = 16;
 
+/// Bytes received before an Ack goes out without waiting: a third of the servers' default
+/// 100 KB replay buffer, so a server that holds messages back until acknowledged never waits
+/// a whole `ack_delay` (which capped a stream of 40 KB batches at a few per second).
+pub const EAGER_ACK_BYTES: usize = 32 * 1024;
+
 /// Monotonic milliseconds from an arbitrary origin (the driver's clock).
 pub type Millis = u64;
 
@@ -150,6 +155,8 @@ struct Stateful {
     sent: ReplayBuffer,
     received: ReceiveCounter,
     ack_deadline: Option<Millis>,
+    /// Bytes received since the last Ack.
+    unacked_bytes: usize,
 }
 
 /// One hub connection.
@@ -181,6 +188,7 @@ impl Session {
             sent: ReplayBuffer::new(limit),
             received: ReceiveCounter::default(),
             ack_deadline: None,
+            unacked_bytes: 0,
         });
         Self {
             config,
@@ -284,6 +292,9 @@ impl Session {
             }
             chunk = &handshake_rest;
         }
+        if let Some(stateful) = &mut self.stateful {
+            stateful.unacked_bytes = stateful.unacked_bytes.saturating_add(chunk.len());
+        }
         let protocol = self.config.protocol;
         let mut parsed = Vec::new();
         let framed = self.framer.push(chunk, |record| parsed.push(protocol.parse(record)));
@@ -344,7 +355,7 @@ impl Session {
                         stateful.ack_deadline.get_or_insert(now + self.config.ack_delay);
                         // A burst acknowledges at once: the server keeps unacknowledged
                         // messages in a bounded buffer and holds back the rest until acked.
-                        if stateful.received.unacked() >= EAGER_ACK_AFTER {
+                        if stateful.received.unacked() >= EAGER_ACK_AFTER || stateful.unacked_bytes >= EAGER_ACK_BYTES {
                             stateful.ack_deadline = Some(now);
                         }
                     }
@@ -382,6 +393,7 @@ impl Session {
                 let ack = self.stateful.as_mut().and_then(|s| match s.ack_deadline {
                     Some(deadline) if now >= deadline => {
                         s.ack_deadline = None;
+                        s.unacked_bytes = 0;
                         s.received.take_ack()
                     }
                     _ => None,

@@ -226,6 +226,19 @@ fn a_burst_is_acknowledged_at_once() {
 }
 
 #[test]
+fn a_large_message_is_acknowledged_at_once() {
+    let mut s = Session::new(stateful_config());
+    s.handle_open(0);
+    feed(&mut s, "{}\u{1e}", 0);
+    texts(&mut s);
+    let big = format!("{{\"type\":1,\"target\":\"tick\",\"arguments\":[1,\"{}\"]}}\u{1e}", "x".repeat(EAGER_ACK_BYTES));
+    feed(&mut s, &big, 70);
+    assert_eq!(s.poll_timeout(), Some(70), "a third of the server's buffer is not left waiting");
+    s.handle_timeout(70);
+    assert_eq!(texts(&mut s), ["{\"type\":8,\"sequenceId\":1}\u{1e}"]);
+}
+
+#[test]
 fn stateful_resume_replays_unacked_sends_and_drops_duplicates() {
     let mut s = connected_with(stateful_config(), 0);
     feed(&mut s, &(invocation(1) + &invocation(2)), 10);
