@@ -17,6 +17,9 @@ use crate::model::geo::{format_lat_lon, nearest, Viewport};
 use crate::model::route::Route;
 use crate::store::{use_store, Store};
 
+/// Shortest time between two redraws caused by new positions (ms).
+const DATA_REDRAW_MS: f64 = 100.0;
+
 /// The map and the fleet canvas, kept outside the reactive graph (they are JS objects).
 struct MapState {
     map: Map,
@@ -132,6 +135,9 @@ pub fn FleetMap() -> impl IntoView {
     let follow = RwSignal::new(false);
     let trails_for_all = RwSignal::new(false);
     let scheduled = StoredValue::new(false);
+    // When the last frame was drawn, and whether a data redraw is waiting for its turn.
+    let last_draw = StoredValue::new(0.0f64);
+    let data_pending = StoredValue::new(false);
 
     // One frame: follow, fit once, then draw the scene. Runs from requestAnimationFrame, so
     // it checks that the component still exists.
@@ -140,6 +146,7 @@ pub fn FleetMap() -> impl IntoView {
             return;
         }
         scheduled.set_value(false);
+        last_draw.set_value(js_sys::Date::now());
         let drawn = state.try_update_value(|s| {
             let s = s.as_mut()?;
             let selected = selected.get_untracked();
@@ -195,6 +202,28 @@ pub fn FleetMap() -> impl IntoView {
         }
         scheduled.set_value(true);
         request_animation_frame(draw_frame);
+    };
+    // New positions redraw at most every DATA_REDRAW_MS: vehicles report once a second or so,
+    // and drawing 10,000 of them every frame would take the frame budget from everything else.
+    // Panning, zooming, hovering and selecting still redraw at the next frame.
+    let schedule_data = move || {
+        if data_pending.try_get_value() != Some(false) {
+            return;
+        }
+        let wait = last_draw.get_value() + DATA_REDRAW_MS - js_sys::Date::now();
+        if wait <= 0.0 {
+            schedule();
+            return;
+        }
+        data_pending.set_value(true);
+        set_timeout(
+            move || {
+                if data_pending.try_set_value(false).is_none() {
+                    schedule();
+                }
+            },
+            std::time::Duration::from_millis(wait as u64),
+        );
     };
 
     // Create the map once its element exists.
@@ -296,11 +325,15 @@ pub fn FleetMap() -> impl IntoView {
         })
     });
 
-    // Anything the picture depends on schedules one redraw (the clock: vehicles turn stale).
+    // New data (and the clock: vehicles turn stale) redraws at a measured pace.
     Effect::new(move |_| {
         store.fleet.track();
-        store.fleet_filter.track();
         store.clock.track();
+        schedule_data();
+    });
+    // What the operator does redraws at the next frame.
+    Effect::new(move |_| {
+        store.fleet_filter.track();
         store.stale_after_ms.track();
         selected.track();
         follow.track();

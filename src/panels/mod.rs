@@ -8,6 +8,7 @@ pub mod equipment_grid;
 pub mod fleet_canvas;
 pub mod fleet_map;
 pub mod overview;
+pub mod pace;
 pub mod status_bar;
 pub mod toasts;
 pub mod vehicle_list;

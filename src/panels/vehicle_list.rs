@@ -1,10 +1,12 @@
 //! A live table of vehicles: id, site, state, position, speed, heading. It lists what the map
 //! shows (the same filter) and at most [`MAX_ROWS`] rows: a table of 10,000 rows rebuilt on
-//! every batch would cost more than the whole map; the search finds the rest.
+//! every batch would cost more than the whole map; the search finds the rest. New positions
+//! show at most twice a second ([`paced`]); a change of filter shows at once.
 
 use leptos::prelude::*;
 use telemetry::Position;
 
+use super::pace::paced;
 use crate::store::use_store;
 
 /// Rows listed at most.
@@ -13,10 +15,18 @@ pub const MAX_ROWS: usize = 100;
 #[component]
 pub fn VehicleList() -> impl IntoView {
     let store = use_store();
-    let count = move || store.fleet.with(|f| f.len());
-    let matching = move || store.fleet.with(|f| store.fleet_filter.with(|filter| f.filtered(filter).count()));
+    let data = paced(move || store.fleet.track(), std::time::Duration::from_millis(500));
+    let count = move || {
+        data.track();
+        store.fleet.with_untracked(|f| f.len())
+    };
+    let matching = move || {
+        data.track();
+        store.fleet.with_untracked(|f| store.fleet_filter.with(|filter| f.filtered(filter).count()))
+    };
     let rows = move || {
-        store.fleet.with(|f| {
+        data.track();
+        store.fleet.with_untracked(|f| {
             store.fleet_filter.with(|filter| f.filtered(filter).take(MAX_ROWS).map(vehicle_row).collect_view())
         })
     };
