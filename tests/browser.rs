@@ -43,6 +43,12 @@ async fn settle() {
     gloo_timers::future::TimeoutFuture::new(0).await;
 }
 
+/// Past the vehicle table's pacing (new positions show at most twice a second).
+async fn settle_paced() {
+    gloo_timers::future::TimeoutFuture::new(600).await;
+    settle().await;
+}
+
 #[wasm_bindgen_test]
 async fn vehicle_list_shows_one_row_per_vehicle_and_updates_in_place() {
     let root = container();
@@ -57,7 +63,7 @@ async fn vehicle_list_shows_one_row_per_vehicle_and_updates_in_place() {
     store.fleet.update(|f| {
         f.apply(vec![position("veh-00002", 47.1), position("veh-00001", 47.2)]);
     });
-    settle().await;
+    settle_paced().await;
     assert_eq!(texts(&root, "[data-testid=vehicle-row] th"), ["veh-00001", "veh-00002"]);
     assert_eq!(texts(&root, "[data-testid=vehicle-count]"), ["2"]);
 
@@ -66,7 +72,7 @@ async fn vehicle_list_shows_one_row_per_vehicle_and_updates_in_place() {
     store.fleet.update(|f| {
         f.apply(vec![moved]);
     });
-    settle().await;
+    settle_paced().await;
     assert_eq!(texts(&root, "[data-testid=vehicle-position]")[0], "47.30000, 8.50000");
 }
 
