@@ -131,7 +131,7 @@ async function firstDatum(browser, site) {
       `### First live datum\n\nFrom navigation start (a fresh browser context each run, so a cold cache) to the first ` +
         `live data on screen (\`dashboardMetrics().firstDatumAt\`: the current positions loaded on connect, or a pushed ` +
         `batch if one comes first): ${runs.map((r) => fmt(r, 0)).join(', ')} ms; median ${fmt(ms, 0)} ms. The first batch ` +
-        `pushed through the hub (the simulator publishes once a second): median ${fmt(median(pushes), 0)} ms.`,
+        `pushed through the hub (each vehicle reports once a second, a tenth of the fleet every 100 ms): median ${fmt(median(pushes), 0)} ms.`,
     );
   } finally {
     await sim.stop();
@@ -240,8 +240,8 @@ async function latency(browser, site) {
     await sim.stop();
   }
   details.push(
-    `### Latency per transport\n\n${thousands(vehicles)} vehicles reporting once a second (${thousands(vehicles)} position ` +
-      `updates/s in four site batches), JSON, measured over ${seconds} s after a 2 s warm-up: from each position's device ` +
+    `### Latency per transport\n\n${thousands(vehicles)} vehicles reporting once a second at their own moments (${thousands(vehicles)} position ` +
+      `updates/s: the simulator publishes a tenth of the fleet every 100 ms, one batch per site), JSON, measured over ${seconds} s after a 2 s warm-up: from each position's device ` +
       `timestamp to the moment the page applied it (every sample, 1 ms histogram).\n\n` +
       `| transport | applied/s | p50 | p99 | max |\n|---|---|---|---|---|\n${lines.join('\n')}`,
   );

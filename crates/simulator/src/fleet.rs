@@ -140,24 +140,35 @@ impl Fleet {
 
     /// Current positions stamped with `ts` (Unix ms).
     pub fn positions(&self, ts: i64) -> Vec<Position> {
+        self.vehicles.iter().map(|v| self.position(v, ts)).collect()
+    }
+
+    /// Advances the vehicles of one reporting slot (those whose index is `slot` modulo `slots`)
+    /// by `dt` seconds and returns their positions stamped with `ts`.
+    pub fn report_slot(&mut self, slot: usize, slots: usize, dt: f64, ts: i64) -> Vec<Position> {
+        let slots = slots.max(1);
+        for v in self.vehicles.iter_mut().skip(slot % slots).step_by(slots) {
+            step_vehicle(v, dt, &mut self.rng);
+        }
+        self.vehicles.iter().skip(slot % slots).step_by(slots).map(|v| self.position(v, ts)).collect()
+    }
+
+    fn position(&self, v: &Vehicle, ts: i64) -> Position {
         let lon_scale = METRES_PER_DEGREE_LAT * self.centre_lat.to_radians().cos();
-        self.vehicles
-            .iter()
-            .map(|v| Position {
-                id: v.id.clone(),
-                ts,
-                lat: round6(self.centre_lat + v.at.y / METRES_PER_DEGREE_LAT),
-                lon: round6(self.centre_lon + v.at.x / lon_scale),
-                heading: (v.heading * 10.0).round() / 10.0,
-                speed: (v.speed * 3.6 * 10.0).round() / 10.0,
-                state: match v.activity {
-                    Activity::Waiting { parked: true, .. } => VehicleState::Stopped,
-                    _ if v.speed < 0.5 => VehicleState::Idle,
-                    _ => VehicleState::Moving,
-                },
-                site: v.site.clone(),
-            })
-            .collect()
+        Position {
+            id: v.id.clone(),
+            ts,
+            lat: round6(self.centre_lat + v.at.y / METRES_PER_DEGREE_LAT),
+            lon: round6(self.centre_lon + v.at.x / lon_scale),
+            heading: (v.heading * 10.0).round() / 10.0,
+            speed: (v.speed * 3.6 * 10.0).round() / 10.0,
+            state: match v.activity {
+                Activity::Waiting { parked: true, .. } => VehicleState::Stopped,
+                _ if v.speed < 0.5 => VehicleState::Idle,
+                _ => VehicleState::Moving,
+            },
+            site: v.site.clone(),
+        }
     }
 }
 
@@ -234,6 +245,30 @@ mod tests {
         assert_eq!(a.positions(0), b.positions(0));
         let c = Fleet::new(8, 20, 47.37, 8.54);
         assert_ne!(a.positions(0), c.positions(0));
+    }
+
+    #[test]
+    fn reporting_slots_cover_every_vehicle_once_per_round() {
+        let mut fleet = Fleet::new(3, 23, 47.37, 8.54);
+        let start = fleet.positions(0);
+        let mut seen = std::collections::HashMap::new();
+        for slot in 0..10 {
+            for p in fleet.report_slot(slot, 10, 1.0, 5) {
+                assert_eq!(p.ts, 5);
+                *seen.entry(p.id).or_insert(0) += 1;
+            }
+        }
+        assert_eq!(seen.len(), 23);
+        assert!(seen.values().all(|&n| n == 1), "each vehicle reports once per round: {seen:?}");
+        // After one round the fleet has moved, each vehicle no further than its speed allows in
+        // the one second it was stepped by.
+        let after = fleet.positions(0);
+        assert_ne!(after, start);
+        for (p, q) in start.iter().zip(after) {
+            let dy = (q.lat - p.lat) * METRES_PER_DEGREE_LAT;
+            let dx = (q.lon - p.lon) * METRES_PER_DEGREE_LAT * 47.37f64.to_radians().cos();
+            assert!((dx * dx + dy * dy).sqrt() <= q.speed.max(p.speed) / 3.6 + 1.0);
+        }
     }
 
     #[test]

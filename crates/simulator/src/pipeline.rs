@@ -30,14 +30,34 @@ fn by_site<T>(items: Vec<T>, site: impl Fn(&T) -> &str) -> BTreeMap<String, Vec<
     sites
 }
 
-/// Publishes vehicle positions at `rate` updates per second until the task is dropped.
+/// How often the fleet publishes at most: devices report at their own moments, not all at once.
+const PUBLISH_EVERY_SECONDS: f64 = 0.1;
+
+/// Reporting slots for vehicles that report `rate` times a second: one slot is published per
+/// tick of about [`PUBLISH_EVERY_SECONDS`], so each vehicle still reports `rate` times a second.
+pub fn reporting_slots(rate: f64) -> usize {
+    (1.0 / (rate.max(0.001) * PUBLISH_EVERY_SECONDS)).round().max(1.0) as usize
+}
+
+/// Publishes vehicle positions at `rate` updates per vehicle per second until the task is dropped.
+///
+/// The fleet is spread over reporting slots (see [`reporting_slots`]): 5,000 vehicles at 1 Hz go
+/// out as ten batches of 500 a second, not one burst of 5,000. Real devices report at their own
+/// moments too, and a burst of that size took ~60 ms to reach the page over a browser WebSocket
+/// (docs/performance-notes.md).
 pub async fn run_fleet(state: Arc<AppState>, mut fleet: Fleet, rate: f64) {
     let hub = state.hubs.get(telemetry::HUB);
-    let (mut ticker, period) = ticker(rate);
+    let slots = reporting_slots(rate);
+    let (mut ticker, _) = ticker(rate * slots as f64);
+    let dt = 1.0 / rate.max(0.001);
+    let mut slot = 0;
     loop {
         ticker.tick().await;
-        fleet.step(period.as_secs_f64());
-        let batch = fleet.positions(unix_millis());
+        let batch = fleet.report_slot(slot, slots, dt, unix_millis());
+        slot = (slot + 1) % slots;
+        if batch.is_empty() {
+            continue;
+        }
         {
             let mut world = state.world.lock().expect("world lock");
             for position in &batch {
@@ -118,5 +138,20 @@ pub async fn stall_every(state: Arc<AppState>, every: Duration, duration: Durati
         tokio::time::sleep(duration).await;
         hub.set_stalled(false);
         tracing::info!("fault: stall over");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_spread_reports_over_ticks_of_about_a_tenth_of_a_second() {
+        assert_eq!(reporting_slots(1.0), 10);
+        assert_eq!(reporting_slots(2.0), 5);
+        assert_eq!(reporting_slots(0.5), 20);
+        // Fast reporters publish every tick.
+        assert_eq!(reporting_slots(10.0), 1);
+        assert_eq!(reporting_slots(50.0), 1);
     }
 }
