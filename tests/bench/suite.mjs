@@ -279,7 +279,9 @@ async function mapFrames(browser, site) {
   const seconds = quick ? 3 : 10;
   const lines = [];
   const line = (name, n, s) =>
-    `| ${name} | ${thousands(n)} | ${fmt(s.fps)} | ${fmt(s.p50)} ms | ${fmt(s.p95)} ms | ${fmt(s.max)} ms | ${s.over50} |`;
+    Number.isFinite(s.fps) && s.fps > 0
+      ? `| ${name} | ${thousands(n)} | ${fmt(s.fps)} | ${fmt(s.p50)} ms | ${fmt(s.p95)} ms | ${fmt(s.max)} ms | ${s.over50} |`
+      : `| ${name} | ${thousands(n)} | none: the page's main thread did not yield a frame in ${seconds} s | – | – | – | – |`;
   let at10k;
   let stock10k;
   for (const n of sizes) {
