@@ -30,8 +30,13 @@ fn invocation(protocol: HubProtocol, text: &str, n: i64) -> Vec<u8> {
     protocol.write(&message).unwrap().as_bytes().to_vec()
 }
 
+/// 512 cases per property in the test command; `PROPTEST_CASES=100000` for a longer run.
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(512)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
 
     #[test]
     fn negotiate_parsing_never_panics(body in ".*") {
