@@ -4,14 +4,14 @@
 //!
 //! `PROPTEST_CASES=100000 cargo test -p simulator --test properties` runs longer (RELIABILITY.md).
 
-use std::time::Duration;
+mod common;
 
 use axum::body::Body;
 use axum::http::Request;
 use proptest::prelude::*;
 use simulator::connection_string::ConnectionString;
 use simulator::jwt::{self, Claims};
-use simulator::{AppState, Settings};
+use simulator::AppState;
 use tower::ServiceExt;
 
 const ENDPOINT: &str = "http://127.0.0.1:8888";
@@ -32,14 +32,7 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 fn state() -> std::sync::Arc<AppState> {
-    let connection = format!("Endpoint={ENDPOINT};AccessKey={KEY};Version=1.0;").parse().unwrap();
-    AppState::new(Settings {
-        connection,
-        token_lifetime: Duration::from_secs(120),
-        timing: Default::default(),
-        transports: Default::default(),
-        faults: Default::default(),
-    })
+    common::state(ENDPOINT, KEY)
 }
 
 /// The status of `method uri` with `body` (and a valid REST token when `bearer`).

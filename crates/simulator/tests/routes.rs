@@ -1,26 +1,19 @@
 //! Route tests: the routers called directly with `oneshot`, no sockets.
 
-use std::time::Duration;
+mod common;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use simulator::jwt::{self, Claims};
-use simulator::{AppState, Settings};
+use simulator::AppState;
 use tower::ServiceExt;
 
 const ENDPOINT: &str = "http://127.0.0.1:8888";
 const KEY: &str = "route-test-key";
 
 fn state() -> std::sync::Arc<AppState> {
-    let connection = format!("Endpoint={ENDPOINT};AccessKey={KEY};Version=1.0;").parse().unwrap();
-    AppState::new(Settings {
-        connection,
-        token_lifetime: Duration::from_secs(120),
-        timing: Default::default(),
-        transports: Default::default(),
-        faults: Default::default(),
-    })
+    common::state(ENDPOINT, KEY)
 }
 
 fn token(key: &str, aud: &str, exp_in: i64) -> String {

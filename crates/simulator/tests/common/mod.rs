@@ -1,0 +1,19 @@
+//! Helpers shared by the simulator's integration tests.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use simulator::{AppState, Settings};
+
+/// The simulator's state for a service at `endpoint` signing with `key`, default timing,
+/// transports and no faults.
+pub fn state(endpoint: &str, key: &str) -> Arc<AppState> {
+    let connection = format!("Endpoint={endpoint};AccessKey={key};Version=1.0;").parse().unwrap();
+    AppState::new(Settings {
+        connection,
+        token_lifetime: Duration::from_secs(120),
+        timing: Default::default(),
+        transports: Default::default(),
+        faults: Default::default(),
+    })
+}
