@@ -41,13 +41,19 @@ export async function waitFor(check, { timeoutMs = 15000, intervalMs = 100, what
 
 /**
  * Starts the simulator on fresh ports. Returns { functionsPort, servicePort, apiBase,
- * connectionString, accessKey, output(), stop() }. Extra flags go in `args`.
+ * connectionString, accessKey, output(), stop() }. Extra flags go in `args`; `connectionString`
+ * names another service (then `servicePort` is that one's only if the caller says so).
  */
-export async function startSimulator({ args = [], functionsPort, servicePort } = {}) {
+export async function startSimulator({ args = [], functionsPort, servicePort, connectionString } = {}) {
   functionsPort ??= await freePort();
   servicePort ??= await freePort();
-  const accessKey = 'TestOnlyAccessKey-' + Math.random().toString(36).slice(2);
-  const connectionString = `Endpoint=http://127.0.0.1:${servicePort};AccessKey=${accessKey};Version=1.0;`;
+  let accessKey = 'TestOnlyAccessKey-' + Math.random().toString(36).slice(2);
+  if (connectionString) {
+    // Another service's connection string (with --remote-service).
+    accessKey = /AccessKey=([^;]*)/.exec(connectionString)[1];
+  } else {
+    connectionString = `Endpoint=http://127.0.0.1:${servicePort};AccessKey=${accessKey};Version=1.0;`;
+  }
   const child = spawn(
     // Read at call time: a script may choose the binary after its imports ran.
     process.env.SIMULATOR_BIN ?? simulatorBin,
@@ -74,14 +80,25 @@ export async function startSimulator({ args = [], functionsPort, servicePort } =
     },
   };
   try {
-    await waitFor(
+    const ready = waitFor(
       async () => {
-        if (child.exitCode !== null) throw new Error(`simulator exited: ${output}`);
         const res = await fetch(`${apiBase}/negotiate`, { method: 'POST' });
         return res.ok;
       },
       { what: 'the simulator to answer negotiate' },
     );
+    // A simulator that refuses its flags exits at once: say why without waiting out the poll.
+    let settled = false;
+    const early = exited.then((code) => {
+      if (!settled) throw new Error(`simulator exited (${code}): ${output}`);
+    });
+    try {
+      await Promise.race([ready, early]);
+    } finally {
+      settled = true;
+      ready.catch(() => {});
+      early.catch(() => {});
+    }
   } catch (error) {
     await sim.stop();
     throw error;

@@ -10,7 +10,7 @@ pub mod negotiate;
 pub mod protocol;
 pub mod reconnect;
 pub mod stateful;
-pub(crate) mod url;
+pub mod url;
 
 #[cfg(feature = "web")]
 pub mod web;

@@ -85,6 +85,7 @@ async fn main() {
         timing: Default::default(),
         transports: Default::default(),
         faults: Default::default(),
+        remote_service: false,
     });
     tokio::spawn(axum::serve(functions_listener, simulator::functions_app(state.clone(), vec![])).into_future());
     tokio::spawn(axum::serve(service_listener, simulator::service_app(state.clone(), vec![])).into_future());

@@ -21,8 +21,8 @@ use telemetry::{
 };
 
 use crate::error::ApiError;
-use crate::hub::Broadcast;
 use crate::jwt::{self, Claims};
+use crate::publisher::Publisher;
 use crate::{unix_millis, AppState};
 
 pub fn routes() -> Router<Arc<AppState>> {
@@ -78,52 +78,51 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<
     }
 }
 
-fn check_subscription(state: &AppState, request: &SubscriptionRequest) -> Result<(), ApiError> {
-    if request.groups.is_empty() || request.groups.len() > 1000 {
-        return Err(ApiError::bad_request("`groups` must list 1 to 1000 groups"));
-    }
-    if let Some(bad) = request.groups.iter().find(|g| !groups::is_valid(g)) {
-        return Err(ApiError::bad_request(format!("group {bad:?} is not site:<id> or device:<id>")));
-    }
-    // Connection ids are 128-bit random values only their own client learns (from its
-    // negotiate answer), so naming one proves it is the caller's.
-    if state.hubs.get(HUB).connection(&request.connection_id).is_none() {
-        return Err(ApiError::not_found(format!("no live connection {:?}", request.connection_id)));
-    }
-    Ok(())
-}
-
 async fn subscribe(
     State(state): State<Arc<AppState>>,
     JsonBody(request): JsonBody<SubscriptionRequest>,
 ) -> Result<Json<SubscriptionRequest>, ApiError> {
-    change_groups(&state, request, true)
+    change_groups(&state, request, true).await.map(Json)
 }
 
 async fn unsubscribe(
     State(state): State<Arc<AppState>>,
     JsonBody(request): JsonBody<SubscriptionRequest>,
 ) -> Result<Json<SubscriptionRequest>, ApiError> {
-    change_groups(&state, request, false)
+    change_groups(&state, request, false).await.map(Json)
 }
 
-/// Joins (or leaves) the requested groups; answers with the groups the connection is now in.
-fn change_groups(
+/// Joins (or leaves) the requested groups. Answers with the groups the connection is now in
+/// (a remote service does not list them: then the groups just joined, or none after leaving).
+///
+/// Connection ids are 128-bit random values only their own client learns (from its negotiate
+/// answer), so naming one proves it is the caller's.
+pub async fn change_groups(
     state: &AppState,
     request: SubscriptionRequest,
     join: bool,
-) -> Result<Json<SubscriptionRequest>, ApiError> {
-    check_subscription(state, &request)?;
-    let hub = state.hubs.get(HUB);
+) -> Result<SubscriptionRequest, ApiError> {
+    if request.groups.is_empty() || request.groups.len() > 1000 {
+        return Err(ApiError::bad_request("`groups` must list 1 to 1000 groups"));
+    }
+    if let Some(bad) = request.groups.iter().find(|g| !groups::is_valid(g)) {
+        return Err(ApiError::bad_request(format!("group {bad:?} is not site:<id> or device:<id>")));
+    }
     for group in &request.groups {
-        if join {
-            hub.add_to_group(group, &request.connection_id);
-        } else {
-            hub.remove_from_group(group, &request.connection_id);
+        let found = state
+            .change_group(HUB, group, &request.connection_id, join)
+            .await
+            .map_err(|e| ApiError::new(StatusCode::BAD_GATEWAY, e))?;
+        if !found {
+            return Err(ApiError::not_found(format!("no live connection {:?}", request.connection_id)));
         }
     }
-    let groups = hub.groups_of(&request.connection_id);
-    Ok(Json(SubscriptionRequest { connection_id: request.connection_id, groups }))
+    let groups = match state.publisher {
+        Publisher::Embedded => state.hubs.get(HUB).groups_of(&request.connection_id),
+        Publisher::Remote(_) if join => request.groups,
+        Publisher::Remote(_) => Vec::new(),
+    };
+    Ok(SubscriptionRequest { connection_id: request.connection_id, groups })
 }
 
 #[derive(Deserialize)]
@@ -140,23 +139,33 @@ fn acknowledger(by: &str) -> Result<&str, ApiError> {
     Ok(by)
 }
 
-async fn acknowledge_many(
-    State(state): State<Arc<AppState>>,
-    JsonBody(request): JsonBody<AckManyRequest>,
-) -> Result<Json<Vec<AlertAcknowledged>>, ApiError> {
-    let by = acknowledger(&request.by)?;
-    if request.ids.len() > telemetry::MAX_ACK_IDS {
+/// Acknowledges the open alerts among `ids` as `by` and tells every dashboard; returns the
+/// acknowledgements made (alerts already acknowledged or unknown are skipped).
+pub async fn acknowledge_alerts(
+    state: &AppState,
+    by: &str,
+    ids: &[String],
+) -> Result<Vec<AlertAcknowledged>, ApiError> {
+    let by = acknowledger(by)?;
+    if ids.len() > telemetry::MAX_ACK_IDS {
         return Err(ApiError::bad_request(format!("at most {} ids per call", telemetry::MAX_ACK_IDS)));
     }
     let now = unix_millis();
     let acks: Vec<AlertAcknowledged> = {
         let mut world = state.world.lock().expect("world lock");
-        request.ids.iter().filter_map(|id| world.alerts.acknowledge(id, by, now)).collect()
+        ids.iter().filter_map(|id| world.alerts.acknowledge(id, by, now)).collect()
     };
     if !acks.is_empty() {
-        state.hubs.get(HUB).broadcast(Broadcast::invocation(targets::ALERT_ACKNOWLEDGED, [acks.clone()]));
+        state.send_to_all(HUB, targets::ALERT_ACKNOWLEDGED, [acks.clone()]).await;
     }
-    Ok(Json(acks))
+    Ok(acks)
+}
+
+async fn acknowledge_many(
+    State(state): State<Arc<AppState>>,
+    JsonBody(request): JsonBody<AckManyRequest>,
+) -> Result<Json<Vec<AlertAcknowledged>>, ApiError> {
+    acknowledge_alerts(&state, &request.by, &request.ids).await.map(Json)
 }
 
 async fn acknowledge(
@@ -164,16 +173,8 @@ async fn acknowledge(
     Path(AlertId { id }): Path<AlertId>,
     JsonBody(request): JsonBody<AckRequest>,
 ) -> Result<Json<AlertAcknowledged>, ApiError> {
-    let by = acknowledger(&request.by)?;
-    let ack = state
-        .world
-        .lock()
-        .expect("world lock")
-        .alerts
-        .acknowledge(&id, by, unix_millis())
-        .ok_or_else(|| ApiError::not_found(format!("no open alert {id:?}")))?;
-    state.hubs.get(HUB).broadcast(Broadcast::invocation(targets::ALERT_ACKNOWLEDGED, [[ack.clone()]]));
-    Ok(Json(ack))
+    let acks = acknowledge_alerts(&state, &request.by, std::slice::from_ref(&id)).await?;
+    acks.into_iter().next().map(Json).ok_or_else(|| ApiError::not_found(format!("no open alert {id:?}")))
 }
 
 async fn snapshot(State(state): State<Arc<AppState>>) -> Json<Snapshot> {

@@ -18,6 +18,7 @@ pub mod functions;
 pub mod hub;
 pub mod jwt;
 pub mod pipeline;
+pub mod publisher;
 pub mod rest;
 pub mod rng;
 pub mod service;
@@ -108,6 +109,10 @@ pub struct Config {
     /// Grant stateful reconnect (Ack/Sequence) to clients that ask for it.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     pub stateful_reconnect: bool,
+    /// Also serve the hub at `/hubs/telemetry` on the service port with no token, the way a
+    /// plain ASP.NET Core SignalR hub is served (for dashboards configured with `hubUrl`).
+    #[arg(long, default_value_t = false)]
+    pub plain_hub: bool,
     /// Fault: close every connection every N seconds (0 = never).
     #[arg(long, default_value_t = 0)]
     pub drop_every_secs: u64,
@@ -117,6 +122,11 @@ pub struct Config {
     /// ... for this many seconds.
     #[arg(long, default_value_t = 40)]
     pub stall_for_secs: u64,
+    /// The connection string names a remote service (Azure SignalR Service): do not start the
+    /// embedded one; negotiate hands out tokens for the remote client URL and every broadcast
+    /// and group change goes through the remote REST API.
+    #[arg(long, env = "SIMULATOR_REMOTE_SERVICE", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub remote_service: bool,
     /// Fault: answer negotiate only after this many ms.
     #[arg(long, default_value_t = 0)]
     pub negotiate_delay_ms: u64,
@@ -183,6 +193,9 @@ pub struct Settings {
     pub timing: Timing,
     pub transports: TransportPolicy,
     pub faults: functions::FunctionFaults,
+    /// The connection string names a remote service (Azure SignalR Service): publish through
+    /// its REST API instead of the embedded service.
+    pub remote_service: bool,
 }
 
 /// Shared state of both servers.
@@ -190,11 +203,17 @@ pub struct AppState {
     pub settings: Settings,
     pub hubs: Hubs,
     pub world: Mutex<world::World>,
+    pub publisher: publisher::Publisher,
 }
 
 impl AppState {
     pub fn new(settings: Settings) -> Arc<Self> {
-        Arc::new(Self { settings, hubs: Hubs::default(), world: Mutex::new(world::World::default()) })
+        let publisher = if settings.remote_service {
+            publisher::Publisher::Remote(publisher::Remote::new(settings.connection.clone()))
+        } else {
+            publisher::Publisher::Embedded
+        };
+        Arc::new(Self { settings, hubs: Hubs::default(), world: Mutex::new(world::World::default()), publisher })
     }
 
     /// The client URL of a hub, which is also the audience of its client tokens.
@@ -226,7 +245,20 @@ pub fn settings_from(config: &Config) -> Result<Settings, String> {
             return Err(format!("{flag} must be a positive number"));
         }
     }
+    if config.remote_service {
+        let service_faults = [
+            ("--refuse-transport", !config.refuse_transports.is_empty()),
+            ("--drop-every-secs", config.drop_every_secs > 0),
+            ("--stall-every-secs", config.stall_every_secs > 0),
+            ("--service-port", config.service_port.is_some()),
+            ("--plain-hub", config.plain_hub),
+        ];
+        if let Some((flag, _)) = service_faults.iter().find(|(_, set)| *set) {
+            return Err(format!("{flag} acts on the embedded service, which --remote-service does not start"));
+        }
+    }
     Ok(Settings {
+        remote_service: config.remote_service,
         connection,
         token_lifetime: Duration::from_secs(config.token_lifetime.max(1)),
         timing: Timing {
@@ -238,6 +270,7 @@ pub fn settings_from(config: &Config) -> Result<Settings, String> {
         transports: TransportPolicy {
             refused: config.refuse_transports.clone(),
             stateful_reconnect: config.stateful_reconnect,
+            plain_hub: config.plain_hub,
         },
         faults: functions::FunctionFaults { negotiate_delay: Duration::from_millis(config.negotiate_delay_ms) },
     })
@@ -254,10 +287,16 @@ pub async fn run(config: Config, shutdown: impl std::future::Future<Output = ()>
     let functions_listener = TcpListener::bind(functions_addr)
         .await
         .map_err(|e| format!("cannot listen on {functions_addr} (functions): {e}"))?;
-    let service_listener =
-        TcpListener::bind(service_addr).await.map_err(|e| format!("cannot listen on {service_addr} (service): {e}"))?;
+    let service_listener = if config.remote_service {
+        None
+    } else {
+        Some(
+            TcpListener::bind(service_addr)
+                .await
+                .map_err(|e| format!("cannot listen on {service_addr} (service): {e}"))?,
+        )
+    };
     let functions_addr = functions_listener.local_addr().map_err(|e| e.to_string())?;
-    let service_addr = service_listener.local_addr().map_err(|e| e.to_string())?;
 
     let state = AppState::new(settings);
     let fleet = fleet::Fleet::new(config.seed, config.vehicles, config.centre.0, config.centre.1);
@@ -279,13 +318,22 @@ pub async fn run(config: Config, shutdown: impl std::future::Future<Output = ()>
 
     println!("simulator ready");
     println!("  functions API   http://{functions_addr}/api   (POST /api/negotiate)");
-    println!("  SignalR service http://{service_addr}   (hub {})", telemetry::HUB);
-    println!("  connection string {}", config.connection_string);
+    let service_url = match &service_listener {
+        Some(listener) => format!("http://{}", listener.local_addr().map_err(|e| e.to_string())?),
+        None => state.settings.connection.endpoint.clone(),
+    };
+    if service_listener.is_some() {
+        println!("  SignalR service {service_url}   (hub {})", telemetry::HUB);
+        println!("  connection string {}", config.connection_string);
+    } else {
+        // A real service's AccessKey is a secret: name the endpoint only.
+        println!("  SignalR service {service_url}   (remote, hub {}; publishing through its REST API)", telemetry::HUB);
+    }
     println!(
         "  devices: {} vehicles at {} Hz, {} machines and {} rigs at {} Hz, seed {}",
         config.vehicles, config.rate, config.machines, config.rigs, config.reading_rate, config.seed
     );
-    println!("  publish: POST http://{service_addr}/api/v1/hubs/{} (see README)", telemetry::HUB);
+    println!("  publish: POST {service_url}/api/v1/hubs/{} (see README)", telemetry::HUB);
 
     // TCP_NODELAY: without it a small WebSocket frame waits for the peer's delayed ACK (Nagle),
     // which added 25–50 ms to every push on loopback.
@@ -295,12 +343,17 @@ pub async fn run(config: Config, shutdown: impl std::future::Future<Output = ()>
     };
     let functions =
         axum::serve(functions_listener.tap_io(no_delay), functions_app(state.clone(), config.allow_origins.clone()));
-    let service =
-        axum::serve(service_listener.tap_io(no_delay), service_app(state.clone(), config.allow_origins.clone()));
-    tokio::select! {
-        result = async { tokio::try_join!(functions.into_future(), service.into_future()) } => {
-            result.map(|_| ()).map_err(|e| e.to_string())
+    let service = service_listener.map(|listener| {
+        axum::serve(listener.tap_io(no_delay), service_app(state.clone(), config.allow_origins.clone()))
+    });
+    let servers = async {
+        match service {
+            Some(service) => tokio::try_join!(functions.into_future(), service.into_future()).map(|_| ()),
+            None => functions.await,
         }
+    };
+    tokio::select! {
+        result = servers => result.map_err(|e| e.to_string()),
         _ = shutdown => {
             let closed = state.hubs.get(telemetry::HUB).close_all("The simulator is shutting down.");
             tracing::info!(closed, "shutting down: closed every connection");

@@ -11,7 +11,6 @@ use tokio::time::{interval, MissedTickBehavior};
 
 use crate::equipment::Equipment;
 use crate::fleet::Fleet;
-use crate::hub::Broadcast;
 use crate::{unix_millis, AppState};
 
 fn ticker(rate: f64) -> (tokio::time::Interval, Duration) {
@@ -46,7 +45,6 @@ pub fn reporting_slots(rate: f64) -> usize {
 /// moments too, and a burst of that size took ~60 ms to reach the page over a browser WebSocket
 /// (docs/performance-notes.md).
 pub async fn run_fleet(state: Arc<AppState>, mut fleet: Fleet, rate: f64) {
-    let hub = state.hubs.get(telemetry::HUB);
     let slots = reporting_slots(rate);
     let (mut ticker, _) = ticker(rate * slots as f64);
     let dt = 1.0 / rate.max(0.001);
@@ -64,18 +62,17 @@ pub async fn run_fleet(state: Arc<AppState>, mut fleet: Fleet, rate: f64) {
                 world.positions.insert(position.id.clone(), position.clone());
             }
         }
-        if hub.connection_count() == 0 {
+        if !state.has_listeners(telemetry::HUB) {
             continue;
         }
         for (site, positions) in by_site(batch, |p: &Position| &p.site) {
-            hub.send_to_group(&groups::site(&site), &Broadcast::invocation(targets::POSITIONS, [positions]), &[]);
+            state.send_to_group(telemetry::HUB, &groups::site(&site), targets::POSITIONS, [positions]).await;
         }
     }
 }
 
 /// Publishes equipment readings, and the alerts they raise or clear, at `rate` per second.
 pub async fn run_equipment(state: Arc<AppState>, mut equipment: Equipment, rate: f64) {
-    let hub = state.hubs.get(telemetry::HUB);
     let (mut ticker, period) = ticker(rate);
     loop {
         ticker.tick().await;
@@ -88,31 +85,27 @@ pub async fn run_equipment(state: Arc<AppState>, mut equipment: Equipment, rate:
             }
             world.alerts.evaluate(&readings)
         };
-        publish_alerts(&state, changes.raised);
+        publish_alerts(&state, changes.raised).await;
         if !changes.cleared.is_empty() {
-            hub.broadcast(Broadcast::invocation(targets::ALERT_CLEARED, [changes.cleared]));
+            state.send_to_all(telemetry::HUB, targets::ALERT_CLEARED, [changes.cleared]).await;
         }
-        if hub.connection_count() == 0 {
+        if !state.has_listeners(telemetry::HUB) {
             continue;
         }
         for reading in &readings {
             let group = groups::device(&reading.device);
-            hub.send_to_group(&group, &Broadcast::invocation(targets::READINGS, [[reading.clone()]]), &[]);
+            state.send_to_group(telemetry::HUB, &group, targets::READINGS, [[reading.clone()]]).await;
         }
         for (site, readings) in by_site(readings, |r: &Reading| &r.site) {
-            hub.send_to_group(&groups::site(&site), &Broadcast::invocation(targets::READINGS, [readings]), &[]);
+            state.send_to_group(telemetry::HUB, &groups::site(&site), targets::READINGS, [readings]).await;
         }
     }
 }
 
 /// Sends alerts to their sites' groups.
-pub fn publish_alerts(state: &AppState, alerts: Vec<Alert>) {
-    if alerts.is_empty() {
-        return;
-    }
-    let hub = state.hubs.get(telemetry::HUB);
+pub async fn publish_alerts(state: &AppState, alerts: Vec<Alert>) {
     for (site, alerts) in by_site(alerts, |a: &Alert| &a.site) {
-        hub.send_to_group(&groups::site(&site), &Broadcast::invocation(targets::ALERTS, [alerts]), &[]);
+        state.send_to_group(telemetry::HUB, &groups::site(&site), targets::ALERTS, [alerts]).await;
     }
 }
 

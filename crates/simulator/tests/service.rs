@@ -39,6 +39,7 @@ async fn start_with(timing: Timing, transports: simulator::service::TransportPol
         timing,
         transports,
         faults: Default::default(),
+        remote_service: false,
     });
     tokio::spawn(axum::serve(functions_listener, simulator::functions_app(state.clone(), vec![])).into_future());
     tokio::spawn(axum::serve(service_listener, simulator::service_app(state.clone(), vec![])).into_future());
@@ -395,6 +396,7 @@ async fn an_expired_client_token_ends_its_connection() {
         timing: Timing::default(),
         transports: Default::default(),
         faults: Default::default(),
+        remote_service: false,
     });
     tokio::spawn(axum::serve(functions_listener, simulator::functions_app(state.clone(), vec![])).into_future());
     tokio::spawn(axum::serve(service_listener, simulator::service_app(state.clone(), vec![])).into_future());
@@ -410,7 +412,7 @@ async fn an_expired_client_token_ends_its_connection() {
 /// acknowledges is told to reconnect once it is too far behind, not silently skipped.
 #[tokio::test]
 async fn a_stateful_client_that_acks_late_loses_nothing() {
-    let policy = simulator::service::TransportPolicy { refused: vec![], stateful_reconnect: true };
+    let policy = simulator::service::TransportPolicy { refused: vec![], stateful_reconnect: true, plain_hub: false };
     let running = start_with(Timing::default(), policy).await;
     let hub = running.state.hubs.get("telemetry");
     let url = negotiate_with(&running.functions, true).await;

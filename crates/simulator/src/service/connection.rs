@@ -19,6 +19,7 @@ use tokio::time::{interval, sleep_until, Instant, MissedTickBehavior};
 use super::methods::{self, Action};
 use super::Timing;
 use crate::hub::{Hub, Inbound, LiveConnection, OutFrame};
+use crate::AppState;
 
 /// Sequenced frames a stateful client may fall behind (waiting for its acks) before it is
 /// closed and told to reconnect.
@@ -32,6 +33,7 @@ const RESUME_WINDOW: Duration = Duration::from_secs(30);
 
 /// Everything a connection task needs.
 pub struct Setup {
+    pub state: Arc<AppState>,
     pub hub: Arc<Hub>,
     pub token: String,
     pub live: Arc<LiveConnection>,
@@ -42,12 +44,12 @@ pub struct Setup {
 
 /// Runs the connection until it ends, then unregisters it (which ends its transport).
 pub async fn run(setup: Setup) {
-    let Setup { hub, token, live, mut inbound, outbound, timing } = setup;
+    let Setup { state, hub, token, live, mut inbound, outbound, timing } = setup;
     let connection_id = live.connection_id.clone();
     match handshake(&live, &mut inbound, &outbound, timing).await {
         Some((protocol, stateful, rest)) => {
             tracing::debug!(%connection_id, ?protocol, stateful, transport = live.transport.as_str(), "client connected");
-            let mut connection = Connection::new(&hub, &live, protocol, stateful, outbound, timing);
+            let mut connection = Connection::new(&state, &hub, &live, protocol, stateful, outbound, timing);
             connection.handle_data(&rest);
             connection.serve(&mut inbound).await;
         }
@@ -119,6 +121,7 @@ async fn refuse(outbound: &mpsc::Sender<OutFrame>, error: &str) {
 }
 
 struct Connection<'a> {
+    state: &'a Arc<AppState>,
     hub: &'a Hub,
     live: &'a LiveConnection,
     protocol: HubProtocol,
@@ -143,6 +146,7 @@ struct Connection<'a> {
 
 impl<'a> Connection<'a> {
     fn new(
+        state: &'a Arc<AppState>,
         hub: &'a Hub,
         live: &'a LiveConnection,
         protocol: HubProtocol,
@@ -152,6 +156,7 @@ impl<'a> Connection<'a> {
     ) -> Self {
         let (stream_tx, stream_rx) = mpsc::unbounded_channel();
         Self {
+            state,
             hub,
             live,
             protocol,
@@ -262,7 +267,12 @@ impl<'a> Connection<'a> {
                 }
             }
             HubMessage::Invocation { invocation_id, target, arguments, .. } => {
-                let action = methods::invoke(self.protocol, invocation_id, &target, arguments);
+                let action = if methods::is_dashboard_method(&target) {
+                    let id = &self.live.connection_id;
+                    methods::dashboard_method(self.state, id, self.protocol, invocation_id, &target, arguments)
+                } else {
+                    methods::invoke(self.protocol, invocation_id, &target, arguments)
+                };
                 self.act(action);
             }
             HubMessage::StreamInvocation { invocation_id, target, arguments, .. } => {
@@ -310,6 +320,14 @@ impl<'a> Connection<'a> {
                 });
                 self.streams.retain(|_, t| !t.is_finished());
                 self.streams.insert(invocation_id, task);
+            }
+            Action::Later(work) => {
+                let tx = self.stream_tx.clone();
+                tokio::spawn(async move {
+                    for message in work.await {
+                        let _ = tx.send(message);
+                    }
+                });
             }
             Action::None => {}
         }

@@ -1,8 +1,17 @@
 //! Hub methods clients can call. Azure SignalR in serverless mode forwards client invocations
 //! to an upstream function; the simulator plays that upstream with a few methods that let
-//! tests and tools check invoke, send and streaming end to end.
+//! tests and tools check invoke, send and streaming end to end, and with the dashboards'
+//! methods ([`dashboard_method`]) that a plain ASP.NET Core hub would offer instead of the
+//! functions API.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
 
 use signalr::protocol::{Headers, HubMessage, HubProtocol, Payload};
+use telemetry::SubscriptionRequest;
+
+use crate::{functions, unix_millis, AppState};
 
 /// What a client invocation asks the connection to do.
 pub enum Action {
@@ -12,8 +21,65 @@ pub enum Action {
     Stream { invocation_id: String, count: u64, interval_ms: u64 },
     /// Reply, then cut the transport abruptly (a fault for reconnect tests).
     ReplyThenDropTransport(Vec<HubMessage>),
+    /// Run this, then send what it returns to the caller.
+    Later(Pin<Box<dyn Future<Output = Vec<HubMessage>> + Send>>),
     /// Nothing to do.
     None,
+}
+
+/// The dashboards' methods, the functions API as hub methods (what a dashboard configured with
+/// a hub URL instead of `apiBase` calls):
+///
+/// * `snapshot()` → the snapshot, as `GET /api/snapshot`;
+/// * `subscribe(groups)` / `unsubscribe(groups)` → the caller's groups, as `/api/subscriptions`;
+/// * `acknowledge(by, ids)` → the acknowledgements made, as `POST /api/alerts/ack`.
+///
+/// See [`is_dashboard_method`] for which targets these are.
+pub fn dashboard_method(
+    state: &Arc<AppState>,
+    connection_id: &str,
+    protocol: HubProtocol,
+    invocation_id: Option<String>,
+    target: &str,
+    arguments: Vec<Payload>,
+) -> Action {
+    let method = target.to_ascii_lowercase();
+    let (state, connection_id) = (state.clone(), connection_id.to_string());
+    let work = async move {
+        let result = match method.as_str() {
+            "snapshot" => {
+                let snapshot = state.world.lock().expect("world lock").snapshot(unix_millis());
+                encode(protocol, &snapshot)
+            }
+            "acknowledge" => {
+                async {
+                    let by: String = arg(&arguments, 0, &method)?;
+                    let ids: Vec<String> = arg(&arguments, 1, &method)?;
+                    let acks = functions::acknowledge_alerts(&state, &by, &ids).await.map_err(|e| e.message)?;
+                    encode(protocol, &acks)
+                }
+                .await
+            }
+            _ => {
+                async {
+                    let groups: Vec<String> = arg(&arguments, 0, &method)?;
+                    let request = SubscriptionRequest { connection_id, groups };
+                    let answer = functions::change_groups(&state, request, method == "subscribe")
+                        .await
+                        .map_err(|e| e.message)?;
+                    encode(protocol, &answer.groups)
+                }
+                .await
+            }
+        };
+        invocation_id.map(|id| vec![completion(id, result)]).unwrap_or_default()
+    };
+    Action::Later(Box::pin(work))
+}
+
+/// Whether `target` is one of the dashboards' methods.
+pub fn is_dashboard_method(target: &str) -> bool {
+    ["snapshot", "subscribe", "unsubscribe", "acknowledge"].iter().any(|m| m.eq_ignore_ascii_case(target))
 }
 
 fn completion(invocation_id: String, result: Result<Option<Payload>, String>) -> HubMessage {
@@ -31,6 +97,10 @@ fn arg<T: serde::de::DeserializeOwned>(arguments: &[Payload], index: usize, meth
         .ok_or_else(|| format!("{method} takes at least {} argument(s)", index + 1))?
         .decode()
         .map_err(|e| format!("{method}: argument {index} is invalid: {e}"))
+}
+
+fn encode<T: serde::Serialize>(protocol: HubProtocol, value: &T) -> Result<Option<Payload>, String> {
+    protocol.payload(value).map(Some).map_err(|e| e.to_string())
 }
 
 /// Runs a client Invocation (`invocation_id: None` for a fire-and-forget send).

@@ -6,6 +6,11 @@
 //! * Long Polling: the same `GET` (first poll answers at once, later polls are held until
 //!   data or the poll timeout; 204 once the connection is over), sends by `POST`, `DELETE`
 //!   ends the connection.
+//!
+//! With `--plain-hub`, the same hubs are also served at `/hubs/{hub}` the way a plain ASP.NET
+//! Core app serves a hub (`MapHub`): negotiate at `/hubs/{hub}/negotiate`, no token, no
+//! redirect. Dashboards configured with a hub URL instead of `apiBase` connect there and call
+//! the dashboard methods (see `methods::dashboard_method`) instead of the functions API.
 
 mod connection;
 mod methods;
@@ -18,7 +23,7 @@ use std::time::Duration;
 
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -64,6 +69,8 @@ pub struct TransportPolicy {
     pub refused: Vec<TransportKind>,
     /// Grant stateful reconnect to clients that ask for it.
     pub stateful_reconnect: bool,
+    /// Also serve the hubs at `/hubs/{hub}` with no token, as a plain ASP.NET Core hub.
+    pub plain_hub: bool,
 }
 
 pub fn routes() -> Router<Arc<AppState>> {
@@ -71,6 +78,68 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/client/negotiate", post(negotiate))
         .route("/client/", get(connect).post(transports::send).delete(transports::delete))
         .route("/client", get(connect).post(transports::send).delete(transports::delete))
+        .route("/hubs/{hub}/negotiate", post(plain_negotiate))
+        .route("/hubs/{hub}", get(plain_connect).post(plain_send).delete(plain_delete))
+}
+
+/// How a request may reach a hub.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Access {
+    /// A client token from negotiate (Azure SignalR Service).
+    Token,
+    /// Anyone (a plain hub without authorization), when `--plain-hub` is on.
+    Open,
+}
+
+/// The query of a `/hubs/{hub}` request with the hub from the path; 404 unless `--plain-hub`.
+fn plain_params(state: &AppState, hub: String, mut params: HashMap<String, String>) -> Result<Params, ApiError> {
+    if !state.settings.transports.plain_hub {
+        return Err(ApiError::not_found("no plain hub here: start the simulator with --plain-hub"));
+    }
+    params.insert("hub".into(), hub);
+    Ok(Query(params))
+}
+
+async fn plain_negotiate(
+    State(state): State<Arc<AppState>>,
+    Path(hub): Path<String>,
+    Query(params): Params,
+    headers: HeaderMap,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let params = plain_params(&state, hub, params)?;
+    negotiate_with(state, params, headers, Access::Open).await
+}
+
+async fn plain_connect(
+    State(state): State<Arc<AppState>>,
+    Path(hub): Path<String>,
+    Query(params): Params,
+    headers: HeaderMap,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Result<Response, ApiError> {
+    let params = plain_params(&state, hub, params)?;
+    connect_with(state, params, headers, upgrade, Access::Open).await
+}
+
+async fn plain_send(
+    State(state): State<Arc<AppState>>,
+    Path(hub): Path<String>,
+    Query(params): Params,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<StatusCode, ApiError> {
+    let params = plain_params(&state, hub, params)?;
+    transports::send_with(state, params, headers, body, Access::Open).await
+}
+
+async fn plain_delete(
+    State(state): State<Arc<AppState>>,
+    Path(hub): Path<String>,
+    Query(params): Params,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    let params = plain_params(&state, hub, params)?;
+    transports::delete_with(state, params, headers, Access::Open).await
 }
 
 type Params = Query<HashMap<String, String>>;
@@ -112,19 +181,45 @@ fn connection_request(
     state: &AppState,
     headers: &HeaderMap,
     params: &HashMap<String, String>,
+    access: Access,
 ) -> Result<ConnectionRequest, ApiError> {
     let hub_name = hub_param(params)?;
-    let claims = client_claims(state, hub_name, headers, params)?;
+    let claims = claims_for(state, hub_name, headers, params, access)?;
     Ok(ConnectionRequest { hub: state.hubs.get(hub_name), token: params.get("id").cloned(), claims })
+}
+
+/// The caller's claims: from its token, or none needed on an open hub.
+fn claims_for(
+    state: &AppState,
+    hub: &str,
+    headers: &HeaderMap,
+    params: &HashMap<String, String>,
+    access: Access,
+) -> Result<Claims, ApiError> {
+    match access {
+        Access::Token => client_claims(state, hub, headers, params),
+        Access::Open => {
+            Ok(Claims { aud: String::new(), exp: i64::MAX, iat: None, user_id: None, nameid: None, sub: None })
+        }
+    }
 }
 
 async fn negotiate(
     State(state): State<Arc<AppState>>,
-    Query(params): Params,
+    params: Params,
     headers: HeaderMap,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    negotiate_with(state, params, headers, Access::Token).await
+}
+
+async fn negotiate_with(
+    state: Arc<AppState>,
+    Query(params): Params,
+    headers: HeaderMap,
+    access: Access,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let hub_name = hub_param(&params)?;
-    client_claims(&state, hub_name, &headers, &params)?;
+    claims_for(&state, hub_name, &headers, &params, access)?;
     let version: u32 = params.get("negotiateVersion").and_then(|v| v.parse().ok()).unwrap_or(0);
     let wants_stateful = params.get("useStatefulReconnect").is_some_and(|v| v == "true");
     let stateful = wants_stateful && state.settings.transports.stateful_reconnect;
@@ -163,11 +258,21 @@ fn refused(state: &AppState, transport: TransportKind) -> Result<(), ApiError> {
 /// `GET /client/`: a WebSocket upgrade, an SSE stream, or a long poll.
 async fn connect(
     State(state): State<Arc<AppState>>,
-    Query(params): Params,
+    params: Params,
     headers: HeaderMap,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
-    let ConnectionRequest { hub, token, claims } = connection_request(&state, &headers, &params)?;
+    connect_with(state, params, headers, upgrade, Access::Token).await
+}
+
+async fn connect_with(
+    state: Arc<AppState>,
+    Query(params): Params,
+    headers: HeaderMap,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    access: Access,
+) -> Result<Response, ApiError> {
+    let ConnectionRequest { hub, token, claims } = connection_request(&state, &headers, &params, access)?;
     let timing = state.settings.timing;
     if let Ok(upgrade) = upgrade {
         refused(&state, TransportKind::WebSockets)?;
@@ -184,7 +289,7 @@ async fn connect(
             return Ok(upgrade.on_upgrade(move |socket| transports::resume_websocket(socket, live)).into_response());
         }
         let pending = hub.claim(&token).ok_or_else(|| ApiError::not_found("No Connection with that ID"))?;
-        let live = start(&hub, &token, pending, &claims, TransportKind::WebSockets, timing);
+        let live = start(&state, &hub, &token, pending, &claims, TransportKind::WebSockets, timing);
         return Ok(upgrade.on_upgrade(move |socket| transports::websocket(socket, live)).into_response());
     }
     let token = token.ok_or_else(|| ApiError::bad_request("Connection ID required"))?;
@@ -199,7 +304,7 @@ async fn connect(
     let kind = if accepts_sse { TransportKind::ServerSentEvents } else { TransportKind::LongPolling };
     refused(&state, kind)?;
     let pending = hub.claim(&token).ok_or_else(|| ApiError::not_found("No Connection with that ID"))?;
-    let live = start(&hub, &token, pending, &claims, kind, timing);
+    let live = start(&state, &hub, &token, pending, &claims, kind, timing);
     Ok(match kind {
         TransportKind::ServerSentEvents => transports::event_stream(live),
         // The first poll answers at once: it tells the client the connection is ready.
@@ -212,6 +317,7 @@ async fn connect(
 
 /// Registers the connection and starts its task.
 fn start(
+    state: &Arc<AppState>,
     hub: &Arc<Hub>,
     token: &str,
     pending: Pending,
@@ -234,6 +340,7 @@ fn start(
     });
     hub.go_live(token, live.clone());
     tokio::spawn(connection::run(connection::Setup {
+        state: state.clone(),
         hub: hub.clone(),
         token: token.to_string(),
         live: live.clone(),

@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt};
 use signalr::TransportKind;
 
-use super::{connection_request, Params};
+use super::{connection_request, Access, Params};
 use crate::error::ApiError;
 use crate::hub::{Hub, Inbound, LiveConnection, OutFrame};
 use crate::AppState;
@@ -151,11 +151,21 @@ pub async fn poll(hub: &Hub, live: Arc<LiveConnection>, poll_timeout: Duration) 
 /// `POST /client/?id=`: messages from an SSE or long-polling client.
 pub async fn send(
     State(state): State<Arc<AppState>>,
-    Query(params): Params,
+    params: Params,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
-    let live = live_connection(&state, &headers, &params)?;
+    send_with(state, params, headers, body, Access::Token).await
+}
+
+pub(super) async fn send_with(
+    state: Arc<AppState>,
+    Query(params): Params,
+    headers: HeaderMap,
+    body: Bytes,
+    access: Access,
+) -> Result<StatusCode, ApiError> {
+    let live = live_connection(&state, &headers, &params, access)?;
     if live.transport == TransportKind::WebSockets {
         return Err(ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -169,10 +179,19 @@ pub async fn send(
 /// `DELETE /client/?id=`: a long-polling client leaves.
 pub async fn delete(
     State(state): State<Arc<AppState>>,
-    Query(params): Params,
+    params: Params,
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
-    let live = live_connection(&state, &headers, &params)?;
+    delete_with(state, params, headers, Access::Token).await
+}
+
+pub(super) async fn delete_with(
+    state: Arc<AppState>,
+    Query(params): Params,
+    headers: HeaderMap,
+    access: Access,
+) -> Result<StatusCode, ApiError> {
+    let live = live_connection(&state, &headers, &params, access)?;
     if live.transport != TransportKind::LongPolling {
         return Err(ApiError::bad_request("Cannot terminate this connection using the DELETE endpoint."));
     }
@@ -184,8 +203,9 @@ fn live_connection(
     state: &AppState,
     headers: &HeaderMap,
     params: &HashMap<String, String>,
+    access: Access,
 ) -> Result<Arc<LiveConnection>, ApiError> {
-    let request = connection_request(state, headers, params)?;
+    let request = connection_request(state, headers, params, access)?;
     let token = request.token.ok_or_else(|| ApiError::bad_request("Connection ID required"))?;
     request.hub.live(&token).ok_or_else(|| ApiError::not_found("No Connection with that ID"))
 }

@@ -15,5 +15,6 @@ pub fn state(endpoint: &str, key: &str) -> Arc<AppState> {
         timing: Default::default(),
         transports: Default::default(),
         faults: Default::default(),
+        remote_service: false,
     })
 }

@@ -1,0 +1,130 @@
+// The other backends the dashboard can sit in front of, exercised with the official client
+// over real HTTP on loopback:
+//  * the functions side targeting a *remote* SignalR service (`--remote-service`): here a
+//    second simulator's embedded service, reached only through its connection string, the
+//    way a function app reaches Azure SignalR Service (client tokens for its client URL,
+//    broadcasts and group changes through its REST API);
+//  * a plain ASP.NET Core-style hub (`--plain-hub`): negotiate at the hub URL, no token, and
+//    the dashboard methods (snapshot, subscribe, acknowledge) as hub methods.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import * as signalR from '@microsoft/signalr';
+import { startSimulator, waitFor, sleep } from '../support/simulator.mjs';
+
+let service; // plays Azure SignalR Service: no devices of its own
+let functions; // the functions side and the devices, publishing to `service` remotely
+before(async () => {
+  service = await startSimulator({ args: ['--vehicles', '0', '--machines', '0', '--rigs', '0'] });
+  functions = await startSimulator({
+    connectionString: service.connectionString,
+    args: ['--remote-service', '--vehicles', '12', '--rate', '5', '--machines', '2', '--rigs', '2', '--reading-rate', '5'],
+  });
+});
+after(async () => {
+  await functions?.stop();
+  await service?.stop();
+});
+
+function client(url, t) {
+  const connection = new signalR.HubConnectionBuilder().withUrl(url).configureLogging(signalR.LogLevel.None).build();
+  t.after(() => connection.stop());
+  const received = { positions: [], readings: [], alertAcknowledged: [] };
+  for (const target of Object.keys(received)) connection.on(target, (batch) => received[target].push(batch));
+  return { connection, received };
+}
+
+const post = (url, body, method = 'POST') =>
+  fetch(url, { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+test('remote service: negotiate hands out the remote client URL and a token it accepts', async () => {
+  const info = await (await post(`${functions.apiBase}/negotiate`, {})).json();
+  assert.equal(info.url, `http://127.0.0.1:${service.servicePort}/client/?hub=telemetry`);
+  // The remote service checks the token (signed with its AccessKey, for its client URL).
+  const negotiate = await fetch(`http://127.0.0.1:${service.servicePort}/client/negotiate?hub=telemetry&negotiateVersion=1`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${info.accessToken}` },
+  });
+  assert.equal(negotiate.status, 200);
+  const forged = await fetch(`http://127.0.0.1:${service.servicePort}/client/negotiate?hub=telemetry&negotiateVersion=1`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${info.accessToken.slice(0, -3)}abc` },
+  });
+  assert.equal(forged.status, 401);
+  // The functions process serves no service of its own.
+  assert.match(functions.output(), /remote, hub telemetry/);
+  assert.doesNotMatch(functions.output(), new RegExp(service.accessKey), 'the AccessKey is not printed');
+});
+
+test('remote service: a client joins a site through the functions and gets its data through the service', async (t) => {
+  const { connection, received } = client(functions.apiBase, t);
+  await connection.start();
+  const snapshot = await (await fetch(`${functions.apiBase}/snapshot`)).json();
+  const site = snapshot.positions[0].site;
+  const answer = await post(`${functions.apiBase}/subscriptions`, { connectionId: connection.connectionId, groups: [`site:${site}`] });
+  assert.equal(answer.status, 200, await answer.clone().text());
+  assert.deepEqual((await answer.json()).groups, [`site:${site}`]);
+  await waitFor(() => received.positions.length >= 3, { what: 'positions through the remote service' });
+  const ids = new Set(snapshot.devices.map((d) => d.id));
+  for (const position of received.positions.flat()) {
+    assert.equal(position.site, site);
+    assert.ok(ids.has(position.id), `${position.id} is one of the functions' vehicles`);
+  }
+  // Leaving goes through the REST API too: the data stops.
+  const left = await post(`${functions.apiBase}/subscriptions`, { connectionId: connection.connectionId, groups: [`site:${site}`] }, 'DELETE');
+  assert.equal(left.status, 200);
+  await sleep(400);
+  const count = received.positions.length;
+  await sleep(800);
+  assert.equal(received.positions.length, count, 'no positions after leaving the group');
+});
+
+test('remote service: an unknown connection is refused by the remote service (404), a wrong key by its token check', async (t) => {
+  const answer = await post(`${functions.apiBase}/subscriptions`, { connectionId: 'no-such-connection', groups: ['site:harbour'] });
+  assert.equal(answer.status, 404);
+  assert.match((await answer.json()).error, /no live connection/);
+
+  const wrongKey = await startSimulator({
+    connectionString: service.connectionString.replace(/AccessKey=[^;]*/, 'AccessKey=NotTheServicesKey0123456789'),
+    args: ['--remote-service', '--vehicles', '2'],
+  });
+  t.after(() => wrongKey.stop());
+  const { connection } = client(wrongKey.apiBase, t);
+  await assert.rejects(connection.start(), /401|Unauthorized/i);
+  const refused = await post(`${wrongKey.apiBase}/subscriptions`, { connectionId: 'x', groups: ['site:harbour'] });
+  assert.equal(refused.status, 502, 'the remote refusal is reported as a bad gateway');
+  assert.match((await refused.json()).error, /401/);
+});
+
+test('remote service: the embedded service\'s fault flags are refused with the reason', async () => {
+  for (const flag of [['--drop-every-secs', '5'], ['--plain-hub'], ['--refuse-transport', 'WebSockets']]) {
+    await assert.rejects(
+      startSimulator({ connectionString: service.connectionString, args: ['--remote-service', ...flag] }),
+      new RegExp(`${flag[0]} acts on the embedded service`),
+    );
+  }
+});
+
+test('plain hub: negotiate at the hub URL with no token, then the dashboard methods as hub methods', async (t) => {
+  const sim = await startSimulator({ args: ['--plain-hub', '--vehicles', '9', '--rate', '5'] });
+  t.after(() => sim.stop());
+  const hubUrl = `http://127.0.0.1:${sim.servicePort}/hubs/telemetry`;
+  const { connection, received } = client(hubUrl, t);
+  await connection.start();
+  assert.equal(connection.baseUrl, hubUrl, 'no redirect');
+
+  const snapshot = await connection.invoke('snapshot');
+  assert.equal(snapshot.devices.filter((d) => d.kind === 'vehicle').length, 9);
+  assert.deepEqual(await connection.invoke('subscribe', ['site:airport']), ['site:airport']);
+  await waitFor(() => received.positions.length >= 2, { what: 'positions on the plain hub' });
+  assert.deepEqual([...new Set(received.positions.flat().map((p) => p.site))], ['airport']);
+  assert.deepEqual(await connection.invoke('unsubscribe', ['site:airport']), []);
+  await assert.rejects(connection.invoke('subscribe', ['admin:all']), /not site:<id> or device:<id>/);
+  await assert.rejects(connection.invoke('acknowledge', '', ['x']), /`by` must be 1 to 64 characters/);
+  assert.deepEqual(await connection.invoke('acknowledge', 'ops', ['no-such-alert']), []);
+
+  // Without --plain-hub there is no such endpoint, and the Azure-style endpoint still wants a token.
+  const plainOff = await fetch(`http://127.0.0.1:${service.servicePort}/hubs/telemetry/negotiate?negotiateVersion=1`, { method: 'POST' });
+  assert.equal(plainOff.status, 404);
+  const tokenless = await fetch(`http://127.0.0.1:${sim.servicePort}/client/negotiate?hub=telemetry&negotiateVersion=1`, { method: 'POST' });
+  assert.equal(tokenless.status, 401);
+});
