@@ -59,7 +59,6 @@ pub fn App() -> impl IntoView {
                 store
                     .toasts
                     .set(Toasts::new(ToastSettings { dismiss_after_ms: config.toast_ms, ..ToastSettings::default() }));
-                store.api_base.set(Some(config.api_base.clone()));
                 live::start(&config, store);
             }
             Err(error) => store.status.set(LiveStatus {

@@ -4,6 +4,8 @@
 //! ```json
 //! { "apiBase": "http://127.0.0.1:7071/api", "hub": "telemetry" }
 //! ```
+//! or, for a plain ASP.NET Core hub (no functions API, no redirect), a hub URL instead:
+//! `{ "hubUrl": "https://example.com/hubs/telemetry" }`.
 //! Optional: `"transport"` (`webSockets`, `serverSentEvents`, `longPolling`) forces one
 //! transport, `"protocol"` (`json`, `messagepack`) picks the hub protocol. Any field can be
 //! overridden in the page URL, e.g. `?apiBase=...&transport=longPolling&protocol=messagepack`.
@@ -26,8 +28,8 @@ const MAX_TRAIL: u64 = 3_600;
 /// A validated configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
-    /// Base of the functions API; `{apiBase}/negotiate` starts the SignalR connection.
-    pub api_base: String,
+    /// What the dashboard talks to.
+    pub backend: Backend,
     /// Hub name (the functions side picks the hub; shown and checked here).
     pub hub: String,
     /// Only this transport, or any (in the server's order) when `None`.
@@ -41,6 +43,27 @@ pub struct Config {
     pub trail_length: usize,
     /// Info and warning toasts leave after this long (config `toastSeconds`).
     pub toast_ms: i64,
+}
+
+/// The server side: the functions API in front of a SignalR service (Azure's serverless
+/// pattern), or a SignalR hub reached directly.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Backend {
+    /// `apiBase`: `{apiBase}/negotiate` redirects to the service; snapshot, subscriptions and
+    /// acknowledgements are HTTP calls to the functions.
+    Functions { api_base: String },
+    /// `hubUrl`: negotiate with the hub itself; the same calls are hub methods.
+    Hub { url: String },
+}
+
+impl Backend {
+    /// The URL negotiate starts from.
+    pub fn negotiate_base(&self) -> &str {
+        match self {
+            Backend::Functions { api_base } => api_base,
+            Backend::Hub { url } => url,
+        }
+    }
 }
 
 /// A tile server for the fleet map.
@@ -67,6 +90,7 @@ pub enum ConfigError {
 #[serde(rename_all = "camelCase")]
 struct RawConfig {
     api_base: Option<serde_json::Value>,
+    hub_url: Option<serde_json::Value>,
     hub: Option<serde_json::Value>,
     transport: Option<serde_json::Value>,
     protocol: Option<serde_json::Value>,
@@ -78,7 +102,7 @@ struct RawConfig {
 }
 
 /// Query-string keys that override config fields.
-const OVERRIDABLE: [&str; 6] = ["apiBase", "hub", "transport", "protocol", "tileUrl", "tileAttribution"];
+const OVERRIDABLE: [&str; 7] = ["apiBase", "hubUrl", "hub", "transport", "protocol", "tileUrl", "tileAttribution"];
 
 fn field_string(value: Option<serde_json::Value>, field: &'static str) -> Result<Option<String>, ConfigError> {
     match value {
@@ -92,6 +116,7 @@ fn field_string(value: Option<serde_json::Value>, field: &'static str) -> Result
 pub fn resolve(text: &str, overrides: &[(String, String)]) -> Result<Config, ConfigError> {
     let raw: RawConfig = serde_json::from_str(text).map_err(|e| ConfigError::Syntax(e.to_string()))?;
     let mut api_base = field_string(raw.api_base, "apiBase")?;
+    let mut hub_url = field_string(raw.hub_url, "hubUrl")?;
     let mut hub = field_string(raw.hub, "hub")?;
     let mut transport = field_string(raw.transport, "transport")?;
     let mut protocol = field_string(raw.protocol, "protocol")?;
@@ -100,6 +125,7 @@ pub fn resolve(text: &str, overrides: &[(String, String)]) -> Result<Config, Con
     for (key, value) in overrides {
         let slot = match key.as_str() {
             "apiBase" => &mut api_base,
+            "hubUrl" => &mut hub_url,
             "hub" => &mut hub,
             "transport" => &mut transport,
             "protocol" => &mut protocol,
@@ -109,16 +135,27 @@ pub fn resolve(text: &str, overrides: &[(String, String)]) -> Result<Config, Con
         };
         *slot = Some(value.clone());
     }
-    let api_base = api_base
-        .map(|s| s.trim().trim_end_matches('/').to_string())
-        .filter(|s| !s.is_empty())
-        .ok_or(ConfigError::Field { field: "apiBase", problem: "is missing".into() })?;
-    if !(api_base.starts_with("http://") || api_base.starts_with("https://") || api_base.starts_with('/')) {
-        return Err(ConfigError::Field {
-            field: "apiBase",
-            problem: format!("must be an http(s) URL or a path starting with '/', got {api_base:?}"),
-        });
-    }
+    let api_base = base_url(api_base, "apiBase")?;
+    let hub_url = base_url(hub_url, "hubUrl")?;
+    // A query-string `apiBase` or `hubUrl` replaces whichever the file gives.
+    let chosen =
+        overrides.iter().rev().find(|(key, _)| key == "apiBase" || key == "hubUrl").map(|(key, _)| key.as_str());
+    let backend = match (api_base, hub_url, chosen) {
+        (Some(api_base), _, Some("apiBase")) | (Some(api_base), None, _) => Backend::Functions { api_base },
+        (_, Some(url), Some("hubUrl")) | (None, Some(url), _) => Backend::Hub { url },
+        (Some(_), Some(_), _) => {
+            return Err(ConfigError::Field {
+                field: "hubUrl",
+                problem: "cannot be given with `apiBase`: give one of the two".into(),
+            })
+        }
+        (None, None, _) => {
+            return Err(ConfigError::Field {
+                field: "apiBase",
+                problem: "is missing (give `apiBase`, the functions API, or `hubUrl`, a SignalR hub)".into(),
+            })
+        }
+    };
     let hub = hub.unwrap_or_else(|| telemetry::HUB.to_string());
     let valid_hub = hub.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
         && hub.len() <= 128
@@ -207,7 +244,21 @@ pub fn resolve(text: &str, overrides: &[(String, String)]) -> Result<Config, Con
             })
         }
     };
-    Ok(Config { api_base, hub, transport, protocol, stale_after_ms, tiles, trail_length, toast_ms })
+    Ok(Config { backend, hub, transport, protocol, stale_after_ms, tiles, trail_length, toast_ms })
+}
+
+/// An optional base URL: trimmed, without a trailing '/', http(s) or a path from the root.
+fn base_url(value: Option<String>, field: &'static str) -> Result<Option<String>, ConfigError> {
+    let Some(url) = value.map(|s| s.trim().trim_end_matches('/').to_string()).filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    if !(url.starts_with("http://") || url.starts_with("https://") || url.starts_with('/')) {
+        return Err(ConfigError::Field {
+            field,
+            problem: format!("must be an http(s) URL or a path starting with '/', got {url:?}"),
+        });
+    }
+    Ok(Some(url))
 }
 
 /// Fetches `config.json` and resolves it against the page's query string.
@@ -242,7 +293,7 @@ mod tests {
     #[test]
     fn reads_the_shipped_config() {
         let config = resolve(include_str!("../public/config.json"), &[]).unwrap();
-        assert_eq!(config.api_base, "http://127.0.0.1:7071/api");
+        assert_eq!(config.backend, Backend::Functions { api_base: "http://127.0.0.1:7071/api".into() });
         assert_eq!(config.hub, "telemetry");
     }
 
@@ -250,14 +301,39 @@ mod tests {
     fn query_overrides_win_and_trailing_slash_is_dropped() {
         let overrides = vec![("apiBase".to_string(), "http://127.0.0.1:9/api/".to_string())];
         let config = resolve(r#"{"apiBase":"http://x/api"}"#, &overrides).unwrap();
-        assert_eq!(config.api_base, "http://127.0.0.1:9/api");
+        assert_eq!(config.backend, Backend::Functions { api_base: "http://127.0.0.1:9/api".into() });
         assert_eq!(config.hub, "telemetry", "hub defaults");
+    }
+
+    #[test]
+    fn a_hub_url_instead_of_the_functions_api() {
+        let hub = |url: &str| Backend::Hub { url: url.into() };
+        let config = resolve(r#"{"hubUrl":"https://example.com/hubs/telemetry/"}"#, &[]).unwrap();
+        assert_eq!(config.backend, hub("https://example.com/hubs/telemetry"));
+        assert_eq!(config.backend.negotiate_base(), "https://example.com/hubs/telemetry");
+        // The page URL picks either, whatever the file says.
+        let overrides = vec![("hubUrl".to_string(), "http://127.0.0.1:8888/hubs/telemetry".to_string())];
+        let config = resolve(r#"{"apiBase":"/api"}"#, &overrides).unwrap();
+        assert_eq!(config.backend, hub("http://127.0.0.1:8888/hubs/telemetry"));
+        let overrides = vec![("apiBase".to_string(), "/api".to_string())];
+        let config = resolve(r#"{"hubUrl":"/hubs/telemetry"}"#, &overrides).unwrap();
+        assert_eq!(config.backend, Backend::Functions { api_base: "/api".into() });
+        // Both in the file is ambiguous; a bad hub URL is named.
+        let err = resolve(r#"{"apiBase":"/api","hubUrl":"/hubs/telemetry"}"#, &[]).unwrap_err();
+        assert!(err.to_string().contains("`hubUrl` cannot be given with `apiBase`"), "{err}");
+        let err = resolve(r#"{"hubUrl":"ws://x/hub"}"#, &[]).unwrap_err();
+        assert!(err.to_string().contains("`hubUrl` must be an http(s) URL"), "{err}");
+        let err = resolve(r#"{"hubUrl":["x"]}"#, &[]).unwrap_err();
+        assert!(err.to_string().contains("`hubUrl` must be a string"), "{err}");
     }
 
     #[test]
     fn errors_name_the_field() {
         let err = resolve("{}", &[]).unwrap_err();
-        assert_eq!(err.to_string(), "config field `apiBase` is missing");
+        assert_eq!(
+            err.to_string(),
+            "config field `apiBase` is missing (give `apiBase`, the functions API, or `hubUrl`, a SignalR hub)"
+        );
         let err = resolve(r#"{"apiBase":42}"#, &[]).unwrap_err();
         assert!(err.to_string().contains("`apiBase` must be a string"));
         let err = resolve(r#"{"apiBase":"ftp://x"}"#, &[]).unwrap_err();

@@ -28,8 +28,8 @@ pub struct Store {
     pub sound: RwSignal<bool>,
     /// Why the last acknowledgement failed, if it did.
     pub ack_error: RwSignal<Option<String>>,
-    /// The functions API, once the config is loaded.
-    pub api_base: RwSignal<Option<String>>,
+    /// Where snapshot, subscriptions and acknowledgements go, once connected.
+    pub api: StoredValue<Option<crate::live::api::Api>, LocalStorage>,
     pub equipment: RwSignal<EquipmentState>,
     pub traffic: RwSignal<Traffic>,
     /// Wall clock (Unix ms), ticking once a second: drives stale detection and moving windows.
@@ -58,7 +58,7 @@ impl Store {
             operator: RwSignal::new(String::new()),
             sound: RwSignal::new(false),
             ack_error: RwSignal::new(None),
-            api_base: RwSignal::new(None),
+            api: StoredValue::new_local(None),
             equipment: RwSignal::new(EquipmentState::default()),
             traffic: RwSignal::new(Traffic::default()),
             clock: RwSignal::new(js_sys::Date::now() as i64),

@@ -7,7 +7,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
-use leptos::prelude::{set_timeout, GetUntracked, Set, Update};
+use leptos::prelude::{set_timeout, GetUntracked, GetValue, Set, Update};
 use telemetry::{Alert, AlertAcknowledged, AlertCleared, Severity};
 
 use crate::store::Store;
@@ -75,14 +75,14 @@ pub fn apply(store: Store, events: Vec<AlertEvent>, now: i64) {
     }
 }
 
-/// Acknowledges `ids` as the operator through the functions API; the result shows here at once
+/// Acknowledges `ids` as the operator through the functions API (or the hub); the result shows here at once
 /// (the broadcast that follows reaches every other dashboard). A failure is shown, not lost.
 pub fn acknowledge(store: Store, ids: Vec<String>) {
     if ids.is_empty() {
         return;
     }
-    let Some(api_base) = store.api_base.get_untracked() else {
-        store.ack_error.set(Some("not connected to the functions API yet".into()));
+    let Some(api) = store.api.get_value() else {
+        store.ack_error.set(Some("not connected yet: the configuration is still loading".into()));
         return;
     };
     let by = match store.operator.get_untracked().trim() {
@@ -90,7 +90,7 @@ pub fn acknowledge(store: Store, ids: Vec<String>) {
         name => name.to_string(),
     };
     leptos::task::spawn_local(async move {
-        match super::api::acknowledge(&api_base, ids, &by).await {
+        match api.acknowledge(ids, &by).await {
             Ok(acks) => {
                 store.ack_error.set(None);
                 apply(store, vec![AlertEvent::Acknowledged(acks)], js_sys::Date::now() as i64);

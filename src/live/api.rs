@@ -1,53 +1,108 @@
-//! Calls to the functions API: the snapshot, group subscriptions and acknowledgements.
+//! The calls besides the live stream: the snapshot, group subscriptions and acknowledgements.
+//! Made to the functions API (`apiBase`), or as hub methods when the dashboard talks to a hub
+//! directly (`hubUrl`): `snapshot()`, `subscribe(groups)`, `acknowledge(by, ids)`.
 
 use gloo_net::http::Request;
+use serde::de::IgnoredAny;
+use signalr::web::{HubConnection, InvokeError};
 use telemetry::{AckManyRequest, AlertAcknowledged, Snapshot, SubscriptionRequest};
 
-/// `GET {apiBase}/snapshot`.
-pub async fn snapshot(api_base: &str) -> Result<Snapshot, String> {
-    let url = format!("{api_base}/snapshot");
-    let response = Request::get(&url).send().await.map_err(|e| format!("snapshot request failed: {e}"))?;
-    if !response.ok() {
-        return Err(format!("snapshot answered HTTP {}", response.status()));
-    }
-    response.json().await.map_err(|e| format!("snapshot is not the expected JSON: {e}"))
+/// Where the calls go.
+#[derive(Clone)]
+pub enum Api {
+    /// The functions API's base URL.
+    Functions(String),
+    /// The hub connection itself.
+    Hub(HubConnection),
 }
 
-/// `POST {apiBase}/subscriptions`: joins `groups` with this connection.
-pub async fn subscribe(api_base: &str, connection_id: &str, groups: Vec<String>) -> Result<(), String> {
-    let body = SubscriptionRequest { connection_id: connection_id.to_string(), groups };
-    let response = Request::post(&format!("{api_base}/subscriptions"))
+/// Whether a hub answered that it has no such method (ASP.NET Core: "Method does not exist.";
+/// the simulator: "Unknown hub method").
+fn missing_method(error: &InvokeError) -> bool {
+    matches!(error, InvokeError::Hub(message) if message.contains("does not exist") || message.contains("Unknown hub method"))
+}
+
+impl Api {
+    /// The current state to start from; `None` when the hub offers no snapshot (the dashboard
+    /// then fills as data arrives).
+    pub async fn snapshot(&self) -> Result<Option<Snapshot>, String> {
+        match self {
+            Api::Functions(api_base) => {
+                let url = format!("{api_base}/snapshot");
+                let response = Request::get(&url).send().await.map_err(|e| format!("snapshot request failed: {e}"))?;
+                if !response.ok() {
+                    return Err(format!("snapshot answered HTTP {}", response.status()));
+                }
+                response.json().await.map(Some).map_err(|e| format!("snapshot is not the expected JSON: {e}"))
+            }
+            Api::Hub(hub) => match hub.invoke::<Snapshot>("snapshot", &()).await {
+                Ok(snapshot) => Ok(Some(snapshot)),
+                Err(error) if missing_method(&error) => Ok(None),
+                Err(error) => Err(format!("the hub's snapshot failed: {error}")),
+            },
+        }
+    }
+
+    /// Joins `groups` with this connection (a hub without `subscribe` decides itself what each
+    /// connection receives).
+    pub async fn subscribe(&self, connection_id: &str, groups: Vec<String>) -> Result<(), String> {
+        match self {
+            Api::Functions(api_base) => {
+                let body = SubscriptionRequest { connection_id: connection_id.to_string(), groups };
+                let response = Request::post(&format!("{api_base}/subscriptions"))
+                    .json(&body)
+                    .map_err(|e| format!("cannot encode the subscription: {e}"))?
+                    .send()
+                    .await
+                    .map_err(|e| format!("subscription request failed: {e}"))?;
+                if !response.ok() {
+                    let detail = response.text().await.unwrap_or_default();
+                    return Err(format!("subscription answered HTTP {}: {detail}", response.status()));
+                }
+                Ok(())
+            }
+            Api::Hub(hub) => match hub.invoke::<IgnoredAny>("subscribe", &(groups,)).await {
+                Ok(_) => Ok(()),
+                Err(error) if missing_method(&error) => Ok(()),
+                Err(error) => Err(format!("the hub's subscribe failed: {error}")),
+            },
+        }
+    }
+
+    /// Acknowledges `ids` as `by`, in calls of at most [`telemetry::MAX_ACK_IDS`]. Returns the
+    /// acknowledgements made.
+    pub async fn acknowledge(&self, ids: Vec<String>, by: &str) -> Result<Vec<AlertAcknowledged>, String> {
+        let mut done = Vec::new();
+        for chunk in ids.chunks(telemetry::MAX_ACK_IDS) {
+            let acks = match self {
+                Api::Functions(api_base) => acknowledge_through_functions(api_base, chunk, by).await?,
+                Api::Hub(hub) => hub
+                    .invoke::<Vec<AlertAcknowledged>>("acknowledge", &(by, chunk))
+                    .await
+                    .map_err(|e| format!("the hub's acknowledge failed: {e}"))?,
+            };
+            done.extend(acks);
+        }
+        Ok(done)
+    }
+}
+
+/// `POST {apiBase}/alerts/ack`.
+async fn acknowledge_through_functions(
+    api_base: &str,
+    ids: &[String],
+    by: &str,
+) -> Result<Vec<AlertAcknowledged>, String> {
+    let body = AckManyRequest { by: by.to_string(), ids: ids.to_vec() };
+    let response = Request::post(&format!("{api_base}/alerts/ack"))
         .json(&body)
-        .map_err(|e| format!("cannot encode the subscription: {e}"))?
+        .map_err(|e| format!("cannot encode the acknowledgement: {e}"))?
         .send()
         .await
-        .map_err(|e| format!("subscription request failed: {e}"))?;
+        .map_err(|e| format!("acknowledgement request failed: {e}"))?;
     if !response.ok() {
         let detail = response.text().await.unwrap_or_default();
-        return Err(format!("subscription answered HTTP {}: {detail}", response.status()));
+        return Err(format!("acknowledgement answered HTTP {}: {detail}", response.status()));
     }
-    Ok(())
-}
-
-/// `POST {apiBase}/alerts/ack`: acknowledges `ids` as `by`, in calls of at most
-/// [`telemetry::MAX_ACK_IDS`]. Returns the acknowledgements the functions made.
-pub async fn acknowledge(api_base: &str, ids: Vec<String>, by: &str) -> Result<Vec<AlertAcknowledged>, String> {
-    let mut done = Vec::new();
-    for chunk in ids.chunks(telemetry::MAX_ACK_IDS) {
-        let body = AckManyRequest { by: by.to_string(), ids: chunk.to_vec() };
-        let response = Request::post(&format!("{api_base}/alerts/ack"))
-            .json(&body)
-            .map_err(|e| format!("cannot encode the acknowledgement: {e}"))?
-            .send()
-            .await
-            .map_err(|e| format!("acknowledgement request failed: {e}"))?;
-        if !response.ok() {
-            let detail = response.text().await.unwrap_or_default();
-            return Err(format!("acknowledgement answered HTTP {}: {detail}", response.status()));
-        }
-        let acks: Vec<AlertAcknowledged> =
-            response.json().await.map_err(|e| format!("acknowledgement answer is not the expected JSON: {e}"))?;
-        done.extend(acks);
-    }
-    Ok(done)
+    response.json().await.map_err(|e| format!("acknowledgement answer is not the expected JSON: {e}"))
 }

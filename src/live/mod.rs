@@ -7,22 +7,23 @@ pub mod alerts;
 pub mod api;
 pub mod frame;
 
-use leptos::prelude::{Set, Update, UpdateUntracked};
+use leptos::prelude::{Set, SetValue, Update, UpdateUntracked};
 use leptos::task::spawn_local;
 use signalr::web::{ClientOptions, ConnectionState, HubConnection, Lifecycle, Status};
 use signalr::{Payload, ReconnectPolicy};
 use telemetry::{targets, Position, Reading};
 
-use crate::config::Config;
+use crate::config::{Backend, Config};
 use crate::metrics::{self, Kind};
 use crate::model::status::{LiveStatus, Phase};
 use crate::store::Store;
 use alerts::{AlertEvent, AlertQueue};
+use api::Api;
 use frame::Part;
 
 /// Opens the hub connection described by `config` and feeds `store` until the page closes.
 pub fn start(config: &Config, store: Store) -> HubConnection {
-    let mut options = ClientOptions::new(config.api_base.clone());
+    let mut options = ClientOptions::new(config.backend.negotiate_base());
     options.protocol = config.protocol;
     if let Some(transport) = config.transport {
         options.transports = vec![transport];
@@ -68,10 +69,14 @@ pub fn start(config: &Config, store: Store) -> HubConnection {
         }
     });
     connection.on_status(move |status| store.status.set(live_status(status)));
-    let api_base = config.api_base.clone();
+    let api = match &config.backend {
+        Backend::Functions { api_base } => Api::Functions(api_base.clone()),
+        Backend::Hub { .. } => Api::Hub(connection.clone()),
+    };
+    store.api.set_value(Some(api.clone()));
     connection.on_lifecycle(move |event| {
         if let Lifecycle::Connected { connection_id } | Lifecycle::Reconnected { connection_id } = event {
-            spawn_local(resynchronise(api_base.clone(), connection_id.clone(), store));
+            spawn_local(resynchronise(api.clone(), connection_id.clone(), store));
         }
     });
     connection.start();
@@ -79,11 +84,14 @@ pub fn start(config: &Config, store: Store) -> HubConnection {
 }
 
 /// Loads the snapshot and joins every site's group with this connection.
-async fn resynchronise(api_base: String, connection_id: String, store: Store) {
+async fn resynchronise(api: Api, connection_id: String, store: Store) {
     let result = async {
-        let snapshot = api::snapshot(&api_base).await?;
+        let Some(snapshot) = api.snapshot().await? else {
+            // A hub without a snapshot: nothing to join by site either; it sends what it sends.
+            return Ok(());
+        };
         let groups = snapshot.sites.iter().map(|site| telemetry::groups::site(site)).collect();
-        api::subscribe(&api_base, &connection_id, groups).await?;
+        api.subscribe(&connection_id, groups).await?;
         metrics::snapshot_applied(snapshot.positions.len() + snapshot.readings.len());
         store.fleet.update(|fleet| {
             fleet.apply(snapshot.positions);

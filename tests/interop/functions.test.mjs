@@ -4,9 +4,8 @@
 // AccessKey; an acknowledgement reaches every client.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import crypto from 'node:crypto';
 import * as signalR from '@microsoft/signalr';
-import { startSimulator, waitFor } from '../support/simulator.mjs';
+import { restToken, startSimulator, waitFor } from '../support/simulator.mjs';
 
 let sim;
 before(async () => {
@@ -14,13 +13,6 @@ before(async () => {
 });
 after(() => sim?.stop());
 
-/** An HS256 JWT signed with the AccessKey, as any backend holding the connection string makes it. */
-export function restToken(accessKey, audience, lifetimeSeconds = 60) {
-  const b64 = (value) => Buffer.from(JSON.stringify(value)).toString('base64url');
-  const body = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ aud: audience, exp: Math.floor(Date.now() / 1000) + lifetimeSeconds })}`;
-  const signature = crypto.createHmac('sha256', accessKey).update(body).digest('base64url');
-  return `${body}.${signature}`;
-}
 
 async function connect(t) {
   const connection = new signalR.HubConnectionBuilder()

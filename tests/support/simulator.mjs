@@ -1,6 +1,7 @@
 // Starting the simulator (and other helpers) for Node-side tests: free loopback ports,
 // a child process that is always killed when the test ends, and readiness by polling.
 import { spawn } from 'node:child_process';
+import crypto from 'node:crypto';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -118,4 +119,12 @@ export async function subscribeAllSites(apiBase, connectionId) {
     body: JSON.stringify({ connectionId, groups: sites.map((site) => `site:${site}`) }),
   });
   if (!answer.ok) throw new Error(`subscription failed: HTTP ${answer.status} ${await answer.text()}`);
+}
+
+/** An HS256 JWT signed with the AccessKey, as any backend holding the connection string makes it. */
+export function restToken(accessKey, audience, lifetimeSeconds = 60) {
+  const b64 = (value) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  const body = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ aud: audience, exp: Math.floor(Date.now() / 1000) + lifetimeSeconds })}`;
+  const signature = crypto.createHmac('sha256', accessKey).update(body).digest('base64url');
+  return `${body}.${signature}`;
 }
