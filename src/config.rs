@@ -9,6 +9,8 @@
 //! Optional: `"transport"` (`webSockets`, `serverSentEvents`, `longPolling`) forces one
 //! transport, `"protocol"` (`json`, `messagepack`) picks the hub protocol. Any field can be
 //! overridden in the page URL, e.g. `?apiBase=...&transport=longPolling&protocol=messagepack`.
+//! `"serverTimeoutSeconds"` (default 30, 2 to 600) is how long a silent connection (no data, no
+//! ping) is trusted before it is taken as dead and reconnected.
 //! `"toastSeconds"` (default 8) is how long info and warning toasts stay (critical ones stay
 //! until acknowledged), `"staleAfterSeconds"` (default 15) is when a silent device or vehicle is shown offline or
 //! stale, `"trailLength"` (default 30) how many positions each vehicle's trail keeps, and
@@ -43,6 +45,9 @@ pub struct Config {
     pub trail_length: usize,
     /// Info and warning toasts leave after this long (config `toastSeconds`).
     pub toast_ms: i64,
+    /// A connection that hears nothing (not even a ping) for this long is taken as dead and
+    /// reconnected (config `serverTimeoutSeconds`, default 30 like the official client's).
+    pub server_timeout_ms: u64,
 }
 
 /// The server side: the functions API in front of a SignalR service (Azure's serverless
@@ -99,10 +104,12 @@ struct RawConfig {
     tile_attribution: Option<serde_json::Value>,
     trail_length: Option<serde_json::Value>,
     toast_seconds: Option<serde_json::Value>,
+    server_timeout_seconds: Option<serde_json::Value>,
 }
 
 /// Query-string keys that override config fields.
-const OVERRIDABLE: [&str; 7] = ["apiBase", "hubUrl", "hub", "transport", "protocol", "tileUrl", "tileAttribution"];
+const OVERRIDABLE: [&str; 8] =
+    ["apiBase", "hubUrl", "hub", "transport", "protocol", "tileUrl", "tileAttribution", "serverTimeoutSeconds"];
 
 fn field_string(value: Option<serde_json::Value>, field: &'static str) -> Result<Option<String>, ConfigError> {
     match value {
@@ -122,7 +129,12 @@ pub fn resolve(text: &str, overrides: &[(String, String)]) -> Result<Config, Con
     let mut protocol = field_string(raw.protocol, "protocol")?;
     let mut tile_url = field_string(raw.tile_url, "tileUrl")?;
     let mut tile_attribution = field_string(raw.tile_attribution, "tileAttribution")?;
+    let mut server_timeout = raw.server_timeout_seconds;
     for (key, value) in overrides {
+        if key == "serverTimeoutSeconds" {
+            server_timeout = Some(serde_json::Value::String(value.clone()));
+            continue;
+        }
         let slot = match key.as_str() {
             "apiBase" => &mut api_base,
             "hubUrl" => &mut hub_url,
@@ -194,18 +206,8 @@ pub fn resolve(text: &str, overrides: &[(String, String)]) -> Result<Config, Con
             problem: "messagepack is binary and cannot run over serverSentEvents (text only)".into(),
         });
     }
-    let stale_after_ms = match raw.stale_after_seconds {
-        None | Some(serde_json::Value::Null) => 15_000,
-        Some(serde_json::Value::Number(n)) if n.as_f64().is_some_and(|s| (1.0..=86_400.0).contains(&s)) => {
-            (n.as_f64().unwrap_or(15.0) * 1000.0) as i64
-        }
-        Some(other) => {
-            return Err(ConfigError::Field {
-                field: "staleAfterSeconds",
-                problem: format!("must be a number of seconds from 1 to 86400, got {other}"),
-            })
-        }
-    };
+    let stale_after_ms = seconds(raw.stale_after_seconds, "staleAfterSeconds", 15.0, 1.0..=86_400.0)?;
+    let server_timeout_ms = seconds(server_timeout, "serverTimeoutSeconds", 30.0, 2.0..=600.0)? as u64;
     let tiles = match tile_url.filter(|u| !u.trim().is_empty()) {
         None => None,
         Some(url) => {
@@ -232,19 +234,36 @@ pub fn resolve(text: &str, overrides: &[(String, String)]) -> Result<Config, Con
             })
         }
     };
-    let toast_ms = match raw.toast_seconds {
-        None | Some(serde_json::Value::Null) => 8_000,
-        Some(serde_json::Value::Number(n)) if n.as_f64().is_some_and(|s| (1.0..=3_600.0).contains(&s)) => {
-            (n.as_f64().unwrap_or(8.0) * 1000.0) as i64
-        }
-        Some(other) => {
-            return Err(ConfigError::Field {
-                field: "toastSeconds",
-                problem: format!("must be a number of seconds from 1 to 3600, got {other}"),
-            })
-        }
+    let toast_ms = seconds(raw.toast_seconds, "toastSeconds", 8.0, 1.0..=3_600.0)?;
+    Ok(Config { backend, hub, transport, protocol, stale_after_ms, tiles, trail_length, toast_ms, server_timeout_ms })
+}
+
+/// A number of seconds within `range` (`default` when absent), in milliseconds. A query-string
+/// override arrives as text and is read as a number.
+fn seconds(
+    value: Option<serde_json::Value>,
+    field: &'static str,
+    default: f64,
+    range: std::ops::RangeInclusive<f64>,
+) -> Result<i64, ConfigError> {
+    let number = match &value {
+        None | Some(serde_json::Value::Null) => return Ok((default * 1000.0) as i64),
+        Some(serde_json::Value::Number(n)) => n.as_f64(),
+        Some(serde_json::Value::String(text)) => text.trim().parse::<f64>().ok(),
+        Some(_) => None,
     };
-    Ok(Config { backend, hub, transport, protocol, stale_after_ms, tiles, trail_length, toast_ms })
+    match number {
+        Some(s) if range.contains(&s) => Ok((s * 1000.0) as i64),
+        _ => Err(ConfigError::Field {
+            field,
+            problem: format!(
+                "must be a number of seconds from {} to {}, got {}",
+                range.start(),
+                range.end(),
+                value.map(|v| v.to_string()).unwrap_or_default()
+            ),
+        }),
+    }
 }
 
 /// An optional base URL: trimmed, without a trailing '/', http(s) or a path from the root.
@@ -357,6 +376,17 @@ mod tests {
         assert_eq!(resolve(r#"{"apiBase":"/api","toastSeconds":2.5}"#, &[]).unwrap().toast_ms, 2_500);
         let err = resolve(r#"{"apiBase":"/api","toastSeconds":0}"#, &[]).unwrap_err();
         assert!(err.to_string().contains("`toastSeconds`"), "{err}");
+        assert_eq!(resolve(r#"{"apiBase":"/api"}"#, &[]).unwrap().server_timeout_ms, 30_000);
+        let fast = vec![("serverTimeoutSeconds".to_string(), "3".to_string())];
+        assert_eq!(resolve(r#"{"apiBase":"/api","serverTimeoutSeconds":60}"#, &fast).unwrap().server_timeout_ms, 3_000);
+        for bad in ["1", "601", "soon"] {
+            let overrides = vec![("serverTimeoutSeconds".to_string(), bad.to_string())];
+            let err = resolve(r#"{"apiBase":"/api"}"#, &overrides).unwrap_err();
+            assert!(
+                err.to_string().contains("`serverTimeoutSeconds` must be a number of seconds from 2 to 600"),
+                "{err}"
+            );
+        }
         let err = resolve(r#"{"apiBase":"/api","staleAfterSeconds":"soon"}"#, &[]).unwrap_err();
         assert!(err.to_string().contains("`staleAfterSeconds`"));
     }

@@ -30,6 +30,7 @@ fn position(id: &str, lat: f64) -> Position {
         speed: 36.0,
         state: VehicleState::Moving,
         site: "north".into(),
+        seq: 0,
     }
 }
 

@@ -7,6 +7,8 @@ pub mod alerts;
 pub mod api;
 pub mod frame;
 
+use std::collections::HashSet;
+
 use leptos::prelude::{Set, SetValue, Update, UpdateUntracked};
 use leptos::task::spawn_local;
 use signalr::web::{ClientOptions, ConnectionState, HubConnection, Lifecycle, Status};
@@ -25,6 +27,7 @@ use frame::Part;
 pub fn start(config: &Config, store: Store) -> HubConnection {
     let mut options = ClientOptions::new(config.backend.negotiate_base());
     options.protocol = config.protocol;
+    options.session.server_timeout = config.server_timeout_ms;
     if let Some(transport) = config.transport {
         options.transports = vec![transport];
     }
@@ -35,6 +38,7 @@ pub fn start(config: &Config, store: Store) -> HubConnection {
     connection.on(targets::POSITIONS, move |arguments| {
         if let Some(batch) = batch::<Position>(store, targets::POSITIONS, arguments) {
             let stamps: Vec<i64> = batch.iter().map(|p| p.ts).collect();
+            store.traffic.update_untracked(|t| batch.iter().for_each(|p| t.reports.report(&p.id, p.seq)));
             store.fleet.update_untracked(|fleet| {
                 fleet.apply(batch);
             });
@@ -76,6 +80,7 @@ pub fn start(config: &Config, store: Store) -> HubConnection {
     store.api.set_value(Some(api.clone()));
     connection.on_lifecycle(move |event| {
         if let Lifecycle::Connected { connection_id } | Lifecycle::Reconnected { connection_id } = event {
+            store.traffic.update_untracked(|t| t.reports.new_connection());
             spawn_local(resynchronise(api.clone(), connection_id.clone(), store));
         }
     });
@@ -93,6 +98,14 @@ async fn resynchronise(api: Api, connection_id: String, store: Store) {
         let groups = snapshot.sites.iter().map(|site| telemetry::groups::site(site)).collect();
         api.subscribe(&connection_id, groups).await?;
         metrics::snapshot_applied(snapshot.positions.len() + snapshot.readings.len());
+        // The snapshot is the truth: what the server no longer has leaves the screen (the
+        // updates below notify).
+        {
+            let devices = snapshot.devices.iter().map(|d| d.id.as_str());
+            let known: HashSet<&str> = devices.chain(snapshot.positions.iter().map(|p| p.id.as_str())).collect();
+            store.fleet.update_untracked(|fleet| fleet.retain_known(|id| known.contains(id)));
+            store.equipment.update_untracked(|e| e.retain_known(|id| known.contains(id)));
+        }
         store.fleet.update(|fleet| {
             fleet.apply(snapshot.positions);
         });
@@ -149,6 +162,7 @@ pub fn live_status(status: &Status) -> LiveStatus {
         protocol: status.protocol.name(),
         error: status.last_error.clone(),
         retry_at: status.retry_at,
+        skipped: status.skipped,
     }
 }
 

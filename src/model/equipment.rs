@@ -95,6 +95,11 @@ pub struct EquipmentState {
 
 impl EquipmentState {
     /// Adds registry entries (vehicles are not equipment and are skipped).
+    /// Keeps only the devices `known` says the server still has (after a snapshot).
+    pub fn retain_known(&mut self, known: impl Fn(&str) -> bool) {
+        self.devices.retain(|id, _| known(id));
+    }
+
     pub fn register(&mut self, infos: &[DeviceInfo]) {
         for info in infos.iter().filter(|i| i.kind != EquipmentKind::Vehicle) {
             self.devices.entry(info.id.clone()).and_modify(|d| d.info = info.clone()).or_insert_with(|| Device {

@@ -164,6 +164,13 @@ impl FleetState {
         applied
     }
 
+    /// Keeps only the vehicles `known` says the server still has (after a snapshot): a vehicle
+    /// gone from the server must not stay on the map as if it were parked.
+    pub fn retain_known(&mut self, known: impl Fn(&str) -> bool) {
+        self.vehicles.retain(|id, _| known(id));
+        self.trails.retain(|id, _| known(id));
+    }
+
     pub fn len(&self) -> usize {
         self.vehicles.len()
     }
@@ -202,6 +209,7 @@ mod tests {
             speed: 10.0,
             state: VehicleState::Moving,
             site: "north".into(),
+            seq: 0,
         }
     }
 
@@ -215,6 +223,16 @@ mod tests {
         let ids: Vec<_> = fleet.iter().map(|p| p.id.as_str()).collect();
         assert_eq!(ids, ["a", "b"]);
         assert_eq!(fleet.updates(), 3);
+    }
+
+    #[test]
+    fn vehicles_the_server_no_longer_has_leave_with_their_trails() {
+        let mut fleet = FleetState::default();
+        fleet.apply(vec![pos("a", 1, 1.0), pos("b", 1, 1.0), pos("c", 1, 1.0)]);
+        fleet.retain_known(|id| id != "b");
+        assert_eq!(fleet.iter().map(|p| p.id.as_str()).collect::<Vec<_>>(), ["a", "c"]);
+        assert_eq!(fleet.trail("b").count(), 0);
+        assert_eq!(fleet.trail("a").count(), 1);
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod fleet;
 pub mod geo;
 pub mod histogram;
 pub mod route;
+pub mod sequence;
 pub mod series;
 pub mod status;
 pub mod toasts;

@@ -31,11 +31,13 @@ pub struct LiveStatus {
     pub error: Option<String>,
     /// Milliseconds (page clock) when the next attempt starts, while waiting to retry.
     pub retry_at: Option<u64>,
+    /// Messages from the server skipped as malformed or unknown.
+    pub skipped: u64,
 }
 
 impl Default for LiveStatus {
     fn default() -> Self {
-        Self { phase: Phase::Connecting, transport: None, protocol: "json", error: None, retry_at: None }
+        Self { phase: Phase::Connecting, transport: None, protocol: "json", error: None, retry_at: None, skipped: 0 }
     }
 }
 

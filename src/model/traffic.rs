@@ -11,6 +11,8 @@ pub struct Traffic {
     /// (second, messages in that second) for the last few seconds.
     seconds: VecDeque<(i64, u64)>,
     latencies: VecDeque<f64>,
+    /// Position report numbers, checked for loss and repeats.
+    pub reports: crate::model::sequence::SequenceCheck,
 }
 
 impl Traffic {

@@ -52,6 +52,18 @@ pub fn StatusBar() -> impl IntoView {
                     {move || store.traffic.with(|t| t.latency_p50()).map(|ms| format!("{ms:.0} ms")).unwrap_or_else(|| "—".into())}
                 </strong>
             </span>
+            <span class="field" title="position reports missing within a connection (by their numbers); a new connection's gap is filled from the snapshot">
+                "lost " <strong data-testid="lost-count" data-checked=move || store.traffic.with(|t| t.reports.checked)>{move || store.traffic.with(|t| t.reports.missed)}</strong>
+                {move || store.traffic.with(|t| (t.reports.repeated > 0).then(|| format!(" · {} twice", t.reports.repeated)))}
+            </span>
+            {move || {
+                let skipped = store.status.with(|s| s.skipped);
+                (skipped > 0).then(|| view! {
+                    <span class="field warn" title="messages from the server that were malformed or of an unknown type">
+                        "skipped " <strong data-testid="skipped-count">{skipped}</strong>
+                    </span>
+                })
+            }}
             <span class="field countdown" data-testid="retry-countdown">{countdown}</span>
             <span class="error" data-testid="connection-error" title=error>{error}</span>
         </div>

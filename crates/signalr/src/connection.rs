@@ -312,7 +312,12 @@ impl Session {
     fn handle_message(&mut self, message: Result<Option<HubMessage>, ProtocolError>, now: Millis) {
         let message = match message {
             Ok(Some(message)) => message,
-            Ok(None) => return,
+            // A type this client does not know (a newer server): ignored, as the protocol says,
+            // and reported so that it is not silent.
+            Ok(None) => {
+                let ignored = ProtocolError::InvalidMessage("a message of an unknown type, ignored".into());
+                return self.events.push_back(SessionEvent::Skipped(ignored));
+            }
             Err(e) => return self.events.push_back(SessionEvent::Skipped(e)),
         };
         self.messages_received += 1;

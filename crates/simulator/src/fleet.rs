@@ -43,6 +43,8 @@ struct Vehicle {
     speed: f64,  // m/s
     cruise: f64, // m/s
     activity: Activity,
+    /// Reports made so far (the last report's `seq`).
+    reports: u64,
 }
 
 /// The simulated fleet.
@@ -105,6 +107,7 @@ impl Fleet {
                     speed: cruise * rng.next_f64(),
                     cruise,
                     activity: Activity::Driving,
+                    reports: 0,
                 };
                 v.heading = bearing(v.at, v.route[v.next]);
                 v
@@ -147,10 +150,14 @@ impl Fleet {
     /// by `dt` seconds and returns their positions stamped with `ts`.
     pub fn report_slot(&mut self, slot: usize, slots: usize, dt: f64, ts: i64) -> Vec<Position> {
         let slots = slots.max(1);
-        for v in self.vehicles.iter_mut().skip(slot % slots).step_by(slots) {
-            step_vehicle(v, dt, &mut self.rng);
+        let mut batch = Vec::with_capacity(self.vehicles.len() / slots + 1);
+        for index in (slot % slots..self.vehicles.len()).step_by(slots) {
+            let vehicle = &mut self.vehicles[index];
+            step_vehicle(vehicle, dt, &mut self.rng);
+            vehicle.reports += 1;
+            batch.push(self.position(&self.vehicles[index], ts));
         }
-        self.vehicles.iter().skip(slot % slots).step_by(slots).map(|v| self.position(v, ts)).collect()
+        batch
     }
 
     fn position(&self, v: &Vehicle, ts: i64) -> Position {
@@ -168,6 +175,7 @@ impl Fleet {
                 _ => VehicleState::Moving,
             },
             site: v.site.clone(),
+            seq: v.reports,
         }
     }
 }
@@ -260,6 +268,7 @@ mod tests {
         }
         assert_eq!(seen.len(), 23);
         assert!(seen.values().all(|&n| n == 1), "each vehicle reports once per round: {seen:?}");
+
         // After one round the fleet has moved, each vehicle no further than its speed allows in
         // the one second it was stepped by.
         let after = fleet.positions(0);
@@ -269,6 +278,9 @@ mod tests {
             let dx = (q.lon - p.lon) * METRES_PER_DEGREE_LAT * 47.37f64.to_radians().cos();
             assert!((dx * dx + dy * dy).sqrt() <= q.speed.max(p.speed) / 3.6 + 1.0);
         }
+        // Reports are numbered per vehicle: the second round's are all number 2.
+        let second: Vec<u64> = (0..10).flat_map(|slot| fleet.report_slot(slot, 10, 1.0, 6)).map(|p| p.seq).collect();
+        assert_eq!(second, vec![2; 23]);
     }
 
     #[test]

@@ -108,6 +108,53 @@ pub enum Inbound {
     Deliver(Arc<Broadcast>),
     /// The service ends the connection with a Close message.
     Close { error: String, allow_reconnect: bool },
+    /// Fault: send the client a frame that breaks the protocol.
+    BadFrame(BadFrame),
+}
+
+/// Frames a misbehaving service (or a broken proxy) might send, for fault injection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BadFrame {
+    /// A record that is not valid JSON (or MessagePack).
+    Invalid,
+    /// A well-formed message of a type no client knows.
+    UnknownType,
+    /// A record larger than clients accept (1 MiB), without an end.
+    Oversized,
+    /// The start of a message without its terminator: the next real frame is glued to it.
+    Unterminated,
+}
+
+impl BadFrame {
+    pub const ALL: [BadFrame; 4] =
+        [BadFrame::Invalid, BadFrame::UnknownType, BadFrame::Oversized, BadFrame::Unterminated];
+
+    /// The bytes for a connection speaking `protocol`.
+    pub fn frame(self, protocol: HubProtocol) -> OutFrame {
+        let oversized = || vec![b'x'; signalr::protocol::DEFAULT_MAX_RECORD + 1024];
+        match (protocol, self) {
+            (HubProtocol::Json, BadFrame::Invalid) => {
+                OutFrame::text("{\"type\":1,\"target\":\"positions\",\"arguments\":[[{]]}\u{1e}")
+            }
+            (HubProtocol::Json, BadFrame::UnknownType) => OutFrame::text("{\"type\":99,\"surprise\":true}\u{1e}"),
+            (HubProtocol::Json, BadFrame::Oversized) => {
+                OutFrame::text(String::from_utf8(oversized()).unwrap_or_default())
+            }
+            (HubProtocol::Json, BadFrame::Unterminated) => {
+                OutFrame::text("{\"type\":1,\"target\":\"positions\",\"arguments\":[[")
+            }
+            // MessagePack: a length prefix, then the record.
+            (HubProtocol::MessagePack, BadFrame::Invalid) => OutFrame::binary(vec![2, 0x91, 0xc1]),
+            (HubProtocol::MessagePack, BadFrame::UnknownType) => OutFrame::binary(vec![2, 0x91, 99]),
+            (HubProtocol::MessagePack, BadFrame::Oversized) => {
+                // A prefix announcing 2 MiB (varint), and only part of it.
+                let mut bytes = vec![0x80, 0x80, 0x80, 0x01];
+                bytes.extend(oversized());
+                OutFrame::binary(bytes)
+            }
+            (HubProtocol::MessagePack, BadFrame::Unterminated) => OutFrame::binary(vec![40, 0x96, 1]),
+        }
+    }
 }
 
 /// A connection whose transport has started.
@@ -296,6 +343,19 @@ impl Hub {
             let _ = connection.inbound.send(Inbound::Close { error: error.to_string(), allow_reconnect: true });
         }
         connections.len()
+    }
+
+    /// Fault: cuts every WebSocket without a close frame, like a network blip (stateful clients
+    /// resume on a new socket and lose nothing; others reconnect); returns how many.
+    pub fn cut_transports(&self) -> usize {
+        let connections: Vec<_> = self.by_id.lock().expect("hub lock").values().cloned().collect();
+        connections.iter().filter(|c| c.transport == TransportKind::WebSockets).inspect(|c| c.kick.notify_one()).count()
+    }
+
+    /// Fault: sends every connection a frame that breaks the protocol; returns how many.
+    pub fn send_bad_frames(&self, kind: BadFrame) -> usize {
+        let connections: Vec<_> = self.by_id.lock().expect("hub lock").values().cloned().collect();
+        connections.iter().filter(|c| c.inbound.send(Inbound::BadFrame(kind)).is_ok()).count()
     }
 
     /// Fault: while stalled, connections send nothing at all.

@@ -116,6 +116,14 @@ pub struct Config {
     /// Fault: close every connection every N seconds (0 = never).
     #[arg(long, default_value_t = 0)]
     pub drop_every_secs: u64,
+    /// Fault: cut every WebSocket every N seconds without a close frame, like a network blip
+    /// (0 = never): stateful clients resume and lose nothing, others reconnect.
+    #[arg(long, default_value_t = 0)]
+    pub cut_transport_every_secs: u64,
+    /// Fault: every N seconds send every client a broken frame, in turn invalid, of an unknown
+    /// type, oversized (over 1 MiB) and unterminated (0 = never).
+    #[arg(long, default_value_t = 0)]
+    pub bad_frame_every_secs: u64,
     /// Fault: every N seconds, stop sending anything, pings included (0 = never) ...
     #[arg(long, default_value_t = 0)]
     pub stall_every_secs: u64,
@@ -249,6 +257,8 @@ pub fn settings_from(config: &Config) -> Result<Settings, String> {
         let service_faults = [
             ("--refuse-transport", !config.refuse_transports.is_empty()),
             ("--drop-every-secs", config.drop_every_secs > 0),
+            ("--cut-transport-every-secs", config.cut_transport_every_secs > 0),
+            ("--bad-frame-every-secs", config.bad_frame_every_secs > 0),
             ("--stall-every-secs", config.stall_every_secs > 0),
             ("--service-port", config.service_port.is_some()),
             ("--plain-hub", config.plain_hub),
@@ -310,6 +320,14 @@ pub async fn run(config: Config, shutdown: impl std::future::Future<Output = ()>
     tokio::spawn(pipeline::run_equipment(state.clone(), equipment, config.reading_rate));
     if config.drop_every_secs > 0 {
         tokio::spawn(pipeline::drop_connections_every(state.clone(), Duration::from_secs(config.drop_every_secs)));
+    }
+    if config.cut_transport_every_secs > 0 {
+        let every = Duration::from_secs(config.cut_transport_every_secs);
+        tokio::spawn(pipeline::cut_transports_every(state.clone(), every));
+    }
+    if config.bad_frame_every_secs > 0 {
+        let every = Duration::from_secs(config.bad_frame_every_secs);
+        tokio::spawn(pipeline::bad_frames_every(state.clone(), every));
     }
     if config.stall_every_secs > 0 {
         let (every, stall) = (Duration::from_secs(config.stall_every_secs), Duration::from_secs(config.stall_for_secs));

@@ -121,6 +121,30 @@ pub async fn drop_connections_every(state: Arc<AppState>, every: Duration) {
     }
 }
 
+/// Fault injection: cut every WebSocket every `every` (a network blip, no close frame).
+pub async fn cut_transports_every(state: Arc<AppState>, every: Duration) {
+    let hub = state.hubs.get(telemetry::HUB);
+    let mut ticker = interval(every);
+    ticker.tick().await;
+    loop {
+        ticker.tick().await;
+        let cut = hub.cut_transports();
+        tracing::info!(cut, "fault: cut every WebSocket");
+    }
+}
+
+/// Fault injection: every `every`, send every client the next kind of broken frame.
+pub async fn bad_frames_every(state: Arc<AppState>, every: Duration) {
+    let hub = state.hubs.get(telemetry::HUB);
+    let mut ticker = interval(every);
+    ticker.tick().await;
+    for kind in crate::hub::BadFrame::ALL.into_iter().cycle() {
+        ticker.tick().await;
+        let sent = hub.send_bad_frames(kind);
+        tracing::info!(sent, ?kind, "fault: sent a broken frame");
+    }
+}
+
 /// Fault injection: every `every`, stop sending anything (pings included) for `duration`.
 pub async fn stall_every(state: Arc<AppState>, every: Duration, duration: Duration) {
     let hub = state.hubs.get(telemetry::HUB);

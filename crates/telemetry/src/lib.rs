@@ -61,6 +61,10 @@ pub struct Position {
     pub speed: f64,
     pub state: VehicleState,
     pub site: String,
+    /// The vehicle's report number, 1, 2, 3, ... (0: not numbered). A jump shows reports lost
+    /// on the way, a repeat one delivered twice.
+    #[serde(default)]
+    pub seq: u64,
 }
 
 /// Kind of stationary equipment.
@@ -253,8 +257,10 @@ mod tests {
             speed: 42.0,
             state: VehicleState::Moving,
             site: "north".into(),
+            seq: 7,
         };
         let json = serde_json::to_value(&p).unwrap();
+        assert_eq!(json["seq"], 7);
         assert_eq!(json["state"], "moving");
         assert_eq!(json["ts"], 1_700_000_000_000i64);
         let back: Position = serde_json::from_value(json).unwrap();

@@ -134,8 +134,10 @@ fn bad_records_are_skipped_not_fatal() {
     feed(&mut s, &format!("garbage\u{1e}{{\"type\":42}}\u{1e}{POSITIONS}"), 1);
     let events = events(&mut s);
     assert!(matches!(events[0], SessionEvent::Skipped(_)));
-    assert!(matches!(events[1], SessionEvent::Message(_)));
-    assert_eq!(events.len(), 2, "the unknown type is ignored silently");
+    let SessionEvent::Skipped(ignored) = &events[1] else { panic!("the unknown type is reported: {events:?}") };
+    assert!(ignored.to_string().contains("unknown type, ignored"));
+    assert!(matches!(events[2], SessionEvent::Message(_)));
+    assert_eq!(events.len(), 3);
     assert!(s.is_connected());
 }
 

@@ -116,6 +116,9 @@ pub struct Status {
     pub attempt: u32,
     /// Whether stateful reconnect is on for the current connection.
     pub stateful: bool,
+    /// Messages from the server skipped since the client started (malformed, or of an unknown
+    /// type); the last one's reason is in `last_error`.
+    pub skipped: u64,
 }
 
 impl Default for Status {
@@ -129,6 +132,7 @@ impl Default for Status {
             retry_at: None,
             attempt: 0,
             stateful: false,
+            skipped: 0,
         }
     }
 }
@@ -657,7 +661,13 @@ async fn run_session(
                     });
                 }
                 SessionEvent::Message(message) => handle_message(inner, &mut pending, message),
-                SessionEvent::Skipped(error) => warn(&format!("signalr: skipped a message: {error}")),
+                SessionEvent::Skipped(error) => {
+                    warn(&format!("signalr: skipped a message: {error}"));
+                    inner.update(|s| {
+                        s.skipped += 1;
+                        s.last_error = Some(format!("skipped a message from the server: {error}"));
+                    });
+                }
                 SessionEvent::TransportLost(error) => {
                     // Stateful reconnect: reopen the same connection; the session replays.
                     inner.update(|s| {

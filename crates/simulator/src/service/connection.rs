@@ -73,7 +73,7 @@ async fn handshake(
         tokio::select! {
             message = inbound.recv() => match message {
                 Some(Inbound::Data(bytes)) => buffer.extend_from_slice(&bytes),
-                Some(Inbound::TransportResumed | Inbound::Deliver(_)) => {}
+                Some(Inbound::TransportResumed | Inbound::Deliver(_) | Inbound::BadFrame(_)) => {}
                 Some(Inbound::TransportClosed | Inbound::Terminate | Inbound::Close { .. }) | None => return None,
             },
             _ = sleep_until(deadline) => return None,
@@ -212,6 +212,7 @@ impl<'a> Connection<'a> {
                         self.send_message(&HubMessage::Close { error: Some(error), allow_reconnect });
                         self.closing = true;
                     }
+                    Some(Inbound::BadFrame(kind)) => self.push(kind.frame(self.protocol)),
                     Some(Inbound::Terminate) | None => break,
                 },
                 Some(message) = stream_rx.recv() => self.send_message(&message),

@@ -1,0 +1,138 @@
+// Faults injected on purpose (the simulator's fault flags), each judged by what the user sees
+// in headless Chromium: the status bar says when the page is not live, the page comes back by
+// itself, the snapshot leaves nothing stale, and no update is lost where none may be.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { repoRoot, startSimulator, waitFor, sleep } from '../support/simulator.mjs';
+import { serveStatic } from '../support/static-server.mjs';
+import { launchBrowser, openPage } from '../support/browser.mjs';
+
+let site;
+let browser;
+
+before(async () => {
+  site = await serveStatic(process.env.DIST_DIR ?? path.join(repoRoot, 'dist'));
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await site?.close();
+});
+
+const text = (page, testId) => page.getByTestId(testId).first().textContent();
+const state = (page) => text(page, 'connection-state');
+const messages = async (page) => Number(await text(page, 'message-count'));
+
+/** Opens the dashboard on `sim`, counting its negotiate calls and WebSockets. */
+async function open(sim, query = '', hash = '') {
+  const page = await openPage(browser, 'about:blank');
+  page.negotiations = 0;
+  page.sockets = 0;
+  page.on('request', (r) => r.url().startsWith(`${sim.apiBase}/negotiate`) && page.negotiations++);
+  page.on('websocket', () => page.sockets++);
+  await page.goto(`${site.url}?apiBase=${encodeURIComponent(sim.apiBase)}${query}${hash}`);
+  await waitFor(async () => (await state(page)) === 'connected', { what: 'connected' });
+  return page;
+}
+
+async function assertLiveAgain(page, what) {
+  await waitFor(async () => (await state(page)) === 'connected', { timeoutMs: 40000, what: `connected again ${what}` });
+  const count = await messages(page);
+  await waitFor(async () => (await messages(page)) > count + 2, { timeoutMs: 20000, what: `data flowing again ${what}` });
+}
+
+function assertNoCrash(page) {
+  const crashes = page.problems.filter((p) => p.startsWith('pageerror') || p.includes('panicked'));
+  assert.deepEqual(crashes, [], 'the app neither panicked nor threw');
+}
+
+test('a restarted simulator with a smaller fleet: the snapshot leaves no stale vehicle or device', async (t) => {
+  const sim = await startSimulator({ args: ['--vehicles', '6', '--rate', '2', '--machines', '4', '--rigs', '2'] });
+  t.after(() => sim.stop());
+  const page = await open(sim);
+  await waitFor(async () => (await page.getByTestId('vehicle-row').count()) === 6, { what: 'six vehicles' });
+  await sim.stop();
+  await waitFor(async () => (await state(page)) !== 'connected', { timeoutMs: 10000, what: 'not live while it is down' });
+
+  const again = await startSimulator({
+    args: ['--vehicles', '3', '--rate', '2', '--machines', '1', '--rigs', '1', '--seed', '7'],
+    functionsPort: sim.functionsPort,
+    servicePort: sim.servicePort,
+  });
+  t.after(() => again.stop());
+  await assertLiveAgain(page, 'after the restart');
+  await waitFor(async () => (await page.getByTestId('vehicle-row').count()) === 3, { what: 'only the three vehicles it has now' });
+  await page.getByTestId('nav-equipment').click();
+  await waitFor(async () => (await page.getByTestId('equipment-card').count()) === 2, { what: 'only its two devices' });
+  // Groups were joined again: positions (sent to site groups only) arrive.
+  const positions = async () => page.evaluate(() => window.dashboardMetrics().positions);
+  const before = await positions();
+  await waitFor(async () => (await positions()) > before, { what: 'positions through the rejoined groups' });
+  assertNoCrash(page);
+  await page.context().close();
+});
+
+test('a stalled service (no data, no pings) is detected within the server timeout, then the page reconnects', async (t) => {
+  // Stalls from 5 s to 10 s, 15 s to 20 s, ... after start; pings every 300 ms otherwise.
+  const sim = await startSimulator({ args: ['--vehicles', '5', '--rate', '4', '--keep-alive-ms', '300', '--stall-every-secs', '5', '--stall-for-secs', '5'] });
+  t.after(() => sim.stop());
+  const page = await open(sim, '&serverTimeoutSeconds=2');
+  // Read together: the reason is shown while the state is not live.
+  const statusBar = () =>
+    page.evaluate(() => ['connection-state', 'connection-error'].map((id) => document.querySelector(`[data-testid="${id}"]`)?.textContent ?? ''));
+  await waitFor(async () => {
+    const [shown, reason] = await statusBar();
+    return shown !== 'connected' && /server timeout/.test(reason);
+  }, { timeoutMs: 12000, intervalMs: 50, what: 'the stall detected, named, and not shown as live' });
+  await assertLiveAgain(page, 'after the stall');
+  assertNoCrash(page);
+  await page.context().close();
+});
+
+test('an expired token ends the connection; the page renegotiates and carries on', async (t) => {
+  const sim = await startSimulator({ args: ['--vehicles', '5', '--rate', '4', '--token-lifetime', '2'] });
+  t.after(() => sim.stop());
+  const page = await open(sim);
+  await waitFor(() => page.negotiations >= 4, { timeoutMs: 20000, what: 'three renegotiations with fresh tokens' });
+  await assertLiveAgain(page, 'with a fresh token');
+  assertNoCrash(page);
+  await page.context().close();
+});
+
+test('ten WebSocket cuts in a row: stateful reconnect delivers every report exactly once', async (t) => {
+  const sim = await startSimulator({ args: ['--vehicles', '30', '--rate', '5', '--cut-transport-every-secs', '1'] });
+  t.after(() => sim.stop());
+  const page = await open(sim, '&transport=webSockets');
+  const lost = page.getByTestId('lost-count');
+  const checkedAtStart = Number(await lost.getAttribute('data-checked'));
+  await waitFor(() => page.sockets >= 11, { timeoutMs: 30000, what: 'ten cuts, each bridged by a new socket' });
+  await assertLiveAgain(page, 'after the tenth cut');
+  const checked = Number(await lost.getAttribute('data-checked')) - checkedAtStart;
+  // 150 reports a second for over ten seconds, each number checked per vehicle.
+  assert.ok(checked > 1000, `reports counted: ${checked}`);
+  assert.equal(await lost.textContent(), '0', 'no report missing');
+  assert.doesNotMatch(await lost.locator('..').textContent(), /twice/, 'no report delivered twice');
+  assert.equal(page.negotiations, 1, 'every cut was bridged on the same connection, none renegotiated');
+  console.log(`# ${page.sockets - 1} cuts bridged, ${checked} numbered reports checked: 0 missing, 0 repeated`);
+  assertNoCrash(page);
+  await page.context().close();
+});
+
+test('broken frames from the service are reported and skipped, or the page reconnects; it never crashes', async (t) => {
+  // In turn every second: invalid JSON, an unknown message type, a record over 1 MiB, a frame
+  // without its terminator.
+  const sim = await startSimulator({ args: ['--vehicles', '5', '--rate', '4', '--bad-frame-every-secs', '1'] });
+  t.after(() => sim.stop());
+  const page = await open(sim, '&transport=webSockets');
+  await waitFor(async () => Number(await text(page, 'skipped-count').catch(() => '0')) >= 3, {
+    timeoutMs: 20000,
+    what: 'skipped messages counted on screen',
+  });
+  await waitFor(() => page.negotiations >= 2, { timeoutMs: 20000, what: 'a reconnect after the oversized record' });
+  await assertLiveAgain(page, 'between broken frames');
+  assert.ok((await fetch(`${sim.apiBase}/snapshot`)).ok, 'the simulator is still up');
+  assertNoCrash(page);
+  await page.context().close();
+});
