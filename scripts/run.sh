@@ -40,7 +40,7 @@ pids+=($!)
 # The dashboard reads config.json at runtime; point it at the simulator's functions API.
 API_BASE="http://127.0.0.1:$FUNCTIONS_PORT/api"
 TRUNK_LOG="$ROOT/target/run/trunk.log"
-trunk serve --release --locked --port "$DASHBOARD_PORT" >"$TRUNK_LOG" 2>&1 &
+trunk serve --release --locked --no-autoreload --port "$DASHBOARD_PORT" >"$TRUNK_LOG" 2>&1 &
 pids+=($!)
 
 for _ in $(seq 1 600); do

@@ -52,4 +52,7 @@ for section in "Transfer size" "First live datum" "Decode" "Latency per transpor
   grep -q "^### $section" target/bench/BENCHMARKS.md || { echo "benchmark section missing: $section"; exit 1; }
 done
 
+step "long reliability run in quick mode (half a minute with cuts and drops: nothing lost, memory flat)"
+SIMULATOR_BIN=target/debug/simulator node tests/long/hours-in-minutes.mjs --quick --out target/long-run/quick.md
+
 step "all tests passed in $((SECONDS - started)) s"
