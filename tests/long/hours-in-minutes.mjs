@@ -122,14 +122,17 @@ const growth = (key) => ((mean(rest.slice(-half).map((s) => s[key])) - mean(rest
 const last = samples.at(-1) ?? {};
 const clicks = samples.map((s) => s.click).sort((a, b) => a - b);
 const p95 = clicks[Math.min(clicks.length - 1, Math.floor(clicks.length * 0.95))] ?? 0;
+// Memory and time need a long run on a quiet machine: the quick mode (run by the test suite)
+// reports them but judges only what must hold at any length.
+const judged = (ok) => (quick ? null : ok);
 const verdicts = [
   ['the run completed, live at the end', failure === null, failure ?? 'yes'],
-  ['wasm memory flat after warm-up (±10 %)', samples.length >= 3 && Math.abs(growth('wasm')) <= 10, `${fmt(growth('wasm'))} %`],
-  ['JS heap retained flat after warm-up (±10 %)', samples.length >= 3 && Math.abs(growth('heap')) <= 10, `${fmt(growth('heap'))} %`],
+  ['wasm memory flat after warm-up (±10 %)', judged(samples.length >= 3 && Math.abs(growth('wasm')) <= 10), `${fmt(growth('wasm'))} %`],
+  ['JS heap retained flat after warm-up (±10 %)', judged(samples.length >= 3 && Math.abs(growth('heap')) <= 10), `${fmt(growth('heap'))} %`],
   ['reports lost within a connection', last.lost === 0, String(last.lost)],
   ['reports delivered twice', last.repeated === 0, String(last.repeated)],
   ['messages skipped', last.skipped === 0, String(last.skipped)],
-  ['screen change and back, p95 (responsive: under 2 s)', p95 < 2000, `${p95} ms`],
+  ['screen change and back, p95 (responsive: under 2 s)', judged(p95 < 2000), `${p95} ms`],
 ];
 const report = `# Hours in minutes
 
@@ -140,7 +143,7 @@ ${thousands(last.checked ?? 0)} numbered reports checked over ${last.sockets ?? 
 
 | check | result | passed |
 |---|---|---|
-${verdicts.map(([what, ok, figure]) => `| ${what} | ${figure} | ${ok ? 'yes' : '**no**'} |`).join('\n')}
+${verdicts.map(([what, ok, figure]) => `| ${what} | ${figure} | ${ok === null ? 'not judged in quick mode' : ok ? 'yes' : '**no**'} |`).join('\n')}
 
 | t | state | messages | reports checked | lost | twice | skipped | wasm | JS heap retained | screen change | sockets | negotiations |
 |---|---|---|---|---|---|---|---|---|---|---|---|
@@ -150,4 +153,4 @@ fs.mkdirSync(path.dirname(options.out), { recursive: true });
 fs.writeFileSync(options.out, report);
 console.log(report);
 console.log(`wrote ${options.out}`);
-process.exit(verdicts.every(([, ok]) => ok) ? 0 : 1);
+process.exit(verdicts.every(([, ok]) => ok !== false) ? 0 : 1);
