@@ -459,3 +459,50 @@ async fn a_stateful_client_that_acks_late_loses_nothing() {
     let close = close.expect("a Close once too far behind");
     assert!(close.contains("\"allowReconnect\":true") && close.contains("too far behind"), "{close}");
 }
+
+/// Bad input from clients: invalid JSON, a message of an unknown type, a record over the 1 MiB
+/// limit, a frame that never ends, and a REST body over the limit. The service closes the
+/// offending connection with a reason (or ignores the unknown type, as the protocol says),
+/// answers 400/413 over HTTP, and keeps serving everyone else.
+#[tokio::test]
+async fn bad_client_input_is_refused_and_the_service_stays_up() {
+    let running = start(Timing::default()).await;
+
+    // An unknown type is ignored: the connection carries on and still answers an invocation.
+    let mut socket = handshaken(&running).await;
+    socket.send(Message::text("{\"type\":99,\"surprise\":true}\u{1e}")).await.unwrap();
+    let echo = "{\"type\":1,\"invocationId\":\"1\",\"target\":\"echo\",\"arguments\":[\"still here\"]}\u{1e}";
+    socket.send(Message::text(echo)).await.unwrap();
+    let texts = texts_within(&mut socket, Duration::from_millis(800)).await;
+    assert!(texts.iter().any(|t| t.contains("still here")), "answered after the unknown type: {texts:?}");
+
+    let oversized = format!("{{\"type\":1,\"target\":\"echo\",\"arguments\":[\"{}\"]}}\u{1e}", "x".repeat(1 << 20));
+    let unterminated = format!("{{\"type\":1,\"target\":\"echo\",\"arguments\":[\"{}", "y".repeat((1 << 20) + 10));
+    for (what, frame) in [
+        ("invalid JSON", "{\"type\":1,\"target\":\u{1e}".to_string()),
+        ("an oversized record", oversized),
+        ("a frame without its terminator, past the limit", unterminated),
+    ] {
+        let mut socket = handshaken(&running).await;
+        socket.send(Message::text(frame)).await.unwrap();
+        let texts = texts_within(&mut socket, Duration::from_secs(2)).await;
+        let close =
+            texts.iter().find(|t| t.contains("\"type\":7")).unwrap_or_else(|| panic!("{what}: no Close in {texts:?}"));
+        assert!(close.contains("Connection closed with an error"), "{what}: {close}");
+    }
+
+    // REST: a body over the limit is 413, invalid JSON 400; the service still serves.
+    let http = reqwest::Client::new();
+    let url = format!("{}/api/v1/hubs/telemetry", running.service);
+    let token =
+        simulator::rest_token(&format!("Endpoint={};AccessKey={KEY};Version=1.0;", running.service), &url, 60).unwrap();
+    let send = |body: Vec<u8>| {
+        http.post(&url).bearer_auth(&token).header("content-type", "application/json").body(body).send()
+    };
+    assert_eq!(send(vec![b' '; (1 << 20) + 1]).await.unwrap().status(), 413);
+    assert_eq!(send(b"{\"target\":".to_vec()).await.unwrap().status(), 400);
+    assert_eq!(send(b"{\"target\":\"x\",\"arguments\":[]}".to_vec()).await.unwrap().status(), 202);
+    let mut fresh = handshaken(&running).await;
+    fresh.send(Message::text(echo)).await.unwrap();
+    assert!(texts_within(&mut fresh, Duration::from_millis(800)).await.iter().any(|t| t.contains("still here")));
+}

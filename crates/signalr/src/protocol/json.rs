@@ -33,6 +33,7 @@ impl TextFramer {
         if !self.partial.is_empty() {
             match rest.iter().position(|&b| b == RECORD_SEPARATOR) {
                 Some(end) => {
+                    self.check(self.partial.len() + end)?;
                     self.partial.extend_from_slice(&rest[..end]);
                     let whole = std::mem::take(&mut self.partial);
                     record(&whole);
@@ -42,10 +43,20 @@ impl TextFramer {
             }
         }
         while let Some(end) = rest.iter().position(|&b| b == RECORD_SEPARATOR) {
+            // A whole record counts too: the limit is on records, not on what is buffered.
+            self.check(end)?;
             record(&rest[..end]);
             rest = &rest[end + 1..];
         }
         self.keep(rest)
+    }
+
+    fn check(&mut self, record_len: usize) -> Result<(), ProtocolError> {
+        if record_len > self.max_record {
+            self.partial.clear();
+            return Err(ProtocolError::RecordTooLarge { limit: self.max_record });
+        }
+        Ok(())
     }
 
     fn keep(&mut self, tail: &[u8]) -> Result<(), ProtocolError> {
@@ -301,6 +312,19 @@ mod tests {
         assert!(f.push(b"0123", |_| {}).is_ok());
         assert_eq!(f.push(b"456789", |_| {}), Err(ProtocolError::RecordTooLarge { limit: 8 }));
         assert_eq!(records(&mut f, "{}\u{1e}"), ["{}"], "it recovers for the next record");
+    }
+
+    #[test]
+    fn framer_refuses_a_whole_record_over_the_limit() {
+        let mut f = TextFramer::new(8);
+        let mut out = Vec::new();
+        let result = f.push(b"{}\x1e{\"a\":123456}\x1e", |r| out.push(r.to_vec()));
+        assert_eq!(result, Err(ProtocolError::RecordTooLarge { limit: 8 }));
+        assert_eq!(out, [b"{}".to_vec()], "records before it are delivered");
+        // Completed from a partial, too.
+        assert!(f.push(b"{\"a\":", |_| {}).is_ok());
+        assert_eq!(f.push(b"1234}\x1e", |_| {}), Err(ProtocolError::RecordTooLarge { limit: 8 }));
+        assert_eq!(records(&mut f, "{}\u{1e}"), ["{}"]);
     }
 
     #[test]
