@@ -28,6 +28,11 @@ pub fn start(config: &Config, store: Store) -> HubConnection {
     let mut options = ClientOptions::new(config.backend.negotiate_base());
     options.protocol = config.protocol;
     options.session.server_timeout = config.server_timeout_ms;
+    if let Backend::Hub { .. } = config.backend {
+        // The snapshot comes as one hub message there (over HTTP from the functions): a large
+        // fleet's is several MB.
+        options.session.max_record = 32 << 20;
+    }
     if let Some(transport) = config.transport {
         options.transports = vec![transport];
     }

@@ -52,12 +52,12 @@ test('nothing the browser receives while live carries the access key', async (t)
   const page = await openPage(browser, `${site.url}?apiBase=${encodeURIComponent(sim.apiBase)}`);
   const bodies = [];
   page.on('response', (response) => {
-    bodies.push(
-      response
-        .body()
-        .then((b) => ({ url: response.url(), text: b.toString('latin1') }))
-        .catch(() => null),
-    );
+    // A body still streaming when the page moves on may never settle: give each a few seconds.
+    const body = response
+      .body()
+      .then((b) => ({ url: response.url(), text: b.toString('latin1') }))
+      .catch(() => null);
+    bodies.push(Promise.race([body, new Promise((resolve) => setTimeout(() => resolve(null), 5000))]));
   });
   const frames = [];
   page.on('websocket', (ws) => ws.on('framereceived', (f) => frames.push(String(f.payload))));

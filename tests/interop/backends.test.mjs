@@ -9,7 +9,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as signalR from '@microsoft/signalr';
-import { startSimulator, waitFor, sleep } from '../support/simulator.mjs';
+import { freePort, startSimulator, waitFor, sleep } from '../support/simulator.mjs';
 
 let service; // plays Azure SignalR Service: no devices of its own
 let functions; // the functions side and the devices, publishing to `service` remotely
@@ -127,4 +127,22 @@ test('plain hub: negotiate at the hub URL with no token, then the dashboard meth
   assert.equal(plainOff.status, 404);
   const tokenless = await fetch(`http://127.0.0.1:${sim.servicePort}/client/negotiate?hub=telemetry&negotiateVersion=1`, { method: 'POST' });
   assert.equal(tokenless.status, 401);
+});
+
+test('remote service unreachable: the devices and the snapshot carry on, and the failure is logged once', async (t) => {
+  const port = await freePort(); // nothing listens there
+  const lonely = await startSimulator({
+    connectionString: `Endpoint=http://127.0.0.1:${port};AccessKey=NoServiceHere0123456789;Version=1.0;`,
+    args: ['--remote-service', '--vehicles', '4', '--rate', '5', '--machines', '2', '--rigs', '1', '--reading-rate', '5'],
+  });
+  t.after(() => lonely.stop());
+  const newest = async () => {
+    const { positions, readings } = await (await fetch(`${lonely.apiBase}/snapshot`)).json();
+    return Math.max(...positions.map((p) => p.ts), ...readings.map((r) => r.ts));
+  };
+  const first = await waitFor(newest, { what: 'a first snapshot' });
+  await sleep(2000);
+  assert.ok((await newest()) >= first + 1500, 'the devices kept reporting while every send failed');
+  const warnings = lonely.output().split('\n').filter((line) => line.includes('remote SignalR service'));
+  assert.equal(warnings.length, 1, `one warning, not one per send: ${warnings.join('\n')}`);
 });

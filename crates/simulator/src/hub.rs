@@ -349,7 +349,13 @@ impl Hub {
     /// resume on a new socket and lose nothing; others reconnect); returns how many.
     pub fn cut_transports(&self) -> usize {
         let connections: Vec<_> = self.by_id.lock().expect("hub lock").values().cloned().collect();
-        connections.iter().filter(|c| c.transport == TransportKind::WebSockets).inspect(|c| c.kick.notify_one()).count()
+        // Only sockets that are up (waiting on `kick`): a stored permit would cut the next
+        // resumed socket at once.
+        connections
+            .iter()
+            .filter(|c| c.transport == TransportKind::WebSockets)
+            .inspect(|c| c.kick.notify_waiters())
+            .count()
     }
 
     /// Fault: sends every connection a frame that breaks the protocol; returns how many.

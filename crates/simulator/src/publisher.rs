@@ -5,7 +5,9 @@
 //! Every call goes through [`AppState`], so the pipeline and the functions do not care which:
 //! `send_to_all`, `send_to_group` and `change_group` (join or leave).
 
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use signalr::url::encode_component;
@@ -14,6 +16,7 @@ use crate::connection_string::ConnectionString;
 use crate::hub::Broadcast;
 use crate::jwt;
 use crate::AppState;
+use tokio::sync::mpsc;
 
 /// The embedded service, or a remote one.
 pub enum Publisher {
@@ -22,25 +25,93 @@ pub enum Publisher {
 }
 
 /// A remote service reached through its REST API (`{Endpoint}/api/v1/hubs/{hub}...`).
+///
+/// Sends never hold up the devices: they go into bounded queues served by a few workers (a
+/// group always to the same worker, so its messages stay in order); when the service is slow
+/// or gone and a queue is full, the message is dropped and counted, as the service itself
+/// would drop messages for a client that cannot keep up.
 pub struct Remote {
+    shared: Arc<Shared>,
+    queues: OnceLock<Vec<mpsc::Sender<Queued>>>,
+}
+
+/// What the callers and the workers share.
+struct Shared {
     client: reqwest::Client,
     connection: ConnectionString,
-    /// The last failure logged, so an unreachable service logs once, not ten times a second.
-    last_error: Mutex<Option<String>>,
+    dropped: AtomicU64,
+    log: Mutex<FailureLog>,
+}
+
+/// One queued send: the URL path after the hub and the JSON body.
+struct Queued {
+    hub: String,
+    path: String,
+    body: Vec<u8>,
+}
+
+/// Rate-limited failure logging: an unreachable service logs once every
+/// [`LOG_EVERY`], with how many failures it did not log, not on every send.
+#[derive(Default)]
+struct FailureLog {
+    logged_at: Option<Instant>,
+    suppressed: u64,
+    failing: bool,
 }
 
 /// Lifetime of the REST tokens the publisher signs for itself.
 const REST_TOKEN_SECONDS: i64 = 300;
+const WORKERS: usize = 4;
+const QUEUE: usize = 256;
+const LOG_EVERY: Duration = Duration::from_secs(30);
 
 impl Remote {
     pub fn new(connection: ConnectionString) -> Self {
         let client = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(10))
+            .timeout(Duration::from_secs(10))
+            .connect_timeout(Duration::from_secs(3))
             .build()
             .unwrap_or_else(|_| reqwest::Client::new());
-        Self { client, connection, last_error: Mutex::new(None) }
+        let shared = Shared { client, connection, dropped: AtomicU64::new(0), log: Mutex::default() };
+        Self { shared: Arc::new(shared), queues: OnceLock::new() }
     }
 
+    /// Queues `target(arguments...)` for `path` (after the hub); never waits.
+    fn send(&self, hub: &str, path: &str, target: &str, arguments: &impl Serialize) {
+        #[derive(Serialize)]
+        struct Body<'a, A> {
+            target: &'a str,
+            arguments: &'a A,
+        }
+        let Ok(body) = serde_json::to_vec(&Body { target, arguments }) else { return };
+        let queues = self.queues.get_or_init(|| self.start_workers());
+        let worker = path.bytes().fold(0usize, |h, b| h.wrapping_mul(31).wrapping_add(b as usize)) % queues.len();
+        let send = Queued { hub: hub.to_string(), path: path.to_string(), body };
+        if queues[worker].try_send(send).is_err() {
+            self.shared.dropped.fetch_add(1, Ordering::Relaxed);
+            let error = "the send queue is full (the service is slow or unreachable): message dropped".to_string();
+            self.shared.log(Some(&error));
+        }
+    }
+
+    fn start_workers(&self) -> Vec<mpsc::Sender<Queued>> {
+        (0..WORKERS)
+            .map(|_| {
+                let (tx, mut rx) = mpsc::channel::<Queued>(QUEUE);
+                let shared = self.shared.clone();
+                tokio::spawn(async move {
+                    while let Some(send) = rx.recv().await {
+                        let url = shared.url(&send.hub, &send.path);
+                        let _ = shared.request(reqwest::Method::POST, url, Some(send.body)).await;
+                    }
+                });
+                tx
+            })
+            .collect()
+    }
+}
+
+impl Shared {
     /// `{Endpoint}/api/v1/hubs/{hub}` followed by `path`.
     fn url(&self, hub: &str, path: &str) -> String {
         format!("{}/api/v1/hubs/{}{path}", self.connection.endpoint, encode_component(&hub.to_ascii_lowercase()))
@@ -73,38 +144,34 @@ impl Remote {
             Ok(response) => {
                 let status = response.status();
                 let detail = response.text().await.unwrap_or_default();
-                Err(format!("{method} {url} answered {status}: {}", detail.chars().take(200).collect::<String>()))
+                Err(format!("{method} answered {status}: {}", detail.chars().take(200).collect::<String>()))
             }
-            Err(error) => Err(format!("{method} {url} failed: {error}")),
+            Err(error) => Err(format!("{method} failed: {}", error.without_url())),
         };
         self.log(outcome.as_ref().err());
         outcome
     }
 
     fn log(&self, error: Option<&String>) {
-        let mut last = self.last_error.lock().expect("publisher log lock");
-        match (error, last.as_ref()) {
-            (Some(error), Some(previous)) if error == previous => {}
-            (Some(error), _) => {
-                tracing::warn!(%error, "remote SignalR service");
-                *last = Some(error.clone());
+        let mut log = self.log.lock().expect("publisher log lock");
+        match error {
+            Some(error) => {
+                log.failing = true;
+                if log.logged_at.is_some_and(|at| at.elapsed() < LOG_EVERY) {
+                    log.suppressed += 1;
+                    return;
+                }
+                let (suppressed, dropped) = (log.suppressed, self.dropped.load(Ordering::Relaxed));
+                tracing::warn!(%error, suppressed, dropped, endpoint = %self.connection.endpoint, "remote SignalR service");
+                log.logged_at = Some(Instant::now());
+                log.suppressed = 0;
             }
-            (None, Some(_)) => {
-                tracing::info!("remote SignalR service reachable again");
-                *last = None;
+            None if log.failing => {
+                tracing::info!(endpoint = %self.connection.endpoint, "remote SignalR service reachable again");
+                *log = FailureLog::default();
             }
-            (None, None) => {}
+            None => {}
         }
-    }
-
-    async fn send(&self, hub: &str, path: &str, target: &str, arguments: &impl Serialize) -> Result<(), String> {
-        #[derive(Serialize)]
-        struct Body<'a, A> {
-            target: &'a str,
-            arguments: &'a A,
-        }
-        let body = serde_json::to_vec(&Body { target, arguments }).map_err(|e| e.to_string())?;
-        self.request(reqwest::Method::POST, self.url(hub, path), Some(body)).await.map(|_| ())
     }
 }
 
@@ -126,9 +193,7 @@ impl AppState {
             Publisher::Embedded => {
                 self.hubs.get(hub).broadcast(Broadcast::invocation(target, arguments));
             }
-            Publisher::Remote(remote) => {
-                let _ = remote.send(hub, "", target, &arguments).await;
-            }
+            Publisher::Remote(remote) => remote.send(hub, "", target, &arguments),
         }
     }
 
@@ -142,8 +207,7 @@ impl AppState {
                 self.hubs.get(hub).send_to_group(group, &Broadcast::invocation(target, arguments), &[]);
             }
             Publisher::Remote(remote) => {
-                let path = format!("/groups/{}", encode_component(group));
-                let _ = remote.send(hub, &path, target, &arguments).await;
+                remote.send(hub, &format!("/groups/{}", encode_component(group)), target, &arguments)
             }
         }
     }
@@ -164,7 +228,7 @@ impl AppState {
                 let path =
                     format!("/groups/{}/connections/{}", encode_component(group), encode_component(connection_id));
                 let method = if join { reqwest::Method::PUT } else { reqwest::Method::DELETE };
-                let status = remote.request(method, remote.url(hub, &path), None).await?;
+                let status = remote.shared.request(method, remote.shared.url(hub, &path), None).await?;
                 Ok(status != 404)
             }
         }
@@ -179,7 +243,7 @@ mod tests {
     fn rest_urls_and_tokens_follow_the_service_contract() {
         let connection: ConnectionString =
             "Endpoint=https://demo.service.signalr.net;AccessKey=secret;Version=1.0;".parse().unwrap();
-        let remote = Remote::new(connection);
+        let remote = Remote::new(connection).shared;
         let url = remote.url("Telemetry", "/groups/site%3Anorth");
         assert_eq!(url, "https://demo.service.signalr.net/api/v1/hubs/telemetry/groups/site%3Anorth");
         let claims = jwt::verify(&remote.token(&url), "secret", jwt::unix_now(), &[&url]).unwrap();

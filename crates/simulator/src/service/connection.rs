@@ -142,6 +142,8 @@ struct Connection<'a> {
     stream_rx: Option<mpsc::UnboundedReceiver<HubMessage>>,
     closing: bool,
     dropped: u64,
+    /// The last deferred hub method, which the next one waits for.
+    later: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl<'a> Connection<'a> {
@@ -176,6 +178,7 @@ impl<'a> Connection<'a> {
             stream_rx: Some(stream_rx),
             closing: false,
             dropped: 0,
+            later: None,
         }
     }
 
@@ -323,12 +326,17 @@ impl<'a> Connection<'a> {
                 self.streams.insert(invocation_id, task);
             }
             Action::Later(work) => {
+                // One at a time, in the order called (as a hub runs a client's invocations).
                 let tx = self.stream_tx.clone();
-                tokio::spawn(async move {
+                let previous = self.later.take();
+                self.later = Some(tokio::spawn(async move {
+                    if let Some(previous) = previous {
+                        let _ = previous.await;
+                    }
                     for message in work.await {
                         let _ = tx.send(message);
                     }
-                });
+                }));
             }
             Action::None => {}
         }

@@ -96,6 +96,10 @@ fn plain_params(state: &AppState, hub: String, mut params: HashMap<String, Strin
     if !state.settings.transports.plain_hub {
         return Err(ApiError::not_found("no plain hub here: start the simulator with --plain-hub"));
     }
+    // Only the dashboards' hub: no token is asked, so no one may create hubs at will.
+    if !hub.eq_ignore_ascii_case(telemetry::HUB) {
+        return Err(ApiError::not_found(format!("no hub {hub:?} here; the plain hub is /hubs/{}", telemetry::HUB)));
+    }
     params.insert("hub".into(), hub);
     Ok(Query(params))
 }
