@@ -272,7 +272,10 @@ pub fn FleetMap() -> impl IntoView {
                 }
             }
         }));
-        let container = element.clone();
+        // The closures handed to Leaflet must not hold the map's element: wasm-bindgen keeps
+        // what a live closure captures as a GC root, the element reaches the map and the map
+        // its handlers, so the closure would never be collected and every map ever mounted
+        // (its whole DOM) would stay in memory. The element is looked up when needed instead.
         map.on_mouse_move(Box::new(move |event| {
             let at = event.lat_lng();
             cursor.set(Some((at.lat(), at.lng())));
@@ -280,8 +283,10 @@ pub fn FleetMap() -> impl IntoView {
             let view = state.with_value(|s| s.as_ref().map(|s| viewport(&s.map)));
             let under = view.and_then(|view| pick(store, &view, (point.x(), point.y())));
             if hovered.get_untracked() != under {
-                let html: &web_sys::HtmlElement = &container;
-                let _ = html.style().set_property("cursor", if under.is_some() { "pointer" } else { "" });
+                if let Some(container) = node.get_untracked() {
+                    let html: &web_sys::HtmlElement = &container;
+                    let _ = html.style().set_property("cursor", if under.is_some() { "pointer" } else { "" });
+                }
                 hovered.set(under);
             }
         }));

@@ -257,3 +257,32 @@ test('tiles from a configured tile server load; a dead one is reported, not blan
   });
   await page.context().close();
 });
+
+test('a map left behind by a screen change is freed, its whole DOM with it', async () => {
+  const page = await openPage(browser, `${site.url}?apiBase=${encodeURIComponent(sim.apiBase)}#/fleet`);
+  await waitFor(async () => Number(await page.getByTestId('map-vehicle-count').textContent()) > 0, { what: 'the map' });
+  // Hover it, so the pointer handlers have run and hold whatever they hold.
+  const box = await page.getByTestId('fleet-map').boundingBox();
+  await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+  await page.evaluate(() => {
+    window.firstMap = new WeakRef(document.querySelector('[data-testid="fleet-map"]'));
+  });
+  for (let i = 0; i < 3; i += 1) {
+    await page.getByTestId('nav-alerts').click();
+    await page.getByTestId('nav-fleet').click();
+    await waitFor(async () => Number(await page.getByTestId('map-vehicle-count').textContent()) > 0, { what: 'the map again' });
+  }
+  await page.getByTestId('nav-alerts').click();
+  const cdp = await page.context().newCDPSession(page);
+  // Twice: closures released by the first collection's finalizers go in the second.
+  await waitFor(
+    async () => {
+      await cdp.send('HeapProfiler.collectGarbage');
+      await new Promise((r) => setTimeout(r, 200));
+      await cdp.send('HeapProfiler.collectGarbage');
+      return page.evaluate(() => window.firstMap.deref() === undefined);
+    },
+    { timeoutMs: 10000, intervalMs: 500, what: 'the first map element to be garbage collected' },
+  );
+  await page.context().close();
+});
