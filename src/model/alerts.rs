@@ -79,11 +79,18 @@ impl AlertEntry {
 }
 
 /// Alerts, newest first.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct AlertFeed {
     entries: VecDeque<AlertEntry>,
     /// Ids held, so a storm of new alerts does not search the list for each.
     ids: HashSet<String>,
+}
+
+impl Default for AlertFeed {
+    /// Room for the whole bound from the start, so a storm does not grow memory in steps.
+    fn default() -> Self {
+        Self { entries: VecDeque::with_capacity(CAPACITY + 1), ids: HashSet::with_capacity(CAPACITY + 1) }
+    }
 }
 
 impl AlertFeed {
@@ -221,10 +228,12 @@ mod tests {
         feed.raise(vec![alert("c", 2)]);
         assert_eq!(feed.len(), 3, "a repeated id is not a new entry");
         assert!(feed.iter().find(|e| e.alert.id == "c").unwrap().acknowledged.is_some());
+        let allocated = (feed.entries.capacity(), feed.ids.capacity());
         for i in 0..(CAPACITY + 50) {
             feed.raise(vec![alert(&format!("storm-{i}"), 100 + i as i64)]);
         }
         assert_eq!(feed.len(), CAPACITY);
+        assert_eq!((feed.entries.capacity(), feed.ids.capacity()), allocated, "a storm must not grow memory");
         assert_eq!(feed.iter().next().unwrap().alert.id, format!("storm-{}", CAPACITY + 49));
     }
 

@@ -49,8 +49,12 @@ pub struct Column {
 }
 
 impl Series {
+    /// The whole bound is allocated now, so a series costs the same on its first point as after
+    /// an hour: memory depends on how many series there are, never on how long the page has been
+    /// open (a buffer grown on demand doubles, and the step shows as growth hours later).
     pub fn with_capacity(capacity: usize) -> Self {
-        Self { points: VecDeque::with_capacity(capacity.min(1024)), capacity: capacity.max(1) }
+        let capacity = capacity.max(1);
+        Self { points: VecDeque::with_capacity(capacity), capacity }
     }
 
     /// Appends a point. Points older than the newest are dropped (a late or replayed reading
@@ -134,6 +138,17 @@ mod tests {
         assert!(!s.push(4, 9.0), "older than the newest");
         assert!(!s.push(6, f64::NAN));
         assert_eq!(s.last(), Some(Point { ts: 5, value: 5.0 }));
+    }
+
+    #[test]
+    fn memory_is_allocated_once_for_the_whole_bound() {
+        let mut s = Series::default();
+        let allocated = s.points.capacity();
+        assert!(allocated >= DEFAULT_CAPACITY);
+        for ts in 0..(2 * DEFAULT_CAPACITY as i64) {
+            s.push(ts, 1.0);
+        }
+        assert_eq!(s.points.capacity(), allocated, "filling the series must not reallocate");
     }
 
     #[test]

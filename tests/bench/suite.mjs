@@ -325,7 +325,8 @@ async function mapFrames(browser, site) {
   details.push(
     `### Map frame times\n\nThe Fleet screen with the whole fleet in view (*fit fleet*), every vehicle reporting once a second; ` +
       `frames counted with requestAnimationFrame for ${seconds} s. Peers in the same run: stock Leaflet 1.9.4 with one ` +
-      `\`circleMarker\` per vehicle on its canvas renderer, and with its default DOM markers, a quarter of them moved every 250 ms.\n\n` +
+      `\`circleMarker\` per vehicle on its canvas renderer, and with its default DOM markers, a quarter of them moved every 250 ms. ` +
+      `This section alone: \`scripts/bench.sh --only map\`.\n\n` +
       `| renderer | vehicles | frames/s | p50 | p95 | max | frames > 50 ms |\n|---|---|---|---|---|---|---|\n${lines.join('\n')}`,
   );
 }

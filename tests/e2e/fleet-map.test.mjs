@@ -41,7 +41,15 @@ test('the map shows every vehicle the simulator sends, on a plain background', a
   await waitFor(async () => (await page.getByTestId('map-vehicle-count').textContent()) === '9', { what: 'veh-00001..9' });
   await page.getByTestId('filter-query').fill('');
   await waitFor(async () => (await page.getByTestId('map-vehicle-count').textContent()) === '300', { what: 'all again' });
-  // Leaflet's canvas renderer drew them (a canvas inside the map with coloured pixels).
+  // By state: only the moving ones (some of the fleet is always idle or stopped), then all.
+  await page.getByTestId('filter-state').selectOption('moving');
+  await waitFor(async () => {
+    const shown = Number(await page.getByTestId('map-vehicle-count').textContent());
+    return shown > 0 && shown < 300;
+  }, { what: 'only the moving vehicles' });
+  await page.getByTestId('filter-state').selectOption('');
+  await waitFor(async () => (await page.getByTestId('map-vehicle-count').textContent()) === '300', { what: 'all again' });
+  // Our canvas layer drew them (a canvas inside the map with coloured pixels).
   const colours = await page.evaluate(() => {
     const canvas = document.querySelector('[data-testid="fleet-map"] canvas');
     if (!canvas) return 0;
@@ -222,6 +230,15 @@ test('trails for all are drawn on the map; the selected vehicle has a speed char
     what: 'three reports in the speed chart',
   });
   assert.match(await page.locator('.speed-chart figcaption').textContent(), /^speed, last \d+ reports \(max \d+ km\/h\)$/);
+  // Selected, a vehicle's own trail is drawn without "trails for all".
+  await page.evaluate(() => {
+    location.hash = '#/fleet?vehicle=trail-test';
+  });
+  await waitFor(async () => (await page.getByTestId('selection-id').textContent()) === 'trail-test', { what: 'trail-test selected' });
+  await waitFor(async () => {
+    const { n, width } = await paintedAlongTheTrail();
+    return width > 20 && n >= width * 0.8;
+  }, { what: "the selected vehicle's trail" });
   await page.context().close();
 });
 

@@ -156,6 +156,31 @@ test('from the history: filters, counts, acknowledge, and the link to the device
   await page.context().close();
 });
 
+test('an alert whose rule returns to normal shows as cleared; an alert on a vehicle links to it on the map', async () => {
+  const page = await live();
+  const hot = alert({ severity: 'critical', message: 'oven too hot' });
+  await publish([hot]);
+  await waitFor(async () => (await toast(page, hot.device).count()) === 1, { what: 'the toast' });
+  assert.doesNotMatch(await toast(page, hot.device).textContent(), /back to normal/);
+  await publish([{ id: hot.id, ts: Date.now() }], 'alertCleared');
+  await waitFor(async () => /back to normal/.test(await toast(page, hot.device).textContent()), { what: 'the toast says cleared' });
+  await page.getByTestId('nav-alerts').click();
+  const row = page.locator(`[data-testid="history-row"][data-alert-id="${hot.id}"]`);
+  await waitFor(async () => (await row.count()) === 1, { what: 'the history row' });
+  assert.equal(await row.getByTestId('history-state').textContent(), 'cleared');
+  // A vehicle's alert: the device link selects the vehicle on the fleet map.
+  const vehicle = (await (await fetch(`${sim.apiBase}/snapshot`)).json()).positions[0].id;
+  const speeding = alert({ device: vehicle, metric: 'speed', message: 'too fast' });
+  await publish([speeding]);
+  const link = page.locator(`[data-alert-id="${speeding.id}"] [data-testid="history-device"]`);
+  await waitFor(async () => (await link.count()) === 1, { what: 'the vehicle alert in the history' });
+  await link.click();
+  await waitFor(async () => (await page.evaluate(() => location.hash)) === `#/fleet?vehicle=${vehicle}`, { what: 'the fleet screen' });
+  await waitFor(async () => (await page.getByTestId('selection-id').count()) === 1, { what: 'the selection panel' });
+  assert.equal(await page.getByTestId('selection-id').textContent(), vehicle);
+  await page.context().close();
+});
+
 test('repeats fold into one toast with a counter; info and warning leave on time, not under the pointer', async () => {
   const page = await live(quickSite.url);
   const first = alert({ severity: 'warning' });
@@ -174,6 +199,15 @@ test('repeats fold into one toast with a counter; info and warning leave on time
   assert.equal(await toast(page, first.device).count(), 1, 'paused while hovered');
   await page.getByTestId('nav-overview').hover();
   await waitFor(async () => (await toast(page, first.device).count()) === 0, { what: 'gone after the pointer left' });
+  // The same for a keyboard user: while focus is inside a toast it stays; focus moved away, it goes.
+  const focused = alert({ severity: 'info' });
+  await publish([focused]);
+  await waitFor(async () => (await toast(page, focused.device).count()) === 1, { what: 'the info toast' });
+  await toast(page, focused.device).getByTestId('toast-ack').focus();
+  await sleep(2500);
+  assert.equal(await toast(page, focused.device).count(), 1, 'paused while focused');
+  await page.getByTestId('nav-overview').focus();
+  await waitFor(async () => (await toast(page, focused.device).count()) === 0, { what: 'gone after focus left' });
   // A critical one stays, and sounds when sound is on (off by default): count the tones made.
   await page.evaluate(() => {
     window.__tones = 0;
