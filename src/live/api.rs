@@ -2,7 +2,7 @@
 //! Made to the functions API (`apiBase`), or as hub methods when the dashboard talks to a hub
 //! directly (`hubUrl`): `snapshot()`, `subscribe(groups)`, `acknowledge(by, ids)`.
 
-use gloo_net::http::Request;
+use gloo_net::http::{Request, Response};
 use serde::de::IgnoredAny;
 use signalr::web::{HubConnection, InvokeError};
 use telemetry::{AckManyRequest, AlertAcknowledged, Snapshot, SubscriptionRequest};
@@ -49,17 +49,7 @@ impl Api {
         match self {
             Api::Functions(api_base) => {
                 let body = SubscriptionRequest { connection_id: connection_id.to_string(), groups };
-                let response = Request::post(&format!("{api_base}/subscriptions"))
-                    .json(&body)
-                    .map_err(|e| format!("cannot encode the subscription: {e}"))?
-                    .send()
-                    .await
-                    .map_err(|e| format!("subscription request failed: {e}"))?;
-                if !response.ok() {
-                    let detail = response.text().await.unwrap_or_default();
-                    return Err(format!("subscription answered HTTP {}: {detail}", response.status()));
-                }
-                Ok(())
+                post_json(&format!("{api_base}/subscriptions"), &body, "subscription").await.map(drop)
             }
             Api::Hub(hub) => match hub.invoke::<IgnoredAny>("subscribe", &(groups,)).await {
                 Ok(_) => Ok(()),
@@ -94,15 +84,22 @@ async fn acknowledge_through_functions(
     by: &str,
 ) -> Result<Vec<AlertAcknowledged>, String> {
     let body = AckManyRequest { by: by.to_string(), ids: ids.to_vec() };
-    let response = Request::post(&format!("{api_base}/alerts/ack"))
-        .json(&body)
-        .map_err(|e| format!("cannot encode the acknowledgement: {e}"))?
+    let response = post_json(&format!("{api_base}/alerts/ack"), &body, "acknowledgement").await?;
+    response.json().await.map_err(|e| format!("acknowledgement answer is not the expected JSON: {e}"))
+}
+
+/// POSTs `body` as JSON; an answer other than 2xx is an error carrying its status and body.
+/// `what` names the request in the messages the status bar shows.
+async fn post_json(url: &str, body: &impl serde::Serialize, what: &str) -> Result<Response, String> {
+    let response = Request::post(url)
+        .json(body)
+        .map_err(|e| format!("cannot encode the {what}: {e}"))?
         .send()
         .await
-        .map_err(|e| format!("acknowledgement request failed: {e}"))?;
+        .map_err(|e| format!("{what} request failed: {e}"))?;
     if !response.ok() {
         let detail = response.text().await.unwrap_or_default();
-        return Err(format!("acknowledgement answered HTTP {}: {detail}", response.status()));
+        return Err(format!("{what} answered HTTP {}: {detail}", response.status()));
     }
-    response.json().await.map_err(|e| format!("acknowledgement answer is not the expected JSON: {e}"))
+    Ok(response)
 }
