@@ -8,12 +8,5 @@
 #   scripts/bench.sh --soak-minutes 2     # a shorter soak
 #   scripts/bench.sh --quick --out target/bench/BENCHMARKS.md   # seconds; what the tests run
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$ROOT"
-
-"$ROOT/scripts/bootstrap.sh"
-export PATH="$ROOT/node_modules/.bin:$HOME/.cargo/bin:$PATH"
-
-cargo build --release -p simulator --locked
-trunk build --release --locked
+source "$(dirname "${BASH_SOURCE[0]}")/release-build.sh"
 exec node tests/bench/suite.mjs "$@"

@@ -9,12 +9,5 @@
 #   scripts/long-run.sh --minutes 120 --vehicles 5000
 #   scripts/long-run.sh --quick                   # half a minute; what the tests run
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$ROOT"
-
-"$ROOT/scripts/bootstrap.sh"
-export PATH="$ROOT/node_modules/.bin:$HOME/.cargo/bin:$PATH"
-
-cargo build --release -p simulator --locked
-trunk build --release --locked
+source "$(dirname "${BASH_SOURCE[0]}")/release-build.sh"
 SIMULATOR_BIN="$ROOT/target/release/simulator" exec node tests/long/hours-in-minutes.mjs "$@"
