@@ -4,7 +4,7 @@
 
 use proptest::prelude::*;
 use signalr::negotiate::parse_response;
-use signalr::protocol::{Framer, HubMessage, HubProtocol};
+use signalr::protocol::{Framer, HubMessage, HubProtocol, Payload};
 use signalr::{Session, SessionConfig};
 
 /// Records of `stream` fed to `framer` in pieces cut at `cuts`.
@@ -47,6 +47,21 @@ proptest! {
     fn message_parsing_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
         let _ = HubProtocol::Json.parse(&bytes);
         let _ = HubProtocol::MessagePack.parse(&bytes);
+    }
+
+    #[test]
+    fn payload_decoding_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..256), flip in any::<(usize, u8)>()) {
+        // Arbitrary bytes, and a valid encoding of a nested value with one byte changed.
+        let value = serde_json::json!({"id": "veh-1", "lat": 47.5, "n": -3, "list": [1, "two", null, {"x": [true]}]});
+        let mut mutated = rmp_serde::to_vec_named(&value).unwrap();
+        let at = flip.0 % mutated.len();
+        mutated[at] ^= flip.1.max(1);
+        for input in [&bytes, &mutated] {
+            let payload = Payload::MessagePack(input.clone());
+            let _ = payload.decode::<serde_json::Value>();
+            let _ = payload.decode::<Vec<(String, f64)>>();
+            let _ = payload.decode::<serde::de::IgnoredAny>();
+        }
     }
 
     #[test]

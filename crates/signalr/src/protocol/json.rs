@@ -156,7 +156,7 @@ impl Serialize for JsonPayload<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match self.0 {
             Payload::Json(raw) => raw.serialize(serializer),
-            Payload::MessagePack(bytes) => rmp_serde::from_slice::<serde_json::Value>(bytes)
+            Payload::MessagePack(bytes) => super::msgpack::from_slice::<serde_json::Value>(bytes)
                 .map_err(serde::ser::Error::custom)?
                 .serialize(serializer),
         }

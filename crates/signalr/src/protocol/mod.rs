@@ -51,9 +51,7 @@ impl Payload {
     pub fn decode<T: DeserializeOwned>(&self) -> Result<T, ProtocolError> {
         match self {
             Payload::Json(raw) => serde_json::from_str(raw.get()).map_err(|e| ProtocolError::Decode(e.to_string())),
-            Payload::MessagePack(bytes) => {
-                rmp_serde::from_slice(bytes).map_err(|e| ProtocolError::Decode(e.to_string()))
-            }
+            Payload::MessagePack(bytes) => msgpack::from_slice(bytes),
         }
     }
 }
@@ -198,9 +196,7 @@ impl HubProtocol {
             HubProtocol::Json => serde_json::value::to_raw_value(value)
                 .map(Payload::Json)
                 .map_err(|e| ProtocolError::Encode(e.to_string())),
-            HubProtocol::MessagePack => rmp_serde::to_vec_named(value)
-                .map(Payload::MessagePack)
-                .map_err(|e| ProtocolError::Encode(e.to_string())),
+            HubProtocol::MessagePack => msgpack::to_vec(value).map(Payload::MessagePack),
         }
     }
 

@@ -18,7 +18,14 @@
 //! decodes it straight into its own types. Extra trailing array elements are ignored, as
 //! newer peers may append fields.
 
+mod de;
+mod ser;
+
 use serde::Serialize;
+
+pub use de::from_slice;
+use de::Token;
+pub use ser::to_vec;
 
 use super::{Headers, HubMessage, Payload, ProtocolError, DEFAULT_MAX_RECORD};
 
@@ -336,6 +343,64 @@ impl<'a> Reader<'a> {
         Ok(ids)
     }
 
+    /// The next value's marker and length (or scalar), for decoding into app types.
+    fn token(&mut self) -> Result<Token<'a>, ProtocolError> {
+        let marker = self.byte()?;
+        Ok(match marker {
+            0x00..=0x7f => Token::Uint(u64::from(marker)),
+            0xe0..=0xff => Token::Int(i64::from(marker as i8)),
+            0x80..=0x8f => Token::Map(u32::from(marker & 0x0f)),
+            0x90..=0x9f => Token::Array(u32::from(marker & 0x0f)),
+            0xa0..=0xbf => self.str_body(u64::from(marker & 0x1f))?,
+            0xc0 => Token::Nil,
+            0xc2 => Token::Bool(false),
+            0xc3 => Token::Bool(true),
+            0xc4 => Token::Bin(self.sized(1)?),
+            0xc5 => Token::Bin(self.sized(2)?),
+            0xc6 => Token::Bin(self.sized(4)?),
+            0xca => Token::F32(f32::from_bits(self.be(4)? as u32)),
+            0xcb => Token::F64(f64::from_bits(self.be(8)?)),
+            0xcc => Token::Uint(self.be(1)?),
+            0xcd => Token::Uint(self.be(2)?),
+            0xce => Token::Uint(self.be(4)?),
+            0xcf => Token::Uint(self.be(8)?),
+            0xd0 => Token::Int(i64::from(self.be(1)? as u8 as i8)),
+            0xd1 => Token::Int(i64::from(self.be(2)? as u16 as i16)),
+            0xd2 => Token::Int(i64::from(self.be(4)? as u32 as i32)),
+            0xd3 => Token::Int(self.be(8)? as i64),
+            0xd9 => {
+                let len = self.be(1)?;
+                self.str_body(len)?
+            }
+            0xda => {
+                let len = self.be(2)?;
+                self.str_body(len)?
+            }
+            0xdb => {
+                let len = self.be(4)?;
+                self.str_body(len)?
+            }
+            0xdc => Token::Array(self.be(2)? as u32),
+            0xdd => Token::Array(self.be(4)? as u32),
+            0xde => Token::Map(self.be(2)? as u32),
+            0xdf => Token::Map(self.be(4)? as u32),
+            0xc1 => return Err(invalid("the reserved MessagePack marker 0xc1")),
+            // ext8/16/32, fixext: no app type is made of extension values.
+            _ => return Err(invalid(format!("a MessagePack extension value (marker 0x{marker:02x})"))),
+        })
+    }
+
+    /// Bytes whose length comes first as a `len_bytes`-byte big-endian number.
+    fn sized(&mut self, len_bytes: u64) -> Result<&'a [u8], ProtocolError> {
+        let len = self.be(len_bytes)?;
+        self.take(len)
+    }
+
+    fn str_body(&mut self, len: u64) -> Result<Token<'a>, ProtocolError> {
+        let bytes = self.take(len)?;
+        std::str::from_utf8(bytes).map(Token::Str).map_err(|_| invalid("a string that is not UTF-8"))
+    }
+
     /// The raw bytes of one value of any kind.
     fn value(&mut self) -> Result<&'a [u8], ProtocolError> {
         let start = self.pos;
@@ -575,7 +640,7 @@ fn put_payload(out: &mut Vec<u8>, payload: &Payload) -> Result<(), ProtocolError
         }
         Payload::Json(raw) => {
             let value: serde_json::Value = serde_json::from_str(raw.get()).map_err(encode_error)?;
-            rmp_serde::encode::write_named(out, &value).map_err(encode_error)
+            ser::write(out, &value)
         }
     }
 }
@@ -689,7 +754,7 @@ pub fn write_invocation<A: Serialize>(target: &str, arguments: A) -> Result<Vec<
     put_opt_str(&mut body, None)?;
     put_str(&mut body, target)?;
     let at = body.len();
-    rmp_serde::encode::write_named(&mut body, &arguments).map_err(encode_error)?;
+    ser::write(&mut body, &arguments)?;
     if !matches!(body.get(at), Some(0x90..=0x9f | 0xdc | 0xdd)) {
         return Err(ProtocolError::Encode("the arguments must serialize as an array".into()));
     }
