@@ -1,8 +1,8 @@
 //! What the page measures about itself, for the benchmark suite (`scripts/bench.sh`): the
 //! latency from each datum's device timestamp to the moment it is applied (every sample, in a
-//! histogram), counts of what was applied, when the first live datum arrived, and the wasm
-//! memory size. Read from JavaScript as `window.dashboardMetrics()`, reset with
-//! `window.dashboardMetrics.reset()`. Recording is plain data outside the reactive graph, so it
+//! histogram), counts of what was applied, when the first live datum arrived, the wasm
+//! memory size and the bytes its heap holds. Read from JavaScript as
+//! `window.dashboardMetrics()`, reset with `window.dashboardMetrics.reset()`. Recording is plain data outside the reactive graph, so it
 //! never causes a render.
 
 use std::cell::RefCell;
@@ -26,6 +26,64 @@ struct Metrics {
 
 thread_local! {
     static METRICS: RefCell<Metrics> = RefCell::new(Metrics::default());
+}
+
+/// Bytes the wasm heap holds right now (allocated and not yet freed). Linear memory only ever
+/// grows, so its size is a high-water mark: a large transient allocation (a snapshot of
+/// thousands of vehicles) raises it once and for good. A leak shows as growth of this count.
+#[cfg(target_arch = "wasm32")]
+mod heap {
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    pub static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+    /// The default allocator, counting.
+    pub struct Counting;
+
+    // SAFETY: every call is forwarded to `System` unchanged; only a counter is added.
+    unsafe impl GlobalAlloc for Counting {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            let ptr = unsafe { System.alloc(layout) };
+            if !ptr.is_null() {
+                LIVE.fetch_add(layout.size(), Ordering::Relaxed);
+            }
+            ptr
+        }
+
+        unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+            let ptr = unsafe { System.alloc_zeroed(layout) };
+            if !ptr.is_null() {
+                LIVE.fetch_add(layout.size(), Ordering::Relaxed);
+            }
+            ptr
+        }
+
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            unsafe { System.dealloc(ptr, layout) };
+            LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        }
+
+        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+            let new = unsafe { System.realloc(ptr, layout, new_size) };
+            if !new.is_null() {
+                LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+                LIVE.fetch_add(new_size, Ordering::Relaxed);
+            }
+            new
+        }
+    }
+
+    #[global_allocator]
+    static ALLOCATOR: Counting = Counting;
+}
+
+/// Bytes held by the wasm heap now (0 off the browser).
+fn heap_in_use() -> usize {
+    #[cfg(target_arch = "wasm32")]
+    return heap::LIVE.load(std::sync::atomic::Ordering::Relaxed);
+    #[cfg(not(target_arch = "wasm32"))]
+    0
 }
 
 fn performance_now() -> f64 {
@@ -91,6 +149,7 @@ fn snapshot() -> JsValue {
     let memory = wasm_bindgen::memory().unchecked_into::<js_sys::WebAssembly::Memory>();
     let bytes = memory.buffer().unchecked_into::<js_sys::ArrayBuffer>().byte_length();
     set(&object, "wasmMemoryBytes", (bytes as f64).into());
+    set(&object, "wasmHeapInUseBytes", (heap_in_use() as f64).into());
     object.into()
 }
 

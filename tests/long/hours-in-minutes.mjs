@@ -9,9 +9,9 @@
 // (a network blip: stateful reconnect must bridge it and lose nothing) and drops every
 // connection (a service restart: the page reconnects as a new connection and reloads the
 // snapshot; what was published in that gap is the documented best-effort loss). Every 10 s
-// the run samples memory (wasm, JS heap retained after a forced collection), the page's own
-// counters (messages, reports checked, lost, skipped), the sockets and negotiations, and how
-// long a screen change takes. It fails (exit 1) if memory grows after warm-up, if a report is
+// the run samples memory (wasm linear memory and the bytes its heap holds, JS heap retained
+// after a forced collection), the page's own counters (messages, reports checked, lost,
+// skipped), the sockets and negotiations, and how long a screen change takes. It fails (exit 1) if memory grows after warm-up, if a report is
 // lost or repeated within a connection, if a message is skipped, or if the page stops being
 // live or responsive.
 import fs from 'node:fs';
@@ -75,6 +75,7 @@ try {
         repeated: Number(/(\d+) twice/.exec(lost.parentElement.textContent)?.[1] ?? 0),
         skipped: Number(skipped?.textContent ?? 0),
         wasm: window.dashboardMetrics().wasmMemoryBytes,
+        wasmLive: window.dashboardMetrics().wasmHeapInUseBytes,
       };
     });
   /** A screen change and back, as an operator would click: ms until each screen shows. */
@@ -98,7 +99,7 @@ try {
     samples.push({ t: Math.round((Date.now() - started) / 1000), ...c, found, heap, click, sockets, negotiations });
     const s = samples.at(-1);
     console.log(`  ${s.t} s: ${s.state}, ${thousands(s.messages)} messages, ${thousands(s.checked)} reports checked, lost ${s.lost}, ` +
-      `twice ${s.repeated}, skipped ${s.skipped}, wasm ${mb(s.wasm)}, heap ${mb(s.heap)}, screen change ${s.click} ms, ` +
+      `twice ${s.repeated}, skipped ${s.skipped}, wasm ${mb(s.wasm)} (in use ${mb(s.wasmLive)}), heap ${mb(s.heap)}, screen change ${s.click} ms, ` +
       `${sockets} sockets, ${negotiations} negotiations`);
   }
   // The page must end live, with data still flowing.
@@ -127,7 +128,8 @@ const p95 = clicks[Math.min(clicks.length - 1, Math.floor(clicks.length * 0.95))
 const judged = (ok) => (quick ? null : ok);
 const verdicts = [
   ['the run completed, live at the end', failure === null, failure ?? 'yes'],
-  ['wasm memory flat after warm-up (±10 %)', judged(samples.length >= 3 && Math.abs(growth('wasm')) <= 10), `${fmt(growth('wasm'))} %`],
+  ['wasm heap in use (allocated, not freed) flat after warm-up (±10 %)', judged(samples.length >= 3 && Math.abs(growth('wasmLive')) <= 10), `${fmt(growth('wasmLive'))} %`],
+  ['wasm linear memory (a high-water mark: it never shrinks) flat after warm-up (±10 %)', judged(samples.length >= 3 && Math.abs(growth('wasm')) <= 10), `${fmt(growth('wasm'))} %`],
   ['JS heap retained flat after warm-up (±10 %)', judged(samples.length >= 3 && Math.abs(growth('heap')) <= 10), `${fmt(growth('heap'))} %`],
   ['reports lost within a connection', last.lost === 0, String(last.lost)],
   ['reports delivered twice', last.repeated === 0, String(last.repeated)],
@@ -145,9 +147,9 @@ ${thousands(last.checked ?? 0)} numbered reports checked over ${last.sockets ?? 
 |---|---|---|
 ${verdicts.map(([what, ok, figure]) => `| ${what} | ${figure} | ${ok === null ? 'not judged in quick mode' : ok ? 'yes' : '**no**'} |`).join('\n')}
 
-| t | state | messages | reports checked | lost | twice | skipped | wasm | JS heap retained | screen change | sockets | negotiations |
-|---|---|---|---|---|---|---|---|---|---|---|---|
-${samples.map((s) => `| ${s.t} s | ${s.state} | ${thousands(s.messages)} | ${thousands(s.checked)} | ${s.lost} | ${s.repeated} | ${s.skipped} | ${mb(s.wasm)} | ${mb(s.heap)} | ${s.click} ms | ${s.sockets} | ${s.negotiations} |`).join('\n')}
+| t | state | messages | reports checked | lost | twice | skipped | wasm memory | wasm heap in use | JS heap retained | screen change | sockets | negotiations |
+|---|---|---|---|---|---|---|---|---|---|---|---|---|
+${samples.map((s) => `| ${s.t} s | ${s.state} | ${thousands(s.messages)} | ${thousands(s.checked)} | ${s.lost} | ${s.repeated} | ${s.skipped} | ${mb(s.wasm)} | ${mb(s.wasmLive)} | ${mb(s.heap)} | ${s.click} ms | ${s.sockets} | ${s.negotiations} |`).join('\n')}
 `;
 fs.mkdirSync(path.dirname(options.out), { recursive: true });
 fs.writeFileSync(options.out, report);
