@@ -251,56 +251,32 @@ impl Items<'_, '_> {
     }
 }
 
-impl ser::SerializeSeq for Items<'_, '_> {
-    type Ok = ();
-    type Error = Error;
+/// The serde traits for the items of a container: each adds one element (`$add` is
+/// `counted` for array items, `field` for named struct fields).
+macro_rules! items {
+    ($($trait:ident :: $method:ident ($($key:ident: $key_type:ty,)?) => $add:ident;)*) => {$(
+        impl ser::$trait for Items<'_, '_> {
+            type Ok = ();
+            type Error = Error;
 
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
-        self.counted(value)
-    }
+            fn $method<T: Serialize + ?Sized>(&mut self, $($key: $key_type,)? value: &T) -> Result<(), Error> {
+                self.$add($($key,)? value)
+            }
 
-    fn end(self) -> Result<(), Error> {
-        Items::end(self)
-    }
+            fn end(self) -> Result<(), Error> {
+                Items::end(self)
+            }
+        }
+    )*};
 }
 
-impl ser::SerializeTuple for Items<'_, '_> {
-    type Ok = ();
-    type Error = Error;
-
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
-        self.counted(value)
-    }
-
-    fn end(self) -> Result<(), Error> {
-        Items::end(self)
-    }
-}
-
-impl ser::SerializeTupleStruct for Items<'_, '_> {
-    type Ok = ();
-    type Error = Error;
-
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
-        self.counted(value)
-    }
-
-    fn end(self) -> Result<(), Error> {
-        Items::end(self)
-    }
-}
-
-impl ser::SerializeTupleVariant for Items<'_, '_> {
-    type Ok = ();
-    type Error = Error;
-
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
-        self.counted(value)
-    }
-
-    fn end(self) -> Result<(), Error> {
-        Items::end(self)
-    }
+items! {
+    SerializeSeq::serialize_element() => counted;
+    SerializeTuple::serialize_element() => counted;
+    SerializeTupleStruct::serialize_field() => counted;
+    SerializeTupleVariant::serialize_field() => counted;
+    SerializeStruct::serialize_field(key: &'static str,) => field;
+    SerializeStructVariant::serialize_field(key: &'static str,) => field;
 }
 
 impl ser::SerializeMap for Items<'_, '_> {
@@ -313,32 +289,6 @@ impl ser::SerializeMap for Items<'_, '_> {
 
     fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
         self.item(value)
-    }
-
-    fn end(self) -> Result<(), Error> {
-        Items::end(self)
-    }
-}
-
-impl ser::SerializeStruct for Items<'_, '_> {
-    type Ok = ();
-    type Error = Error;
-
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> Result<(), Error> {
-        self.field(key, value)
-    }
-
-    fn end(self) -> Result<(), Error> {
-        Items::end(self)
-    }
-}
-
-impl ser::SerializeStructVariant for Items<'_, '_> {
-    type Ok = ();
-    type Error = Error;
-
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> Result<(), Error> {
-        self.field(key, value)
     }
 
     fn end(self) -> Result<(), Error> {
