@@ -7,6 +7,7 @@ use leptos::prelude::*;
 use telemetry::Severity;
 
 use super::alert_list::{device_href, severity_label};
+use super::choice::choice;
 use crate::live::alerts::acknowledge;
 use crate::model::alerts::{AlertEntry, AlertState};
 use crate::store::{use_store, Store};
@@ -78,23 +79,15 @@ pub fn AlertHistory() -> impl IntoView {
                 {count_tile(Severity::Info)}
             </ul>
             <div class="map-toolbar">
-                <label>
-                    "severity "
-                    <select data-testid="alert-filter-severity" on:change=move |ev| {
-                        let severity = match event_target_value(&ev).as_str() {
-                            "info" => Some(Severity::Info),
-                            "warning" => Some(Severity::Warning),
-                            "critical" => Some(Severity::Critical),
-                            _ => None,
-                        };
-                        filter.update(|f| f.severity = severity);
-                    }>
-                        <option value="">"all"</option>
-                        <option value="critical">"critical"</option>
-                        <option value="warning">"warning"</option>
-                        <option value="info">"info"</option>
-                    </select>
-                </label>
+                {choice("severity", "alert-filter-severity", &["critical", "warning", "info"], move |value| {
+                    let severity = match value {
+                        "info" => Some(Severity::Info),
+                        "warning" => Some(Severity::Warning),
+                        "critical" => Some(Severity::Critical),
+                        _ => None,
+                    };
+                    filter.update(|f| f.severity = severity);
+                })}
                 <label>
                     "site "
                     <select data-testid="alert-filter-site" on:change=move |ev| {
@@ -105,17 +98,9 @@ pub fn AlertHistory() -> impl IntoView {
                         {move || sites.get().into_iter().map(|site| view! { <option value=site.clone()>{site.clone()}</option> }).collect_view()}
                     </select>
                 </label>
-                <label>
-                    "state "
-                    <select data-testid="alert-filter-state" on:change=move |ev| {
-                        filter.update(|f| f.state = AlertState::parse(&event_target_value(&ev)));
-                    }>
-                        <option value="">"all"</option>
-                        <option value="open">"open"</option>
-                        <option value="acknowledged">"acknowledged"</option>
-                        <option value="cleared">"cleared"</option>
-                    </select>
-                </label>
+                {choice("state", "alert-filter-state", &["open", "acknowledged", "cleared"], move |value| {
+                    filter.update(|f| f.state = AlertState::parse(value));
+                })}
                 <input type="search" placeholder="Device" aria-label="Filter alerts by device" data-testid="alert-filter-device"
                     prop:value=move || filter.with(|f| f.device.clone())
                     on:input=move |ev| filter.update(|f| f.device = event_target_value(&ev)) />

@@ -11,7 +11,9 @@ use telemetry::VehicleState;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement};
 
+use super::choice::choice;
 use super::fleet_canvas::{self, Scene, PICK_RADIUS};
+use super::pace::throttle;
 use crate::model::fleet::{FleetState, Shown};
 use crate::model::geo::{format_lat_lon, nearest, Viewport};
 use crate::model::route::Route;
@@ -206,25 +208,7 @@ pub fn FleetMap() -> impl IntoView {
     // New positions redraw at most every DATA_REDRAW_MS: vehicles report once a second or so,
     // and drawing 10,000 of them every frame would take the frame budget from everything else.
     // Panning, zooming, hovering and selecting still redraw at the next frame.
-    let schedule_data = move || {
-        if data_pending.try_get_value() != Some(false) {
-            return;
-        }
-        let wait = last_draw.get_value() + DATA_REDRAW_MS - js_sys::Date::now();
-        if wait <= 0.0 {
-            schedule();
-            return;
-        }
-        data_pending.set_value(true);
-        set_timeout(
-            move || {
-                if data_pending.try_set_value(false).is_none() {
-                    schedule();
-                }
-            },
-            std::time::Duration::from_millis(wait as u64),
-        );
-    };
+    let schedule_data = move || throttle(data_pending, last_draw, DATA_REDRAW_MS, schedule);
 
     // Create the map once its element exists.
     Effect::new(move |_| {
@@ -386,23 +370,15 @@ pub fn FleetMap() -> impl IntoView {
                         {move || sites.get().into_iter().map(|site| view! { <option value=site.clone()>{site.clone()}</option> }).collect_view()}
                     </select>
                 </label>
-                <label>
-                    "state "
-                    <select data-testid="filter-state" on:change=move |ev| {
-                        let state = match event_target_value(&ev).as_str() {
-                            "moving" => Some(VehicleState::Moving),
-                            "idle" => Some(VehicleState::Idle),
-                            "stopped" => Some(VehicleState::Stopped),
-                            _ => None,
-                        };
-                        store.fleet_filter.update(|f| f.state = state);
-                    }>
-                        <option value="">"all"</option>
-                        <option value="moving">"moving"</option>
-                        <option value="idle">"idle"</option>
-                        <option value="stopped">"stopped"</option>
-                    </select>
-                </label>
+                {choice("state", "filter-state", &["moving", "idle", "stopped"], move |value| {
+                    let state = match value {
+                        "moving" => Some(VehicleState::Moving),
+                        "idle" => Some(VehicleState::Idle),
+                        "stopped" => Some(VehicleState::Stopped),
+                        _ => None,
+                    };
+                    store.fleet_filter.update(|f| f.state = state);
+                })}
                 <input type="search" placeholder="Vehicle id" aria-label="Search vehicles by id" data-testid="filter-query"
                     prop:value=move || store.fleet_filter.with(|f| f.query.clone())
                     on:input=move |ev| store.fleet_filter.update(|f| f.query = event_target_value(&ev)) />

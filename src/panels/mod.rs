@@ -3,6 +3,7 @@
 pub mod alert_history;
 pub mod alert_list;
 pub mod chart;
+pub mod choice;
 pub mod device_detail;
 pub mod equipment_grid;
 pub mod fleet_canvas;

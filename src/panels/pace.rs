@@ -18,23 +18,31 @@ pub fn paced(track: impl Fn() + 'static, every: Duration) -> ReadSignal<u64> {
     };
     Effect::new(move |_| {
         track();
-        if pending.get_value() {
-            return;
-        }
-        let wait = last.get_value() + every_ms - js_sys::Date::now();
-        if wait <= 0.0 {
-            bump();
-            return;
-        }
-        pending.set_value(true);
-        set_timeout(
-            move || {
-                if pending.try_set_value(false).is_none() {
-                    bump();
-                }
-            },
-            Duration::from_millis(wait as u64),
-        );
+        throttle(pending, last, every_ms, bump);
     });
     version.read_only()
+}
+
+/// Runs `action` now if `every_ms` have passed since `last` (which `action` or its caller keeps
+/// up to date), otherwise once when they have; requests made while one waits are merged into it.
+/// `pending` marks that wait. Safe after the view is gone (the stored values are then disposed
+/// and the late timer does nothing).
+pub fn throttle(pending: StoredValue<bool>, last: StoredValue<f64>, every_ms: f64, action: impl Fn() + 'static) {
+    if pending.try_get_value() != Some(false) {
+        return;
+    }
+    let wait = last.try_get_value().unwrap_or(f64::MIN) + every_ms - js_sys::Date::now();
+    if wait <= 0.0 {
+        action();
+        return;
+    }
+    pending.set_value(true);
+    set_timeout(
+        move || {
+            if pending.try_set_value(false).is_none() {
+                action();
+            }
+        },
+        Duration::from_millis(wait as u64),
+    );
 }
