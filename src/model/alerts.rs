@@ -8,6 +8,9 @@ use telemetry::{Alert, AlertAcknowledged, AlertCleared, OpenAlert, Severity};
 /// How many alerts are kept (the history screen's depth; a storm pushes the oldest out).
 pub const CAPACITY: usize = 1_000;
 
+/// How many acknowledgements and clearances of alerts not known yet are held for them.
+const EARLY_CAPACITY: usize = 256;
+
 /// Where an alert stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AlertState {
@@ -84,6 +87,25 @@ pub struct AlertFeed {
     entries: VecDeque<AlertEntry>,
     /// Ids held, so a storm of new alerts does not search the list for each.
     ids: HashSet<String>,
+    /// Acknowledgements and clearances that came before their alert (on a reconnect the live
+    /// ones can overtake the snapshot that brings the alert), applied when it shows up, so a
+    /// snapshot taken a moment earlier cannot bring back an alert as open.
+    early: VecDeque<Early>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Early {
+    Acknowledged(AlertAcknowledged),
+    Cleared(AlertCleared),
+}
+
+impl Early {
+    fn id(&self) -> &str {
+        match self {
+            Early::Acknowledged(ack) => &ack.id,
+            Early::Cleared(clear) => &clear.id,
+        }
+    }
 }
 
 impl Default for AlertFeed {
@@ -92,7 +114,11 @@ impl Default for AlertFeed {
     /// more than half way of live entries grows when it runs out of free slots, whereas at most
     /// half full it only tidies its deleted slots in place.
     fn default() -> Self {
-        Self { entries: VecDeque::with_capacity(CAPACITY + 1), ids: HashSet::with_capacity(2 * (CAPACITY + 1)) }
+        Self {
+            entries: VecDeque::with_capacity(CAPACITY + 1),
+            ids: HashSet::with_capacity(2 * (CAPACITY + 1)),
+            early: VecDeque::new(),
+        }
     }
 }
 
@@ -107,7 +133,15 @@ impl AlertFeed {
                 continue;
             }
             self.ids.insert(alert.id.clone());
-            self.entries.push_front(AlertEntry { alert, acknowledged: None, cleared_at: None });
+            let mut entry = AlertEntry { alert, acknowledged: None, cleared_at: None };
+            while let Some(at) = self.early.iter().position(|e| e.id() == entry.alert.id) {
+                match self.early.remove(at) {
+                    Some(Early::Acknowledged(ack)) => entry.acknowledged = Some(ack),
+                    Some(Early::Cleared(clear)) => entry.cleared_at = Some(clear.ts),
+                    None => {}
+                }
+            }
+            self.entries.push_front(entry);
             while self.entries.len() > CAPACITY {
                 if let Some(old) = self.entries.pop_back() {
                     self.ids.remove(&old.alert.id);
@@ -131,18 +165,28 @@ impl AlertFeed {
 
     pub fn acknowledge(&mut self, acks: Vec<AlertAcknowledged>) {
         for ack in acks {
-            if let Some(entry) = self.entries.iter_mut().find(|e| e.alert.id == ack.id) {
-                entry.acknowledged.get_or_insert(ack);
+            match self.entries.iter_mut().find(|e| e.alert.id == ack.id) {
+                Some(entry) => _ = entry.acknowledged.get_or_insert(ack),
+                None => self.hold(Early::Acknowledged(ack)),
             }
         }
     }
 
     pub fn clear(&mut self, cleared: Vec<AlertCleared>) {
         for clear in cleared {
-            if let Some(entry) = self.entries.iter_mut().find(|e| e.alert.id == clear.id) {
-                entry.cleared_at.get_or_insert(clear.ts);
+            match self.entries.iter_mut().find(|e| e.alert.id == clear.id) {
+                Some(entry) => _ = entry.cleared_at.get_or_insert(clear.ts),
+                None => self.hold(Early::Cleared(clear)),
             }
         }
+    }
+
+    /// Keeps what came before its alert, the newest [`EARLY_CAPACITY`] of them.
+    fn hold(&mut self, early: Early) {
+        if self.early.len() == EARLY_CAPACITY {
+            self.early.pop_front();
+        }
+        self.early.push_back(early);
     }
 
     /// Newest first.
@@ -216,6 +260,26 @@ mod tests {
             threshold: 90.0,
             message: "hot".into(),
         }
+    }
+
+    #[test]
+    fn a_clearance_or_acknowledgement_before_its_alert_is_not_lost() {
+        // On a reconnect, live events can overtake the snapshot that brings their alert.
+        let mut feed = AlertFeed::default();
+        feed.clear(vec![AlertCleared { id: "gone".into(), ts: 7 }]);
+        feed.acknowledge(vec![AlertAcknowledged { id: "seen".into(), by: "ann".into(), ts: 8 }]);
+        let open = |id: &str| OpenAlert { alert: alert(id, 1), acknowledged: None };
+        feed.load(vec![open("gone"), open("seen"), open("new")]);
+        let state = |id: &str| feed.iter().find(|e| e.alert.id == id).unwrap().state();
+        assert_eq!(state("gone"), AlertState::Cleared, "the snapshot must not bring it back as open");
+        assert_eq!(state("seen"), AlertState::Acknowledged);
+        assert_eq!(state("new"), AlertState::Open);
+        assert!(feed.early.is_empty(), "applied once");
+        // Held events are bounded.
+        for i in 0..(EARLY_CAPACITY + 10) {
+            feed.clear(vec![AlertCleared { id: format!("never-{i}"), ts: 1 }]);
+        }
+        assert_eq!(feed.early.len(), EARLY_CAPACITY);
     }
 
     #[test]
