@@ -31,7 +31,10 @@ fn current_route() -> Route {
 /// Keeps `store.route` equal to the URL fragment.
 fn follow_the_url(store: Store) {
     store.route.set(current_route());
-    let on_change = Closure::<dyn FnMut()>::new(move || store.route.set(current_route()));
+    let on_change = Closure::<dyn FnMut()>::new(move || {
+        store.route.set(current_route());
+        store.prune_subscriptions();
+    });
     if let Some(window) = web_sys::window() {
         window.set_onhashchange(Some(on_change.as_ref().unchecked_ref()));
     }
