@@ -32,8 +32,12 @@ fn current_route() -> Route {
 fn follow_the_url(store: Store) {
     store.route.set(current_route());
     let on_change = Closure::<dyn FnMut()>::new(move || {
-        store.route.set(current_route());
-        store.prune_subscriptions();
+        let route = current_route();
+        let new_screen = route.screen() != store.route.with_untracked(Route::screen);
+        store.route.set(route);
+        if new_screen {
+            store.prune_subscriptions();
+        }
     });
     if let Some(window) = web_sys::window() {
         window.set_onhashchange(Some(on_change.as_ref().unchecked_ref()));
@@ -84,10 +88,7 @@ pub fn App() -> impl IntoView {
     let unacknowledged = move || store.alerts.with(|feed| feed.unacknowledged());
     // The screen to build: a new vehicle selection is the same Fleet screen (the map keeps its
     // view), so it is left out of what rebuilds the screen.
-    let screen_route = Memo::new(move |_| match store.route.get() {
-        Route::Fleet { .. } => Route::Fleet { vehicle: None },
-        route => route,
-    });
+    let screen_route = Memo::new(move |_| store.route.with(Route::screen));
     let screen = move || match screen_route.get() {
         Route::Overview => view! {
             <Overview />

@@ -161,6 +161,8 @@ impl AlertFeed {
                 self.acknowledge(vec![ack]);
             }
         }
+        // What the snapshot did not bring is for alerts that are over or unknown: stale now.
+        self.early.clear();
     }
 
     pub fn acknowledge(&mut self, acks: Vec<AlertAcknowledged>) {

@@ -8,6 +8,9 @@ use telemetry::{DeviceInfo, DeviceStatus, EquipmentKind, Reading};
 
 use super::series::Series;
 
+/// Metrics kept per device (a machine has a handful; more is a malformed or hostile reading).
+pub const MAX_METRICS_PER_DEVICE: usize = 32;
+
 /// Health as shown: the device's status, or offline when it went quiet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Health {
@@ -135,7 +138,13 @@ impl EquipmentState {
                 continue;
             }
             for (metric, value) in &reading.values {
-                device.series.entry(metric.clone()).or_default().push(reading.ts, *value);
+                // Each history holds an hour, allocated whole: a reading naming thousands of
+                // metrics must not claim that much memory for each.
+                if let Some(series) = device.series.get_mut(metric) {
+                    series.push(reading.ts, *value);
+                } else if device.series.len() < MAX_METRICS_PER_DEVICE {
+                    device.series.entry(metric.clone()).or_default().push(reading.ts, *value);
+                }
             }
             device.seen_at = Some(now_ms);
             device.reading = Some(reading);
@@ -235,6 +244,20 @@ mod tests {
         assert_eq!(names(state.list("", SortKey::LastSeen, 300, 10_000)), ["Charlie", "Bravo", "Alpha"]);
         assert_eq!(names(state.list("BRA", SortKey::Name, 300, 10_000)), ["Bravo"]);
         assert_eq!(state.count(Health::Fault, 300, 10_000), 1);
+    }
+
+    #[test]
+    fn a_reading_naming_thousands_of_metrics_keeps_a_bounded_number() {
+        let mut state = EquipmentState::default();
+        let mut hostile = reading("press-01", 1, DeviceStatus::Running, 50.0);
+        hostile.values.extend((0..5_000).map(|i| (format!("m{i:05}"), i as f64)));
+        state.apply(vec![hostile], 2);
+        assert_eq!(state.get("press-01").unwrap().series.len(), MAX_METRICS_PER_DEVICE);
+        // Metrics already kept go on being recorded.
+        state.apply(vec![reading("press-01", 3, DeviceStatus::Running, 51.0)], 4);
+        let series = &state.get("press-01").unwrap().series;
+        assert_eq!(series.len(), MAX_METRICS_PER_DEVICE);
+        assert_eq!(series["m00000"].len(), 1);
     }
 
     #[test]

@@ -80,6 +80,15 @@ impl Route {
     }
 
     /// The fragment for this screen, `#/...`.
+    /// The screen this route shows: the same for every vehicle selected on the fleet map, which
+    /// only changes the selection, not the screen.
+    pub fn screen(&self) -> Route {
+        match self {
+            Route::Fleet { .. } => Route::Fleet { vehicle: None },
+            route => route.clone(),
+        }
+    }
+
     pub fn href(&self) -> String {
         match self {
             Route::Overview => "#/".into(),
@@ -147,6 +156,10 @@ mod tests {
     fn defaults_and_hostile_input() {
         assert_eq!(Route::parse(""), Route::Overview);
         assert_eq!(Route::parse("#/nowhere"), Route::Overview);
+        // Selecting a vehicle stays on the fleet screen; another device is another screen.
+        let fleet = Route::Fleet { vehicle: None };
+        assert_eq!(Route::Fleet { vehicle: Some("a".into()) }.screen(), fleet);
+        assert_ne!(Route::parse("#/device/a").screen(), Route::parse("#/device/b").screen());
         assert_eq!(Route::parse("#/device/rig-02"), Route::Device { id: "rig-02".into(), window: Window::FiveMinutes });
         // Any text can be an id (it is shown as text), but not nothing, not control characters,
         // not broken escapes and not more than 128 characters.

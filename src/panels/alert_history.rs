@@ -79,7 +79,8 @@ pub fn AlertHistory() -> impl IntoView {
                 {count_tile(Severity::Info)}
             </ul>
             <div class="map-toolbar">
-                {choice("severity", "alert-filter-severity", &["critical", "warning", "info"], move |value| {
+                {choice("severity", "alert-filter-severity", &["critical", "warning", "info"],
+                    move || filter.with(|f| f.severity.map_or("", |s| severity_label(s).1)), move |value| {
                     let severity = match value {
                         "info" => Some(Severity::Info),
                         "warning" => Some(Severity::Warning),
@@ -98,7 +99,8 @@ pub fn AlertHistory() -> impl IntoView {
                         {move || sites.get().into_iter().map(|site| view! { <option value=site.clone()>{site.clone()}</option> }).collect_view()}
                     </select>
                 </label>
-                {choice("state", "alert-filter-state", &["open", "acknowledged", "cleared"], move |value| {
+                {choice("state", "alert-filter-state", &["open", "acknowledged", "cleared"],
+                    move || filter.with(|f| f.state.map_or("", AlertState::as_str)), move |value| {
                     filter.update(|f| f.state = AlertState::parse(value));
                 })}
                 <input type="search" placeholder="Device" aria-label="Filter alerts by device" data-testid="alert-filter-device"

@@ -176,7 +176,8 @@ pub fn LiveChart(
     let with_series_draw = with_series.clone();
     Effect::new(move |_| {
         let (from, to) = range();
-        version.track();
+        // Read, not only tracked: a memo is recomputed (and so subscribed again) when read.
+        version.with(|_| ());
         if scheduled.get_value() {
             return;
         }

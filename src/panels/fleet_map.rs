@@ -324,7 +324,8 @@ pub fn FleetMap() -> impl IntoView {
     Effect::new(move |_| {
         store.fleet_filter.track();
         store.stale_after_ms.track();
-        selected.track();
+        // Read, not only tracked: a memo is recomputed (and so subscribed again) when read.
+        selected.with(|_| ());
         follow.track();
         trails_for_all.track();
         hovered.track();
@@ -370,7 +371,8 @@ pub fn FleetMap() -> impl IntoView {
                         {move || sites.get().into_iter().map(|site| view! { <option value=site.clone()>{site.clone()}</option> }).collect_view()}
                     </select>
                 </label>
-                {choice("state", "filter-state", &["moving", "idle", "stopped"], move |value| {
+                {choice("state", "filter-state", &["moving", "idle", "stopped"],
+                    move || store.fleet_filter.with(|f| f.state.map_or("", |s| s.as_str())), move |value| {
                     let state = match value {
                         "moving" => Some(VehicleState::Moving),
                         "idle" => Some(VehicleState::Idle),

@@ -22,7 +22,14 @@ pub fn ToastStack() -> impl IntoView {
             store.toasts.notify();
         }
     });
-    let pause = move |paused: bool| store.toasts.update(|t| t.pause(paused, js_sys::Date::now() as i64));
+    // Paused while the pointer is over the stack or focus is inside it, each tracked on its own:
+    // the pointer leaving must not let go of a toast a keyboard user is on.
+    let (hovered, focused) = (StoredValue::new(false), StoredValue::new(false));
+    let hold = move |which: StoredValue<bool>, on: bool| {
+        which.set_value(on);
+        let paused = hovered.get_value() || focused.get_value();
+        store.toasts.update(|t| t.pause(paused, js_sys::Date::now() as i64));
+    };
     let visible = move |critical: bool| {
         store.toasts.with(|t| {
             t.visible().filter(|toast| (toast.severity == Severity::Critical) == critical).cloned().collect::<Vec<_>>()
@@ -31,8 +38,8 @@ pub fn ToastStack() -> impl IntoView {
     let more = move || store.toasts.with(|t| t.more());
     view! {
         <div class="toasts" data-testid="toasts"
-            on:mouseenter=move |_| pause(true) on:mouseleave=move |_| pause(false)
-            on:focusin=move |_| pause(true) on:focusout=move |_| pause(false)>
+            on:mouseenter=move |_| hold(hovered, true) on:mouseleave=move |_| hold(hovered, false)
+            on:focusin=move |_| hold(focused, true) on:focusout=move |_| hold(focused, false)>
             <div role="alert" aria-live="assertive" aria-atomic="false" data-testid="toasts-assertive">
                 <For each=move || visible(true) key=|t| (t.key, t.count, t.cleared, t.open_ids.len()) children=toast />
             </div>

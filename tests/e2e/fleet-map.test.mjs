@@ -47,6 +47,17 @@ test('the map shows every vehicle the simulator sends, on a plain background', a
     const shown = Number(await page.getByTestId('map-vehicle-count').textContent());
     return shown > 0 && shown < 300;
   }, { what: 'only the moving vehicles' });
+  // The filter lives on across screens, and its control says so when the screen comes back.
+  await page.evaluate(() => {
+    location.hash = '#/alerts';
+  });
+  await page.getByTestId('alert-filter-severity').waitFor();
+  await page.evaluate(() => {
+    location.hash = '#/fleet';
+  });
+  await waitFor(async () => (await page.getByTestId('filter-state').count()) === 1, { what: 'the fleet screen again' });
+  assert.equal(await page.getByTestId('filter-state').inputValue(), 'moving');
+  assert.ok(Number(await page.getByTestId('map-vehicle-count').textContent()) < 300, 'still filtered');
   await page.getByTestId('filter-state').selectOption('');
   await waitFor(async () => (await page.getByTestId('map-vehicle-count').textContent()) === '300', { what: 'all again' });
   // Our canvas layer drew them (a canvas inside the map with coloured pixels).

@@ -47,8 +47,23 @@ test('screen changes leave nothing behind in the wasm heap', async () => {
   const perChange = (await inUse() - before) / (rounds * screens.length);
   console.log(`wasm heap: ${perChange.toFixed(0)} bytes per screen change over ${rounds * screens.length} changes`);
   assert.ok(perChange < 300, `${perChange.toFixed(0)} bytes kept per screen change`);
-  // Still live and reactive after all that: the status bar counts messages as they come.
+  // Still live and reactive after all that: the status bar counts messages as they come, and a
+  // view that stays mounted across a change of the URL (the fleet map, from one selected
+  // vehicle to another) follows both the new selection and its vehicle's reports.
   const count = Number(await page.getByTestId('message-count').textContent());
   await waitFor(async () => Number(await page.getByTestId('message-count').textContent()) > count, { what: 'messages still counted' });
+  const { positions } = await (await fetch(`${sim.apiBase}/snapshot`)).json();
+  const moving = positions.filter((p) => p.state === 'moving').map((p) => p.id);
+  for (const id of moving.slice(0, 2)) {
+    await page.evaluate((h) => {
+      location.hash = h;
+    }, `#/fleet?vehicle=${id}`);
+    await waitFor(async () => (await page.getByTestId('selection-id').textContent()) === id, { what: `${id} selected` });
+  }
+  const first = await page.getByTestId('selection-position').textContent();
+  await waitFor(async () => (await page.getByTestId('selection-position').textContent()) !== first, {
+    timeoutMs: 30000,
+    what: 'the selected vehicle moving in its panel',
+  });
   await page.context().close();
 });

@@ -151,6 +151,11 @@ impl<'de> de::Deserializer<'de> for &mut Decoder<'de> {
         }
     }
 
+    /// Binary, like the other MessagePack codecs: types with two forms choose their compact one.
+    fn is_human_readable(&self) -> bool {
+        false
+    }
+
     fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
         self.reader.skip(self.depth)?;
         visitor.visit_unit()

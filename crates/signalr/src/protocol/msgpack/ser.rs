@@ -85,6 +85,11 @@ impl<'e, 'a> ser::Serializer for &'e mut Encoder<'a> {
     type SerializeStruct = Items<'e, 'a>;
     type SerializeStructVariant = Items<'e, 'a>;
 
+    /// Binary, like the other MessagePack codecs: types with two forms choose their compact one.
+    fn is_human_readable(&self) -> bool {
+        false
+    }
+
     fn serialize_bool(self, v: bool) -> Result<(), Error> {
         done(rmp::encode::write_bool(self.out, v))
     }
