@@ -138,8 +138,8 @@ impl FleetState {
 
     /// Applies a batch. A report older than the one already held for that vehicle is ignored,
     /// so a late or replayed batch never moves a vehicle back in time. Returns how many
-    /// reports were applied. A vehicle already known is updated in place: no id is copied and
-    /// no map is searched twice (this runs for every report, tens of thousands a second).
+    /// reports were applied. A vehicle already known is updated in place (no id copied, and its
+    /// site looked up only if it changed); a new one gets its record and trail.
     pub fn apply(&mut self, batch: Vec<Position>) -> usize {
         let mut applied = 0;
         for position in batch {
@@ -147,8 +147,8 @@ impl FleetState {
             match self.vehicles.get_mut(&position.id) {
                 Some(current) if current.ts > position.ts => continue,
                 Some(current) => {
-                    if current.site != position.site && !self.sites.contains(&position.site) {
-                        self.sites.insert(position.site.clone());
+                    if current.site != position.site {
+                        note_site(&mut self.sites, &position.site);
                     }
                     match self.trails.get_mut(&position.id) {
                         Some(trail) => remember(trail, self.trail_length, point),
@@ -157,9 +157,7 @@ impl FleetState {
                     *current = position;
                 }
                 None => {
-                    if !self.sites.contains(&position.site) {
-                        self.sites.insert(position.site.clone());
-                    }
+                    note_site(&mut self.sites, &position.site);
                     new_trail(&mut self.trails, self.trail_length, &position.id, point);
                     self.vehicles.insert(position.id.clone(), position);
                 }
@@ -197,6 +195,13 @@ impl FleetState {
     /// Position reports applied since start.
     pub fn updates(&self) -> u64 {
         self.updates
+    }
+}
+
+/// Adds `site` to the sites seen (copied only when new).
+fn note_site(sites: &mut BTreeSet<String>, site: &str) {
+    if !sites.contains(site) {
+        sites.insert(site.to_string());
     }
 }
 
