@@ -19,4 +19,3 @@ pub use connection::{CloseReason, Millis, Session, SessionConfig, SessionEvent};
 pub use negotiate::{Bearer, NegotiateError, NegotiateStep, Negotiated, Negotiator, TransportKind};
 pub use protocol::{Frame, HubMessage, HubProtocol, Payload, ProtocolError};
 pub use reconnect::ReconnectPolicy;
-pub use serde_json::value::RawValue;

@@ -7,6 +7,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod json;
+
 /// The hub every dashboard connects to.
 pub const HUB: &str = "telemetry";
 

@@ -12,7 +12,6 @@ use std::collections::BTreeMap;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
 
 /// The record separator that ends every JSON record (and the handshake in both protocols).
 pub const RECORD_SEPARATOR: u8 = 0x1e;
@@ -40,8 +39,8 @@ pub enum ProtocolError {
 /// One encoded value from a message: an argument, a stream item or a result.
 #[derive(Debug, Clone)]
 pub enum Payload {
-    /// JSON text of the value.
-    Json(Box<RawValue>),
+    /// JSON text of the value. Received text is checked (JSON and UTF-8) when it is decoded.
+    Json(Box<[u8]>),
     /// MessagePack bytes of exactly one value.
     MessagePack(Vec<u8>),
 }
@@ -50,7 +49,19 @@ impl Payload {
     /// Decodes the value into `T`.
     pub fn decode<T: DeserializeOwned>(&self) -> Result<T, ProtocolError> {
         match self {
-            Payload::Json(raw) => serde_json::from_str(raw.get()).map_err(|e| ProtocolError::Decode(e.to_string())),
+            Payload::Json(text) => serde_json::from_slice(text).map_err(|e| ProtocolError::Decode(e.to_string())),
+            Payload::MessagePack(bytes) => msgpack::from_slice(bytes),
+        }
+    }
+
+    /// Decodes the value into `T`, JSON text through `json` (a decoder written for `T`, say)
+    /// and MessagePack as [`decode`](Self::decode) does.
+    pub fn decode_with<T: DeserializeOwned, E: std::fmt::Display>(
+        &self,
+        json: impl FnOnce(&[u8]) -> Result<T, E>,
+    ) -> Result<T, ProtocolError> {
+        match self {
+            Payload::Json(text) => json(text).map_err(|e| ProtocolError::Decode(e.to_string())),
             Payload::MessagePack(bytes) => msgpack::from_slice(bytes),
         }
     }
@@ -193,8 +204,8 @@ impl HubProtocol {
     /// Encodes an application value as a payload of this protocol.
     pub fn payload<T: Serialize + ?Sized>(self, value: &T) -> Result<Payload, ProtocolError> {
         match self {
-            HubProtocol::Json => serde_json::value::to_raw_value(value)
-                .map(Payload::Json)
+            HubProtocol::Json => serde_json::to_string(value)
+                .map(|text| Payload::Json(text.into_bytes().into()))
                 .map_err(|e| ProtocolError::Encode(e.to_string())),
             HubProtocol::MessagePack => msgpack::to_vec(value).map(Payload::MessagePack),
         }

@@ -638,8 +638,8 @@ fn put_payload(out: &mut Vec<u8>, payload: &Payload) -> Result<(), ProtocolError
             out.extend_from_slice(bytes);
             Ok(())
         }
-        Payload::Json(raw) => {
-            let value: serde_json::Value = serde_json::from_str(raw.get()).map_err(encode_error)?;
+        Payload::Json(text) => {
+            let value: serde_json::Value = serde_json::from_slice(text).map_err(encode_error)?;
             ser::write(out, &value)
         }
     }

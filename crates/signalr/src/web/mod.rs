@@ -28,7 +28,7 @@ use crate::negotiate::{Bearer, NegotiateStep, Negotiated, Negotiator, TransportK
 use crate::protocol::{HubMessage, HubProtocol, Payload};
 use crate::reconnect::ReconnectPolicy;
 
-pub use transport::{Endpoint, Transport, TransportEvent};
+pub use transport::{utf8_bytes, Endpoint, Transport, TransportEvent};
 
 /// An async source of the application's access token, called before every negotiate.
 pub type TokenFactory = Rc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<Option<String>, String>>>>>;
