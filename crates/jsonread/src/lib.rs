@@ -5,17 +5,20 @@
 //! means parsing it once to find its end and again to decode it. In the browser that put our
 //! receive path at 0.35 × the speed of V8's `JSON.parse` (docs/performance-notes.md). This
 //! reader is the other way round: the caller knows the shape it expects and asks for it
-//! (`object`, `array`, `str`, `f64`, ...); strings without escapes are borrowed from the input,
-//! numbers are read where they stand, and [`Reader::skip`] checks and steps over a value
-//! without building anything.
+//! (`object`, `fields`, `array`, `str`, `f64`, or `eat` for the exact bytes its senders
+//! write); strings without escapes are borrowed from the input, numbers are read where they
+//! stand (eight digits at a time), [`Reader::skip`] checks and steps over a value without
+//! building anything, and [`Reader::skim`] only finds where a value ends, for text decoded
+//! later.
 //!
 //! It accepts exactly RFC 8259 JSON (UTF-8 checked in every string it reads or skips), and
-//! never more than `serde_json` does: a number is read
-//! into `f64` the way `serde_json` (without `float_roundtrip`) computes it when that is exact
-//! and cheap, and reported as [`ErrorKind::Unsupported`] otherwise, so a caller can hand the
-//! whole input to `serde_json` instead and get its answer, value or error. Strings decoded
-//! with [`Reader::str`] must be well-formed (paired surrogates); skipped strings only need
-//! well-formed escapes, as in `serde_json`. Nesting is limited to [`MAX_DEPTH`] levels.
+//! never more than `serde_json` does: a number is read into `f64` the way `serde_json`
+//! (without `float_roundtrip`) computes it when that is exact and cheap, and reported as
+//! [`ErrorKind::Unsupported`] otherwise, so a caller can hand the whole input to `serde_json`
+//! instead and get its answer, value or error. Strings decoded with [`Reader::str`] must be
+//! well-formed (paired surrogates); skipped strings only need well-formed escapes, as in
+//! `serde_json`. Nesting is limited to [`MAX_DEPTH`] levels. Property tests hold all of it to
+//! `serde_json`.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -210,6 +213,28 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// `literal` is next, byte for byte (no whitespace skipped): consumed (true), or nothing
+    /// consumed. For decoders that first try the exact layout their senders write.
+    #[inline]
+    pub fn eat(&mut self, literal: &[u8]) -> bool {
+        let rest = &self.bytes[self.pos..];
+        // Byte by byte: a call to memcmp costs more than these few bytes.
+        if rest.len() >= literal.len() && rest.iter().zip(literal).all(|(a, b)| a == b) {
+            self.pos += literal.len();
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Back to a position this reader was at (from [`position`](Self::position)), outside
+    /// any array or object opened since: to try another way after [`eat`](Self::eat) and
+    /// friends did not match.
+    pub fn rewind(&mut self, to: usize) {
+        debug_assert!(to <= self.pos);
+        self.pos = to;
+    }
+
     /// Only whitespace is left.
     pub fn end(&mut self) -> Result<(), Error> {
         match self.peek() {
@@ -272,19 +297,12 @@ impl<'a> Reader<'a> {
     /// `"name"` is next, written without escapes: consumed (true), or nothing consumed.
     #[inline]
     fn plain_key(&mut self, name: &str) -> bool {
-        let rest = &self.bytes()[self.pos..];
-        let n = name.len();
-        // Byte by byte: a call to memcmp costs more than these few bytes.
-        if rest.len() > n + 1
-            && rest[0] == b'"'
-            && rest[1..=n].iter().zip(name.as_bytes()).all(|(a, b)| a == b)
-            && rest[n + 1] == b'"'
-        {
-            self.pos += n + 2;
-            true
-        } else {
-            false
+        let start = self.pos;
+        if self.eat(b"\"") && self.eat(name.as_bytes()) && self.eat(b"\"") {
+            return true;
         }
+        self.pos = start;
+        false
     }
 
     /// Reads an object, calling `entry` at each key (after checking a key starts there).
@@ -667,6 +685,10 @@ impl<'a> Reader<'a> {
             Some(b'[' | b'{') => {
                 let mut depth = 0u32;
                 loop {
+                    // Numbers eight digits at a time (timestamps and coordinates are long).
+                    while word(bytes, i).is_some_and(eight_digits) {
+                        i += 8;
+                    }
                     while i < bytes.len() && SKIM[bytes[i] as usize] == 0 {
                         i += 1;
                     }

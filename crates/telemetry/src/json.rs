@@ -1,10 +1,13 @@
 //! Batches from JSON text: the hot one (`positions`, thousands a second) read by hand with
 //! [`jsonread`], the others through `serde_json`.
 //!
-//! The hand-written reader only answers when it is sure: anything it does not take (an
-//! unknown field is skipped, but a duplicate field, a number beyond its fast path, a struct
-//! written as an array, a hostile string) sends the whole text to `serde_json`, so the value
-//! or the error is always `serde_json`'s. A property test holds the two to that.
+//! A position is first read as its senders write it (serde and `JSON.stringify` alike: no
+//! whitespace, fields in declaration order), by comparing the bytes of each key in place;
+//! any other layout is read field by field. The hand-written reader only answers when it is
+//! sure: anything it does not take (an unknown field is skipped, but a duplicate field, a
+//! number beyond its fast path, a struct written as an array, a hostile string) sends the
+//! whole text to `serde_json`, so the value or the error is always `serde_json`'s. Property
+//! tests hold the two to that.
 
 use jsonread::{Error, Reader};
 use serde::de::DeserializeOwned;
@@ -49,6 +52,52 @@ const POSITION_FIELDS: [&str; 9] = ["id", "ts", "lat", "lon", "heading", "speed"
 const POSITION_REQUIRED: u64 = (1 << 8) - 1;
 
 fn position(r: &mut Reader<'_>) -> Result<Position, Error> {
+    let start = r.position();
+    if let Some(p) = as_written(r) {
+        return Ok(p);
+    }
+    r.rewind(start);
+    any_layout(r)
+}
+
+/// A position exactly as serde (and `JSON.stringify` of the same object) writes it: no
+/// whitespace, fields in declaration order, `seq` last or absent. `None` for anything else.
+fn as_written(r: &mut Reader<'_>) -> Option<Position> {
+    fn field<'a, T>(
+        r: &mut Reader<'a>,
+        key: &[u8],
+        read: impl FnOnce(&mut Reader<'a>) -> Result<T, Error>,
+    ) -> Option<T> {
+        if r.eat(key) {
+            read(r).ok()
+        } else {
+            None
+        }
+    }
+    let id = field(r, b"{\"id\":", |r| r.str().map(String::from))?;
+    let ts = field(r, b",\"ts\":", Reader::i64)?;
+    let lat = field(r, b",\"lat\":", Reader::f64)?;
+    let lon = field(r, b",\"lon\":", Reader::f64)?;
+    let heading = field(r, b",\"heading\":", Reader::f64)?;
+    let speed = field(r, b",\"speed\":", Reader::f64)?;
+    let state = field(r, b",\"state\":\"", |r| {
+        Ok(if r.eat(b"moving\"") {
+            Some(VehicleState::Moving)
+        } else if r.eat(b"idle\"") {
+            Some(VehicleState::Idle)
+        } else if r.eat(b"stopped\"") {
+            Some(VehicleState::Stopped)
+        } else {
+            None
+        })
+    })??;
+    let site = field(r, b",\"site\":", |r| r.str().map(String::from))?;
+    let seq = if r.eat(b",\"seq\":") { r.u64().ok()? } else { 0 };
+    r.eat(b"}").then_some(Position { id, ts, lat, lon, heading, speed, state, site, seq })
+}
+
+/// Any layout: fields in any order, whitespace, unknown fields skipped.
+fn any_layout(r: &mut Reader<'_>) -> Result<Position, Error> {
     let mut p = Position {
         id: String::new(),
         ts: 0,

@@ -83,3 +83,26 @@ fn missing_seq_is_zero_and_errors_are_serde_jsons() {
     let error = Position::from_json(br#"[{"id":"v"}]"#).unwrap_err().to_string();
     assert!(error.contains("missing field `ts`"), "{error}");
 }
+
+#[test]
+fn reads_the_layout_senders_write_in_place() {
+    let p = Position {
+        id: "veh-1".into(),
+        ts: 1_700_000_000_000,
+        lat: 47.370999999999995,
+        lon: -8.5,
+        heading: 90.0,
+        speed: 0.0,
+        state: VehicleState::Stopped,
+        site: "harbour".into(),
+        seq: 7,
+    };
+    let text = serde_json::to_string(&p).unwrap();
+    assert_eq!(as_written(&mut Reader::new(&text)), Some(p.clone()));
+    let without_seq = text.replace(",\"seq\":7", "");
+    assert_eq!(as_written(&mut Reader::new(&without_seq)).map(|p| p.seq), Some(0));
+    // Another layout is read field by field, to the same value.
+    let spaced = text.replace(',', ", ");
+    assert_eq!(as_written(&mut Reader::new(&spaced)), None);
+    assert_eq!(super::position(&mut Reader::new(&spaced)), Ok(p));
+}
