@@ -144,6 +144,13 @@ fn digits_end(bytes: &[u8], from: usize) -> usize {
     from + rest.iter().position(|d| !d.is_ascii_digit()).unwrap_or(rest.len())
 }
 
+/// A place in the input, nesting included ([`Reader::mark`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mark {
+    pos: usize,
+    depth: u32,
+}
+
 /// A cursor over one JSON text.
 #[derive(Debug, Clone)]
 pub struct Reader<'a> {
@@ -227,12 +234,18 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// Back to a position this reader was at (from [`position`](Self::position)), outside
-    /// any array or object opened since: to try another way after [`eat`](Self::eat) and
-    /// friends did not match.
-    pub fn rewind(&mut self, to: usize) {
-        debug_assert!(to <= self.pos);
-        self.pos = to;
+    /// Where the reader is, to come back with [`reset`](Self::reset).
+    pub fn mark(&self) -> Mark {
+        Mark { pos: self.pos, depth: self.depth }
+    }
+
+    /// Back to a [`mark`](Self::mark), nesting included (a read that failed inside an array
+    /// or object leaves it counted): to try another way after [`eat`](Self::eat) and friends
+    /// did not match.
+    pub fn reset(&mut self, mark: Mark) {
+        debug_assert!(mark.pos <= self.pos);
+        self.pos = mark.pos;
+        self.depth = mark.depth;
     }
 
     /// Only whitespace is left.

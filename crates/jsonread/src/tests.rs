@@ -217,3 +217,16 @@ fn eight_digits_at_a_time() {
         assert!(!eight_digits(u64::from_le_bytes(text.as_bytes().try_into().unwrap())), "{text}");
     }
 }
+
+#[test]
+fn reset_restores_nesting_after_a_failed_read() {
+    let mut r = Reader::new("[[[1]]]");
+    let mark = r.mark();
+    for _ in 0..(MAX_DEPTH + 5) {
+        let stop = r.array(|r| r.array(|_| Err(Error { at: 0, kind: ErrorKind::Invalid("stop") })));
+        assert!(invalid_kind(&stop));
+        r.reset(mark);
+    }
+    // Were the failed reads' levels still counted, this would be "nested too deeply".
+    assert_eq!(r.skip(), Ok(&b"[[[1]]]"[..]));
+}

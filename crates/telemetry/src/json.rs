@@ -52,11 +52,11 @@ const POSITION_FIELDS: [&str; 9] = ["id", "ts", "lat", "lon", "heading", "speed"
 const POSITION_REQUIRED: u64 = (1 << 8) - 1;
 
 fn position(r: &mut Reader<'_>) -> Result<Position, Error> {
-    let start = r.position();
+    let start = r.mark();
     if let Some(p) = as_written(r) {
         return Ok(p);
     }
-    r.rewind(start);
+    r.reset(start);
     any_layout(r)
 }
 

@@ -7,8 +7,6 @@ use serde_json::value::RawValue;
 
 use super::{Headers, HubMessage, Payload, ProtocolError, RECORD_SEPARATOR};
 
-/// Splits a byte stream into 0x1E-terminated records. A record split across chunks is
-/// buffered until its terminator arrives, up to a size limit.
 /// The first record separator in `bytes`, looked for eight bytes at a time (records of
 /// positions are tens of KB).
 fn find_separator(bytes: &[u8]) -> Option<usize> {
@@ -28,6 +26,8 @@ fn find_separator(bytes: &[u8]) -> Option<usize> {
     bytes[offset..].iter().position(|&b| b == RECORD_SEPARATOR).map(|i| offset + i)
 }
 
+/// Splits a byte stream into 0x1E-terminated records. A record split across chunks is
+/// buffered until its terminator arrives, up to a size limit.
 #[derive(Debug)]
 pub struct TextFramer {
     partial: Vec<u8>,

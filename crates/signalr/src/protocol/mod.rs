@@ -37,7 +37,7 @@ pub enum ProtocolError {
 }
 
 /// One encoded value from a message: an argument, a stream item or a result.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub enum Payload {
     /// JSON text of the value. Received text is checked (JSON and UTF-8) when it is decoded.
     Json(Box<[u8]>),
@@ -63,6 +63,16 @@ impl Payload {
         match self {
             Payload::Json(text) => json(text).map_err(|e| ProtocolError::Decode(e.to_string())),
             Payload::MessagePack(bytes) => msgpack::from_slice(bytes),
+        }
+    }
+}
+
+impl std::fmt::Debug for Payload {
+    /// JSON as its text (a log line shows the value, not a list of byte values).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Payload::Json(text) => f.debug_tuple("Json").field(&String::from_utf8_lossy(text)).finish(),
+            Payload::MessagePack(bytes) => f.debug_tuple("MessagePack").field(bytes).finish(),
         }
     }
 }
