@@ -83,17 +83,23 @@ async function livePage(browser, site, sim, { query = '', hash = '' } = {}) {
 
 const metrics = (page) => page.evaluate(() => window.dashboardMetrics());
 
-/** rAF deltas (ms) over `ms`. */
+/** rAF deltas (ms) over `ms`, and the page's long tasks (main-thread tasks over 50 ms) meanwhile. */
 function frameDeltas(page, ms) {
   return page.evaluate(
     (ms) =>
       new Promise((resolve) => {
+        const longTasks = [];
+        const observer = new PerformanceObserver((list) => list.getEntries().forEach((e) => longTasks.push(e.duration)));
+        observer.observe({ type: 'longtask' });
         const stamps = [];
         const start = performance.now();
         const tick = (t) => {
           stamps.push(t);
           if (t - start < ms) requestAnimationFrame(tick);
-          else resolve(stamps.slice(1).map((s, i) => s - stamps[i]));
+          else {
+            observer.disconnect();
+            resolve({ deltas: stamps.slice(1).map((s, i) => s - stamps[i]), longTasks });
+          }
         };
         requestAnimationFrame(tick);
       }),
@@ -101,11 +107,19 @@ function frameDeltas(page, ms) {
   );
 }
 
-function frameSummary(deltas) {
+function frameSummary({ deltas, longTasks }) {
   const sorted = [...deltas].sort((a, b) => a - b);
   const at = (q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
   const total = deltas.reduce((a, b) => a + b, 0);
-  return { fps: (deltas.length / total) * 1000, p50: at(0.5), p95: at(0.95), max: sorted.at(-1), over50: deltas.filter((d) => d > 50).length };
+  return {
+    fps: (deltas.length / total) * 1000,
+    p50: at(0.5),
+    p95: at(0.95),
+    max: sorted.at(-1),
+    over50: deltas.filter((d) => d > 50).length,
+    longTasks: longTasks.length,
+    longestTask: Math.max(0, ...longTasks),
+  };
 }
 
 // --- first live datum, cold cache ---------------------------------------------------------------
@@ -229,8 +243,9 @@ async function decode(browser, site) {
       `the peer is V8's native JSON.parse into untyped objects. Of our time per position, ${copyShare} % goes to bringing ` +
         `the text into wasm (the browser's UTF-16 string encoded into wasm memory: alone ${copyOfPeer} % of the peer's whole ` +
         `time), ${envelopeShare} % to framing and the hub message, ${decodeShare} % to the typed \`Vec<Position>\` (our ` +
-        `hand-written reader, crates/jsonread). Our MessagePack decoding runs at ${fmt(packRatio, 2)} × theirs ` +
-        `(docs/performance-notes.md: what was tried, stage by stage).`,
+        `hand-written reader, crates/jsonread). The ratio moves with the shared machine from run to run, around parity ` +
+        `(repeated runs of the same build, and the next step, a single pass over each record, in docs/performance-notes.md). ` +
+        `Our MessagePack decoding runs at ${fmt(packRatio, 2)} × theirs.`,
     );
     details.push(
       `### Decode\n\n20 invocations of \`positions\` with 100 positions each (JSON ${thousands(result.bytesJson)} bytes, ` +
@@ -361,6 +376,13 @@ async function mapFrames(browser, site) {
       at10k.fps >= 55 && at10k.over50 === 0,
       stock10k ? `${fmt(stock10k.fps)} frames/s (stock Leaflet canvas)` : '',
       stock10k ? fmt(at10k.fps / stock10k.fps, 2) : '',
+      `${at10k.over50} frame(s) over 50 ms in ${seconds} s, longest ${fmt(at10k.max, 0)} ms, while the page's main thread ` +
+        (at10k.longTasks === 0
+          ? `ran no task over 50 ms (PerformanceObserver \`longtask\`): the time was lost outside the page's own work, on ` +
+            `two cores shared with the simulator, Node and the browser's other processes`
+          : `ran ${at10k.longTasks} task(s) over 50 ms (PerformanceObserver \`longtask\`, longest ${fmt(at10k.longestTask, 0)} ms): ` +
+            `the page's own work`) +
+        (stock10k ? `; stock Leaflet in the same run: ${stock10k.over50} frame(s) over 50 ms.` : '.'),
     );
   }
   details.push(
