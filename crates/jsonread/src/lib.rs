@@ -320,46 +320,43 @@ impl<'a> Reader<'a> {
 
     /// Reads an object, calling `entry` at each key (after checking a key starts there).
     fn object_keys(&mut self, mut entry: impl FnMut(&mut Self) -> Result<(), Error>) -> Result<(), Error> {
-        self.expect(b'{', "expected an object")?;
-        self.enter()?;
-        if self.peek() == Some(b'}') {
-            self.pos += 1;
-        } else {
-            loop {
-                if self.peek() != Some(b'"') {
-                    return Err(self.error("expected a key"));
-                }
-                entry(self)?;
-                match self.peek() {
-                    Some(b',') => self.pos += 1,
-                    Some(b'}') => {
-                        self.pos += 1;
-                        break;
-                    }
-                    _ => return Err(self.error("expected `,` or `}`")),
-                }
+        self.container(b'{', b'}', |r| {
+            if r.peek() != Some(b'"') {
+                return Err(r.error("expected a key"));
             }
-        }
-        self.depth -= 1;
-        Ok(())
+            entry(r)
+        })
     }
 
     /// Reads an array, calling `item` for each element; `item` must read it.
-    pub fn array(&mut self, mut item: impl FnMut(&mut Self) -> Result<(), Error>) -> Result<(), Error> {
-        self.expect(b'[', "expected an array")?;
+    pub fn array(&mut self, item: impl FnMut(&mut Self) -> Result<(), Error>) -> Result<(), Error> {
+        self.container(b'[', b']', item)
+    }
+
+    /// `open`, then entries separated by commas, each read by `entry`, then `close`: one more
+    /// level of nesting meanwhile.
+    #[inline]
+    fn container(
+        &mut self,
+        open: u8,
+        close: u8,
+        mut entry: impl FnMut(&mut Self) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        let object = open == b'{';
+        self.expect(open, if object { "expected an object" } else { "expected an array" })?;
         self.enter()?;
-        if self.peek() == Some(b']') {
+        if self.peek() == Some(close) {
             self.pos += 1;
         } else {
             loop {
-                item(self)?;
+                entry(self)?;
                 match self.peek() {
                     Some(b',') => self.pos += 1,
-                    Some(b']') => {
+                    Some(b) if b == close => {
                         self.pos += 1;
                         break;
                     }
-                    _ => return Err(self.error("expected `,` or `]`")),
+                    _ => return Err(self.error(if object { "expected `,` or `}`" } else { "expected `,` or `]`" })),
                 }
             }
         }
