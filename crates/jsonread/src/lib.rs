@@ -622,26 +622,18 @@ impl<'a> Reader<'a> {
         loop {
             // A value is next.
             match self.peek() {
-                Some(b'{') => {
+                Some(open @ (b'{' | b'[')) => {
+                    let object = open == b'{';
                     self.pos += 1;
                     self.enter()?;
-                    if self.peek() == Some(b'}') {
+                    if self.peek() == Some(if object { b'}' } else { b']' }) {
                         self.pos += 1;
                         self.depth -= 1;
                     } else {
-                        objects = objects << 1 | 1;
-                        self.skip_key()?;
-                        continue;
-                    }
-                }
-                Some(b'[') => {
-                    self.pos += 1;
-                    self.enter()?;
-                    if self.peek() == Some(b']') {
-                        self.pos += 1;
-                        self.depth -= 1;
-                    } else {
-                        objects <<= 1;
+                        objects = objects << 1 | u128::from(object);
+                        if object {
+                            self.skip_key()?;
+                        }
                         continue;
                     }
                 }
@@ -703,24 +695,7 @@ impl<'a> Reader<'a> {
                         i += 1;
                     }
                     match bytes.get(i).map(|&b| SKIM[b as usize]) {
-                        Some(QUOTE) => {
-                            // The string inline (keys and values come every few bytes).
-                            i += 1;
-                            loop {
-                                while i < bytes.len() && !matches!(bytes[i], b'"' | b'\\') {
-                                    i += 1;
-                                }
-                                match bytes.get(i) {
-                                    Some(b'"') => break,
-                                    Some(_) => i += 2,
-                                    None => {
-                                        self.pos = bytes.len();
-                                        return Err(self.error("unterminated string"));
-                                    }
-                                }
-                            }
-                            i += 1;
-                        }
+                        Some(QUOTE) => i = self.skim_string(i + 1)?,
                         Some(OPEN) => {
                             depth += 1;
                             if self.depth + depth > MAX_DEPTH {
@@ -758,7 +733,9 @@ impl<'a> Reader<'a> {
         Ok(&self.bytes[start..i])
     }
 
-    /// The index after the closing quote of a string whose content starts at `i`.
+    /// The index after the closing quote of a string whose content starts at `i`. Inlined:
+    /// keys and values come every few bytes.
+    #[inline(always)]
     fn skim_string(&mut self, mut i: usize) -> Result<usize, Error> {
         let bytes = self.bytes();
         loop {

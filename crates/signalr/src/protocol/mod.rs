@@ -48,10 +48,7 @@ pub enum Payload {
 impl Payload {
     /// Decodes the value into `T`.
     pub fn decode<T: DeserializeOwned>(&self) -> Result<T, ProtocolError> {
-        match self {
-            Payload::Json(text) => serde_json::from_slice(text).map_err(|e| ProtocolError::Decode(e.to_string())),
-            Payload::MessagePack(bytes) => msgpack::from_slice(bytes),
-        }
+        self.decode_with(|text| serde_json::from_slice(text))
     }
 
     /// Decodes the value into `T`, JSON text through `json` (a decoder written for `T`, say)
