@@ -5,7 +5,7 @@ use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 use serde_json::value::RawValue;
 
-use super::{Headers, HubMessage, Payload, ProtocolError, RECORD_SEPARATOR};
+use super::{Headers, HubMessage, MessageType, Payload, ProtocolError, RECORD_SEPARATOR};
 
 /// The first record separator in `bytes`, looked for eight bytes at a time (records of
 /// positions are tens of KB).
@@ -216,20 +216,23 @@ pub fn parse_message(record: &[u8]) -> Result<Option<HubMessage>, ProtocolError>
     let kind = w.kind.ok_or_else(|| ProtocolError::InvalidMessage("missing field `type`".into()))?;
     let headers = w.headers.unwrap_or_default();
     let stream_ids = w.stream_ids.unwrap_or_default();
+    let Some(kind) = MessageType::from_code(i128::from(kind)) else {
+        return Ok(None);
+    };
     let message = match kind {
-        1 => HubMessage::Invocation {
+        MessageType::Invocation => HubMessage::Invocation {
             invocation_id: w.invocation_id.flatten(),
             target: required(w.target, "Invocation", "target")?,
             arguments: required(w.arguments, "Invocation", "arguments")?,
             stream_ids,
             headers,
         },
-        2 => HubMessage::StreamItem {
+        MessageType::StreamItem => HubMessage::StreamItem {
             invocation_id: required(w.invocation_id, "StreamItem", "invocationId")?,
             item: required(w.item, "StreamItem", "item")?,
             headers,
         },
-        3 => {
+        MessageType::Completion => {
             let (result, error) = (w.result.flatten(), w.error.flatten());
             if result.is_some() && error.is_some() {
                 return Err(ProtocolError::InvalidMessage("Completion with both result and error".into()));
@@ -241,22 +244,21 @@ pub fn parse_message(record: &[u8]) -> Result<Option<HubMessage>, ProtocolError>
                 headers,
             }
         }
-        4 => HubMessage::StreamInvocation {
+        MessageType::StreamInvocation => HubMessage::StreamInvocation {
             invocation_id: required(w.invocation_id, "StreamInvocation", "invocationId")?,
             target: required(w.target, "StreamInvocation", "target")?,
             arguments: required(w.arguments, "StreamInvocation", "arguments")?,
             stream_ids,
             headers,
         },
-        5 => HubMessage::CancelInvocation {
+        MessageType::CancelInvocation => HubMessage::CancelInvocation {
             invocation_id: required(w.invocation_id, "CancelInvocation", "invocationId")?,
             headers,
         },
-        6 => HubMessage::Ping,
-        7 => HubMessage::Close { error: w.error.flatten(), allow_reconnect: w.allow_reconnect.unwrap_or(false) },
-        8 => HubMessage::Ack { sequence_id: required(w.sequence_id, "Ack", "sequenceId")? },
-        9 => HubMessage::Sequence { sequence_id: required(w.sequence_id, "Sequence", "sequenceId")? },
-        _ => return Ok(None),
+        MessageType::Ping => HubMessage::Ping,
+        MessageType::Close => HubMessage::Close { error: w.error.flatten(), allow_reconnect: w.allow_reconnect.unwrap_or(false) },
+        MessageType::Ack => HubMessage::Ack { sequence_id: required(w.sequence_id, "Ack", "sequenceId")? },
+        MessageType::Sequence => HubMessage::Sequence { sequence_id: required(w.sequence_id, "Sequence", "sequenceId")? },
     };
     Ok(Some(message))
 }
@@ -299,7 +301,7 @@ impl Serialize for HubMessage {
         };
         match self {
             HubMessage::Invocation { invocation_id, target, arguments, stream_ids, headers: h } => {
-                map.serialize_entry("type", &1)?;
+                map.serialize_entry("type", &self.message_type().code())?;
                 headers(&mut map, h)?;
                 if let Some(id) = invocation_id {
                     map.serialize_entry("invocationId", id)?;
@@ -311,13 +313,13 @@ impl Serialize for HubMessage {
                 }
             }
             HubMessage::StreamItem { invocation_id, item, headers: h } => {
-                map.serialize_entry("type", &2)?;
+                map.serialize_entry("type", &self.message_type().code())?;
                 headers(&mut map, h)?;
                 map.serialize_entry("invocationId", invocation_id)?;
                 map.serialize_entry("item", &JsonPayload(item))?;
             }
             HubMessage::Completion { invocation_id, result, error, headers: h } => {
-                map.serialize_entry("type", &3)?;
+                map.serialize_entry("type", &self.message_type().code())?;
                 headers(&mut map, h)?;
                 map.serialize_entry("invocationId", invocation_id)?;
                 if let Some(error) = error {
@@ -327,7 +329,7 @@ impl Serialize for HubMessage {
                 }
             }
             HubMessage::StreamInvocation { invocation_id, target, arguments, stream_ids, headers: h } => {
-                map.serialize_entry("type", &4)?;
+                map.serialize_entry("type", &self.message_type().code())?;
                 headers(&mut map, h)?;
                 map.serialize_entry("invocationId", invocation_id)?;
                 map.serialize_entry("target", target)?;
@@ -337,13 +339,13 @@ impl Serialize for HubMessage {
                 }
             }
             HubMessage::CancelInvocation { invocation_id, headers: h } => {
-                map.serialize_entry("type", &5)?;
+                map.serialize_entry("type", &self.message_type().code())?;
                 headers(&mut map, h)?;
                 map.serialize_entry("invocationId", invocation_id)?;
             }
-            HubMessage::Ping => map.serialize_entry("type", &6)?,
+            HubMessage::Ping => map.serialize_entry("type", &self.message_type().code())?,
             HubMessage::Close { error, allow_reconnect } => {
-                map.serialize_entry("type", &7)?;
+                map.serialize_entry("type", &self.message_type().code())?;
                 if let Some(error) = error {
                     map.serialize_entry("error", error)?;
                 }
@@ -352,11 +354,11 @@ impl Serialize for HubMessage {
                 }
             }
             HubMessage::Ack { sequence_id } => {
-                map.serialize_entry("type", &8)?;
+                map.serialize_entry("type", &self.message_type().code())?;
                 map.serialize_entry("sequenceId", sequence_id)?;
             }
             HubMessage::Sequence { sequence_id } => {
-                map.serialize_entry("type", &9)?;
+                map.serialize_entry("type", &self.message_type().code())?;
                 map.serialize_entry("sequenceId", sequence_id)?;
             }
         }
@@ -382,7 +384,7 @@ pub fn write_invocation<A: Serialize>(target: &str, arguments: A) -> Result<Stri
         arguments: A,
     }
     let mut text =
-        serde_json::to_string(&Out { kind: 1, target, arguments }).map_err(|e| ProtocolError::Encode(e.to_string()))?;
+        serde_json::to_string(&Out { kind: MessageType::Invocation.code(), target, arguments }).map_err(|e| ProtocolError::Encode(e.to_string()))?;
     text.push(RECORD_SEPARATOR as char);
     Ok(text)
 }

@@ -122,17 +122,102 @@ pub enum HubMessage {
     },
 }
 
-impl HubMessage {
-    /// Messages that count in stateful reconnect's sequence numbering.
-    pub fn is_sequenced(&self) -> bool {
+/// The `type` of a hub message on the wire, as both codecs write and read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum MessageType {
+    /// A call of a hub method (or a client callback), with or without an invocation id.
+    Invocation = 1,
+    /// One item of a stream.
+    StreamItem = 2,
+    /// The end of an invocation or a stream: a result, an error or nothing.
+    Completion = 3,
+    /// A call of a streaming hub method.
+    StreamInvocation = 4,
+    /// Asks the other side to stop a stream.
+    CancelInvocation = 5,
+    /// Keep-alive.
+    Ping = 6,
+    /// The sender is closing the connection.
+    Close = 7,
+    /// Stateful reconnect: everything up to a sequence id was received.
+    Ack = 8,
+    /// Stateful reconnect: the next sequenced message has this id.
+    Sequence = 9,
+}
+
+impl MessageType {
+    /// Every type, in wire order.
+    pub const ALL: [MessageType; 9] = [
+        MessageType::Invocation,
+        MessageType::StreamItem,
+        MessageType::Completion,
+        MessageType::StreamInvocation,
+        MessageType::CancelInvocation,
+        MessageType::Ping,
+        MessageType::Close,
+        MessageType::Ack,
+        MessageType::Sequence,
+    ];
+
+    /// The number written as the message's `type`.
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+
+    /// The type with this wire number; `None` for a type this crate does not know (which
+    /// readers skip, as the protocol says).
+    pub fn from_code(code: i128) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| i128::from(kind.code()) == code)
+    }
+
+    /// The protocol's name for the type, for error messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            MessageType::Invocation => "Invocation",
+            MessageType::StreamItem => "StreamItem",
+            MessageType::Completion => "Completion",
+            MessageType::StreamInvocation => "StreamInvocation",
+            MessageType::CancelInvocation => "CancelInvocation",
+            MessageType::Ping => "Ping",
+            MessageType::Close => "Close",
+            MessageType::Ack => "Ack",
+            MessageType::Sequence => "Sequence",
+        }
+    }
+
+    /// Types that count in stateful reconnect's sequence numbering.
+    pub fn is_sequenced(self) -> bool {
         matches!(
             self,
-            HubMessage::Invocation { .. }
-                | HubMessage::StreamItem { .. }
-                | HubMessage::Completion { .. }
-                | HubMessage::StreamInvocation { .. }
-                | HubMessage::CancelInvocation { .. }
+            MessageType::Invocation
+                | MessageType::StreamItem
+                | MessageType::Completion
+                | MessageType::StreamInvocation
+                | MessageType::CancelInvocation
         )
+    }
+}
+
+impl HubMessage {
+    /// The message's wire type.
+    pub fn message_type(&self) -> MessageType {
+        match self {
+            HubMessage::Invocation { .. } => MessageType::Invocation,
+            HubMessage::StreamItem { .. } => MessageType::StreamItem,
+            HubMessage::Completion { .. } => MessageType::Completion,
+            HubMessage::StreamInvocation { .. } => MessageType::StreamInvocation,
+            HubMessage::CancelInvocation { .. } => MessageType::CancelInvocation,
+            HubMessage::Ping => MessageType::Ping,
+            HubMessage::Close { .. } => MessageType::Close,
+            HubMessage::Ack { .. } => MessageType::Ack,
+            HubMessage::Sequence { .. } => MessageType::Sequence,
+        }
+    }
+
+    /// Messages that count in stateful reconnect's sequence numbering.
+    pub fn is_sequenced(&self) -> bool {
+        self.message_type().is_sequenced()
     }
 }
 
