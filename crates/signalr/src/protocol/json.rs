@@ -256,9 +256,13 @@ pub fn parse_message(record: &[u8]) -> Result<Option<HubMessage>, ProtocolError>
             headers,
         },
         MessageType::Ping => HubMessage::Ping,
-        MessageType::Close => HubMessage::Close { error: w.error.flatten(), allow_reconnect: w.allow_reconnect.unwrap_or(false) },
+        MessageType::Close => {
+            HubMessage::Close { error: w.error.flatten(), allow_reconnect: w.allow_reconnect.unwrap_or(false) }
+        }
         MessageType::Ack => HubMessage::Ack { sequence_id: required(w.sequence_id, "Ack", "sequenceId")? },
-        MessageType::Sequence => HubMessage::Sequence { sequence_id: required(w.sequence_id, "Sequence", "sequenceId")? },
+        MessageType::Sequence => {
+            HubMessage::Sequence { sequence_id: required(w.sequence_id, "Sequence", "sequenceId")? }
+        }
     };
     Ok(Some(message))
 }
@@ -383,8 +387,8 @@ pub fn write_invocation<A: Serialize>(target: &str, arguments: A) -> Result<Stri
         target: &'a str,
         arguments: A,
     }
-    let mut text =
-        serde_json::to_string(&Out { kind: MessageType::Invocation.code(), target, arguments }).map_err(|e| ProtocolError::Encode(e.to_string()))?;
+    let mut text = serde_json::to_string(&Out { kind: MessageType::Invocation.code(), target, arguments })
+        .map_err(|e| ProtocolError::Encode(e.to_string()))?;
     text.push(RECORD_SEPARATOR as char);
     Ok(text)
 }

@@ -312,12 +312,7 @@ fn other_messages_have_the_expected_bytes() {
             &[0x94, 0x02, 0x80, 0xa1, b'1', 0x07],
         ),
         (
-            HubMessage::Completion {
-                invocation_id: "1".into(),
-                result: None,
-                error: None,
-                headers: Headers::new(),
-            },
+            HubMessage::Completion { invocation_id: "1".into(), result: None, error: None, headers: Headers::new() },
             &[0x94, 0x03, 0x80, 0xa1, b'1', 0x02],
         ),
         (
@@ -747,8 +742,9 @@ fn random_bytes_never_panic() {
         let len = rng.below(48);
         let bytes: Vec<u8> = (0..len)
             .map(|_| match rng.below(4) {
-                0 => [0x90, 0x91, 0x95, 0x96, 0x80, 0x81, 0xa1, 0xc0, 0xdc, 0xdd, 0xde, 0xdf, 0xdb, 0xc9]
-                    [rng.below(14)],
+                0 => {
+                    [0x90, 0x91, 0x95, 0x96, 0x80, 0x81, 0xa1, 0xc0, 0xdc, 0xdd, 0xde, 0xdf, 0xdb, 0xc9][rng.below(14)]
+                }
                 1 => rng.below(10) as u8,
                 _ => rng.next() as u8,
             })
