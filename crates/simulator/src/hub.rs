@@ -42,6 +42,15 @@ impl OutFrame {
     }
 }
 
+impl From<signalr::Frame> for OutFrame {
+    fn from(frame: signalr::Frame) -> Self {
+        match frame {
+            signalr::Frame::Text(text) => OutFrame::text(text),
+            signalr::Frame::Binary(bytes) => OutFrame::binary(bytes),
+        }
+    }
+}
+
 impl ByteLen for OutFrame {
     fn byte_len(&self) -> usize {
         self.bytes.len()

@@ -276,6 +276,7 @@ pub fn settings_from(config: &Config) -> Result<Settings, String> {
             keep_alive: Duration::from_millis(config.keep_alive_ms.max(10)),
             client_timeout: Duration::from_millis(config.client_timeout_ms.max(20)),
             poll_timeout: Duration::from_millis(config.poll_timeout_ms.max(10)),
+            ack_delay: Duration::from_secs(1),
         },
         transports: TransportPolicy {
             refused: config.refuse_transports.clone(),

@@ -199,6 +199,7 @@ async fn the_service_pings_idle_clients_and_drops_silent_ones() {
         keep_alive: Duration::from_millis(100),
         client_timeout: Duration::from_millis(600),
         poll_timeout: Duration::from_secs(1),
+        ..Timing::default()
     };
     let running = start(timing).await;
     let url = negotiate(&running.functions).await;

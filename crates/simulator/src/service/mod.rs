@@ -49,6 +49,8 @@ pub struct Timing {
     pub client_timeout: Duration,
     /// Hold a long poll this long before answering it empty.
     pub poll_timeout: Duration,
+    /// Acknowledge a stateful client's messages this long after the first unacknowledged one.
+    pub ack_delay: Duration,
 }
 
 impl Default for Timing {
@@ -58,6 +60,7 @@ impl Default for Timing {
             keep_alive: Duration::from_secs(15),
             client_timeout: Duration::from_secs(30),
             poll_timeout: Duration::from_secs(90),
+            ack_delay: Duration::from_secs(1),
         }
     }
 }
