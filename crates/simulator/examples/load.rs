@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use futures_util::{SinkExt, StreamExt};
 use signalr::negotiate::{websocket_url, NegotiateStep, Negotiator};
 use signalr::{Bearer, HubMessage, Session, SessionConfig, SessionEvent};
-use simulator::hub::Broadcast;
+use simulator::service::hub::Broadcast;
 use simulator::{AppState, Settings};
 use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite::Message;

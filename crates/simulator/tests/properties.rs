@@ -9,8 +9,8 @@ mod common;
 use axum::body::Body;
 use axum::http::Request;
 use proptest::prelude::*;
-use simulator::connection_string::ConnectionString;
-use simulator::jwt::{self, Claims};
+use simulator::service::connection_string::ConnectionString;
+use simulator::service::jwt::{self, Claims};
 use simulator::AppState;
 use tower::ServiceExt;
 

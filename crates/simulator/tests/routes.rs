@@ -5,7 +5,7 @@ mod common;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
-use simulator::jwt::{self, Claims};
+use simulator::service::jwt::{self, Claims};
 use simulator::AppState;
 use tower::ServiceExt;
 

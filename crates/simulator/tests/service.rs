@@ -8,10 +8,10 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use signalr::negotiate::{websocket_url, NegotiateStep, Negotiator};
 use signalr::{Bearer, HubMessage, Session, SessionConfig, SessionEvent};
-use simulator::connection_string::ConnectionString;
-use simulator::jwt::{self, Claims};
+use simulator::service::connection_string::ConnectionString;
+use simulator::service::jwt::{self, Claims};
 use simulator::service::Timing;
-use simulator::{fleet::Fleet, AppState, Settings};
+use simulator::{devices::fleet::Fleet, AppState, Settings};
 use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -98,7 +98,7 @@ async fn a_client_negotiates_through_the_redirect_and_receives_positions() {
         loop {
             tokio::time::sleep(Duration::from_millis(50)).await;
             fleet.step(0.05);
-            hub.broadcast(simulator::hub::Broadcast::invocation(
+            hub.broadcast(simulator::service::hub::Broadcast::invocation(
                 "positions",
                 [fleet.positions(simulator::unix_millis())],
             ));
@@ -413,7 +413,7 @@ async fn an_expired_client_token_ends_its_connection() {
 /// acknowledges is told to reconnect once it is too far behind, not silently skipped.
 #[tokio::test]
 async fn a_stateful_client_that_acks_late_loses_nothing() {
-    let policy = simulator::service::TransportPolicy { refused: vec![], stateful_reconnect: true, plain_hub: false };
+    let policy = simulator::service::TransportPolicy { stateful_reconnect: true, plain_hub: false };
     let running = start_with(Timing::default(), policy).await;
     let hub = running.state.hubs.get("telemetry");
     let url = negotiate_with(&running.functions, true).await;
@@ -424,7 +424,7 @@ async fn a_stateful_client_that_acks_late_loses_nothing() {
     // 300 messages of about 1 KB: three times the 100 KB replay buffer.
     let filler = "x".repeat(1_000);
     for n in 0..300 {
-        hub.broadcast(simulator::hub::Broadcast::invocation("tick", (n, filler.clone())));
+        hub.broadcast(simulator::service::hub::Broadcast::invocation("tick", (n, filler.clone())));
     }
     let numbers = |texts: &[String]| -> Vec<u64> {
         texts
@@ -450,7 +450,7 @@ async fn a_stateful_client_that_acks_late_loses_nothing() {
     // Never acknowledging: past the backlog limit the client is closed and may reconnect.
     // (About a hundred 1 KB frames fill the replay buffer; the rest wait in the backlog.)
     for n in 0..(simulator::service::MAX_BACKLOG + 400) {
-        hub.broadcast(simulator::hub::Broadcast::invocation("tick", (n, filler.clone())));
+        hub.broadcast(simulator::service::hub::Broadcast::invocation("tick", (n, filler.clone())));
         if n % 50 == 0 {
             tokio::task::yield_now().await;
         }

@@ -16,9 +16,9 @@ use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::sync::mpsc;
 use tokio::time::{interval, MissedTickBehavior};
 
+use super::hub::{Broadcast, Hub, Inbound, LiveConnection, OutFrame};
 use super::methods::{self, Action};
 use super::Timing;
-use crate::hub::{Broadcast, Hub, Inbound, LiveConnection, OutFrame};
 use crate::AppState;
 
 /// Sequenced frames a stateful client may fall behind (waiting for its acks) before it is
@@ -176,7 +176,7 @@ impl Driver<'_> {
             self.session.handle_client_alive(self.live.last_poll.load(Ordering::Relaxed));
         }
         self.session.handle_timeout(now);
-        if self.session.is_connected() && crate::jwt::unix_now() >= self.live.token_expires {
+        if self.session.is_connected() && crate::service::jwt::unix_now() >= self.live.token_expires {
             // Like the service: an expired token ends the connection; the client renegotiates.
             self.session.close(Some("The access token expired; reconnect with a new one."), true, now);
         }

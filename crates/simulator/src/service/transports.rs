@@ -14,9 +14,9 @@ use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt};
 use signalr::TransportKind;
 
-use super::{connection_request, Access, Params};
+use super::client::{connection_request, Access, Params};
+use super::hub::{Hub, Inbound, LiveConnection, OutFrame};
 use crate::error::ApiError;
-use crate::hub::{Hub, Inbound, LiveConnection, OutFrame};
 use crate::AppState;
 
 /// Most bytes one long-poll answer carries (more waits for the next poll).

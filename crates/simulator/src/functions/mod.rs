@@ -8,8 +8,10 @@
 //!   `POST /api/alerts/ack` `{by, ids}` does several in one call and one broadcast;
 //! * `GET /api/snapshot`: the current state, to fill a dashboard at once.
 
+pub mod publisher;
+pub mod world;
+
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -21,8 +23,8 @@ use telemetry::{
 };
 
 use crate::error::ApiError;
-use crate::jwt::{self, Claims};
-use crate::publisher::Publisher;
+use crate::functions::publisher::Publisher;
+use crate::service::jwt::{self, Claims};
 use crate::{unix_millis, AppState};
 
 pub fn routes() -> Router<Arc<AppState>> {
@@ -179,11 +181,4 @@ async fn acknowledge(
 
 async fn snapshot(State(state): State<Arc<AppState>>) -> Json<Snapshot> {
     Json(state.world.lock().expect("world lock").snapshot(unix_millis()))
-}
-
-/// Fault settings the functions side honours.
-#[derive(Debug, Clone, Default)]
-pub struct FunctionFaults {
-    /// Answer negotiate only after this long.
-    pub negotiate_delay: Duration,
 }

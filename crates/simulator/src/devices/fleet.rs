@@ -7,7 +7,7 @@
 
 use telemetry::{Position, VehicleState};
 
-use crate::rng::SplitMix64;
+use crate::devices::rng::SplitMix64;
 
 const METRES_PER_DEGREE_LAT: f64 = 111_320.0;
 /// Street grid spacing in metres.

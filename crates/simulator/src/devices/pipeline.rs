@@ -9,8 +9,8 @@ use std::time::Duration;
 use telemetry::{groups, targets, Alert, Position, Reading};
 use tokio::time::{interval, MissedTickBehavior};
 
-use crate::equipment::Equipment;
-use crate::fleet::Fleet;
+use crate::devices::equipment::Equipment;
+use crate::devices::fleet::Fleet;
 use crate::{unix_millis, AppState};
 
 fn ticker(rate: f64) -> (tokio::time::Interval, Duration) {
@@ -106,60 +106,6 @@ pub async fn run_equipment(state: Arc<AppState>, mut equipment: Equipment, rate:
 pub async fn publish_alerts(state: &AppState, alerts: Vec<Alert>) {
     for (site, alerts) in by_site(alerts, |a: &Alert| &a.site) {
         state.send_to_group(telemetry::HUB, &groups::site(&site), targets::ALERTS, [alerts]).await;
-    }
-}
-
-/// Runs `fault` on the telemetry hub every `every`, the first time after one period (the
-/// shared loop of the timed faults below).
-async fn every(state: &AppState, every: Duration, mut fault: impl FnMut(&crate::hub::Hub)) {
-    let hub = state.hubs.get(telemetry::HUB);
-    let mut ticker = interval(every);
-    ticker.tick().await;
-    loop {
-        ticker.tick().await;
-        fault(&hub);
-    }
-}
-
-/// Fault injection: close every connection every `period` (clients must reconnect).
-pub async fn drop_connections_every(state: Arc<AppState>, period: Duration) {
-    every(&state, period, |hub| {
-        let dropped = hub.close_all("The simulator drops every connection (--drop-every-secs).");
-        tracing::info!(dropped, "fault: dropped all connections");
-    })
-    .await
-}
-
-/// Fault injection: cut every WebSocket every `period` (a network blip, no close frame).
-pub async fn cut_transports_every(state: Arc<AppState>, period: Duration) {
-    every(&state, period, |hub| {
-        let cut = hub.cut_transports();
-        tracing::info!(cut, "fault: cut every WebSocket");
-    })
-    .await
-}
-
-/// Fault injection: every `period`, send every client the next kind of broken frame.
-pub async fn bad_frames_every(state: Arc<AppState>, period: Duration) {
-    let mut kinds = crate::hub::BadFrame::ALL.into_iter().cycle();
-    every(&state, period, |hub| {
-        let kind = kinds.next().expect("a cycle never ends");
-        let sent = hub.send_bad_frames(kind);
-        tracing::info!(sent, ?kind, "fault: sent a broken frame");
-    })
-    .await
-}
-
-/// Fault injection: every `every`, stop sending anything (pings included) for `duration`.
-pub async fn stall_every(state: Arc<AppState>, every: Duration, duration: Duration) {
-    let hub = state.hubs.get(telemetry::HUB);
-    loop {
-        tokio::time::sleep(every).await;
-        tracing::info!(?duration, "fault: stalling");
-        hub.set_stalled(true);
-        tokio::time::sleep(duration).await;
-        hub.set_stalled(false);
-        tracing::info!("fault: stall over");
     }
 }
 

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use telemetry::{DeviceInfo, DeviceKind, DeviceStatus, EquipmentKind, Reading};
 
-use crate::rng::SplitMix64;
+use crate::devices::rng::SplitMix64;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Event {

@@ -17,9 +17,9 @@ use axum::routing::{post, put};
 use axum::Router;
 use serde::Deserialize;
 
+use super::hub::{valid_hub_name, Broadcast, Hub};
+use super::jwt;
 use crate::error::ApiError;
-use crate::hub::{valid_hub_name, Broadcast, Hub};
-use crate::jwt;
 use crate::AppState;
 
 /// Largest request body accepted (the service's limit).

@@ -13,6 +13,8 @@ use signalr::stateful::ByteLen;
 use signalr::TransportKind;
 use tokio::sync::{broadcast, mpsc};
 
+use crate::faults::BadFrame;
+
 /// How long a negotiated connection may wait for its transport before it is forgotten.
 const PENDING_TTL: Duration = Duration::from_secs(60);
 
@@ -119,51 +121,6 @@ pub enum Inbound {
     Close { error: String, allow_reconnect: bool },
     /// Fault: send the client a frame that breaks the protocol.
     BadFrame(BadFrame),
-}
-
-/// Frames a misbehaving service (or a broken proxy) might send, for fault injection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BadFrame {
-    /// A record that is not valid JSON (or MessagePack).
-    Invalid,
-    /// A well-formed message of a type no client knows.
-    UnknownType,
-    /// A record larger than clients accept (1 MiB), without an end.
-    Oversized,
-    /// The start of a message without its terminator: the next real frame is glued to it.
-    Unterminated,
-}
-
-impl BadFrame {
-    pub const ALL: [BadFrame; 4] =
-        [BadFrame::Invalid, BadFrame::UnknownType, BadFrame::Oversized, BadFrame::Unterminated];
-
-    /// The bytes for a connection speaking `protocol`.
-    pub fn frame(self, protocol: HubProtocol) -> OutFrame {
-        let oversized = || vec![b'x'; signalr::protocol::DEFAULT_MAX_RECORD + 1024];
-        match (protocol, self) {
-            (HubProtocol::Json, BadFrame::Invalid) => {
-                OutFrame::text("{\"type\":1,\"target\":\"positions\",\"arguments\":[[{]]}\u{1e}")
-            }
-            (HubProtocol::Json, BadFrame::UnknownType) => OutFrame::text("{\"type\":99,\"surprise\":true}\u{1e}"),
-            (HubProtocol::Json, BadFrame::Oversized) => {
-                OutFrame::text(String::from_utf8(oversized()).unwrap_or_default())
-            }
-            (HubProtocol::Json, BadFrame::Unterminated) => {
-                OutFrame::text("{\"type\":1,\"target\":\"positions\",\"arguments\":[[")
-            }
-            // MessagePack: a length prefix, then the record.
-            (HubProtocol::MessagePack, BadFrame::Invalid) => OutFrame::binary(vec![2, 0x91, 0xc1]),
-            (HubProtocol::MessagePack, BadFrame::UnknownType) => OutFrame::binary(vec![2, 0x91, 99]),
-            (HubProtocol::MessagePack, BadFrame::Oversized) => {
-                // A prefix announcing 2 MiB (varint), and only part of it.
-                let mut bytes = vec![0x80, 0x80, 0x80, 0x01];
-                bytes.extend(oversized());
-                OutFrame::binary(bytes)
-            }
-            (HubProtocol::MessagePack, BadFrame::Unterminated) => OutFrame::binary(vec![40, 0x96, 1]),
-        }
-    }
 }
 
 /// A connection whose transport has started.

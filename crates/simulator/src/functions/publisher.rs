@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use signalr::url::encode_component;
 
-use crate::connection_string::ConnectionString;
-use crate::hub::Broadcast;
-use crate::jwt;
+use crate::service::connection_string::ConnectionString;
+use crate::service::hub::Broadcast;
+use crate::service::jwt;
 use crate::AppState;
 use tokio::sync::mpsc;
 

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use telemetry::{DeviceInfo, Position, Reading, Snapshot};
 
-use crate::alerts::{default_rules, AlertEngine};
+use crate::devices::alerts::{default_rules, AlertEngine};
 
 pub struct World {
     pub positions: BTreeMap<String, Position>,
