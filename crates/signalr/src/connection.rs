@@ -11,8 +11,8 @@ use std::collections::VecDeque;
 use serde::Serialize;
 
 use crate::protocol::{
-    handshake_request, parse_handshake_response, split_handshake, Frame, Framer, Headers, HubMessage, HubProtocol,
-    Payload, ProtocolError,
+    handshake_request, parse_handshake_response, Frame, Framer, Handshake, HandshakeBuffer, Headers, HubMessage,
+    HubProtocol, Payload, ProtocolError,
 };
 use crate::stateful::{ReceiveCounter, ReplayBuffer};
 
@@ -163,8 +163,8 @@ struct Stateful {
 pub struct Session {
     config: SessionConfig,
     phase: Phase,
-    /// Bytes received before the handshake answer was complete.
-    handshake_buffer: Vec<u8>,
+    /// The handshake answer, until it is complete.
+    handshake: HandshakeBuffer,
     framer: Framer,
     transmit: VecDeque<Frame>,
     events: VecDeque<SessionEvent>,
@@ -184,6 +184,7 @@ impl std::fmt::Debug for Session {
 impl Session {
     pub fn new(config: SessionConfig) -> Self {
         let framer = config.protocol.framer(config.max_record);
+        let handshake = HandshakeBuffer::new(config.max_record);
         let stateful = config.stateful_buffer.map(|limit| Stateful {
             sent: ReplayBuffer::new(limit),
             received: ReceiveCounter::default(),
@@ -193,7 +194,7 @@ impl Session {
         Self {
             config,
             phase: Phase::Opening,
-            handshake_buffer: Vec::new(),
+            handshake,
             framer,
             transmit: VecDeque::new(),
             events: VecDeque::new(),
@@ -267,44 +268,43 @@ impl Session {
             return;
         }
         self.last_received = now;
-        let handshake_rest;
+        let rest;
         let mut chunk = chunk;
         if let Phase::Handshaking { .. } = self.phase {
-            self.handshake_buffer.extend_from_slice(chunk);
-            let Some((record, rest)) = split_handshake(&self.handshake_buffer) else {
-                if self.handshake_buffer.len() > self.config.max_record {
-                    self.close(CloseReason::Protocol("the handshake answer is too large".into()));
+            let record = match self.handshake.push(chunk) {
+                Handshake::Incomplete => return,
+                Handshake::TooLarge => {
+                    return self.close(CloseReason::Protocol("the handshake answer is too large".into()))
                 }
-                return;
+                Handshake::Complete { record, rest: after } => {
+                    rest = after;
+                    record
+                }
             };
-            match parse_handshake_response(record) {
+            match parse_handshake_response(&record) {
                 Ok(()) => {}
                 Err(ProtocolError::HandshakeRejected(e)) => return self.close(CloseReason::HandshakeRejected(e)),
                 Err(e) => return self.close(CloseReason::Protocol(e.to_string())),
             }
-            handshake_rest = rest.to_vec();
-            self.handshake_buffer = Vec::new();
             self.phase = Phase::Connected;
             self.events.push_back(SessionEvent::Connected);
             // Like the official client: one ping right away, which also proves the send path.
             if !self.config.inherent_keep_alive {
                 self.queue_message(&HubMessage::Ping, now);
             }
-            chunk = &handshake_rest;
+            chunk = &rest;
         }
         if let Some(stateful) = &mut self.stateful {
             stateful.unacked_bytes = stateful.unacked_bytes.saturating_add(chunk.len());
         }
-        let protocol = self.config.protocol;
-        let mut parsed = Vec::new();
-        let framed = self.framer.push(chunk, |record| parsed.push(protocol.parse(record)));
-        for message in parsed {
+        let received = self.framer.messages(self.config.protocol, chunk);
+        for message in received.messages {
             self.handle_message(message, now);
             if self.phase == Phase::Closed {
                 return;
             }
         }
-        if let Err(e) = framed {
+        if let Some(e) = received.broken {
             self.close(CloseReason::Protocol(e.to_string()));
         }
     }
@@ -462,31 +462,32 @@ impl Session {
 
     /// Queues an invocation that expects a Completion; returns its id.
     pub fn invoke(&mut self, target: &str, arguments: Vec<Payload>, now: Millis) -> Result<String, SendError> {
-        let invocation_id = self.next_invocation_id.to_string();
-        let message = HubMessage::Invocation {
-            invocation_id: Some(invocation_id.clone()),
+        self.send_with_id(now, |invocation_id| HubMessage::Invocation {
+            invocation_id: Some(invocation_id),
             target: target.to_string(),
             arguments,
             stream_ids: Vec::new(),
             headers: Headers::new(),
-        };
-        self.send_message(message, now)?;
-        self.next_invocation_id += 1;
-        Ok(invocation_id)
+        })
     }
 
     /// Queues a server-to-client stream request; returns its id, which its StreamItems and
     /// final Completion carry.
     pub fn stream(&mut self, target: &str, arguments: Vec<Payload>, now: Millis) -> Result<String, SendError> {
-        let invocation_id = self.next_invocation_id.to_string();
-        let message = HubMessage::StreamInvocation {
-            invocation_id: invocation_id.clone(),
+        self.send_with_id(now, |invocation_id| HubMessage::StreamInvocation {
+            invocation_id,
             target: target.to_string(),
             arguments,
             stream_ids: Vec::new(),
             headers: Headers::new(),
-        };
-        self.send_message(message, now)?;
+        })
+    }
+
+    /// Queues the message `make` builds around the next invocation id; returns the id, used
+    /// up only when the message was queued.
+    fn send_with_id(&mut self, now: Millis, make: impl FnOnce(String) -> HubMessage) -> Result<String, SendError> {
+        let invocation_id = self.next_invocation_id.to_string();
+        self.send_message(make(invocation_id.clone()), now)?;
         self.next_invocation_id += 1;
         Ok(invocation_id)
     }

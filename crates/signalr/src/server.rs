@@ -16,7 +16,7 @@ use std::collections::VecDeque;
 
 use crate::connection::Millis;
 use crate::protocol::{
-    parse_handshake_request, split_handshake, Frame, Framer, HubMessage, HubProtocol, ProtocolError,
+    parse_handshake_request, Frame, Framer, Handshake, HandshakeBuffer, HubMessage, HubProtocol, ProtocolError,
 };
 use crate::stateful::{ByteLen, ReceiveCounter, ReplayBuffer, DEFAULT_BUFFER_BYTES};
 
@@ -155,7 +155,8 @@ pub struct ServerSession<F = Frame> {
     config: ServerConfig,
     phase: Phase,
     protocol: HubProtocol,
-    handshake_buffer: Vec<u8>,
+    /// The handshake request, until it is complete.
+    handshake: HandshakeBuffer,
     framer: Framer,
     transmit: VecDeque<F>,
     events: VecDeque<ServerEvent>,
@@ -176,12 +177,13 @@ impl<F: OutgoingFrame> ServerSession<F> {
     /// A session whose transport opened at `now`: it waits for the handshake request.
     pub fn new(config: ServerConfig, now: Millis) -> Self {
         let framer = HubProtocol::Json.framer(config.max_record);
+        let handshake = HandshakeBuffer::new(config.max_handshake);
         let deadline = now + config.handshake_timeout;
         Self {
             config,
             phase: Phase::Handshaking { deadline },
             protocol: HubProtocol::Json,
-            handshake_buffer: Vec::new(),
+            handshake,
             framer,
             transmit: VecDeque::new(),
             events: VecDeque::new(),
@@ -232,26 +234,22 @@ impl<F: OutgoingFrame> ServerSession<F> {
         let rest;
         let mut chunk = chunk;
         if let Phase::Handshaking { .. } = self.phase {
-            self.handshake_buffer.extend_from_slice(chunk);
-            let Some((record, after)) = split_handshake(&self.handshake_buffer) else {
-                if self.handshake_buffer.len() > self.config.max_handshake {
-                    self.refuse("The handshake request is too large.".into(), now);
+            let record = match self.handshake.push(chunk) {
+                Handshake::Incomplete => return,
+                Handshake::TooLarge => return self.refuse("The handshake request is too large.".into(), now),
+                Handshake::Complete { record, rest: after } => {
+                    rest = after;
+                    record
                 }
-                return;
             };
-            let accepted = self.accept_handshake(record);
-            rest = after.to_vec();
-            self.handshake_buffer = Vec::new();
-            match accepted {
+            match self.accept_handshake(&record) {
                 Ok((protocol, stateful)) => self.connect(protocol, stateful, now),
                 Err(error) => return self.refuse(error, now),
             }
             chunk = &rest;
         }
-        let protocol = self.protocol;
-        let mut parsed = Vec::new();
-        let framed = self.framer.push(chunk, |record| parsed.push(protocol.parse(record)));
-        for message in parsed {
+        let received = self.framer.messages(self.protocol, chunk);
+        for message in received.messages {
             match message {
                 Ok(Some(message)) => self.handle_message(message, now),
                 // A type this service does not know: ignored, as the protocol says.
@@ -262,7 +260,7 @@ impl<F: OutgoingFrame> ServerSession<F> {
                 return;
             }
         }
-        if let Err(error) = framed {
+        if let Some(error) = received.broken {
             self.fail(format!("Connection closed with an error. {error}"), now);
         }
     }

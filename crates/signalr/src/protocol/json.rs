@@ -220,13 +220,17 @@ pub fn parse_message(record: &[u8]) -> Result<Option<HubMessage>, ProtocolError>
         return Ok(None);
     };
     let message = match kind {
-        MessageType::Invocation => HubMessage::Invocation {
-            invocation_id: w.invocation_id.flatten(),
-            target: required(w.target, "Invocation", "target")?,
-            arguments: required(w.arguments, "Invocation", "arguments")?,
-            stream_ids,
-            headers,
-        },
+        MessageType::Invocation | MessageType::StreamInvocation => {
+            let target = required(w.target, kind.name(), "target")?;
+            let arguments = required(w.arguments, kind.name(), "arguments")?;
+            if kind == MessageType::Invocation {
+                let invocation_id = w.invocation_id.flatten();
+                HubMessage::Invocation { invocation_id, target, arguments, stream_ids, headers }
+            } else {
+                let invocation_id = required(w.invocation_id, kind.name(), "invocationId")?;
+                HubMessage::StreamInvocation { invocation_id, target, arguments, stream_ids, headers }
+            }
+        }
         MessageType::StreamItem => HubMessage::StreamItem {
             invocation_id: required(w.invocation_id, "StreamItem", "invocationId")?,
             item: required(w.item, "StreamItem", "item")?,
@@ -244,13 +248,6 @@ pub fn parse_message(record: &[u8]) -> Result<Option<HubMessage>, ProtocolError>
                 headers,
             }
         }
-        MessageType::StreamInvocation => HubMessage::StreamInvocation {
-            invocation_id: required(w.invocation_id, "StreamInvocation", "invocationId")?,
-            target: required(w.target, "StreamInvocation", "target")?,
-            arguments: required(w.arguments, "StreamInvocation", "arguments")?,
-            stream_ids,
-            headers,
-        },
         MessageType::CancelInvocation => HubMessage::CancelInvocation {
             invocation_id: required(w.invocation_id, "CancelInvocation", "invocationId")?,
             headers,

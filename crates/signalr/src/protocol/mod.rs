@@ -348,6 +348,62 @@ impl Framer {
             Framer::Binary(framer) => framer.push(chunk, record),
         }
     }
+
+    /// Feeds a chunk and parses every record it completes, in `protocol`: each message (or
+    /// why it could not be read; `Ok(None)` for a type to ignore), in order, and last the
+    /// framing error if the stream itself broke.
+    pub fn messages(&mut self, protocol: HubProtocol, chunk: &[u8]) -> Received {
+        let mut messages = Vec::new();
+        let broken = self.push(chunk, |record| messages.push(protocol.parse(record))).err();
+        Received { messages, broken }
+    }
+}
+
+/// What one chunk of a stream held: see [`Framer::messages`].
+#[derive(Debug)]
+pub struct Received {
+    /// Each complete record, parsed, in order.
+    pub messages: Vec<Result<Option<HubMessage>, ProtocolError>>,
+    /// The stream cannot go on (a record too large, a broken length prefix).
+    pub broken: Option<ProtocolError>,
+}
+
+/// Collects the handshake record (JSON, 0x1E-terminated, in both protocols) from a stream
+/// cut anywhere; what follows it in the same chunk belongs to the protocol's records.
+#[derive(Debug)]
+pub struct HandshakeBuffer {
+    bytes: Vec<u8>,
+    limit: usize,
+}
+
+impl HandshakeBuffer {
+    /// A buffer that refuses a handshake record longer than `limit` bytes.
+    pub fn new(limit: usize) -> Self {
+        Self { bytes: Vec::new(), limit }
+    }
+
+    /// Feeds a chunk: the record and the bytes after it once the terminator has arrived (the
+    /// buffer is emptied then).
+    pub fn push(&mut self, chunk: &[u8]) -> Handshake {
+        self.bytes.extend_from_slice(chunk);
+        let Some((record, rest)) = split_handshake(&self.bytes) else {
+            return if self.bytes.len() > self.limit { Handshake::TooLarge } else { Handshake::Incomplete };
+        };
+        let complete = Handshake::Complete { record: record.to_vec(), rest: rest.to_vec() };
+        self.bytes = Vec::new();
+        complete
+    }
+}
+
+/// Where a [`HandshakeBuffer`] stands after a chunk.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Handshake {
+    /// The terminator has not arrived yet.
+    Incomplete,
+    /// Over the limit without a terminator: the peer is not speaking SignalR.
+    TooLarge,
+    /// The handshake record (without its terminator) and what followed it.
+    Complete { record: Vec<u8>, rest: Vec<u8> },
 }
 
 /// The client's handshake request (always JSON, 0x1E-terminated).

@@ -122,6 +122,18 @@ impl Transport {
     }
 }
 
+/// The `open` callback of a browser transport: reports `Open` and remembers that it opened
+/// (a close before that is a failure to connect, and says so).
+fn open_handler(events: &UnboundedSender<TransportEvent>) -> (Rc<Cell<bool>>, Closure<dyn FnMut()>) {
+    let opened = Rc::new(Cell::new(false));
+    let (tx, flag) = (events.clone(), opened.clone());
+    let on_open = Closure::<dyn FnMut()>::new(move || {
+        flag.set(true);
+        let _ = tx.unbounded_send(TransportEvent::Open);
+    });
+    (opened, on_open)
+}
+
 fn js_error(context: &str, error: wasm_bindgen::JsValue) -> String {
     format!("{context}: {}", error.as_string().unwrap_or_else(|| format!("{error:?}")))
 }
@@ -139,13 +151,7 @@ impl WebSocketTransport {
         let url = websocket_url(&endpoint.url, endpoint.access_token.as_deref());
         let socket = WebSocket::new(&url).map_err(|e| js_error("cannot open WebSocket", e))?;
         socket.set_binary_type(BinaryType::Arraybuffer);
-        let opened = Rc::new(Cell::new(false));
-
-        let (tx, flag) = (events.clone(), opened.clone());
-        let on_open = Closure::<dyn FnMut()>::new(move || {
-            flag.set(true);
-            let _ = tx.unbounded_send(TransportEvent::Open);
-        });
+        let (opened, on_open) = open_handler(&events);
         let tx = events.clone();
         let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
             let data = event.data();
@@ -268,12 +274,7 @@ impl SseTransport {
         init.set_with_credentials(endpoint.with_credentials);
         let source = EventSource::new_with_event_source_init_dict(&url, &init)
             .map_err(|e| js_error("cannot open EventSource", e))?;
-        let opened = Rc::new(Cell::new(false));
-        let (tx, flag) = (events.clone(), opened.clone());
-        let on_open = Closure::<dyn FnMut()>::new(move || {
-            flag.set(true);
-            let _ = tx.unbounded_send(TransportEvent::Open);
-        });
+        let (opened, on_open) = open_handler(&events);
         let tx = events.clone();
         let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
             if let Some(text) = event.data().dyn_ref::<JsString>() {

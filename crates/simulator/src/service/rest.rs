@@ -135,6 +135,43 @@ fn excluded(uri: &Uri) -> Vec<String> {
         .collect()
 }
 
+/// Who a send goes to.
+enum Audience {
+    All,
+    Group(String),
+    User(String),
+    Connection(String),
+}
+
+/// Every send: checks the token, the hub and the body, then hands the message to the hub.
+fn send(
+    state: &AppState,
+    hub_name: &str,
+    audience: Audience,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<StatusCode, ApiError> {
+    authorize(state, headers, uri)?;
+    if let Audience::Group(group) = &audience {
+        check_group(group)?;
+    }
+    let hub = hub(state, hub_name)?;
+    let message = message(state, hub_name, body)?;
+    match audience {
+        // How many received it is not the caller's business (the service answers 202 either way).
+        Audience::All => _ = hub.broadcast_excluding(message, &excluded(uri)),
+        Audience::Group(group) => _ = hub.send_to_group(&group, &message, &excluded(uri)),
+        Audience::User(user) => _ = hub.send_to_user(&user, &message),
+        Audience::Connection(connection) => {
+            if !hub.send_to_connection(&connection, &message) {
+                return Err(ApiError::not_found(format!("no connection {connection:?} in hub {hub_name:?}")));
+            }
+        }
+    }
+    Ok(StatusCode::ACCEPTED)
+}
+
 async fn broadcast(
     State(state): State<Arc<AppState>>,
     Path(hub_name): Path<String>,
@@ -142,10 +179,7 @@ async fn broadcast(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
-    authorize(&state, &headers, &uri)?;
-    let hub = hub(&state, &hub_name)?;
-    hub.broadcast_excluding(message(&state, &hub_name, &body)?, &excluded(&uri));
-    Ok(StatusCode::ACCEPTED)
+    send(&state, &hub_name, Audience::All, &uri, &headers, &body)
 }
 
 async fn to_group(
@@ -155,11 +189,7 @@ async fn to_group(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
-    authorize(&state, &headers, &uri)?;
-    check_group(&group)?;
-    let hub = hub(&state, &hub_name)?;
-    hub.send_to_group(&group, &message(&state, &hub_name, &body)?, &excluded(&uri));
-    Ok(StatusCode::ACCEPTED)
+    send(&state, &hub_name, Audience::Group(group), &uri, &headers, &body)
 }
 
 async fn to_user(
@@ -169,10 +199,7 @@ async fn to_user(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
-    authorize(&state, &headers, &uri)?;
-    let hub = hub(&state, &hub_name)?;
-    hub.send_to_user(&user, &message(&state, &hub_name, &body)?);
-    Ok(StatusCode::ACCEPTED)
+    send(&state, &hub_name, Audience::User(user), &uri, &headers, &body)
 }
 
 async fn to_connection(
@@ -182,12 +209,7 @@ async fn to_connection(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
-    authorize(&state, &headers, &uri)?;
-    let hub = hub(&state, &hub_name)?;
-    if !hub.send_to_connection(&connection, &message(&state, &hub_name, &body)?) {
-        return Err(ApiError::not_found(format!("no connection {connection:?} in hub {hub_name:?}")));
-    }
-    Ok(StatusCode::ACCEPTED)
+    send(&state, &hub_name, Audience::Connection(connection), &uri, &headers, &body)
 }
 
 async fn add_to_group(

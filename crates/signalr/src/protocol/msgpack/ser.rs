@@ -74,6 +74,16 @@ impl<'a> Encoder<'a> {
     }
 }
 
+/// Integer widths MessagePack does not tell apart: each is written as its widest form (the
+/// encoder picks the shortest encoding of the value anyway).
+macro_rules! widen_to {
+    ($wide:ident: $($name:ident($ty:ty)),*) => {
+        $(fn $name(self, v: $ty) -> Result<(), Error> {
+            self.$wide(v.into())
+        })*
+    };
+}
+
 impl<'e, 'a> ser::Serializer for &'e mut Encoder<'a> {
     type Ok = ();
     type Error = Error;
@@ -94,32 +104,11 @@ impl<'e, 'a> ser::Serializer for &'e mut Encoder<'a> {
         done(rmp::encode::write_bool(self.out, v))
     }
 
-    fn serialize_i8(self, v: i8) -> Result<(), Error> {
-        self.serialize_i64(v.into())
-    }
-
-    fn serialize_i16(self, v: i16) -> Result<(), Error> {
-        self.serialize_i64(v.into())
-    }
-
-    fn serialize_i32(self, v: i32) -> Result<(), Error> {
-        self.serialize_i64(v.into())
-    }
+    widen_to! { serialize_i64: serialize_i8(i8), serialize_i16(i16), serialize_i32(i32) }
+    widen_to! { serialize_u64: serialize_u8(u8), serialize_u16(u16), serialize_u32(u32) }
 
     fn serialize_i64(self, v: i64) -> Result<(), Error> {
         done(rmp::encode::write_sint(self.out, v))
-    }
-
-    fn serialize_u8(self, v: u8) -> Result<(), Error> {
-        self.serialize_u64(v.into())
-    }
-
-    fn serialize_u16(self, v: u16) -> Result<(), Error> {
-        self.serialize_u64(v.into())
-    }
-
-    fn serialize_u32(self, v: u32) -> Result<(), Error> {
-        self.serialize_u64(v.into())
     }
 
     fn serialize_u64(self, v: u64) -> Result<(), Error> {
