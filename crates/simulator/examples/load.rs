@@ -6,7 +6,6 @@
 //! cargo run --release -p simulator --example load -- --clients 200 --rate 50 --seconds 10
 //! ```
 
-use std::future::IntoFuture;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,8 +14,6 @@ use futures_util::{SinkExt, StreamExt};
 use signalr::negotiate::{websocket_url, NegotiateStep, Negotiator};
 use signalr::{Bearer, HubMessage, Session, SessionConfig, SessionEvent};
 use simulator::service::hub::Broadcast;
-use simulator::{AppState, Settings};
-use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite::Message;
 
 struct Args {
@@ -74,21 +71,7 @@ async fn negotiate(functions: &str) -> String {
 #[tokio::main]
 async fn main() {
     let args = args();
-    let functions_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let service_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let service = format!("http://{}", service_listener.local_addr().unwrap());
-    let functions = format!("http://{}", functions_listener.local_addr().unwrap());
-    let connection = format!("Endpoint={service};AccessKey=load;Version=1.0;").parse().unwrap();
-    let state = AppState::new(Settings {
-        connection,
-        token_lifetime: Duration::from_secs(3600),
-        timing: Default::default(),
-        transports: Default::default(),
-        faults: Default::default(),
-        remote_service: false,
-    });
-    tokio::spawn(axum::serve(functions_listener, simulator::functions_app(state.clone(), vec![])).into_future());
-    tokio::spawn(axum::serve(service_listener, simulator::service_app(state.clone(), vec![])).into_future());
+    let simulator::Local { functions, state, .. } = simulator::serve_local("load", |_| {}).await.unwrap();
 
     let delivered = Arc::new(AtomicU64::new(0));
     let latencies = Arc::new(std::sync::Mutex::new(Vec::<u64>::new()));

@@ -179,6 +179,21 @@ pub struct Settings {
     pub remote_service: bool,
 }
 
+impl Settings {
+    /// The embedded service at `connection` with default timing and transports, no faults, and
+    /// client tokens for an hour.
+    pub fn for_connection(connection: ConnectionString) -> Self {
+        Settings {
+            connection,
+            token_lifetime: Duration::from_secs(3600),
+            timing: Timing::default(),
+            transports: TransportPolicy::default(),
+            faults: Faults::default(),
+            remote_service: false,
+        }
+    }
+}
+
 /// Everything `run` needs, checked.
 pub fn settings_from(config: &Config) -> Result<Settings, String> {
     let connection: ConnectionString = config.connection_string.parse().map_err(|e| format!("{e}"))?;

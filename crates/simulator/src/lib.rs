@@ -76,6 +76,35 @@ pub fn unix_millis() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
+/// Both servers on loopback ports the system picked (tests, examples, load runs): their base
+/// URLs and the state they share.
+pub struct Local {
+    /// `http://127.0.0.1:port` of the functions API.
+    pub functions: String,
+    /// `http://127.0.0.1:port` of the SignalR service.
+    pub service: String,
+    pub state: Arc<AppState>,
+}
+
+/// Serves the functions API and the embedded service on two free loopback ports, the service
+/// signing with `access_key`; `adjust` changes the default settings (timing, lifetimes, ...).
+/// No devices run: the caller publishes what it needs.
+pub async fn serve_local(access_key: &str, adjust: impl FnOnce(&mut Settings)) -> std::io::Result<Local> {
+    let functions_listener = TcpListener::bind("127.0.0.1:0").await?;
+    let service_listener = TcpListener::bind("127.0.0.1:0").await?;
+    let service = format!("http://{}", service_listener.local_addr()?);
+    let functions = format!("http://{}", functions_listener.local_addr()?);
+    let connection = format!("Endpoint={service};AccessKey={access_key};Version=1.0;")
+        .parse()
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{e}")))?;
+    let mut settings = Settings::for_connection(connection);
+    adjust(&mut settings);
+    let state = AppState::new(settings);
+    tokio::spawn(axum::serve(functions_listener, functions_app(state.clone(), vec![])).into_future());
+    tokio::spawn(axum::serve(service_listener, service_app(state.clone(), vec![])).into_future());
+    Ok(Local { functions, service, state })
+}
+
 /// Binds both servers, starts the devices and the faults, and serves until `shutdown`
 /// resolves. Then every client gets a Close message (with `allowReconnect`, so it comes back
 /// when the simulator does) before the servers stop; open WebSockets would otherwise never

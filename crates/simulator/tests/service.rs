@@ -1,49 +1,32 @@
 //! The simulator over real HTTP and WebSockets on loopback, driven by our own sans-IO
 //! SignalR core (the official JS client covers the same path in tests/interop).
 
-use std::future::IntoFuture;
-use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use signalr::negotiate::{websocket_url, NegotiateStep, Negotiator};
 use signalr::{Bearer, HubMessage, Session, SessionConfig, SessionEvent};
-use simulator::service::connection_string::ConnectionString;
+use simulator::devices::fleet::Fleet;
 use simulator::service::jwt::{self, Claims};
 use simulator::service::Timing;
-use simulator::{devices::fleet::Fleet, AppState, Settings};
-use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite::Message;
 
 const KEY: &str = "integration-test-key";
 
-struct Running {
-    functions: String,
-    service: String,
-    state: Arc<AppState>,
-}
+type Running = simulator::Local;
 
 async fn start(timing: Timing) -> Running {
     start_with(timing, Default::default()).await
 }
 
 async fn start_with(timing: Timing, transports: simulator::service::TransportPolicy) -> Running {
-    let functions_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let service_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let service = format!("http://{}", service_listener.local_addr().unwrap());
-    let functions = format!("http://{}", functions_listener.local_addr().unwrap());
-    let connection: ConnectionString = format!("Endpoint={service};AccessKey={KEY};Version=1.0;").parse().unwrap();
-    let state = AppState::new(Settings {
-        connection,
-        token_lifetime: Duration::from_secs(60),
-        timing,
-        transports,
-        faults: Default::default(),
-        remote_service: false,
-    });
-    tokio::spawn(axum::serve(functions_listener, simulator::functions_app(state.clone(), vec![])).into_future());
-    tokio::spawn(axum::serve(service_listener, simulator::service_app(state.clone(), vec![])).into_future());
-    Running { functions, service, state }
+    simulator::serve_local(KEY, |settings| {
+        settings.token_lifetime = Duration::from_secs(60);
+        settings.timing = timing;
+        settings.transports = transports;
+    })
+    .await
+    .unwrap()
 }
 
 /// Walks negotiate from the functions API like a client would; returns the WebSocket URL.
@@ -386,22 +369,8 @@ async fn faults_drop_every_connection_and_stall_everything() {
 
 #[tokio::test]
 async fn an_expired_client_token_ends_its_connection() {
-    let functions_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let service_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let service = format!("http://{}", service_listener.local_addr().unwrap());
-    let functions = format!("http://{}", functions_listener.local_addr().unwrap());
-    let connection = format!("Endpoint={service};AccessKey={KEY};Version=1.0;").parse().unwrap();
-    let state = AppState::new(Settings {
-        connection,
-        token_lifetime: Duration::from_secs(1),
-        timing: Timing::default(),
-        transports: Default::default(),
-        faults: Default::default(),
-        remote_service: false,
-    });
-    tokio::spawn(axum::serve(functions_listener, simulator::functions_app(state.clone(), vec![])).into_future());
-    tokio::spawn(axum::serve(service_listener, simulator::service_app(state.clone(), vec![])).into_future());
-    let running = Running { functions, service, state };
+    let running =
+        simulator::serve_local(KEY, |settings| settings.token_lifetime = Duration::from_secs(1)).await.unwrap();
     let mut socket = handshaken(&running).await;
     let texts = texts_within(&mut socket, Duration::from_secs(4)).await;
     let close = texts.iter().find(|t| t.contains("\"type\":7")).expect("closed at expiry");

@@ -9,12 +9,5 @@ use simulator::{AppState, Settings};
 /// transports and no faults.
 pub fn state(endpoint: &str, key: &str) -> Arc<AppState> {
     let connection = format!("Endpoint={endpoint};AccessKey={key};Version=1.0;").parse().unwrap();
-    AppState::new(Settings {
-        connection,
-        token_lifetime: Duration::from_secs(120),
-        timing: Default::default(),
-        transports: Default::default(),
-        faults: Default::default(),
-        remote_service: false,
-    })
+    AppState::new(Settings { token_lifetime: Duration::from_secs(120), ..Settings::for_connection(connection) })
 }
