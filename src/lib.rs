@@ -4,7 +4,6 @@
 //! * [`live`]: the SignalR connection and the glue from hub messages to the store;
 //! * [`model`]: pure state (fleet, connection status), tested natively;
 //! * [`panels`]: the views; [`app`]: the shell that wires them together;
-//! * [`raster`]: the software rasterizer the fleet map draws its vehicles with;
 //! * [`bench`]: what only the benchmark suite calls and reads.
 
 pub mod app;
@@ -13,7 +12,6 @@ pub mod config;
 pub mod live;
 pub mod model;
 pub mod panels;
-pub mod raster;
 pub mod sound;
 pub mod store;
 

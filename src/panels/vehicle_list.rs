@@ -6,7 +6,7 @@
 use leptos::prelude::*;
 use telemetry::Position;
 
-use super::pace::paced;
+use super::frame::paced;
 use crate::store::use_store;
 
 /// Rows listed at most.
