@@ -10,5 +10,6 @@ pub mod fleet_map;
 pub mod frame;
 pub mod overview;
 pub mod status_bar;
+pub mod table;
 pub mod toasts;
 pub mod vehicle_list;
