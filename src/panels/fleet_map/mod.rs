@@ -45,9 +45,11 @@ fn pick(store: Store, view: &Viewport, at: (f64, f64)) -> Option<String> {
 /// What the operator set for the view, besides the store's fleet filter.
 #[derive(Clone, Copy)]
 struct ViewChoices {
+    /// The selected vehicle, from the URL.
     selected: Memo<Option<String>>,
     follow: RwSignal<bool>,
     trails_for_all: RwSignal<bool>,
+    /// The vehicle under the pointer, labelled.
     hovered: RwSignal<Option<String>>,
 }
 
@@ -147,6 +149,7 @@ fn wire_events(
     }));
 }
 
+/// The fleet map panel: toolbar, map, the read-out under it and the selected vehicle.
 #[component]
 pub fn FleetMap() -> impl IntoView {
     let store = use_store();
