@@ -91,64 +91,115 @@ pub enum ConfigError {
     Field { field: &'static str, problem: String },
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RawConfig {
-    api_base: Option<serde_json::Value>,
-    hub_url: Option<serde_json::Value>,
-    hub: Option<serde_json::Value>,
-    transport: Option<serde_json::Value>,
-    protocol: Option<serde_json::Value>,
-    stale_after_seconds: Option<serde_json::Value>,
-    tile_url: Option<serde_json::Value>,
-    tile_attribution: Option<serde_json::Value>,
-    trail_length: Option<serde_json::Value>,
-    toast_seconds: Option<serde_json::Value>,
-    server_timeout_seconds: Option<serde_json::Value>,
+/// Declares the config fields once. Each line: the value it parses to, its JSON name, whether
+/// the page URL may override it, what its parser takes from the file ([`Text`]: a string,
+/// [`Json`]: any value, which the parser checks), and the parser, which also gives the default.
+/// The file's shape, the query keys read and the order of the checks all follow from it.
+macro_rules! fields {
+    ( $(
+        $(#[doc = $doc:literal])*
+        $name:ident: $ty:ty = $json:literal, query: $query:literal, $raw:ty => $parse:expr;
+    )* ) => {
+        /// `config.json` as written; unknown fields are ignored.
+        #[derive(Debug, Default, Deserialize)]
+        struct RawConfig {
+            $( #[serde(rename = $json)] $name: Option<serde_json::Value>, )*
+        }
+
+        /// Every field, parsed and defaulted, before the checks that span fields.
+        struct Fields {
+            $( $(#[doc = $doc])* $name: $ty, )*
+        }
+
+        /// JSON names and whether the query string may override them, in declaration order.
+        const FIELDS: &[(&str, bool)] = &[ $( ($json, $query), )* ];
+
+        /// Reads the file, applies `overrides`, then parses every field in declaration order.
+        fn fields(text: &str, overrides: &[(String, String)]) -> Result<Fields, ConfigError> {
+            let raw: RawConfig = serde_json::from_str(text).map_err(|e| ConfigError::Syntax(e.to_string()))?;
+            // The file's values are checked for their type before the URL may replace them.
+            $( let mut $name = <$raw as Raw>::from_file(raw.$name, $json)?; )*
+            for (key, value) in overrides {
+                match key.as_str() {
+                    $( $json if $query => $name = <$raw as Raw>::from_query(value), )*
+                    _ => {}
+                }
+            }
+            $( let $name = ($parse)($name, $json)?; )*
+            Ok(Fields { $( $name, )* })
+        }
+    };
 }
 
-/// Query-string keys that override config fields.
-const OVERRIDABLE: [&str; 8] =
-    ["apiBase", "hubUrl", "hub", "transport", "protocol", "tileUrl", "tileAttribution", "serverTimeoutSeconds"];
+/// A field that must be a string in the file.
+type Text = Option<String>;
+/// A field whose parser checks the file's JSON value itself (a query override arrives as a
+/// JSON string).
+type Json = Option<serde_json::Value>;
 
-fn field_string(value: Option<serde_json::Value>, field: &'static str) -> Result<Option<String>, ConfigError> {
-    match value {
-        None | Some(serde_json::Value::Null) => Ok(None),
-        Some(serde_json::Value::String(s)) => Ok(Some(s)),
-        Some(other) => Err(ConfigError::Field { field, problem: format!("must be a string, got {other}") }),
+/// What a field's parser is given: from the file, or from a query-string override (text).
+trait Raw: Sized {
+    fn from_file(value: Option<serde_json::Value>, field: &'static str) -> Result<Self, ConfigError>;
+    fn from_query(text: &str) -> Self;
+}
+
+impl Raw for Text {
+    fn from_file(value: Option<serde_json::Value>, field: &'static str) -> Result<Self, ConfigError> {
+        match value {
+            None | Some(serde_json::Value::Null) => Ok(None),
+            Some(serde_json::Value::String(s)) => Ok(Some(s)),
+            Some(other) => Err(ConfigError::Field { field, problem: format!("must be a string, got {other}") }),
+        }
     }
+
+    fn from_query(text: &str) -> Self {
+        Some(text.to_string())
+    }
+}
+
+impl Raw for Json {
+    fn from_file(value: Option<serde_json::Value>, _: &'static str) -> Result<Self, ConfigError> {
+        Ok(value)
+    }
+
+    fn from_query(text: &str) -> Self {
+        Some(serde_json::Value::String(text.to_string()))
+    }
+}
+
+fields! {
+    /// The functions API (`{apiBase}/negotiate`).
+    api_base: Option<String> = "apiBase", query: true, Text => base_url;
+    /// A SignalR hub reached directly, instead of `apiBase`.
+    hub_url: Option<String> = "hubUrl", query: true, Text => base_url;
+    hub: String = "hub", query: true, Text => |v: Text, f| hub_name(v.unwrap_or_else(|| telemetry::HUB.into()), f);
+    transport: Option<TransportKind> = "transport", query: true, Text => transport_kind;
+    protocol: HubProtocol = "protocol", query: true, Text => hub_protocol;
+    stale_after_ms: i64 = "staleAfterSeconds", query: false, Json => |v, f| seconds(v, f, 15.0, 1.0..=86_400.0);
+    server_timeout_ms: u64 =
+        "serverTimeoutSeconds", query: true, Json => |v, f| Ok(seconds(v, f, 30.0, 2.0..=600.0)? as u64);
+    /// The URL template, if tiles are configured (blank is none).
+    tile_url: Option<String> = "tileUrl", query: true, Text => tile_template;
+    tile_attribution: String = "tileAttribution", query: true, Text => |v: Text, _| Ok(v.unwrap_or_default());
+    trail_length: usize = "trailLength", query: false, Json => trail_positions;
+    toast_ms: i64 = "toastSeconds", query: false, Json => |v, f| seconds(v, f, 8.0, 1.0..=3_600.0);
 }
 
 /// Parses `config.json` text and applies `overrides` (query-string pairs), then validates.
 pub fn resolve(text: &str, overrides: &[(String, String)]) -> Result<Config, ConfigError> {
-    let raw: RawConfig = serde_json::from_str(text).map_err(|e| ConfigError::Syntax(e.to_string()))?;
-    let mut api_base = field_string(raw.api_base, "apiBase")?;
-    let mut hub_url = field_string(raw.hub_url, "hubUrl")?;
-    let mut hub = field_string(raw.hub, "hub")?;
-    let mut transport = field_string(raw.transport, "transport")?;
-    let mut protocol = field_string(raw.protocol, "protocol")?;
-    let mut tile_url = field_string(raw.tile_url, "tileUrl")?;
-    let mut tile_attribution = field_string(raw.tile_attribution, "tileAttribution")?;
-    let mut server_timeout = raw.server_timeout_seconds;
-    for (key, value) in overrides {
-        if key == "serverTimeoutSeconds" {
-            server_timeout = Some(serde_json::Value::String(value.clone()));
-            continue;
-        }
-        let slot = match key.as_str() {
-            "apiBase" => &mut api_base,
-            "hubUrl" => &mut hub_url,
-            "hub" => &mut hub,
-            "transport" => &mut transport,
-            "protocol" => &mut protocol,
-            "tileUrl" => &mut tile_url,
-            "tileAttribution" => &mut tile_attribution,
-            _ => continue,
-        };
-        *slot = Some(value.clone());
-    }
-    let api_base = base_url(api_base, "apiBase")?;
-    let hub_url = base_url(hub_url, "hubUrl")?;
+    let Fields {
+        api_base,
+        hub_url,
+        hub,
+        transport,
+        protocol,
+        stale_after_ms,
+        server_timeout_ms,
+        tile_url,
+        tile_attribution,
+        trail_length,
+        toast_ms,
+    } = fields(text, overrides)?;
     // A query-string `apiBase` or `hubUrl` replaces whichever the file gives.
     let chosen =
         overrides.iter().rev().find(|(key, _)| key == "apiBase" || key == "hubUrl").map(|(key, _)| key.as_str());
@@ -168,74 +219,79 @@ pub fn resolve(text: &str, overrides: &[(String, String)]) -> Result<Config, Con
             })
         }
     };
-    let hub = hub.unwrap_or_else(|| telemetry::HUB.to_string());
-    let valid_hub = hub.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-        && hub.len() <= 128
-        && hub.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if !valid_hub {
-        return Err(ConfigError::Field {
-            field: "hub",
-            problem: format!("must be a letter followed by letters, digits or '_', got {hub:?}"),
-        });
-    }
-    let transport = match transport.as_deref().map(str::to_ascii_lowercase).as_deref() {
-        None | Some("") | Some("auto") => None,
-        Some("websockets") => Some(TransportKind::WebSockets),
-        Some("serversentevents") => Some(TransportKind::ServerSentEvents),
-        Some("longpolling") => Some(TransportKind::LongPolling),
-        Some(other) => {
-            return Err(ConfigError::Field {
-                field: "transport",
-                problem: format!("must be webSockets, serverSentEvents or longPolling, got {other:?}"),
-            })
-        }
-    };
-    let protocol = match protocol.as_deref().map(str::to_ascii_lowercase).as_deref() {
-        None | Some("") | Some("json") => HubProtocol::Json,
-        Some("messagepack") | Some("msgpack") => HubProtocol::MessagePack,
-        Some(other) => {
-            return Err(ConfigError::Field {
-                field: "protocol",
-                problem: format!("must be json or messagepack, got {other:?}"),
-            })
-        }
-    };
     if transport == Some(TransportKind::ServerSentEvents) && protocol == HubProtocol::MessagePack {
         return Err(ConfigError::Field {
             field: "protocol",
             problem: "messagepack is binary and cannot run over serverSentEvents (text only)".into(),
         });
     }
-    let stale_after_ms = seconds(raw.stale_after_seconds, "staleAfterSeconds", 15.0, 1.0..=86_400.0)?;
-    let server_timeout_ms = seconds(server_timeout, "serverTimeoutSeconds", 30.0, 2.0..=600.0)? as u64;
-    let tiles = match tile_url.filter(|u| !u.trim().is_empty()) {
-        None => None,
-        Some(url) => {
-            let absolute = url.starts_with("http://") || url.starts_with("https://") || url.starts_with('/');
-            if !absolute || !["{z}", "{x}", "{y}"].iter().all(|p| url.contains(p)) {
-                return Err(ConfigError::Field {
-                    field: "tileUrl",
-                    problem: format!("must be an http(s) URL template with {{z}}, {{x}} and {{y}}, got {url:?}"),
-                });
-            }
-            let attribution = tile_attribution.unwrap_or_default();
-            Some(Tiles { url, attribution })
-        }
-    };
-    let trail_length = match raw.trail_length {
-        None | Some(serde_json::Value::Null) => crate::model::fleet::DEFAULT_TRAIL,
-        Some(serde_json::Value::Number(n)) if n.as_u64().is_some_and(|n| (1..=MAX_TRAIL).contains(&n)) => {
-            n.as_u64().unwrap_or(1) as usize
-        }
-        Some(other) => {
-            return Err(ConfigError::Field {
-                field: "trailLength",
-                problem: format!("must be a whole number of positions from 1 to {MAX_TRAIL}, got {other}"),
-            })
-        }
-    };
-    let toast_ms = seconds(raw.toast_seconds, "toastSeconds", 8.0, 1.0..=3_600.0)?;
+    let tiles = tile_url.map(|url| Tiles { url, attribution: tile_attribution });
     Ok(Config { backend, hub, transport, protocol, stale_after_ms, tiles, trail_length, toast_ms, server_timeout_ms })
+}
+
+fn hub_name(hub: String, field: &'static str) -> Result<String, ConfigError> {
+    let valid = hub.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && hub.len() <= 128
+        && hub.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !valid {
+        return Err(ConfigError::Field {
+            field,
+            problem: format!("must be a letter followed by letters, digits or '_', got {hub:?}"),
+        });
+    }
+    Ok(hub)
+}
+
+/// One transport by name (any case), or any when absent, empty or `auto`.
+fn transport_kind(value: Option<String>, field: &'static str) -> Result<Option<TransportKind>, ConfigError> {
+    match value.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None | Some("") | Some("auto") => Ok(None),
+        Some("websockets") => Ok(Some(TransportKind::WebSockets)),
+        Some("serversentevents") => Ok(Some(TransportKind::ServerSentEvents)),
+        Some("longpolling") => Ok(Some(TransportKind::LongPolling)),
+        Some(other) => Err(ConfigError::Field {
+            field,
+            problem: format!("must be webSockets, serverSentEvents or longPolling, got {other:?}"),
+        }),
+    }
+}
+
+/// The hub protocol by name (any case), JSON when absent or empty.
+fn hub_protocol(value: Option<String>, field: &'static str) -> Result<HubProtocol, ConfigError> {
+    match value.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None | Some("") | Some("json") => Ok(HubProtocol::Json),
+        Some("messagepack") | Some("msgpack") => Ok(HubProtocol::MessagePack),
+        Some(other) => {
+            Err(ConfigError::Field { field, problem: format!("must be json or messagepack, got {other:?}") })
+        }
+    }
+}
+
+/// A tile URL template: absolute or from the root, with all three placeholders.
+fn tile_template(value: Option<String>, field: &'static str) -> Result<Option<String>, ConfigError> {
+    let Some(url) = value.filter(|u| !u.trim().is_empty()) else { return Ok(None) };
+    let absolute = url.starts_with("http://") || url.starts_with("https://") || url.starts_with('/');
+    if !absolute || !["{z}", "{x}", "{y}"].iter().all(|p| url.contains(p)) {
+        return Err(ConfigError::Field {
+            field,
+            problem: format!("must be an http(s) URL template with {{z}}, {{x}} and {{y}}, got {url:?}"),
+        });
+    }
+    Ok(Some(url))
+}
+
+/// Positions per trail: a whole number from 1 to [`MAX_TRAIL`], the fleet's default if absent.
+fn trail_positions(value: Option<serde_json::Value>, field: &'static str) -> Result<usize, ConfigError> {
+    match value {
+        None | Some(serde_json::Value::Null) => Ok(crate::model::fleet::DEFAULT_TRAIL),
+        Some(serde_json::Value::Number(n)) if n.as_u64().is_some_and(|n| (1..=MAX_TRAIL).contains(&n)) => {
+            Ok(n.as_u64().unwrap_or(1) as usize)
+        }
+        Some(other) => Err(ConfigError::Field {
+            field,
+            problem: format!("must be a whole number of positions from 1 to {MAX_TRAIL}, got {other}"),
+        }),
+    }
 }
 
 /// A number of seconds within `range` (`default` when absent), in milliseconds. A query-string
@@ -302,7 +358,11 @@ fn query_pairs() -> Vec<(String, String)> {
     let Ok(params) = web_sys::UrlSearchParams::new_with_str(&search) else {
         return Vec::new();
     };
-    OVERRIDABLE.iter().filter_map(|key| params.get(key).map(|value| (key.to_string(), value))).collect()
+    FIELDS
+        .iter()
+        .filter(|(_, query)| *query)
+        .filter_map(|(key, _)| params.get(key).map(|value| (key.to_string(), value)))
+        .collect()
 }
 
 #[cfg(test)]
@@ -405,6 +465,16 @@ mod tests {
         assert!(err.to_string().contains("`transport`"));
         let err = resolve(r#"{"apiBase":"/api"}"#, &pairs("serverSentEvents", "messagepack")).unwrap_err();
         assert!(err.to_string().contains("`protocol`"));
+    }
+
+    #[test]
+    fn the_page_url_may_override_these_fields_only() {
+        let keys: Vec<&str> = FIELDS.iter().filter(|(_, query)| *query).map(|(key, _)| *key).collect();
+        let expected =
+            ["apiBase", "hubUrl", "hub", "transport", "protocol", "serverTimeoutSeconds", "tileUrl", "tileAttribution"];
+        assert_eq!(keys, expected);
+        let ignored = vec![("trailLength".to_string(), "5".to_string())];
+        assert_eq!(resolve(r#"{"apiBase":"/api"}"#, &ignored).unwrap().trail_length, 30);
     }
 
     #[test]

@@ -4,22 +4,20 @@
 //! * [`live`]: the SignalR connection and the glue from hub messages to the store;
 //! * [`model`]: pure state (fleet, connection status), tested natively;
 //! * [`panels`]: the views; [`app`]: the shell that wires them together;
-//! * [`raster`]: the software rasterizer the fleet map draws its vehicles with.
+//! * [`bench`]: what only the benchmark suite calls and reads.
 
 pub mod app;
 pub mod bench;
 pub mod config;
 pub mod live;
-pub mod metrics;
 pub mod model;
 pub mod panels;
-pub mod raster;
 pub mod sound;
 pub mod store;
 
 /// Mounts the app on `<body>`.
 pub fn start() {
     console_error_panic_hook::set_once();
-    metrics::install();
+    bench::metrics::install();
     leptos::mount::mount_to_body(app::App);
 }

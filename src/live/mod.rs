@@ -16,8 +16,8 @@ use signalr::{Payload, ReconnectPolicy};
 use telemetry::json::Batch;
 use telemetry::{targets, Position, Reading};
 
+use crate::bench::metrics::{self, Kind};
 use crate::config::{Backend, Config};
-use crate::metrics::{self, Kind};
 use crate::model::status::{LiveStatus, Phase};
 use crate::store::Store;
 use alerts::{AlertEvent, AlertQueue};

@@ -248,21 +248,8 @@ impl AlertFeed {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use telemetry::fixtures::alert;
     use telemetry::Severity;
-
-    fn alert(id: &str, ts: i64) -> Alert {
-        Alert {
-            id: id.into(),
-            ts,
-            device: "press-01".into(),
-            site: "harbour".into(),
-            severity: Severity::Warning,
-            metric: "temperature".into(),
-            value: 91.0,
-            threshold: 90.0,
-            message: "hot".into(),
-        }
-    }
 
     #[test]
     fn a_clearance_or_acknowledgement_before_its_alert_is_not_lost() {

@@ -8,6 +8,7 @@ use telemetry::Severity;
 
 use super::alert_list::{device_href, severity_label};
 use super::choice::choice;
+use super::table::heading_row;
 use crate::live::alerts::acknowledge;
 use crate::model::alerts::{AlertEntry, AlertState};
 use crate::store::{use_store, Store};
@@ -147,16 +148,7 @@ pub fn AlertHistory() -> impl IntoView {
             </p>
             <table>
                 <thead>
-                    <tr>
-                        <th scope="col">"Time"</th>
-                        <th scope="col">"Severity"</th>
-                        <th scope="col">"Device"</th>
-                        <th scope="col">"Site"</th>
-                        <th scope="col">"Value"</th>
-                        <th scope="col">"Message"</th>
-                        <th scope="col">"State"</th>
-                        <th scope="col"><span class="visually-hidden">"Action"</span></th>
-                    </tr>
+                    {heading_row(&["Time", "Severity", "Device", "Site", "Value", "Message", "State"], &[], Some("Action"))}
                 </thead>
                 <tbody>
                     <For each=rows key=|e| (e.alert.id.clone(), e.state()) children=move |e| history_row(store, e) />

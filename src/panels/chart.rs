@@ -10,6 +10,7 @@ use plotters_canvas::CanvasBackend;
 use telemetry::{DeviceKind, Severity};
 use wasm_bindgen::JsCast;
 
+use super::frame::{fit_canvas, use_frame_scheduler};
 use crate::model::series::{Column, Series};
 use crate::store::use_store;
 
@@ -166,51 +167,40 @@ pub fn LiveChart(
         }
     };
 
+    let metric_for_draw = metric.clone();
+    let with_series_draw = with_series.clone();
+    let frames = use_frame_scheduler(move || {
+        let Some(element) = canvas.get_untracked() else { return };
+        let element: web_sys::HtmlCanvasElement = element.unchecked_into();
+        let (from, to) = untrack(range);
+        let width = element.client_width().max(1) as f64;
+        let scale = fit_canvas(&element, (width, element.client_height().max(1) as f64));
+        let column_count = (width - Y_LABELS - 2.0 * MARGIN).max(10.0) as usize;
+        let mut columns = Vec::new();
+        with_series_draw(&mut |series| {
+            columns = series.map(|s| s.downsample(from, to, column_count)).unwrap_or_default();
+        });
+        let limits = telemetry::limits::for_metric(untrack(&kind), &metric_for_draw)
+            .map(|l| (l.threshold, l.severity))
+            .collect();
+        let input = ChartInput { columns: &columns, column_count, from, to, unit, limits };
+        if let Some(backend) = CanvasBackend::with_canvas_object(element) {
+            let root = backend.into_drawing_area();
+            if let Err(error) = draw(&root, &input, scale) {
+                web_sys::console::warn_1(&format!("chart: {error}").into());
+            }
+        }
+    });
     // Redraw when this device's data, the window or the clock changes, at most once per frame.
     let version = {
         let device = device.clone();
         Memo::new(move |_| store.equipment.with(|e| e.get(&device).map(|d| d.version)))
     };
-    let scheduled = StoredValue::new(false);
-    let metric_for_draw = metric.clone();
-    let with_series_draw = with_series.clone();
     Effect::new(move |_| {
-        let (from, to) = range();
+        range();
         // Read, not only tracked: a memo is recomputed (and so subscribed again) when read.
         version.with(|_| ());
-        if scheduled.get_value() {
-            return;
-        }
-        scheduled.set_value(true);
-        let metric = metric_for_draw.clone();
-        let with_series = with_series_draw.clone();
-        let kind = kind.clone();
-        request_animation_frame(move || {
-            scheduled.set_value(false);
-            let Some(element) = canvas.get_untracked() else { return };
-            let element: web_sys::HtmlCanvasElement = element.unchecked_into();
-            let scale = web_sys::window().map(|w| w.device_pixel_ratio()).unwrap_or(1.0).max(1.0);
-            let (width, height) = (element.client_width().max(1) as f64, element.client_height().max(1) as f64);
-            let (pixel_w, pixel_h) = ((width * scale) as u32, (height * scale) as u32);
-            if element.width() != pixel_w || element.height() != pixel_h {
-                element.set_width(pixel_w);
-                element.set_height(pixel_h);
-            }
-            let column_count = (width - Y_LABELS - 2.0 * MARGIN).max(10.0) as usize;
-            let mut columns = Vec::new();
-            let with_series = with_series.clone();
-            with_series(&mut |series| {
-                columns = series.map(|s| s.downsample(from, to, column_count)).unwrap_or_default();
-            });
-            let limits = telemetry::limits::for_metric(kind(), &metric).map(|l| (l.threshold, l.severity)).collect();
-            let input = ChartInput { columns: &columns, column_count, from, to, unit, limits };
-            if let Some(backend) = CanvasBackend::with_canvas_object(element) {
-                let root = backend.into_drawing_area();
-                if let Err(error) = draw(&root, &input, scale) {
-                    web_sys::console::warn_1(&format!("chart: {error}").into());
-                }
-            }
-        });
+        frames.now();
     });
 
     let stats = {

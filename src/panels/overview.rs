@@ -30,7 +30,7 @@ fn Tile(
 pub fn Overview() -> impl IntoView {
     let store = use_store();
     // Counting 10,000 vehicles per state every frame is wasted work: twice a second is enough.
-    let fleet = super::pace::paced(move || store.fleet.track(), std::time::Duration::from_millis(500));
+    let fleet = super::frame::paced(move || store.fleet.track(), std::time::Duration::from_millis(500));
     let vehicles = move |state: VehicleState| {
         Signal::derive(move || {
             fleet.track();

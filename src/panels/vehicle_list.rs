@@ -6,7 +6,8 @@
 use leptos::prelude::*;
 use telemetry::Position;
 
-use super::pace::paced;
+use super::frame::paced;
+use super::table::heading_row;
 use crate::store::use_store;
 
 /// Rows listed at most.
@@ -46,16 +47,7 @@ pub fn VehicleList() -> impl IntoView {
                 fallback=|| view! { <p class="empty">"Waiting for the first positions…"</p> }
             >
                 <table>
-                    <thead>
-                        <tr>
-                            <th scope="col">"Vehicle"</th>
-                            <th scope="col">"Site"</th>
-                            <th scope="col">"State"</th>
-                            <th scope="col">"Position"</th>
-                            <th scope="col" class="num">"Speed"</th>
-                            <th scope="col" class="num">"Heading"</th>
-                        </tr>
-                    </thead>
+                    <thead>{heading_row(&["Vehicle", "Site", "State", "Position"], &["Speed", "Heading"], None)}</thead>
                     <tbody>{rows}</tbody>
                 </table>
             </Show>

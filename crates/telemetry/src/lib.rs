@@ -244,6 +244,28 @@ pub mod groups {
     }
 }
 
+/// Sample values for tests, here and in the crates that use the contract (feature `fixtures`),
+/// so a change to a type is fixed in one sample instead of one per test module.
+#[cfg(any(test, feature = "fixtures"))]
+pub mod fixtures {
+    use crate::{Alert, Millis, Severity};
+
+    /// A warning from `press-01` at `harbour`: temperature 91 over a threshold of 90.
+    pub fn alert(id: &str, ts: Millis) -> Alert {
+        Alert {
+            id: id.into(),
+            ts,
+            device: "press-01".into(),
+            site: "harbour".into(),
+            severity: Severity::Warning,
+            metric: "temperature".into(),
+            value: 91.0,
+            threshold: 90.0,
+            message: "hot".into(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -280,18 +302,7 @@ mod tests {
 
     #[test]
     fn snapshot_alerts_flatten_with_their_acknowledgement() {
-        let alert = Alert {
-            id: "a1".into(),
-            ts: 1,
-            device: "press-01".into(),
-            site: "harbour".into(),
-            severity: Severity::Warning,
-            metric: "temperature".into(),
-            value: 91.0,
-            threshold: 90.0,
-            message: "hot".into(),
-        };
-        let open = OpenAlert { alert, acknowledged: None };
+        let open = OpenAlert { alert: fixtures::alert("a1", 1), acknowledged: None };
         let json = serde_json::to_value(&open).unwrap();
         assert_eq!(json["id"], "a1");
         assert!(json["acknowledged"].is_null());

@@ -2,7 +2,10 @@
 //! exactly as a live connection runs it (framing, hub message parsing, decoding the `positions`
 //! batches into typed values), over frames the benchmark page prepares, so it can be timed
 //! against `@microsoft/signalr`'s parser on the same frames in the same browser, and its
-//! first stages alone. Trunk exposes them as `window.wasmBindings.bench_*`.
+//! first stages alone. Trunk exposes them as `window.wasmBindings.bench_*`. [`metrics`] is what
+//! the page measures about itself while it runs live, for the same suite.
+
+pub mod metrics;
 
 use signalr::{HubMessage, HubProtocol, Session, SessionConfig, SessionEvent};
 use telemetry::Position;

@@ -1,6 +1,6 @@
 //! The fleet drawn on one canvas laid over Leaflet's panes: every vehicle as an arrow turned to
 //! its heading and coloured by state, trails, and text labels for the selected and hovered
-//! vehicle. Arrows and trails are rasterized in wasm ([`crate::raster`]) and put on the canvas
+//! vehicle. Arrows and trails are rasterized in wasm ([`raster`](super::raster)) and put on the canvas
 //! in one call; only the selected trail, its ring and the labels use the canvas's own drawing.
 //! Leaflet's layers (one object per marker) and even one canvas path per colour do not keep up
 //! at 10,000 vehicles in a software-rendered browser.
@@ -9,9 +9,10 @@ use telemetry::Position;
 use wasm_bindgen::Clamped;
 use web_sys::CanvasRenderingContext2d;
 
+use super::raster::{Frame, Rgba, SpriteSheet};
 use crate::model::fleet::{FleetFilter, FleetState, Shown};
 use crate::model::geo::Viewport;
-use crate::raster::{Frame, Rgba, SpriteSheet};
+use crate::panels::frame::device_size;
 
 /// Arrow size in CSS pixels (centre to back corner; the tip is 1.5× further).
 const SIZE: f64 = 6.0;
@@ -77,7 +78,8 @@ pub fn draw(ctx: &CanvasRenderingContext2d, view: &Viewport, scale: f64, scene: 
         layer.sheet = Some(SpriteSheet::arrows(&FILLS, OUTLINE, SIZE, scale));
     }
     let Some(sheet) = layer.sheet.as_ref() else { return 0 };
-    let (width, height) = ((view.width * scale).round() as usize, (view.height * scale).round() as usize);
+    let (width, height) = device_size((view.width, view.height), scale);
+    let (width, height) = (width as usize, height as usize);
     layer.frame.reset(width, height);
     let to_screen = view.to_screen();
     let to_device = |lat, lon| {

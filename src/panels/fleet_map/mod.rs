@@ -1,0 +1,254 @@
+//! The live fleet map: one `FleetMap` driven by the fleet state (not a component per marker).
+//! Leaflet pans, zooms and shows tiles ([`glue`]); the vehicles are drawn by [`fleet_canvas`] on
+//! one canvas inside the map, at most once per animation frame and only when something changed.
+//! No tile server is needed: vehicles are drawn on a plain background with a scale and
+//! coordinates, and the map says that tiles are unavailable ([`notes`]).
+
+pub mod fleet_canvas;
+mod glue;
+mod notes;
+pub mod raster;
+mod selection;
+mod toolbar;
+
+use std::time::Duration;
+
+use leaflet::LatLng;
+use leptos::html::Div;
+use leptos::prelude::*;
+use wasm_bindgen::closure::Closure;
+
+use self::fleet_canvas::{Scene, PICK_RADIUS};
+use self::glue::{fit, viewport, MapState};
+use self::notes::{MapNotes, Readout};
+use self::selection::{select, SelectionPanel};
+use self::toolbar::MapToolbar;
+use super::frame::{fit_canvas, use_frame_scheduler, FrameScheduler};
+use crate::model::fleet::FleetState;
+use crate::model::geo::{nearest, Viewport};
+use crate::model::route::Route;
+use crate::store::{use_store, Store};
+
+/// Shortest time between two redraws caused by new positions.
+const DATA_REDRAW: Duration = Duration::from_millis(100);
+
+/// The vehicle under a container point, of those the filter passes.
+fn pick(store: Store, view: &Viewport, at: (f64, f64)) -> Option<String> {
+    let to_screen = view.to_screen();
+    store.fleet.with_untracked(|fleet| {
+        store.fleet_filter.with_untracked(|filter| {
+            nearest(fleet.filtered(filter).map(|p| (p, to_screen(p.lat, p.lon))), at, PICK_RADIUS).map(|p| p.id.clone())
+        })
+    })
+}
+
+/// What the operator set for the view, besides the store's fleet filter.
+#[derive(Clone, Copy)]
+struct ViewChoices {
+    /// The selected vehicle, from the URL.
+    selected: Memo<Option<String>>,
+    follow: RwSignal<bool>,
+    trails_for_all: RwSignal<bool>,
+    /// The vehicle under the pointer, labelled.
+    hovered: RwSignal<Option<String>>,
+}
+
+/// One frame: follow, fit once, then draw the scene; reports what it drew.
+fn draw_frame(
+    store: Store,
+    state: StoredValue<Option<MapState>, LocalStorage>,
+    choices: ViewChoices,
+    // Whether the view was fitted to the fleet yet, and where the followed vehicle was when
+    // the view last moved to it.
+    (fitted, followed): (StoredValue<bool>, StoredValue<Option<(f64, f64)>>),
+    readout: Readout,
+) {
+    let drawn = state.try_update_value(|s| {
+        let s = s.as_mut()?;
+        let selected = choices.selected.get_untracked();
+        store.fleet.with_untracked(|fleet: &FleetState| {
+            let filter = store.fleet_filter.get_untracked();
+            let follow = choices.follow.get_untracked();
+            if let Some(p) = selected.as_deref().and_then(|id| fleet.get(id)).filter(|_| follow) {
+                if followed.get_value() != Some((p.lat, p.lon)) {
+                    s.map.pan_to(&LatLng::new(p.lat, p.lon));
+                    followed.set_value(Some((p.lat, p.lon)));
+                }
+            }
+            if !fitted.get_value() {
+                if let Some(bounds) = fleet.bounds(&filter) {
+                    fit(&s.map, bounds);
+                    fitted.set_value(true);
+                }
+            }
+            let view = viewport(&s.map);
+            let scale = fit_canvas(&s.canvas, (view.width, view.height));
+            let hovered = choices.hovered.get_untracked();
+            let scene = Scene {
+                fleet,
+                filter: &filter,
+                selected: selected.as_deref(),
+                hovered: hovered.as_deref(),
+                trails_for_all: choices.trails_for_all.get_untracked(),
+                now: js_sys::Date::now() as i64,
+                stale_after_ms: store.stale_after_ms.get_untracked(),
+            };
+            Some((fleet_canvas::draw(&s.ctx, &view, scale, &scene, &mut s.layer), view.centre, view.zoom))
+        })
+    });
+    if let Some(Some((count, centre, zoom))) = drawn {
+        readout.drawn(count, centre, zoom);
+    }
+}
+
+/// Redraws on the map's own moves, and follows the pointer: click selects, hover labels.
+fn wire_events(
+    mounted: &MapState,
+    store: Store,
+    frames: FrameScheduler,
+    state: StoredValue<Option<MapState>, LocalStorage>,
+    node: NodeRef<Div>,
+    (readout, choices): (Readout, ViewChoices),
+) {
+    let (cursor, hovered) = (readout.cursor, choices.hovered);
+    let map = &mounted.map;
+    for redraw in ["move", "zoom", "resize", "viewreset"] {
+        let closure = Closure::<dyn Fn()>::new(move || frames.now());
+        map.on(redraw, &closure.into_js_value());
+    }
+    map.on_mouse_click(Box::new(move |event| {
+        let point = event.container_point();
+        let view = state.with_value(|s| s.as_ref().map(|s| viewport(&s.map)));
+        if let Some(view) = view {
+            if let Some(id) = pick(store, &view, (point.x(), point.y())) {
+                select(Some(&id));
+            }
+        }
+    }));
+    // The closures handed to Leaflet must not hold the map's element: wasm-bindgen keeps
+    // what a live closure captures as a GC root, the element reaches the map and the map
+    // its handlers, so the closure would never be collected and every map ever mounted
+    // (its whole DOM) would stay in memory. The element is looked up when needed instead.
+    map.on_mouse_move(Box::new(move |event| {
+        let at = event.lat_lng();
+        cursor.set(Some((at.lat(), at.lng())));
+        let point = event.container_point();
+        let view = state.with_value(|s| s.as_ref().map(|s| viewport(&s.map)));
+        let under = view.and_then(|view| pick(store, &view, (point.x(), point.y())));
+        if hovered.get_untracked() != under {
+            if let Some(container) = node.get_untracked() {
+                let html: &web_sys::HtmlElement = &container;
+                let _ = html.style().set_property("cursor", if under.is_some() { "pointer" } else { "" });
+            }
+            hovered.set(under);
+        }
+    }));
+    map.on_mouse_out(Box::new(move |_| {
+        cursor.set(None);
+        hovered.set(None);
+    }));
+}
+
+/// The fleet map panel: toolbar, map, the read-out under it and the selected vehicle.
+#[component]
+pub fn FleetMap() -> impl IntoView {
+    let store = use_store();
+    let node = NodeRef::<Div>::new();
+    let state: StoredValue<Option<MapState>, LocalStorage> = StoredValue::new_local(None);
+    let readout = Readout::new();
+    let tile_handlers: StoredValue<Vec<Closure<dyn FnMut()>>, LocalStorage> = StoredValue::new_local(Vec::new());
+    let selected = Memo::new(move |_| match store.route.get() {
+        Route::Fleet { vehicle } => vehicle,
+        _ => None,
+    });
+    let choices = ViewChoices {
+        selected,
+        follow: RwSignal::new(false),
+        trails_for_all: RwSignal::new(false),
+        hovered: RwSignal::new(None),
+    };
+    let fitted = StoredValue::new(false);
+    let followed = StoredValue::new(None::<(f64, f64)>);
+    let frames = use_frame_scheduler(move || draw_frame(store, state, choices, (fitted, followed), readout));
+
+    // Create the map once its element exists.
+    Effect::new(move |_| {
+        let Some(element) = node.get() else { return };
+        if state.with_value(|s| s.is_some()) {
+            return;
+        }
+        match glue::mount(&element) {
+            Ok(mounted) => {
+                wire_events(&mounted, store, frames, state, node, (readout, choices));
+                state.set_value(Some(mounted));
+                frames.now();
+            }
+            Err(problem) => readout.problem.set(Some(problem)),
+        }
+    });
+    // Add the configured tile layer once the map and the config are both there.
+    Effect::new(move |added: Option<bool>| {
+        let ready = state.with_value(|s| s.is_some());
+        let tiles = store.tiles.get();
+        node.track();
+        if added == Some(true) || !ready {
+            return added.unwrap_or(false);
+        }
+        let Some(tiles) = tiles else { return false };
+        let handlers = state.with_value(|s| {
+            s.as_ref().map(|s| glue::add_tiles(&s.map, &tiles, move |ok| readout.tiles_ok.set(Some(ok))))
+        });
+        tile_handlers.update_value(|h| h.extend(handlers.into_iter().flatten()));
+        true
+    });
+    on_cleanup(move || {
+        state.update_value(|s| {
+            if let Some(s) = s.take() {
+                s.map.remove();
+            }
+        })
+    });
+
+    // New data (and the clock: vehicles turn stale) redraws at a measured pace: vehicles report
+    // once a second or so, and drawing 10,000 of them every frame would take the frame budget
+    // from everything else.
+    Effect::new(move |_| {
+        store.fleet.track();
+        store.clock.track();
+        frames.throttled(DATA_REDRAW);
+    });
+    // What the operator does (pan, zoom, hover, select, filter) redraws at the next frame.
+    Effect::new(move |_| {
+        store.fleet_filter.track();
+        store.stale_after_ms.track();
+        // Read, not only tracked: a memo is recomputed (and so subscribed again) when read.
+        selected.with(|_| ());
+        choices.follow.track();
+        choices.trails_for_all.track();
+        choices.hovered.track();
+        frames.now();
+    });
+    Effect::new(move |_| {
+        if choices.follow.get() {
+            followed.set_value(None);
+        }
+    });
+
+    let fit_fleet = Callback::new(move |()| {
+        let bounds = store.fleet.with_untracked(|fleet| store.fleet_filter.with_untracked(|f| fleet.bounds(f)));
+        state.with_value(|s| {
+            if let (Some(s), Some(bounds)) = (s, bounds) {
+                fit(&s.map, bounds);
+            }
+        });
+        choices.follow.set(false);
+    });
+    view! {
+        <section class="fleet-map-panel" aria-label="Fleet map">
+            <MapToolbar on_fit=fit_fleet follow=choices.follow trails_for_all=choices.trails_for_all />
+            <div class="fleet-map" node_ref=node data-testid="fleet-map"></div>
+            <MapNotes readout=readout />
+            <SelectionPanel selected=selected />
+        </section>
+    }
+}
