@@ -204,19 +204,14 @@ impl<F: OutgoingFrame> ServerSession<F> {
         self.phase == Phase::Connected
     }
 
-    /// Whether the session is over.
-    pub fn is_closed(&self) -> bool {
-        self.phase == Phase::Closed
-    }
-
-    /// Whether stateful reconnect is on.
-    pub fn is_stateful(&self) -> bool {
-        self.stateful.is_some()
-    }
-
     /// Whether the transport is down and the session waits for the client to resume.
     pub fn is_resuming(&self) -> bool {
         matches!(self.phase, Phase::Resuming { .. })
+    }
+
+    /// Whether the session is over.
+    pub fn is_closed(&self) -> bool {
+        self.phase == Phase::Closed
     }
 
     /// Sequenced frames lost because the client fell too far behind.

@@ -74,6 +74,9 @@ impl<'a> Encoder<'a> {
     }
 }
 
+/// A container begun: its items are written next.
+type Started<'e, 'a> = Result<Items<'e, 'a>, Error>;
+
 /// Integer widths MessagePack does not tell apart: each is written as its widest form (the
 /// encoder picks the shortest encoding of the value anyway).
 macro_rules! widen_to {
@@ -182,13 +185,7 @@ impl<'e, 'a> ser::Serializer for &'e mut Encoder<'a> {
         self.start(Some(len), false)
     }
 
-    fn serialize_tuple_variant(
-        self,
-        _name: &'static str,
-        _index: u32,
-        variant: &'static str,
-        len: usize,
-    ) -> Result<Items<'e, 'a>, Error> {
+    fn serialize_tuple_variant(self, _: &'static str, _: u32, variant: &'static str, len: usize) -> Started<'e, 'a> {
         self.variant(variant)?;
         self.start(Some(len), false)
     }
@@ -201,13 +198,7 @@ impl<'e, 'a> ser::Serializer for &'e mut Encoder<'a> {
         self.start(Some(len), true)
     }
 
-    fn serialize_struct_variant(
-        self,
-        _name: &'static str,
-        _index: u32,
-        variant: &'static str,
-        len: usize,
-    ) -> Result<Items<'e, 'a>, Error> {
+    fn serialize_struct_variant(self, _: &'static str, _: u32, variant: &'static str, len: usize) -> Started<'e, 'a> {
         self.variant(variant)?;
         self.start(Some(len), true)
     }
