@@ -6,6 +6,9 @@
 //! * [`panels`]: the views; [`app`]: the shell that wires them together;
 //! * [`bench`]: what only the benchmark suite calls and reads.
 
+// An application: its public items are for its own tests and the benchmark, not a library's API.
+#![allow(missing_docs)]
+
 pub mod app;
 pub mod bench;
 pub mod config;

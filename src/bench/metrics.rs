@@ -164,7 +164,7 @@ pub fn install() {
             m.positions = 0;
             m.readings = 0;
             m.batches = 0;
-        })
+        });
     })
     .into_js_value();
     set(read.unchecked_ref(), "reset", reset);

@@ -155,7 +155,7 @@ pub fn LiveChart(
     };
     let (device_for_series, metric_for_series) = (device.clone(), metric.clone());
     let with_series = move |f: &mut dyn FnMut(Option<&Series>)| {
-        store.equipment.with(|e| f(e.get(&device_for_series).and_then(|d| d.series.get(&metric_for_series))))
+        store.equipment.with(|e| f(e.get(&device_for_series).and_then(|d| d.series.get(&metric_for_series))));
     };
     let kind = {
         let device = device.clone();

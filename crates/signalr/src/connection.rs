@@ -337,7 +337,7 @@ impl Session {
         match message {
             HubMessage::Ping => {}
             HubMessage::Close { error, allow_reconnect } => {
-                self.close(CloseReason::ServerClosed { error, allow_reconnect })
+                self.close(CloseReason::ServerClosed { error, allow_reconnect });
             }
             HubMessage::Ack { sequence_id } => {
                 if let Some(stateful) = &mut self.stateful {
@@ -389,7 +389,7 @@ impl Session {
         match self.phase {
             Phase::Handshaking { deadline } if now >= deadline => self.close(CloseReason::HandshakeTimeout),
             Phase::AwaitingSequence { deadline } if now >= deadline => {
-                self.close(CloseReason::Protocol("the server did not resume the connection".into()))
+                self.close(CloseReason::Protocol("the server did not resume the connection".into()));
             }
             Phase::Connected => {
                 if !self.config.inherent_keep_alive && now >= self.last_received + self.config.server_timeout {

@@ -261,7 +261,7 @@ fn the_server_closes_a_silent_client_and_tells_it_why() {
         assert_eq!(pair.server_closed(), Some(&ServerCloseReason::ClientTimeout), "{protocol:?}");
         match pair.client_closed() {
             Some(CloseReason::ServerClosed { error: Some(error), allow_reconnect: true }) => {
-                assert!(error.contains("sent nothing"), "{error}")
+                assert!(error.contains("sent nothing"), "{error}");
             }
             other => panic!("{protocol:?}: expected the server's Close, got {other:?}"),
         }

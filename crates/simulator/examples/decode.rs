@@ -5,6 +5,9 @@
 //! cargo run --release -p simulator --example decode
 //! ```
 
+// Native only: std's clock works here (clippy.toml forbids it for code built for wasm32).
+#![allow(clippy::disallowed_methods)]
+
 use std::hint::black_box;
 use std::time::Instant;
 

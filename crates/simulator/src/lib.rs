@@ -13,6 +13,11 @@
 //! [`functions_app`] and [`service_app`] build the routers apart from [`run`], so tests can
 //! serve them on ephemeral ports.
 
+// An application: its public items are for its own tests, examples and binary.
+#![allow(missing_docs)]
+// A server: it only ever runs natively, where std's clock works.
+#![allow(clippy::disallowed_methods)]
+
 pub mod config;
 pub mod cors;
 pub mod devices;

@@ -1,5 +1,8 @@
 //! `simulator`: the whole server side of the dashboard on one machine. See `--help`.
 
+// Native only: std's clock works here (clippy.toml forbids it for code built for wasm32).
+#![allow(clippy::disallowed_methods)]
+
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
@@ -30,9 +33,8 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(term) => term,
-            Err(_) => return ctrl_c.await.unwrap_or(()),
+        let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) else {
+            return ctrl_c.await.unwrap_or(());
         };
         tokio::select! {
             _ = ctrl_c => {}

@@ -4,6 +4,9 @@
 //!
 //! `PROPTEST_CASES=100000 cargo test -p simulator --test properties` runs longer (RELIABILITY.md).
 
+// Native only: std's clock works here (clippy.toml forbids it for code built for wasm32).
+#![allow(clippy::disallowed_methods)]
+
 mod common;
 
 use axum::body::Body;

@@ -1,5 +1,8 @@
 //! Route tests: the routers called directly with `oneshot`, no sockets.
 
+// Native only: std's clock works here (clippy.toml forbids it for code built for wasm32).
+#![allow(clippy::disallowed_methods)]
+
 mod common;
 
 use axum::body::Body;

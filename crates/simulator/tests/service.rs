@@ -1,6 +1,9 @@
 //! The simulator over real HTTP and WebSockets on loopback, driven by our own sans-IO
 //! SignalR core (the official JS client covers the same path in tests/interop).
 
+// Native only: std's clock works here (clippy.toml forbids it for code built for wasm32).
+#![allow(clippy::disallowed_methods)]
+
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};

@@ -12,7 +12,7 @@ use crate::config::Tiles;
 use crate::model::geo::Viewport;
 
 /// The map and the fleet canvas, kept outside the reactive graph (they are JS objects).
-pub struct MapState {
+pub(super) struct MapState {
     pub map: Map,
     pub canvas: HtmlCanvasElement,
     pub ctx: CanvasRenderingContext2d,
@@ -21,7 +21,7 @@ pub struct MapState {
 
 /// Makes the map in `element`, with its scale and the fleet canvas. The error is the sentence
 /// the map shows instead.
-pub fn mount(element: &HtmlElement) -> Result<MapState, String> {
+pub(super) fn mount(element: &HtmlElement) -> Result<MapState, String> {
     let options = MapOptions::new();
     // The fleet canvas is redrawn for the new view; Leaflet's zoom animation would scale
     // the tiles under it for a quarter second while the vehicles stay put.
@@ -58,7 +58,7 @@ fn escape_html(text: &str) -> String {
 
 /// Adds the tile layer to `map`, calling `loaded(true)` when a tile loads and `loaded(false)`
 /// when one fails. The returned handlers must live as long as the layer.
-pub fn add_tiles(map: &Map, tiles: &Tiles, loaded: impl Fn(bool) + Copy + 'static) -> [Closure<dyn FnMut()>; 2] {
+pub(super) fn add_tiles(map: &Map, tiles: &Tiles, loaded: impl Fn(bool) + Copy + 'static) -> [Closure<dyn FnMut()>; 2] {
     let options = leaflet::TileLayerOptions::new();
     // Leaflet renders attributions as HTML: escape it so the config's text stays text.
     options.set_attribution(escape_html(&tiles.attribution));
@@ -110,14 +110,14 @@ fn fleet_canvas(container: &HtmlElement) -> Result<(HtmlCanvasElement, CanvasRen
 }
 
 /// What the map shows now: centre, zoom and size in CSS pixels.
-pub fn viewport(map: &Map) -> Viewport {
+pub(super) fn viewport(map: &Map) -> Viewport {
     let centre = map.get_center();
     let size = map.get_size();
     Viewport { centre: (centre.lat(), centre.lng()), zoom: map.get_zoom(), width: size.x(), height: size.y() }
 }
 
 /// Moves the view to show the box ((south, west), (north, east)), with a margin.
-pub fn fit(map: &Map, ((south, west), (north, east)): ((f64, f64), (f64, f64))) {
+pub(super) fn fit(map: &Map, ((south, west), (north, east)): ((f64, f64), (f64, f64))) {
     let options = js_sys::Object::new();
     let _ = js_sys::Reflect::set(&options, &"padding".into(), &js_sys::Array::of2(&24.into(), &24.into()));
     let _ = js_sys::Reflect::set(&options, &"maxZoom".into(), &16.into());

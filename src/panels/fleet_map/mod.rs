@@ -6,10 +6,10 @@
 
 pub mod fleet_canvas;
 mod glue;
-mod notes;
+pub mod notes;
 pub mod raster;
-mod selection;
-mod toolbar;
+pub mod selection;
+pub mod toolbar;
 
 use std::time::Duration;
 
@@ -206,7 +206,7 @@ pub fn FleetMap() -> impl IntoView {
             if let Some(s) = s.take() {
                 s.map.remove();
             }
-        })
+        });
     });
 
     // New data (and the clock: vehicles turn stale) redraws at a measured pace: vehicles report

@@ -23,7 +23,7 @@ pub struct Readout {
 }
 
 impl Readout {
-    pub fn new() -> Self {
+    pub(super) fn new() -> Self {
         Self {
             on_map: RwSignal::new(0),
             centre: RwSignal::new(None),
@@ -35,7 +35,7 @@ impl Readout {
     }
 
     /// Sets what a frame drew, touching only what changed (each change re-renders its text).
-    pub fn drawn(self, count: usize, centre: (f64, f64), zoom: f64) {
+    pub(super) fn drawn(self, count: usize, centre: (f64, f64), zoom: f64) {
         if self.zoom.get_untracked() != Some(zoom) {
             self.zoom.set(Some(zoom));
         }

@@ -9,7 +9,7 @@ use crate::model::route::Route;
 use crate::store::use_store;
 
 /// Selects a vehicle by putting it in the URL (so the selection is shareable).
-pub fn select(id: Option<&str>) {
+pub(super) fn select(id: Option<&str>) {
     if let Some(window) = web_sys::window() {
         let _ = window.location().set_hash(&Route::Fleet { vehicle: id.map(str::to_string) }.href());
     }

@@ -7,7 +7,11 @@ use web_sys::{RequestCache, RequestCredentials};
 const USER_AGENT: &str = "Microsoft SignalR/8.0 (rust-signalr 0.1; Unknown OS; Browser; wasm)";
 
 /// POSTs an empty negotiate request; returns the status and body.
-pub async fn post_negotiate(url: &str, bearer: Option<&str>, with_credentials: bool) -> Result<(u16, String), String> {
+pub(super) async fn post_negotiate(
+    url: &str,
+    bearer: Option<&str>,
+    with_credentials: bool,
+) -> Result<(u16, String), String> {
     let mut request = Request::post(url)
         .header("X-Requested-With", "XMLHttpRequest")
         .header("X-SignalR-User-Agent", USER_AGENT)

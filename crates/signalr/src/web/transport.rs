@@ -198,7 +198,7 @@ impl Drop for WebSocketTransport {
 
 /// Sends for SSE and long polling: one POST at a time, in order, with everything queued
 /// meanwhile batched into the next body (the server splits records).
-pub struct PostSender {
+pub(super) struct PostSender {
     queue: UnboundedSender<Frame>,
 }
 

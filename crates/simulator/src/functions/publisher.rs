@@ -207,7 +207,7 @@ impl AppState {
                 self.hubs.get(hub).send_to_group(group, &Broadcast::invocation(target, arguments), &[]);
             }
             Publisher::Remote(remote) => {
-                remote.send(hub, &format!("/groups/{}", encode_component(group)), target, &arguments)
+                remote.send(hub, &format!("/groups/{}", encode_component(group)), target, &arguments);
             }
         }
     }

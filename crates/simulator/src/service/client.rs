@@ -23,7 +23,7 @@ use super::{connection, transports, Timing, OUTBOUND_CAPACITY};
 use crate::error::ApiError;
 use crate::AppState;
 
-pub fn routes() -> Router<Arc<AppState>> {
+pub(super) fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/client/negotiate", post(negotiate))
         .route("/client/", get(connect).post(transports::send).delete(transports::delete))

@@ -403,7 +403,7 @@ mod tests {
         let count = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let seen = count.clone();
         let message = Broadcast::new(move |_| {
-            seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            seen.fetch_add(1, Ordering::SeqCst);
             Some(Bytes::from_static(b"x"))
         });
         let hub = Hubs::default().get("t");
@@ -413,7 +413,7 @@ mod tests {
         assert!(got.frame(HubProtocol::Json).unwrap().text);
         assert!(!got.frame(HubProtocol::MessagePack).unwrap().text);
         got.frame(HubProtocol::Json);
-        assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 2);
+        assert_eq!(count.load(Ordering::SeqCst), 2);
     }
 
     #[test]

@@ -14,7 +14,7 @@ use telemetry::SubscriptionRequest;
 use crate::{functions, unix_millis, AppState};
 
 /// What a client invocation asks the connection to do.
-pub enum Action {
+pub(super) enum Action {
     /// Send these messages back to the caller.
     Reply(Vec<HubMessage>),
     /// Start a server-to-client stream of `count` integers, one every `interval_ms`.
@@ -35,7 +35,7 @@ pub enum Action {
 /// * `acknowledge(by, ids)` → the acknowledgements made, as `POST /api/alerts/ack`.
 ///
 /// See [`is_dashboard_method`] for which targets these are.
-pub fn dashboard_method(
+pub(super) fn dashboard_method(
     state: &Arc<AppState>,
     connection_id: &str,
     protocol: HubProtocol,
@@ -78,7 +78,7 @@ pub fn dashboard_method(
 }
 
 /// Whether `target` is one of the dashboards' methods.
-pub fn is_dashboard_method(target: &str) -> bool {
+pub(super) fn is_dashboard_method(target: &str) -> bool {
     ["snapshot", "subscribe", "unsubscribe", "acknowledge"].iter().any(|m| m.eq_ignore_ascii_case(target))
 }
 
@@ -104,7 +104,12 @@ fn encode<T: serde::Serialize>(protocol: HubProtocol, value: &T) -> Result<Optio
 }
 
 /// Runs a client Invocation (`invocation_id: None` for a fire-and-forget send).
-pub fn invoke(protocol: HubProtocol, invocation_id: Option<String>, target: &str, arguments: Vec<Payload>) -> Action {
+pub(super) fn invoke(
+    protocol: HubProtocol,
+    invocation_id: Option<String>,
+    target: &str,
+    arguments: Vec<Payload>,
+) -> Action {
     let result: Result<Option<Payload>, String> = match target.to_ascii_lowercase().as_str() {
         // echo(value) → value
         "echo" => match arguments.into_iter().next() {
@@ -146,7 +151,7 @@ pub fn invoke(protocol: HubProtocol, invocation_id: Option<String>, target: &str
 }
 
 /// Runs a client StreamInvocation: `counter(count, intervalMs)` streams 0..count.
-pub fn stream(invocation_id: String, target: &str, arguments: &[Payload]) -> Action {
+pub(super) fn stream(invocation_id: String, target: &str, arguments: &[Payload]) -> Action {
     if !target.eq_ignore_ascii_case("counter") {
         let error = format!("Unknown streaming hub method '{target}'");
         return Action::Reply(vec![completion(invocation_id, Err(error))]);
@@ -162,12 +167,12 @@ pub fn stream(invocation_id: String, target: &str, arguments: &[Payload]) -> Act
 }
 
 /// One item of a stream.
-pub fn stream_item(protocol: HubProtocol, invocation_id: &str, value: u64) -> Option<HubMessage> {
+pub(super) fn stream_item(protocol: HubProtocol, invocation_id: &str, value: u64) -> Option<HubMessage> {
     let item = protocol.payload(&value).ok()?;
     Some(HubMessage::StreamItem { invocation_id: invocation_id.to_string(), item, headers: Headers::new() })
 }
 
 /// The Completion that ends a stream.
-pub fn stream_end(invocation_id: &str) -> HubMessage {
+pub(super) fn stream_end(invocation_id: &str) -> HubMessage {
     completion(invocation_id.to_string(), Ok(None))
 }

@@ -23,12 +23,12 @@ use crate::AppState;
 const MAX_POLL_BYTES: usize = 1 << 20;
 
 /// A new WebSocket for a connection.
-pub async fn websocket(socket: WebSocket, live: Arc<LiveConnection>) {
+pub(super) async fn websocket(socket: WebSocket, live: Arc<LiveConnection>) {
     bridge(socket, &live).await;
 }
 
 /// A WebSocket that takes over a stateful connection after a drop.
-pub async fn resume_websocket(socket: WebSocket, live: Arc<LiveConnection>) {
+pub(super) async fn resume_websocket(socket: WebSocket, live: Arc<LiveConnection>) {
     let _ = live.inbound.send(Inbound::TransportResumed);
     bridge(socket, &live).await;
 }
@@ -77,7 +77,7 @@ async fn bridge(socket: WebSocket, live: &LiveConnection) {
 }
 
 /// An SSE response carrying the connection's frames as `data:` events.
-pub fn event_stream(live: Arc<LiveConnection>) -> Response {
+pub(super) fn event_stream(live: Arc<LiveConnection>) -> Response {
     let events = async_stream(live);
     let mut response = Response::new(Body::from_stream(events));
     let headers = response.headers_mut();
@@ -111,7 +111,7 @@ fn async_stream(
 }
 
 /// One SSE event: every line of the payload as a `data:` line, then an empty line.
-pub fn sse_event(payload: &[u8]) -> Bytes {
+pub(super) fn sse_event(payload: &[u8]) -> Bytes {
     let mut out = Vec::with_capacity(payload.len() + 16);
     for line in payload.split(|&b| b == b'\n') {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
@@ -124,7 +124,7 @@ pub fn sse_event(payload: &[u8]) -> Bytes {
 }
 
 /// A long poll: waits for frames (up to the poll timeout) and answers with all that are ready.
-pub async fn poll(hub: &Hub, live: Arc<LiveConnection>, poll_timeout: Duration) -> Response {
+pub(super) async fn poll(hub: &Hub, live: Arc<LiveConnection>, poll_timeout: Duration) -> Response {
     live.last_poll.store(hub.clock(), Ordering::Relaxed);
     let mut outbound = live.outbound.lock().await;
     let first = match tokio::time::timeout(poll_timeout, outbound.recv()).await {
@@ -149,7 +149,7 @@ pub async fn poll(hub: &Hub, live: Arc<LiveConnection>, poll_timeout: Duration) 
 }
 
 /// `POST /client/?id=`: messages from an SSE or long-polling client.
-pub async fn send(
+pub(super) async fn send(
     State(state): State<Arc<AppState>>,
     params: Params,
     headers: HeaderMap,
@@ -177,7 +177,7 @@ pub(super) async fn send_with(
 }
 
 /// `DELETE /client/?id=`: a long-polling client leaves.
-pub async fn delete(
+pub(super) async fn delete(
     State(state): State<Arc<AppState>>,
     params: Params,
     headers: HeaderMap,

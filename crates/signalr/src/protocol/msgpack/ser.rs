@@ -20,7 +20,7 @@ pub fn to_vec<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, ProtocolError
 }
 
 /// Appends `value` as MessagePack to `out`.
-pub fn write<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) -> Result<(), ProtocolError> {
+pub(super) fn write<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) -> Result<(), ProtocolError> {
     value.serialize(&mut Encoder { out }).map_err(|e| ProtocolError::Encode(e.to_string()))
 }
 
@@ -319,7 +319,7 @@ mod tests {
 
     /// Bytes serialized as bytes (as `serde_bytes` would), without another dependency.
     mod serde_bytes_like {
-        pub struct Bytes<'a>(pub &'a [u8]);
+        pub(super) struct Bytes<'a>(pub &'a [u8]);
         impl serde::Serialize for Bytes<'_> {
             fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
                 s.serialize_bytes(self.0)
