@@ -19,6 +19,7 @@ cargo fmt --all -- --check
 step "clippy (native and wasm32)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo clippy -p dashboard -p signalr --features signalr/web --all-targets --target wasm32-unknown-unknown --locked -- -D warnings
+cargo clippy -p telemetry -p jsonread --lib --target wasm32-unknown-unknown --locked -- -D warnings
 
 step "native tests"
 cargo test --workspace --locked
