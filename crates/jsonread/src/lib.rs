@@ -31,9 +31,11 @@ pub const MAX_DEPTH: u32 = 127;
 pub struct Error {
     /// Byte offset in the input.
     pub at: usize,
+    /// What was wrong there.
     pub kind: ErrorKind,
 }
 
+/// The two ways input is refused: bad JSON, or good JSON this reader leaves to `serde_json`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
     /// Not JSON, or not the JSON the caller expected; the text says which.

@@ -33,8 +33,11 @@ pub type Millis = i64;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum VehicleState {
+    /// Driving.
     Moving,
+    /// Standing still without being parked (traffic, a junction): below 0.5 m/s.
     Idle,
+    /// Parked for a while (a delivery, a break).
     Stopped,
 }
 
@@ -53,15 +56,21 @@ impl VehicleState {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Position {
+    /// Vehicle id, as in the registry ([`DeviceInfo::id`]), e.g. `veh-001`.
     pub id: String,
+    /// Device timestamp of the fix, Unix epoch milliseconds.
     pub ts: Millis,
+    /// Latitude, WGS 84 decimal degrees (north positive).
     pub lat: f64,
+    /// Longitude, WGS 84 decimal degrees (east positive).
     pub lon: f64,
     /// Degrees clockwise from north, 0..360.
     pub heading: f64,
     /// km/h.
     pub speed: f64,
+    /// What the vehicle is doing, as the device sees it.
     pub state: VehicleState,
+    /// Site the vehicle belongs to; dashboards filter and group by it (`site:<id>`).
     pub site: String,
     /// The vehicle's report number, 1, 2, 3, ... (0: not numbered). A jump shows reports lost
     /// on the way, a repeat one delivered twice.
@@ -73,7 +82,9 @@ pub struct Position {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum DeviceKind {
+    /// A process machine (press, oven, ...): metrics `temperature` (°C) and `pressure` (bar).
     Process,
+    /// A drilling rig: metrics `rpm`, `power` (kW) and `angle` (degrees).
     Drill,
 }
 
@@ -81,8 +92,11 @@ pub enum DeviceKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum DeviceStatus {
+    /// Working normally.
     Running,
+    /// Switched off or halted.
     Stopped,
+    /// Running but in a fault condition (a rig overloaded, say).
     Fault,
 }
 
@@ -91,11 +105,17 @@ pub enum DeviceStatus {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Reading {
+    /// Device id, as in the registry ([`DeviceInfo::id`]), e.g. `press-01`.
     pub device: String,
+    /// Which kind of equipment, and so which metrics `values` holds.
     pub kind: DeviceKind,
+    /// Device timestamp of the reading, Unix epoch milliseconds.
     pub ts: Millis,
+    /// Site the device stands at.
     pub site: String,
+    /// Operating status when the reading was taken.
     pub status: DeviceStatus,
+    /// Metric name to value, in the metric's unit ([`limits::unit`]).
     pub values: std::collections::BTreeMap<String, f64>,
 }
 
@@ -103,8 +123,11 @@ pub struct Reading {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum Severity {
+    /// Worth knowing; no action needed.
     Info,
+    /// Needs attention soon.
     Warning,
+    /// Needs attention now.
     Critical,
 }
 
@@ -112,14 +135,23 @@ pub enum Severity {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Alert {
+    /// Unique alert id; acknowledgements and clears refer to it.
     pub id: String,
+    /// Device timestamp of the reading that raised it, Unix epoch milliseconds.
     pub ts: Millis,
+    /// Id of the device the alert is about.
     pub device: String,
+    /// Site of that device.
     pub site: String,
+    /// How urgent the alert is.
     pub severity: Severity,
+    /// Name of the metric that crossed its limit, as in [`Reading::values`].
     pub metric: String,
+    /// The value measured, in the metric's unit (per second, e.g. °C/s, for a rate rule).
     pub value: f64,
+    /// The limit the value went past, in the same unit as `value`.
     pub threshold: f64,
+    /// Human-readable summary for the screen, e.g. `press-01 temperature 91.0 °C is above 90 °C`.
     pub message: String,
 }
 
@@ -127,8 +159,11 @@ pub struct Alert {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AlertAcknowledged {
+    /// Id of the alert acknowledged ([`Alert::id`]).
     pub id: String,
+    /// Who acknowledged it, as they gave it (1 to 64 characters).
     pub by: String,
+    /// When it was acknowledged, server time, Unix epoch milliseconds.
     pub ts: Millis,
 }
 
@@ -136,7 +171,9 @@ pub struct AlertAcknowledged {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AlertCleared {
+    /// Id of the alert cleared ([`Alert::id`]).
     pub id: String,
+    /// Device timestamp of the reading that cleared it, Unix epoch milliseconds.
     pub ts: Millis,
 }
 
@@ -145,7 +182,9 @@ pub struct AlertCleared {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ConnectionInfo {
+    /// The SignalR service's client URL for the hub, to negotiate with next.
     pub url: String,
+    /// Bearer token (a JWT) for that URL.
     pub access_token: String,
 }
 
@@ -153,8 +192,11 @@ pub struct ConnectionInfo {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum EquipmentKind {
+    /// A fleet vehicle: it sends [`Position`]s.
     Vehicle,
+    /// A process machine: it sends [`Reading`]s of [`DeviceKind::Process`].
     Process,
+    /// A drilling rig: it sends [`Reading`]s of [`DeviceKind::Drill`].
     Drill,
 }
 
@@ -162,9 +204,13 @@ pub enum EquipmentKind {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DeviceInfo {
+    /// Device id, as in [`Position::id`] and [`Reading::device`].
     pub id: String,
+    /// Display name, e.g. `Process machine 1`.
     pub name: String,
+    /// What kind of device it is.
     pub kind: EquipmentKind,
+    /// Site the device belongs to.
     pub site: String,
 }
 
@@ -178,7 +224,9 @@ pub struct Snapshot {
     pub readings: Vec<Reading>,
     /// Alerts raised and not cleared, acknowledged or not.
     pub alerts: Vec<OpenAlert>,
+    /// The device registry: every vehicle, machine and rig.
     pub devices: Vec<DeviceInfo>,
+    /// Every site id, for the site picker and `site:<id>` groups.
     pub sites: Vec<String>,
     /// When the snapshot was taken (Unix ms).
     pub ts: Millis,
@@ -188,8 +236,10 @@ pub struct Snapshot {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OpenAlert {
+    /// The alert itself; its fields sit at the top level of the JSON object.
     #[serde(flatten)]
     pub alert: Alert,
+    /// The acknowledgement, `null` while nobody has acknowledged the alert.
     pub acknowledged: Option<AlertAcknowledged>,
 }
 
@@ -197,6 +247,7 @@ pub struct OpenAlert {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SubscriptionRequest {
+    /// The dashboard's SignalR connection id, whose groups change.
     pub connection_id: String,
     /// `site:<id>` or `device:<id>`.
     pub groups: Vec<String>,
@@ -206,6 +257,7 @@ pub struct SubscriptionRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AckRequest {
+    /// Who acknowledges: 1 to 64 characters once trimmed.
     pub by: String,
 }
 
@@ -214,7 +266,9 @@ pub struct AckRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AckManyRequest {
+    /// Who acknowledges: 1 to 64 characters once trimmed.
     pub by: String,
+    /// Alert ids to acknowledge, at most [`MAX_ACK_IDS`].
     pub ids: Vec<String>,
 }
 
@@ -334,8 +388,11 @@ pub mod limits {
     /// A value limit on one metric.
     #[derive(Debug, Clone, Copy, PartialEq)]
     pub struct Limit {
+        /// The kind of device it applies to.
         pub kind: DeviceKind,
+        /// The metric it watches, as in [`Reading::values`](crate::Reading::values).
         pub metric: &'static str,
+        /// Severity of the alerts it raises.
         pub severity: Severity,
         /// Alerts fire above this value ...
         pub threshold: f64,
@@ -347,6 +404,7 @@ pub mod limits {
         Limit { kind, metric, severity, threshold, clear }
     }
 
+    /// Every value limit: what the simulator's threshold rules use and the dashboard draws.
     pub const LIMITS: [Limit; 6] = [
         limit(DeviceKind::Process, "temperature", Severity::Warning, 90.0, 85.0),
         limit(DeviceKind::Process, "temperature", Severity::Critical, 100.0, 95.0),
