@@ -16,6 +16,7 @@ let publishUrl;
 let token;
 
 before(async () => {
+  await dash.ready;
   // The same build with toasts that leave after one second.
   quickSite = await dash.serve({ config: { ...shippedConfig(), toastSeconds: 1 } });
   publishUrl = `http://127.0.0.1:${sim.servicePort}/api/v1/hubs/telemetry`;

@@ -17,6 +17,27 @@ export const outputDir = path.join(repoRoot, 'target', 'e2e');
 /** The config.json shipped with the bundle. */
 export const shippedConfig = () => JSON.parse(fs.readFileSync(path.join(dist, 'config.json'), 'utf8'));
 
+// node:test starts a file's top-level `before` hook as soon as it is registered, without waiting
+// for the ones registered earlier. Each set-up here waits for the one before it instead, so that
+// a later one may use what an earlier one started (a second simulator the first one's connection
+// string). Returns a promise that settles once this set-up has run, for a file's own hook.
+let previousSetUp = Promise.resolve();
+function beforeInTurn(setUp) {
+  const previous = previousSetUp;
+  let settle;
+  const done = new Promise((resolve) => (settle = resolve));
+  previousSetUp = done;
+  before(async () => {
+    try {
+      await previous;
+      await setUp();
+    } finally {
+      settle();
+    }
+  });
+  return done;
+}
+
 /**
  * One simulator for the whole file: started in a `before` hook with `options` (startSimulator's,
  * just its flags, or a function giving them when the hook runs, as for options naming another
@@ -25,7 +46,7 @@ export const shippedConfig = () => JSON.parse(fs.readFileSync(path.join(dist, 'c
  */
 export function setupSimulator(options) {
   const sim = {};
-  before(async () => {
+  beforeInTurn(async () => {
     const given = typeof options === 'function' ? options() : options;
     Object.assign(sim, await startSimulator(Array.isArray(given) ? { args: given } : given));
   });
@@ -35,7 +56,7 @@ export function setupSimulator(options) {
 
 /**
  * Registers the file's `before` and `after` hooks and returns the dashboard they set up, whose
- * fields are there in every test:
+ * fields are there in every test (and in a `before` hook of the file's once it awaited `ready`):
  *  * `site`: the bundle served at `site.url`; `browser`: Chromium; `sim`: the file's simulator
  *    (see setupSimulator), only when `simulator` gives its flags or options.
  *  * `url(suffix, { apiBase, site })`: the page's address on `site` (or the file's), `?apiBase=`
@@ -74,7 +95,7 @@ export function setupDashboard({ simulator } = {}) {
     },
   };
 
-  before(async () => {
+  dash.ready = beforeInTurn(async () => {
     assert.ok(fs.existsSync(path.join(dist, 'index.html')), `no release bundle in ${dist}: run trunk build --release`);
     fs.mkdirSync(outputDir, { recursive: true });
     dash.site = await serveStatic(dist);
