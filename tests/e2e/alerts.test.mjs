@@ -1,35 +1,19 @@
 // Alerts end to end: one published with the README's curl command shows up on the page as
 // text (a hostile message stays inert), and an acknowledgement made through the functions
 // API shows on the page.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import path from 'node:path';
-import { repoRoot, simulatorBin, startSimulator, waitFor } from '../support/simulator.mjs';
-import { serveStatic } from '../support/static-server.mjs';
-import { launchBrowser, openPage } from '../support/browser.mjs';
+import { simulatorBin, waitFor } from '../support/simulator.mjs';
+import { text } from '../support/browser.mjs';
+import { setupDashboard } from '../support/setup.mjs';
 
-let site;
-let browser;
-let sim;
-
-before(async () => {
-  site = await serveStatic(process.env.DIST_DIR ?? path.join(repoRoot, 'dist'));
-  browser = await launchBrowser();
-  sim = await startSimulator({ args: ['--vehicles', '4', '--machines', '6', '--rigs', '6', '--reading-rate', '4'] });
-});
-
-after(async () => {
-  await browser?.close();
-  await site?.close();
-  await sim?.stop();
-});
-
-const text = (page, testId) => page.getByTestId(testId).first().textContent();
+const dash = setupDashboard({ simulator: ['--vehicles', '4', '--machines', '6', '--rigs', '6', '--reading-rate', '4'] });
+const { sim } = dash;
 const HOSTILE = '<img src=x onerror=alert(1)>';
 
 test('an alert published with curl and the AccessKey arrives as text', async () => {
-  const page = await openPage(browser, `${site.url}?apiBase=${encodeURIComponent(sim.apiBase)}`);
+  const page = await dash.open();
   const dialogs = [];
   page.on('dialog', (dialog) => {
     dialogs.push(dialog.message());
@@ -70,7 +54,7 @@ test('an alert published with curl and the AccessKey arrives as text', async () 
 });
 
 test("the simulator's rules raise alerts that pop up as toasts", async () => {
-  const page = await openPage(browser, `${site.url}?apiBase=${encodeURIComponent(sim.apiBase)}`);
+  const page = await dash.open();
   await waitFor(async () => (await page.getByTestId('toast').count()) > 0, {
     timeoutMs: 60000,
     intervalMs: 500,
@@ -81,7 +65,7 @@ test("the simulator's rules raise alerts that pop up as toasts", async () => {
 });
 
 test('an acknowledgement through the functions API shows on the page', async () => {
-  const page = await openPage(browser, `${site.url}?apiBase=${encodeURIComponent(sim.apiBase)}`);
+  const page = await dash.open();
   await waitFor(async () => (await text(page, 'connection-state')) === 'connected', { what: 'connected' });
   const open = await waitFor(
     async () => (await (await fetch(`${sim.apiBase}/snapshot`)).json()).alerts.find((a) => !a.acknowledged),

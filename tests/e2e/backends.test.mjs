@@ -3,35 +3,20 @@
 //    `apiBase`; negotiate at the hub, snapshot, subscriptions and acknowledgements as hub methods;
 //  * the functions side publishing through a remote SignalR service (`--remote-service`),
 //    which the page reaches through the token the functions hand out.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
-import { repoRoot, restToken, startSimulator, waitFor } from '../support/simulator.mjs';
-import { serveStatic } from '../support/static-server.mjs';
-import { launchBrowser, openPage } from '../support/browser.mjs';
+import { restToken, startSimulator, waitFor } from '../support/simulator.mjs';
+import { openPage, text } from '../support/browser.mjs';
+import { setupDashboard, shippedConfig } from '../support/setup.mjs';
 
-const dist = process.env.DIST_DIR ?? path.join(repoRoot, 'dist');
-let browser;
-
-before(async () => {
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-});
-
-const text = (page, testId) => page.getByTestId(testId).first().textContent();
+const dash = setupDashboard();
 
 test('with only a hubUrl in config.json the page is live from the hub and acknowledges through it', async (t) => {
-  const sim = await startSimulator({ args: ['--plain-hub', '--vehicles', '6', '--rate', '4', '--machines', '0', '--rigs', '0'] });
-  t.after(() => sim.stop());
+  const sim = await startSimulator({ args: ['--plain-hub', '--vehicles', '6', '--rate', '4', '--machines', '0', '--rigs', '0'], stopAfter: t });
   const hubUrl = `http://127.0.0.1:${sim.servicePort}/hubs/telemetry`;
-  const site = await serveStatic(dist, { extra: { '/config.json': JSON.stringify({ hubUrl }) } });
-  t.after(() => site.close());
+  const site = await dash.serve({ config: { hubUrl }, closeAfter: t });
 
-  const page = await openPage(browser, site.url);
+  const page = await openPage(dash.browser, site.url);
   const negotiated = [];
   page.on('request', (r) => /negotiate/.test(r.url()) && negotiated.push(r.url()));
   await page.reload();
@@ -71,9 +56,8 @@ test('a config with neither apiBase nor hubUrl, or both, says which field is wro
     [{ hub: 'telemetry' }, /`apiBase` is missing.*`hubUrl`/],
     [{ apiBase: '/api', hubUrl: '/hubs/telemetry' }, /`hubUrl` cannot be given with `apiBase`/],
   ]) {
-    const site = await serveStatic(dist, { extra: { '/config.json': JSON.stringify(config) } });
-    t.after(() => site.close());
-    const page = await openPage(browser, site.url);
+    const site = await dash.serve({ config, closeAfter: t });
+    const page = await openPage(dash.browser, site.url);
     await page.reload();
     await waitFor(async () => expected.test(await text(page, 'connection-error')), { what: `the error ${expected}` });
     await page.context().close();
@@ -81,18 +65,15 @@ test('a config with neither apiBase nor hubUrl, or both, says which field is wro
 });
 
 test('functions publishing through a remote service: the page goes live through the remote one', async (t) => {
-  const service = await startSimulator({ args: ['--vehicles', '0', '--machines', '0', '--rigs', '0'] });
-  t.after(() => service.stop());
+  const service = await startSimulator({ args: ['--vehicles', '0', '--machines', '0', '--rigs', '0'], stopAfter: t });
   const functions = await startSimulator({
     connectionString: service.connectionString,
     args: ['--remote-service', '--vehicles', '5', '--rate', '4', '--machines', '1', '--rigs', '1'],
+    stopAfter: t,
   });
-  t.after(() => functions.stop());
-  const shipped = JSON.parse(fs.readFileSync(path.join(dist, 'config.json'), 'utf8'));
-  const site = await serveStatic(dist, { extra: { '/config.json': JSON.stringify({ ...shipped, apiBase: functions.apiBase }) } });
-  t.after(() => site.close());
+  const site = await dash.serve({ config: { ...shippedConfig(), apiBase: functions.apiBase }, closeAfter: t });
 
-  const page = await openPage(browser, site.url);
+  const page = await openPage(dash.browser, site.url);
   const sockets = [];
   page.on('websocket', (ws) => sockets.push(ws.url()));
   await page.reload();

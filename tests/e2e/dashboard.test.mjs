@@ -1,33 +1,15 @@
 // End to end: the release bundle served by a plain static server on one origin, the
 // simulator on others (as in production), opened in headless Chromium like a person would.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { repoRoot, startSimulator, waitFor } from '../support/simulator.mjs';
-import { serveStatic } from '../support/static-server.mjs';
-import { launchBrowser, openPage } from '../support/browser.mjs';
+import { assertNoCrash, text } from '../support/browser.mjs';
+import { outputDir, setupDashboard } from '../support/setup.mjs';
 
-const dist = process.env.DIST_DIR ?? path.join(repoRoot, 'dist');
-const outputDir = path.join(repoRoot, 'target', 'e2e');
 const VEHICLES = 25;
-
-let site;
-let browser;
-
-before(async () => {
-  assert.ok(fs.existsSync(path.join(dist, 'index.html')), `no release bundle in ${dist}: run trunk build --release`);
-  site = await serveStatic(dist);
-  browser = await launchBrowser();
-  fs.mkdirSync(outputDir, { recursive: true });
-});
-
-after(async () => {
-  await browser?.close();
-  await site?.close();
-});
-
-const text = (page, testId) => page.getByTestId(testId).first().textContent();
+const dash = setupDashboard();
 
 /** Positions shown in the table, by vehicle id. */
 async function shownPositions(page) {
@@ -38,15 +20,9 @@ async function shownPositions(page) {
   );
 }
 
-function assertNoCrash(page) {
-  const crashes = page.problems.filter((p) => p.startsWith('pageerror') || p.includes('panicked'));
-  assert.deepEqual(crashes, [], 'the app neither panicked nor threw');
-}
-
 test('live vehicles arrive over SignalR and keep moving', async (t) => {
-  const sim = await startSimulator({ args: ['--vehicles', String(VEHICLES), '--rate', '2'] });
-  t.after(() => sim.stop());
-  const page = await openPage(browser, `${site.url}?apiBase=${encodeURIComponent(sim.apiBase)}`);
+  const sim = await startSimulator({ args: ['--vehicles', String(VEHICLES), '--rate', '2'], stopAfter: t });
+  const page = await dash.open('', { apiBase: sim.apiBase });
 
   await waitFor(async () => (await text(page, 'connection-state')) === 'connected', { what: 'state connected' });
   assert.equal(await text(page, 'transport'), 'WebSockets');
@@ -75,9 +51,8 @@ test('live vehicles arrive over SignalR and keep moving', async (t) => {
 });
 
 test('killing the simulator shows reconnecting, and the page comes back live by itself', async (t) => {
-  const sim = await startSimulator({ args: ['--vehicles', '5', '--rate', '2'] });
-  t.after(() => sim.stop());
-  const page = await openPage(browser, `${site.url}?apiBase=${encodeURIComponent(sim.apiBase)}`);
+  const sim = await startSimulator({ args: ['--vehicles', '5', '--rate', '2'], stopAfter: t });
+  const page = await dash.open('', { apiBase: sim.apiBase });
   await waitFor(async () => (await text(page, 'connection-state')) === 'connected', { what: 'state connected' });
 
   await sim.stop();
@@ -91,8 +66,8 @@ test('killing the simulator shows reconnecting, and the page comes back live by 
     args: ['--vehicles', '5', '--rate', '2'],
     functionsPort: sim.functionsPort,
     servicePort: sim.servicePort,
+    stopAfter: t,
   });
-  t.after(() => again.stop());
   const countBefore = Number(await text(page, 'message-count'));
   await waitFor(async () => (await text(page, 'connection-state')) === 'connected', {
     timeoutMs: 20000,
@@ -103,11 +78,15 @@ test('killing the simulator shows reconnecting, and the page comes back live by 
   await page.context().close();
 });
 
+/** A window on an `apiBase` the page cannot use, once its status bar shows an error naming `named`. */
+async function openFailing(apiBase, named, what) {
+  const page = await dash.open('', { apiBase });
+  await waitFor(async () => (await text(page, 'connection-error')).includes(named), { what });
+  return page;
+}
+
 test('a simulator that is not running shows a visible error, not a blank page', async () => {
-  const page = await openPage(browser, `${site.url}?apiBase=${encodeURIComponent('http://127.0.0.1:9/api')}`);
-  await waitFor(async () => (await text(page, 'connection-error')).includes('negotiate'), {
-    what: 'a negotiate error in the status bar',
-  });
+  const page = await openFailing('http://127.0.0.1:9/api', 'negotiate', 'a negotiate error in the status bar');
   assert.notEqual(await text(page, 'connection-state'), 'connected');
   await waitFor(async () => /retrying in \d+ s/.test(await text(page, 'retry-countdown')), { what: 'a countdown' });
   assertNoCrash(page);
@@ -115,10 +94,7 @@ test('a simulator that is not running shows a visible error, not a blank page', 
 });
 
 test('a malformed config shows which field is wrong', async () => {
-  const page = await openPage(browser, `${site.url}?apiBase=${encodeURIComponent('ftp://nowhere')}`);
-  await waitFor(async () => (await text(page, 'connection-error')).includes('apiBase'), {
-    what: 'a config error naming apiBase',
-  });
+  const page = await openFailing('ftp://nowhere', 'apiBase', 'a config error naming apiBase');
   assert.equal(await text(page, 'connection-state'), 'disconnected');
   assertNoCrash(page);
   await page.context().close();

@@ -1,37 +1,22 @@
 // Deployment as a static site: the release build, unchanged, served by a plain file server under
 // a sub-path (as from a blob container or behind a path-routing proxy), pointed at the backend by
 // nothing but the config.json next to it.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { repoRoot, startSimulator, waitFor } from '../support/simulator.mjs';
-import { serveStatic } from '../support/static-server.mjs';
-import { launchBrowser, openPage } from '../support/browser.mjs';
+import { openPage } from '../support/browser.mjs';
+import { dist, setupDashboard, shippedConfig } from '../support/setup.mjs';
 
-const dist = process.env.DIST_DIR ?? path.join(repoRoot, 'dist');
-let browser;
-
-before(async () => {
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-});
+const dash = setupDashboard();
 
 test('the release build works from a sub-path, configured only by its config.json', async (t) => {
-  const sim = await startSimulator({ args: ['--vehicles', '7', '--rate', '4'] });
-  t.after(() => sim.stop());
-  const shipped = JSON.parse(fs.readFileSync(path.join(dist, 'config.json'), 'utf8'));
+  const sim = await startSimulator({ args: ['--vehicles', '7', '--rate', '4'], stopAfter: t });
   const prefix = '/some/path/';
-  const site = await serveStatic(dist, {
-    prefix,
-    extra: { [`${prefix}config.json`]: JSON.stringify({ ...shipped, apiBase: sim.apiBase }) },
-  });
-  t.after(() => site.close());
+  const site = await dash.serve({ prefix, config: { ...shippedConfig(), apiBase: sim.apiBase }, closeAfter: t });
 
-  const page = await openPage(browser, site.url);
+  const page = await openPage(dash.browser, site.url);
   const failed = [];
   page.on('response', (r) => r.status() >= 400 && failed.push(`${r.status()} ${r.url()}`));
   page.on('requestfailed', (r) => failed.push(`failed ${r.url()}`));
@@ -64,9 +49,8 @@ test('a missing config.json under a sub-path is reported on the page', async (t)
   for (const name of fs.readdirSync(dist)) {
     if (name !== 'config.json') fs.cpSync(path.join(dist, name), path.join(empty, name), { recursive: true });
   }
-  const site = await serveStatic(empty, { prefix: '/elsewhere/' });
-  t.after(() => site.close());
-  const page = await openPage(browser, site.url);
+  const site = await dash.serve({ root: empty, prefix: '/elsewhere/', closeAfter: t });
+  const page = await openPage(dash.browser, site.url);
   await waitFor(async () => /config\.json/.test((await page.getByTestId('connection-error').first().textContent()) ?? ''), {
     what: 'an error naming config.json',
   });

@@ -1,38 +1,27 @@
 // Faults injected on purpose (the simulator's fault flags), each judged by what the user sees
 // in headless Chromium: the status bar says when the page is not live, the page comes back by
 // itself, the snapshot leaves nothing stale, and no update is lost where none may be.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import path from 'node:path';
-import { repoRoot, restToken, startSimulator, waitFor, sleep } from '../support/simulator.mjs';
-import { serveStatic } from '../support/static-server.mjs';
-import { launchBrowser, openPage } from '../support/browser.mjs';
+import { restToken, startSimulator, waitFor } from '../support/simulator.mjs';
+import { assertNoCrash, text } from '../support/browser.mjs';
+import { setupDashboard } from '../support/setup.mjs';
 
-let site;
-let browser;
-
-before(async () => {
-  site = await serveStatic(process.env.DIST_DIR ?? path.join(repoRoot, 'dist'));
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await site?.close();
-});
-
-const text = (page, testId) => page.getByTestId(testId).first().textContent();
+const dash = setupDashboard();
 const state = (page) => text(page, 'connection-state');
 const messages = async (page) => Number(await text(page, 'message-count'));
 
 /** Opens the dashboard on `sim`, counting its negotiate calls and WebSockets. */
 async function open(sim, query = '', hash = '') {
-  const page = await openPage(browser, 'about:blank');
-  page.negotiations = 0;
-  page.sockets = 0;
-  page.on('request', (r) => r.url().startsWith(`${sim.apiBase}/negotiate`) && page.negotiations++);
-  page.on('websocket', () => page.sockets++);
-  await page.goto(`${site.url}?apiBase=${encodeURIComponent(sim.apiBase)}${query}${hash}`);
+  const page = await dash.open(query + hash, {
+    apiBase: sim.apiBase,
+    prepare: (page) => {
+      page.negotiations = 0;
+      page.sockets = 0;
+      page.on('request', (r) => r.url().startsWith(`${sim.apiBase}/negotiate`) && page.negotiations++);
+      page.on('websocket', () => page.sockets++);
+    },
+  });
   await waitFor(async () => (await state(page)) === 'connected', { what: 'connected' });
   return page;
 }
@@ -43,14 +32,8 @@ async function assertLiveAgain(page, what) {
   await waitFor(async () => (await messages(page)) > count + 2, { timeoutMs: 20000, what: `data flowing again ${what}` });
 }
 
-function assertNoCrash(page) {
-  const crashes = page.problems.filter((p) => p.startsWith('pageerror') || p.includes('panicked'));
-  assert.deepEqual(crashes, [], 'the app neither panicked nor threw');
-}
-
 test('a restarted simulator with a smaller fleet: the snapshot leaves no stale vehicle or device', async (t) => {
-  const sim = await startSimulator({ args: ['--vehicles', '6', '--rate', '2', '--machines', '4', '--rigs', '2'] });
-  t.after(() => sim.stop());
+  const sim = await startSimulator({ args: ['--vehicles', '6', '--rate', '2', '--machines', '4', '--rigs', '2'], stopAfter: t });
   const page = await open(sim);
   await waitFor(async () => (await page.getByTestId('vehicle-row').count()) === 6, { what: 'six vehicles' });
   await sim.stop();
@@ -60,8 +43,8 @@ test('a restarted simulator with a smaller fleet: the snapshot leaves no stale v
     args: ['--vehicles', '3', '--rate', '2', '--machines', '1', '--rigs', '1', '--seed', '7'],
     functionsPort: sim.functionsPort,
     servicePort: sim.servicePort,
+    stopAfter: t,
   });
-  t.after(() => again.stop());
   await assertLiveAgain(page, 'after the restart');
   await waitFor(async () => (await page.getByTestId('vehicle-row').count()) === 3, { what: 'only the three vehicles it has now' });
   await page.getByTestId('nav-equipment').click();
@@ -76,8 +59,10 @@ test('a restarted simulator with a smaller fleet: the snapshot leaves no stale v
 
 test('a stalled service (no data, no pings) is detected within the server timeout, then the page reconnects', async (t) => {
   // Stalls from 5 s to 10 s, 15 s to 20 s, ... after start; pings every 300 ms otherwise.
-  const sim = await startSimulator({ args: ['--vehicles', '5', '--rate', '4', '--keep-alive-ms', '300', '--stall-every-secs', '5', '--stall-for-secs', '5'] });
-  t.after(() => sim.stop());
+  const sim = await startSimulator({
+    args: ['--vehicles', '5', '--rate', '4', '--keep-alive-ms', '300', '--stall-every-secs', '5', '--stall-for-secs', '5'],
+    stopAfter: t,
+  });
   const page = await open(sim, '&serverTimeoutSeconds=2');
   // Every state the status bar shows, with its reason, as it changes (the page retries at
   // once, so a poll could miss the moment between detection and the next attempt).
@@ -101,8 +86,7 @@ test('a stalled service (no data, no pings) is detected within the server timeou
 });
 
 test('an expired token ends the connection; the page renegotiates and carries on', async (t) => {
-  const sim = await startSimulator({ args: ['--vehicles', '5', '--rate', '4', '--token-lifetime', '2'] });
-  t.after(() => sim.stop());
+  const sim = await startSimulator({ args: ['--vehicles', '5', '--rate', '4', '--token-lifetime', '2'], stopAfter: t });
   const page = await open(sim);
   await waitFor(() => page.negotiations >= 4, { timeoutMs: 20000, what: 'three renegotiations with fresh tokens' });
   await assertLiveAgain(page, 'with a fresh token');
@@ -111,8 +95,7 @@ test('an expired token ends the connection; the page renegotiates and carries on
 });
 
 test('ten WebSocket cuts in a row: stateful reconnect delivers every report exactly once', async (t) => {
-  const sim = await startSimulator({ args: ['--vehicles', '30', '--rate', '5', '--cut-transport-every-secs', '1'] });
-  t.after(() => sim.stop());
+  const sim = await startSimulator({ args: ['--vehicles', '30', '--rate', '5', '--cut-transport-every-secs', '1'], stopAfter: t });
   const page = await open(sim, '&transport=webSockets');
   const lost = page.getByTestId('lost-count');
   const checkedAtStart = Number(await lost.getAttribute('data-checked'));
@@ -132,8 +115,7 @@ test('ten WebSocket cuts in a row: stateful reconnect delivers every report exac
 test('broken frames from the service are reported and skipped, or the page reconnects; it never crashes', async (t) => {
   // In turn every second: invalid JSON, an unknown message type, a record over 1 MiB, a frame
   // without its terminator.
-  const sim = await startSimulator({ args: ['--vehicles', '5', '--rate', '4', '--bad-frame-every-secs', '1'] });
-  t.after(() => sim.stop());
+  const sim = await startSimulator({ args: ['--vehicles', '5', '--rate', '4', '--bad-frame-every-secs', '1'], stopAfter: t });
   const page = await open(sim, '&transport=webSockets');
   await waitFor(async () => Number(await text(page, 'skipped-count').catch(() => '0')) >= 3, {
     timeoutMs: 20000,
@@ -147,8 +129,7 @@ test('broken frames from the service are reported and skipped, or the page recon
 });
 
 test('a huge batch (5,000 positions in one message) is absorbed; the page stays responsive', async (t) => {
-  const sim = await startSimulator({ args: ['--vehicles', '3', '--rate', '2'] });
-  t.after(() => sim.stop());
+  const sim = await startSimulator({ args: ['--vehicles', '3', '--rate', '2'], stopAfter: t });
   const page = await open(sim, '', '#/fleet');
   const url = `http://127.0.0.1:${sim.servicePort}/api/v1/hubs/telemetry`;
   const now = Date.now();

@@ -1,31 +1,18 @@
 // The fleet map: Leaflet from the vendored npm package, no tile server, as many vehicles on
 // the map as the simulator sends.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { repoRoot, simulatorBin, startSimulator, waitFor } from '../support/simulator.mjs';
-import { serveStatic } from '../support/static-server.mjs';
-import { launchBrowser, openPage } from '../support/browser.mjs';
+import { simulatorBin, waitFor } from '../support/simulator.mjs';
+import { assertNoCrash } from '../support/browser.mjs';
+import { outputDir, setupDashboard } from '../support/setup.mjs';
 
-let site;
-let browser;
-let sim;
-
-before(async () => {
-  site = await serveStatic(process.env.DIST_DIR ?? path.join(repoRoot, 'dist'));
-  browser = await launchBrowser();
-  sim = await startSimulator({ args: ['--vehicles', '300', '--rate', '2'] });
-});
-
-after(async () => {
-  await browser?.close();
-  await site?.close();
-  await sim?.stop();
-});
+const dash = setupDashboard({ simulator: ['--vehicles', '300', '--rate', '2'] });
+const { sim } = dash;
 
 test('the map shows every vehicle the simulator sends, on a plain background', async () => {
-  const page = await openPage(browser, `${site.url}?apiBase=${encodeURIComponent(sim.apiBase)}#/fleet`);
+  const page = await dash.open('#/fleet');
   await waitFor(async () => (await page.getByTestId('map-vehicle-count').textContent()) === '300', {
     what: '300 vehicles on the map',
   });
@@ -76,14 +63,13 @@ test('the map shows every vehicle the simulator sends, on a plain background', a
   );
   assert.deepEqual(external, []);
   assert.match(await page.locator('.leaflet-control-scale').first().textContent(), /\d+ (m|km)/, 'a scale');
-  await page.screenshot({ path: path.join(repoRoot, 'target', 'e2e', 'fleet-map.png') });
-  const crashes = page.problems.filter((p) => p.startsWith('pageerror') || p.includes('panicked'));
-  assert.deepEqual(crashes, []);
+  await page.screenshot({ path: path.join(outputDir, 'fleet-map.png') });
+  assertNoCrash(page);
   await page.context().close();
 });
 
 test('the overview has the map too', async () => {
-  const page = await openPage(browser, `${site.url}?apiBase=${encodeURIComponent(sim.apiBase)}`);
+  const page = await dash.open();
   await waitFor(async () => (await page.getByTestId('map-vehicle-count').textContent()) === '300', {
     what: 'the fleet on the overview map',
   });
@@ -91,7 +77,7 @@ test('the overview has the map too', async () => {
 });
 
 test('a selected vehicle moves in its panel, and follow keeps it in view', async () => {
-  const page = await openPage(browser, `${site.url}?apiBase=${encodeURIComponent(sim.apiBase)}#/fleet?vehicle=veh-00003`);
+  const page = await dash.open('#/fleet?vehicle=veh-00003');
   await waitFor(async () => (await page.getByTestId('selection-id').count()) === 1, { what: 'the selection panel' });
   assert.equal(await page.getByTestId('selection-id').textContent(), 'veh-00003');
   assert.match(await page.getByTestId('selection-state').textContent(), /^(moving|idle|stopped)$/);
@@ -135,7 +121,7 @@ const near = (a, b, tolerance = 0.0005) => {
 
 test('a vehicle with a hostile id: found under the pointer, selected by click, shown as text, stale', async () => {
   const HOSTILE = '<img src=x onerror="window.__pwned=1">&amp;"\'';
-  const page = await openPage(browser, `${site.url}?apiBase=${encodeURIComponent(sim.apiBase)}#/fleet`);
+  const page = await dash.open('#/fleet');
   const dialogs = [];
   page.on('dialog', (dialog) => {
     dialogs.push(dialog.message());
@@ -183,12 +169,12 @@ test('a vehicle with a hostile id: found under the pointer, selected by click, s
   assert.equal(await page.locator('img').count(), 0, 'no element made from the id');
   assert.equal(await page.evaluate(() => window.__pwned), undefined);
   assert.deepEqual(dialogs, []);
-  assert.deepEqual(page.problems.filter((p) => p.startsWith('pageerror') || p.includes('panicked')), []);
+  assertNoCrash(page);
   await page.context().close();
 });
 
 test('trails for all are drawn on the map; the selected vehicle has a speed chart', async () => {
-  const page = await openPage(browser, `${site.url}?apiBase=${encodeURIComponent(sim.apiBase)}#/fleet?vehicle=veh-00005`);
+  const page = await dash.open('#/fleet?vehicle=veh-00005');
   await waitFor(async () => (await page.getByTestId('map-vehicle-count').textContent()) === '300', { what: 'the fleet' });
   // A parked vehicle north of the fleet with a known trail: ten reports along a line east.
   const { positions } = await (await fetch(`${sim.apiBase}/snapshot`)).json();
@@ -268,15 +254,15 @@ test('tiles from a configured tile server load; a dead one is reported, not blan
   await new Promise((resolve) => tiles.listen(0, '127.0.0.1', resolve));
   t.after(() => tiles.close());
   const tileUrl = `http://127.0.0.1:${tiles.address().port}/tiles/{z}/{x}/{y}.png`;
-  const query = (url) => new URLSearchParams({ apiBase: sim.apiBase, tileUrl: url, tileAttribution: '<b>Test tiles</b>' });
+  const query = (url) => new URLSearchParams({ tileUrl: url, tileAttribution: '<b>Test tiles</b>' });
 
-  let page = await openPage(browser, `${site.url}?${query(tileUrl)}#/fleet`);
+  let page = await dash.open(`&${query(tileUrl)}#/fleet`);
   await waitFor(() => served > 0, { what: 'tile requests' });
   await waitFor(async () => (await page.getByTestId('tiles-note').textContent()) === '', { what: 'no tiles note' });
   assert.equal(await page.locator('.leaflet-control-attribution').textContent(), '<b>Test tiles</b>', 'the attribution stays text');
   await page.context().close();
 
-  page = await openPage(browser, `${site.url}?${query('http://127.0.0.1:9/{z}/{x}/{y}.png')}#/fleet`);
+  page = await dash.open(`&${query('http://127.0.0.1:9/{z}/{x}/{y}.png')}#/fleet`);
   await waitFor(async () => /tiles unavailable/.test(await page.getByTestId('tiles-note').textContent()), {
     what: 'the tiles-unavailable note',
   });
@@ -287,7 +273,7 @@ test('tiles from a configured tile server load; a dead one is reported, not blan
 });
 
 test('a map left behind by a screen change is freed, its whole DOM with it', async () => {
-  const page = await openPage(browser, `${site.url}?apiBase=${encodeURIComponent(sim.apiBase)}#/fleet`);
+  const page = await dash.open('#/fleet');
   await waitFor(async () => Number(await page.getByTestId('map-vehicle-count').textContent()) > 0, { what: 'the map' });
   // Hover it, so the pointer handlers have run and hold whatever they hold.
   const box = await page.getByTestId('fleet-map').boundingBox();

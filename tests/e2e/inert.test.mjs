@@ -2,51 +2,37 @@
 // inline code only by hash), every screen works under it without a single violation, and
 // hostile strings from the wire (vehicle ids, sites, device ids, metric names, alert texts)
 // are shown as text wherever they appear: tables, map panel, URL, cards, toasts, history.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { repoRoot, restToken, startSimulator, waitFor, sleep } from '../support/simulator.mjs';
-import { serveStatic } from '../support/static-server.mjs';
-import { launchBrowser, openPage } from '../support/browser.mjs';
+import { restToken, waitFor, sleep } from '../support/simulator.mjs';
+import { dist, setupDashboard } from '../support/setup.mjs';
 
-const dist = process.env.DIST_DIR ?? path.join(repoRoot, 'dist');
-let site;
-let browser;
-let sim;
-
-before(async () => {
-  site = await serveStatic(dist);
-  browser = await launchBrowser();
-  sim = await startSimulator({ args: ['--vehicles', '5', '--rate', '2', '--machines', '2', '--rigs', '1'] });
-});
-
-after(async () => {
-  await browser?.close();
-  await site?.close();
-  await sim?.stop();
-});
+const dash = setupDashboard({ simulator: ['--vehicles', '5', '--rate', '2', '--machines', '2', '--rigs', '1'] });
+const { sim } = dash;
 
 const IMG = '<img src=x onerror=alert(1)>';
 const SCRIPT = '"><script>alert(2)</script>';
 const LINK = 'javascript:alert(3)';
 
-/** A page that records every CSP violation and every dialog. */
-async function watchedPage(url) {
-  const page = await openPage(browser, 'about:blank');
-  await page.context().addInitScript(() => {
-    window.cspViolations = [];
-    document.addEventListener('securitypolicyviolation', (e) =>
-      window.cspViolations.push(`${e.violatedDirective} ${e.blockedURI} ${e.sourceFile}:${e.lineNumber}`),
-    );
+/** A dashboard window that records every CSP violation and every dialog. */
+function watchedPage(suffix) {
+  return dash.open(suffix, {
+    prepare: async (page) => {
+      await page.context().addInitScript(() => {
+        window.cspViolations = [];
+        document.addEventListener('securitypolicyviolation', (e) =>
+          window.cspViolations.push(`${e.violatedDirective} ${e.blockedURI} ${e.sourceFile}:${e.lineNumber}`),
+        );
+      });
+      page.dialogs = [];
+      page.on('dialog', (dialog) => {
+        page.dialogs.push(dialog.message());
+        dialog.dismiss();
+      });
+    },
   });
-  page.dialogs = [];
-  page.on('dialog', (dialog) => {
-    page.dialogs.push(dialog.message());
-    dialog.dismiss();
-  });
-  await page.goto(url);
-  return page;
 }
 
 async function publish(target, batch) {
@@ -69,7 +55,7 @@ test('the built page has a policy without unsafe-inline or unsafe-eval, and it b
   assert.doesNotMatch(policy, /'unsafe-inline'|'unsafe-eval'/);
   assert.match(policy, /object-src 'none'/);
 
-  const page = await watchedPage(`${site.url}?apiBase=${encodeURIComponent(sim.apiBase)}`);
+  const page = await watchedPage();
   await waitFor(async () => (await page.getByTestId('connection-state').textContent()) === 'connected', { what: 'live under the policy' });
   const injected = await page.evaluate(async () => {
     const script = document.createElement('script');
@@ -87,7 +73,7 @@ test('the built page has a policy without unsafe-inline or unsafe-eval, and it b
 });
 
 test('hostile strings from the wire stay text on every screen, with no policy violation', async () => {
-  const page = await watchedPage(`${site.url}?apiBase=${encodeURIComponent(sim.apiBase)}`);
+  const page = await watchedPage();
   await waitFor(async () => (await page.getByTestId('connection-state').textContent()) === 'connected', { what: 'connected' });
   const { positions } = await (await fetch(`${sim.apiBase}/snapshot`)).json();
   const near = positions[0];
@@ -103,7 +89,7 @@ test('hostile strings from the wire stay text on every screen, with no policy vi
   await waitFor(async () => (await page.getByTestId('toast').filter({ hasText: IMG }).count()) === 1, { what: 'the toast as text' });
 
   // Fleet: selected by its id through the URL; the selection panel shows the id as text.
-  await page.goto(`${site.url}?apiBase=${encodeURIComponent(sim.apiBase)}#/fleet?vehicle=${encodeURIComponent(IMG)}`);
+  await page.goto(dash.url(`#/fleet?vehicle=${encodeURIComponent(IMG)}`));
   await waitFor(async () => (await page.getByTestId('selection-id').textContent().catch(() => '')) === IMG, {
     what: 'the selection panel naming it',
   });
@@ -115,7 +101,7 @@ test('hostile strings from the wire stay text on every screen, with no policy vi
   await page.getByTestId('nav-equipment').click();
   const card = page.getByTestId('equipment-card').filter({ hasText: SCRIPT });
   await waitFor(async () => (await card.count()) === 1, { what: 'the hostile device card' });
-  await page.goto(`${site.url}?apiBase=${encodeURIComponent(sim.apiBase)}#/device/${encodeURIComponent(SCRIPT)}?window=5m`);
+  await page.goto(dash.url(`#/device/${encodeURIComponent(SCRIPT)}?window=5m`));
   await waitFor(async () => (await page.locator('main').textContent()).includes(SCRIPT), { what: 'the device screen naming it' });
 
   // Alerts: the history row.

@@ -2,31 +2,16 @@
 // Leptos 0.8 keeps each reader of a signal subscribed until that reader runs again, and a
 // replaced view's effects never do, so without Store::prune_subscriptions every screen change
 // kept 1.4 to 3.3 KB for good. Measured with the page's own count of the bytes its heap holds.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import path from 'node:path';
-import { repoRoot, startSimulator, waitFor, sleep } from '../support/simulator.mjs';
-import { serveStatic } from '../support/static-server.mjs';
-import { launchBrowser, openPage } from '../support/browser.mjs';
+import { waitFor, sleep } from '../support/simulator.mjs';
+import { setupDashboard } from '../support/setup.mjs';
 
-let site;
-let browser;
-let sim;
-
-before(async () => {
-  site = await serveStatic(process.env.DIST_DIR ?? path.join(repoRoot, 'dist'));
-  browser = await launchBrowser();
-  sim = await startSimulator({ args: ['--vehicles', '50', '--machines', '2', '--rigs', '1'] });
-});
-
-after(async () => {
-  await browser?.close();
-  await site?.close();
-  await sim?.stop();
-});
+const dash = setupDashboard({ simulator: ['--vehicles', '50', '--machines', '2', '--rigs', '1'] });
+const { sim } = dash;
 
 test('screen changes leave nothing behind in the wasm heap', async () => {
-  const page = await openPage(browser, `${site.url}?apiBase=${encodeURIComponent(sim.apiBase)}`);
+  const page = await dash.open();
   await waitFor(async () => (await page.getByTestId('connection-state').textContent()) === 'connected', { what: 'connected' });
   const inUse = () => page.evaluate(() => window.dashboardMetrics().wasmHeapInUseBytes);
   const visit = async (hashes, times) => {

@@ -1,36 +1,16 @@
 // The screens: overview tiles, the equipment grid (status words, search, sort), and a device's
 // live charts with a window in the URL, pause, and a hover read-out.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import path from 'node:path';
-import { repoRoot, startSimulator, waitFor } from '../support/simulator.mjs';
-import { serveStatic } from '../support/static-server.mjs';
-import { launchBrowser, openPage } from '../support/browser.mjs';
+import { waitFor } from '../support/simulator.mjs';
+import { text } from '../support/browser.mjs';
+import { outputDir, setupDashboard } from '../support/setup.mjs';
 
-let site;
-let browser;
-let sim;
-const outputDir = path.join(repoRoot, 'target', 'e2e');
-
-before(async () => {
-  site = await serveStatic(process.env.DIST_DIR ?? path.join(repoRoot, 'dist'));
-  browser = await launchBrowser();
-  sim = await startSimulator({ args: ['--vehicles', '12', '--machines', '3', '--rigs', '2', '--reading-rate', '4'] });
-  fs.mkdirSync(outputDir, { recursive: true });
-});
-
-after(async () => {
-  await browser?.close();
-  await site?.close();
-  await sim?.stop();
-});
-
-const text = (page, testId) => page.getByTestId(testId).first().textContent();
-const url = (fragment = '') => `${site.url}?apiBase=${encodeURIComponent(sim.apiBase)}${fragment}`;
+const dash = setupDashboard({ simulator: ['--vehicles', '12', '--machines', '3', '--rigs', '2', '--reading-rate', '4'] });
 
 test('overview tiles count the fleet and the traffic', async () => {
-  const page = await openPage(browser, url());
+  const page = await dash.open();
   await waitFor(async () => (await text(page, 'connection-state')) === 'connected', { what: 'connected' });
   await waitFor(
     async () => {
@@ -50,7 +30,7 @@ test('overview tiles count the fleet and the traffic', async () => {
 });
 
 test('the equipment grid shows status words, searches and sorts', async () => {
-  const page = await openPage(browser, url('#/equipment'));
+  const page = await dash.open('#/equipment');
   await waitFor(async () => (await page.getByTestId('equipment-card').count()) === 5, { what: 'five cards' });
   const statuses = await page.getByTestId('equipment-status').allTextContents();
   for (const status of statuses) assert.match(status, /^(running|stopped|fault|offline|no data)$/);
@@ -66,7 +46,7 @@ test('the equipment grid shows status words, searches and sorts', async () => {
 });
 
 test('device charts keep their window in the URL, pause, and read out values on hover', async () => {
-  const page = await openPage(browser, url('#/equipment'));
+  const page = await dash.open('#/equipment');
   await waitFor(async () => (await page.getByTestId('equipment-card').count()) === 5, { what: 'cards' });
   await page.locator('[data-device-id="press-01"]').click();
   await waitFor(() => page.url().includes('#/device/press-01?window=5m'), { what: 'the device URL' });
@@ -90,7 +70,7 @@ test('device charts keep their window in the URL, pause, and read out values on 
   await page.getByTestId('window-links').getByText('15m').click();
   await waitFor(() => page.url().includes('window=15m'), { what: 'the 15m window in the URL' });
   const shared = page.url();
-  const again = await browser.newPage();
+  const again = await dash.browser.newPage();
   await again.goto(shared);
   await waitFor(async () => (await again.getByTestId('device-title').textContent()) === 'Process machine 1', {
     what: 'the shared link to reopen the same device',

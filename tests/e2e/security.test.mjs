@@ -1,32 +1,19 @@
 // Secrets and origins: the service's AccessKey signs tokens on the server side only and must
 // never reach the browser, and the simulator's HTTP endpoints answer cross-origin requests only
 // for the origins it allows (loopback for development, plus --allow-origin).
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { repoRoot, startSimulator, waitFor } from '../support/simulator.mjs';
-import { serveStatic } from '../support/static-server.mjs';
-import { launchBrowser, openPage } from '../support/browser.mjs';
+import { dist, setupDashboard } from '../support/setup.mjs';
 
-const dist = process.env.DIST_DIR ?? path.join(repoRoot, 'dist');
 // The simulator's built-in development key (crates/simulator/src/lib.rs, DEV_ACCESS_KEY).
 const DEV_ACCESS_KEY = fs
   .readFileSync(path.join(repoRoot, 'crates', 'simulator', 'src', 'lib.rs'), 'utf8')
   .match(/pub const DEV_ACCESS_KEY: &str = "([^"]+)"/)[1];
 
-let site;
-let browser;
-
-before(async () => {
-  site = await serveStatic(dist);
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await site?.close();
-});
+const dash = setupDashboard();
 
 function filesUnder(dir) {
   return fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
@@ -47,9 +34,8 @@ test('no access key in the release bundle or the shipped config', () => {
 });
 
 test('nothing the browser receives while live carries the access key', async (t) => {
-  const sim = await startSimulator({ args: ['--vehicles', '6', '--rate', '4'] });
-  t.after(() => sim.stop());
-  const page = await openPage(browser, `${site.url}?apiBase=${encodeURIComponent(sim.apiBase)}`);
+  const sim = await startSimulator({ args: ['--vehicles', '6', '--rate', '4'], stopAfter: t });
+  const page = await dash.open('', { apiBase: sim.apiBase });
   const bodies = [];
   page.on('response', (response) => {
     // A body still streaming when the page moves on may never settle: give each a few seconds.
@@ -91,8 +77,7 @@ async function corsAnswer(url, origin, method = 'POST') {
 }
 
 test('CORS: an origin not on the allow-list is refused, an allowed one is echoed with credentials', async (t) => {
-  const sim = await startSimulator({ args: ['--vehicles', '2', '--allow-origin', 'https://dashboards.example.com'] });
-  t.after(() => sim.stop());
+  const sim = await startSimulator({ args: ['--vehicles', '2', '--allow-origin', 'https://dashboards.example.com'], stopAfter: t });
   const serviceUrl = `http://127.0.0.1:${sim.servicePort}/client/negotiate?hub=telemetry`;
   for (const url of [`${sim.apiBase}/negotiate`, `${sim.apiBase}/snapshot`, serviceUrl]) {
     const method = url.endsWith('/snapshot') ? 'GET' : 'POST';

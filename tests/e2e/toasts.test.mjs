@@ -1,40 +1,26 @@
 // Alerts that reach people: toasts in two windows, acknowledged in one and gone from both;
 // folding, auto-dismiss paused under the pointer, a hostile message kept as text, the history
 // screen, and a storm of 1,000 alerts after which the page still answers with a bounded stack.
-import { test, before, after } from 'node:test';
+import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import fs from 'node:fs';
-import path from 'node:path';
-import { repoRoot, simulatorBin, startSimulator, waitFor, sleep } from '../support/simulator.mjs';
-import { serveStatic } from '../support/static-server.mjs';
-import { launchBrowser, openPage } from '../support/browser.mjs';
+import { simulatorBin, waitFor, sleep } from '../support/simulator.mjs';
+import { assertNoCrash } from '../support/browser.mjs';
+import { setupDashboard, shippedConfig } from '../support/setup.mjs';
 
-const dist = process.env.DIST_DIR ?? path.join(repoRoot, 'dist');
-let site;
+// No machines or rigs: every alert in these tests is one the test published.
+const dash = setupDashboard({ simulator: ['--vehicles', '3', '--machines', '0', '--rigs', '0'] });
+const { sim } = dash;
 let quickSite;
-let browser;
-let sim;
 let publishUrl;
 let token;
 
 before(async () => {
-  // No machines or rigs: every alert in these tests is one the test published.
-  sim = await startSimulator({ args: ['--vehicles', '3', '--machines', '0', '--rigs', '0'] });
-  site = await serveStatic(dist);
+  await dash.ready;
   // The same build with toasts that leave after one second.
-  const config = JSON.parse(fs.readFileSync(path.join(dist, 'config.json'), 'utf8'));
-  quickSite = await serveStatic(dist, { extra: { '/config.json': JSON.stringify({ ...config, toastSeconds: 1 }) } });
-  browser = await launchBrowser();
+  quickSite = await dash.serve({ config: { ...shippedConfig(), toastSeconds: 1 } });
   publishUrl = `http://127.0.0.1:${sim.servicePort}/api/v1/hubs/telemetry`;
   token = execFileSync(simulatorBin, ['--connection-string', sim.connectionString, 'token', publishUrl]).toString().trim();
-});
-
-after(async () => {
-  await browser?.close();
-  await site?.close();
-  await quickSite?.close();
-  await sim?.stop();
 });
 
 let serial = 0;
@@ -64,8 +50,8 @@ async function publish(alerts, target = 'alerts') {
   assert.equal(answer.status, 202);
 }
 
-async function live(url = site.url) {
-  const page = await openPage(browser, `${url}?apiBase=${encodeURIComponent(sim.apiBase)}`);
+async function live(site) {
+  const page = await dash.open('', { site });
   await waitFor(async () => (await page.getByTestId('connection-state').first().textContent()) === 'connected', {
     what: 'connected',
   });
@@ -182,7 +168,7 @@ test('an alert whose rule returns to normal shows as cleared; an alert on a vehi
 });
 
 test('repeats fold into one toast with a counter; info and warning leave on time, not under the pointer', async () => {
-  const page = await live(quickSite.url);
+  const page = await live(quickSite);
   const first = alert({ severity: 'warning' });
   const repeats = [2, 3, 4].map((n) => alert({ device: first.device, message: `again ${n}` }));
   await publish([first]);
@@ -290,7 +276,6 @@ test('a storm of 1,000 alerts: the page answers and the toast stack stays bounde
   assert.equal(await page.locator('[data-testid="history-row"]').count(), 200);
   assert.equal(await page.getByTestId('alert-count-critical').textContent(), `⛔ ${criticals} critical open`);
   console.log(`# storm: 1,000 alerts published in ${publishMs} ms; the page answered a script in ${answerMs} ms afterwards`);
-  const crashes = page.problems.filter((p) => p.startsWith('pageerror') || p.includes('panicked'));
-  assert.deepEqual(crashes, []);
+  assertNoCrash(page);
   await page.context().close();
 });

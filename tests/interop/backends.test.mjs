@@ -6,31 +6,23 @@
 //    broadcasts and group changes through its REST API);
 //  * a plain ASP.NET Core-style hub (`--plain-hub`): negotiate at the hub URL, no token, and
 //    the dashboard methods (snapshot, subscribe, acknowledge) as hub methods.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as signalR from '@microsoft/signalr';
 import { freePort, startSimulator, waitFor, sleep } from '../support/simulator.mjs';
+import { collect, hubConnection } from '../support/hub-client.mjs';
+import { setupSimulator } from '../support/setup.mjs';
 
-let service; // plays Azure SignalR Service: no devices of its own
-let functions; // the functions side and the devices, publishing to `service` remotely
-before(async () => {
-  service = await startSimulator({ args: ['--vehicles', '0', '--machines', '0', '--rigs', '0'] });
-  functions = await startSimulator({
-    connectionString: service.connectionString,
-    args: ['--remote-service', '--vehicles', '12', '--rate', '5', '--machines', '2', '--rigs', '2', '--reading-rate', '5'],
-  });
-});
-after(async () => {
-  await functions?.stop();
-  await service?.stop();
-});
+// Plays Azure SignalR Service: no devices of its own.
+const service = setupSimulator(['--vehicles', '0', '--machines', '0', '--rigs', '0']);
+// The functions side and the devices, publishing to `service` remotely.
+const functions = setupSimulator(() => ({
+  connectionString: service.connectionString,
+  args: ['--remote-service', '--vehicles', '12', '--rate', '5', '--machines', '2', '--rigs', '2', '--reading-rate', '5'],
+}));
 
 function client(url, t) {
-  const connection = new signalR.HubConnectionBuilder().withUrl(url).configureLogging(signalR.LogLevel.None).build();
-  t.after(() => connection.stop());
-  const received = { positions: [], readings: [], alertAcknowledged: [] };
-  for (const target of Object.keys(received)) connection.on(target, (batch) => received[target].push(batch));
-  return { connection, received };
+  const connection = hubConnection(url, { logLevel: 'None', stopAfter: t });
+  return { connection, received: collect(connection, 'positions', 'readings', 'alertAcknowledged') };
 }
 
 const post = (url, body, method = 'POST') =>
@@ -86,8 +78,8 @@ test('remote service: an unknown connection is refused by the remote service (40
   const wrongKey = await startSimulator({
     connectionString: service.connectionString.replace(/AccessKey=[^;]*/, 'AccessKey=NotTheServicesKey0123456789'),
     args: ['--remote-service', '--vehicles', '2'],
+    stopAfter: t,
   });
-  t.after(() => wrongKey.stop());
   const { connection } = client(wrongKey.apiBase, t);
   await assert.rejects(connection.start(), /401|Unauthorized/i);
   const refused = await post(`${wrongKey.apiBase}/subscriptions`, { connectionId: 'x', groups: ['site:harbour'] });
@@ -105,8 +97,7 @@ test('remote service: the embedded service\'s fault flags are refused with the r
 });
 
 test('plain hub: negotiate at the hub URL with no token, then the dashboard methods as hub methods', async (t) => {
-  const sim = await startSimulator({ args: ['--plain-hub', '--vehicles', '9', '--rate', '5'] });
-  t.after(() => sim.stop());
+  const sim = await startSimulator({ args: ['--plain-hub', '--vehicles', '9', '--rate', '5'], stopAfter: t });
   const hubUrl = `http://127.0.0.1:${sim.servicePort}/hubs/telemetry`;
   const { connection, received } = client(hubUrl, t);
   await connection.start();
@@ -134,8 +125,8 @@ test('remote service unreachable: the devices and the snapshot carry on, and the
   const lonely = await startSimulator({
     connectionString: `Endpoint=http://127.0.0.1:${port};AccessKey=NoServiceHere0123456789;Version=1.0;`,
     args: ['--remote-service', '--vehicles', '4', '--rate', '5', '--machines', '2', '--rigs', '1', '--reading-rate', '5'],
+    stopAfter: t,
   });
-  t.after(() => lonely.stop());
   const newest = async () => {
     const { positions, readings } = await (await fetch(`${lonely.apiBase}/snapshot`)).json();
     return Math.max(...positions.map((p) => p.ts), ...readings.map((r) => r.ts));

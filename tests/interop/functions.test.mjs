@@ -2,30 +2,17 @@
 // the official client joins one site's group through /api/subscriptions and then receives
 // only that site's data; a backend publishes with a token signed by the connection string's
 // AccessKey; an acknowledgement reaches every client.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as signalR from '@microsoft/signalr';
-import { restToken, startSimulator, waitFor } from '../support/simulator.mjs';
+import { restToken, waitFor } from '../support/simulator.mjs';
+import { collect, hubConnection } from '../support/hub-client.mjs';
+import { setupSimulator } from '../support/setup.mjs';
 
-let sim;
-before(async () => {
-  sim = await startSimulator({ args: ['--vehicles', '20', '--rate', '5', '--machines', '4', '--rigs', '4', '--reading-rate', '5'] });
-});
-after(() => sim?.stop());
-
+const sim = setupSimulator(['--vehicles', '20', '--rate', '5', '--machines', '4', '--rigs', '4', '--reading-rate', '5']);
 
 async function connect(t) {
-  const connection = new signalR.HubConnectionBuilder()
-    .withUrl(sim.apiBase)
-    .configureLogging(signalR.LogLevel.Warning)
-    .build();
-  t.after(() => connection.stop());
-  const received = { positions: [], readings: [], alertAcknowledged: [], custom: [] };
-  for (const target of Object.keys(received)) {
-    connection.on(target, (batch) => {
-      received[target].push(batch);
-    });
-  }
+  const connection = hubConnection(sim.apiBase, { stopAfter: t });
+  const received = collect(connection, 'positions', 'readings', 'alertAcknowledged', 'custom');
   await connection.start();
   return { connection, received };
 }

@@ -3,25 +3,14 @@
 // and receives `positions` over WebSockets, holding the simulator to the real protocol.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as signalR from '@microsoft/signalr';
-import { startSimulator, subscribeAllSites, waitFor } from '../support/simulator.mjs';
+import { startSimulator, waitFor } from '../support/simulator.mjs';
+import { collect, hubConnection, signalR, startInAllSites } from '../support/hub-client.mjs';
 
 test('official client follows the negotiate redirect and receives positions over WebSockets', async (t) => {
-  const sim = await startSimulator({ args: ['--vehicles', '12', '--rate', '4'] });
-  t.after(() => sim.stop());
-
-  const connection = new signalR.HubConnectionBuilder()
-    .withUrl(sim.apiBase, { transport: signalR.HttpTransportType.WebSockets })
-    .configureLogging(signalR.LogLevel.Warning)
-    .build();
-  t.after(() => connection.stop());
-
-  const batches = [];
-  connection.on('positions', (batch) => {
-      batches.push(batch);
-    });
-  await connection.start();
-  await subscribeAllSites(sim.apiBase, connection.connectionId);
+  const sim = await startSimulator({ args: ['--vehicles', '12', '--rate', '4'], stopAfter: t });
+  const connection = hubConnection(sim.apiBase, { transport: 'WebSockets', stopAfter: t });
+  const { positions: batches } = collect(connection, 'positions');
+  await startInAllSites(connection, sim.apiBase);
 
   assert.equal(connection.state, signalR.HubConnectionState.Connected);
   assert.ok(connection.connectionId, 'a connection id from the service negotiate');
@@ -47,14 +36,14 @@ test('official client follows the negotiate redirect and receives positions over
 });
 
 test('the service refuses a connection with a forged token', async (t) => {
-  const sim = await startSimulator({ args: ['--vehicles', '1'] });
-  t.after(() => sim.stop());
+  const sim = await startSimulator({ args: ['--vehicles', '1'], stopAfter: t });
   const info = await (await fetch(`${sim.apiBase}/negotiate`, { method: 'POST' })).json();
   const forged = info.accessToken.slice(0, -4) + (info.accessToken.endsWith('AAAA') ? 'BBBB' : 'AAAA');
-  const connection = new signalR.HubConnectionBuilder()
-    .withUrl(info.url, { accessTokenFactory: () => forged, transport: signalR.HttpTransportType.WebSockets })
-    .configureLogging(signalR.LogLevel.None)
-    .build();
+  const connection = hubConnection(info.url, {
+    transport: 'WebSockets',
+    options: { accessTokenFactory: () => forged },
+    logLevel: 'None',
+  });
   await assert.rejects(connection.start(), /401/);
 
   const res = await fetch(`http://127.0.0.1:${sim.servicePort}/client/negotiate?hub=telemetry&negotiateVersion=1`, {

@@ -1,13 +1,12 @@
 // Interop matrix: the official @microsoft/signalr client (under Node) against the simulator
 // with each transport forced in turn, JSON and MessagePack, through the functions negotiate
 // redirect. Data arrives, invoke/send reach the hub, streams flow and cancel.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as signalR from '@microsoft/signalr';
-import { MessagePackHubProtocol } from '@microsoft/signalr-protocol-msgpack';
-import { startSimulator, subscribeAllSites, waitFor } from '../support/simulator.mjs';
+import { startSimulator, waitFor } from '../support/simulator.mjs';
+import { collect, hubConnection, signalR, startInAllSites } from '../support/hub-client.mjs';
+import { setupSimulator } from '../support/setup.mjs';
 
-const { HttpTransportType } = signalR;
 const MATRIX = [
   ['WebSockets', 'json'],
   ['WebSockets', 'messagepack'],
@@ -16,34 +15,13 @@ const MATRIX = [
   ['LongPolling', 'messagepack'],
 ];
 
-let sim;
-before(async () => {
-  sim = await startSimulator({ args: ['--vehicles', '6', '--rate', '5', '--poll-timeout-ms', '2000'] });
-});
-after(() => sim?.stop());
-
-function connect(transport, protocol, options = {}) {
-  let builder = new signalR.HubConnectionBuilder()
-    .withUrl(sim.apiBase, { transport: HttpTransportType[transport], ...options })
-    .configureLogging(signalR.LogLevel.Warning);
-  if (protocol === 'messagepack') builder = builder.withHubProtocol(new MessagePackHubProtocol());
-  return builder.build();
-}
+const sim = setupSimulator(['--vehicles', '6', '--rate', '5', '--poll-timeout-ms', '2000']);
 
 for (const [transport, protocol] of MATRIX) {
   test(`official client over ${transport} with ${protocol}`, async (t) => {
-    const connection = connect(transport, protocol);
-    t.after(() => connection.stop());
-    const batches = [];
-    connection.on('positions', (batch) => {
-      batches.push(batch);
-    });
-    const notified = [];
-    connection.on('notified', (value) => {
-      notified.push(value);
-    });
-    await connection.start();
-    await subscribeAllSites(sim.apiBase, connection.connectionId);
+    const connection = hubConnection(sim.apiBase, { transport, protocol, stopAfter: t });
+    const { positions: batches, notified } = collect(connection, 'positions', 'notified');
+    await startInAllSites(connection, sim.apiBase);
     assert.equal(connection.state, signalR.HubConnectionState.Connected);
 
     const ids = () => new Set(batches.flat().map((p) => p.id));
@@ -88,38 +66,28 @@ for (const [transport, protocol] of MATRIX) {
 }
 
 test('MessagePack over Server-Sent Events is refused: SSE is text only', async (t) => {
-  const connection = connect('ServerSentEvents', 'messagepack');
-  t.after(() => connection.stop());
+  const connection = hubConnection(sim.apiBase, { transport: 'ServerSentEvents', protocol: 'messagepack', stopAfter: t });
   await assert.rejects(connection.start());
 });
 
 test('with WebSockets refused, the official client falls back to Server-Sent Events', async (t) => {
-  const refusing = await startSimulator({ args: ['--vehicles', '2', '--refuse-transport', 'WebSockets'] });
-  t.after(() => refusing.stop());
-  const connection = new signalR.HubConnectionBuilder()
-    .withUrl(refusing.apiBase)
-    .configureLogging(signalR.LogLevel.None)
-    .build();
-  t.after(() => connection.stop());
-  const batches = [];
-  connection.on('positions', (b) => {
-    batches.push(b);
-  });
-  await connection.start();
-  await subscribeAllSites(refusing.apiBase, connection.connectionId);
+  const refusing = await startSimulator({ args: ['--vehicles', '2', '--refuse-transport', 'WebSockets'], stopAfter: t });
+  const connection = hubConnection(refusing.apiBase, { logLevel: 'None', stopAfter: t });
+  const { positions: batches } = collect(connection, 'positions');
+  await startInAllSites(connection, refusing.apiBase);
   await waitFor(() => batches.length >= 1, { what: 'positions after fallback' });
   assert.equal(connection.connection.transport.constructor.name, 'ServerSentEventsTransport');
 });
 
 test('official client with stateful reconnect: cut transports lose and duplicate nothing', async (t) => {
   for (const protocol of ['json', 'messagepack']) {
-    let builder = new signalR.HubConnectionBuilder()
-      .withUrl(sim.apiBase, { transport: HttpTransportType.WebSockets })
-      .withStatefulReconnect()
-      .configureLogging(signalR.LogLevel.None);
-    if (protocol === 'messagepack') builder = builder.withHubProtocol(new MessagePackHubProtocol());
-    const connection = builder.build();
-    t.after(() => connection.stop());
+    const connection = hubConnection(sim.apiBase, {
+      transport: 'WebSockets',
+      protocol,
+      stateful: true,
+      logLevel: 'None',
+      stopAfter: t,
+    });
     let closed = false;
     connection.onclose(() => {
       closed = true;

@@ -1,4 +1,5 @@
 // Debian's Chromium driven by playwright-core (never a downloaded browser).
+import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
 
 export const CHROMIUM = process.env.CHROMIUM_BIN ?? '/usr/bin/chromium';
@@ -32,4 +33,13 @@ export async function openPage(browser, url) {
   });
   await page.goto(url);
   return page;
+}
+
+/** The text of the first element on `page` with the test id `testId`. */
+export const text = (page, testId) => page.getByTestId(testId).first().textContent();
+
+/** Neither a Rust panic nor an uncaught exception on `page` so far. */
+export function assertNoCrash(page) {
+  const crashes = page.problems.filter((p) => p.startsWith('pageerror') || p.includes('panicked'));
+  assert.deepEqual(crashes, [], 'the app neither panicked nor threw');
 }

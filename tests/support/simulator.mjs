@@ -43,9 +43,10 @@ export async function waitFor(check, { timeoutMs = 15000, intervalMs = 100, what
 /**
  * Starts the simulator on fresh ports. Returns { functionsPort, servicePort, apiBase,
  * connectionString, accessKey, output(), stop() }. Extra flags go in `args`; `connectionString`
- * names another service (then `servicePort` is that one's only if the caller says so).
+ * names another service (then `servicePort` is that one's only if the caller says so). With
+ * `stopAfter` (a test's context), it is stopped when that test ends.
  */
-export async function startSimulator({ args = [], functionsPort, servicePort, connectionString } = {}) {
+export async function startSimulator({ args = [], functionsPort, servicePort, connectionString, stopAfter } = {}) {
   functionsPort ??= await freePort();
   servicePort ??= await freePort();
   let accessKey = 'TestOnlyAccessKey-' + Math.random().toString(36).slice(2);
@@ -104,6 +105,7 @@ export async function startSimulator({ args = [], functionsPort, servicePort, co
     await sim.stop();
     throw error;
   }
+  stopAfter?.after(() => sim.stop());
   return sim;
 }
 
