@@ -30,6 +30,7 @@ pub type Millis = u64;
 /// Timing and protocol settings of a session.
 #[derive(Debug, Clone)]
 pub struct SessionConfig {
+    /// The hub protocol to ask for in the handshake and to frame messages with.
     pub protocol: HubProtocol,
     /// Give up if the handshake answer takes longer.
     pub handshake_timeout: Millis,
@@ -69,7 +70,12 @@ pub enum CloseReason {
     /// The local side asked to stop.
     Stopped,
     /// The server sent Close.
-    ServerClosed { error: Option<String>, allow_reconnect: bool },
+    ServerClosed {
+        /// The server's error, if it closed because of one.
+        error: Option<String>,
+        /// Whether the server lets the client reconnect.
+        allow_reconnect: bool,
+    },
     /// The transport closed or failed.
     TransportLost(String),
     /// Nothing was received within the server timeout.
@@ -182,6 +188,7 @@ impl std::fmt::Debug for Session {
 }
 
 impl Session {
+    /// A session waiting for its transport to open ([`handle_open`](Self::handle_open)).
     pub fn new(config: SessionConfig) -> Self {
         let framer = config.protocol.framer(config.max_record);
         let handshake = HandshakeBuffer::new(config.max_record);
@@ -211,6 +218,7 @@ impl Session {
         self.phase == Phase::Connected
     }
 
+    /// Whether the session is over (its [`SessionEvent::Closed`] has been queued).
     pub fn is_closed(&self) -> bool {
         self.phase == Phase::Closed
     }
@@ -552,10 +560,14 @@ impl Session {
 /// Why a send was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SendError {
+    /// The handshake has not completed or the session is closed (while resuming, only
+    /// sequenced messages are accepted, for replay).
     #[error("the connection is not connected")]
     NotConnected,
+    /// Stateful reconnect: the replay buffer holds its limit of unacknowledged bytes.
     #[error("the stateful reconnect buffer is full; wait for the server to acknowledge")]
     BufferFull,
+    /// An argument could not be encoded in the session's protocol.
     #[error("the arguments could not be serialized: {0}")]
     Encode(String),
 }

@@ -18,8 +18,11 @@ pub const MAX_REDIRECTS: usize = 100;
 /// A transport named in a negotiate answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TransportKind {
+    /// A WebSocket: both directions on one socket, text and binary.
     WebSockets,
+    /// An EventSource for server-to-client, HTTP POSTs for client-to-server; text only.
     ServerSentEvents,
+    /// Repeated HTTP GETs for server-to-client, POSTs for client-to-server.
     LongPolling,
 }
 
@@ -47,6 +50,7 @@ impl TransportKind {
 /// One entry of `availableTransports`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AvailableTransport {
+    /// Which transport.
     pub kind: TransportKind,
     /// `Text` and/or `Binary`.
     pub transfer_formats: Vec<String>,
@@ -55,35 +59,57 @@ pub struct AvailableTransport {
 /// A negotiate answer that names a connection to open.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectionOffer {
+    /// The connection's public id (what the service's REST API and groups name it by).
     pub connection_id: String,
     /// The value to send as `?id=`; equals `connection_id` for a v0 answer.
     pub connection_token: String,
+    /// The negotiate protocol version the server answered with (0 when it did not say).
     pub negotiate_version: u32,
     /// Transports in the server's order of preference, unknown names dropped.
     pub transports: Vec<AvailableTransport>,
+    /// The server agreed to stateful reconnect: the connection may resume after a drop without
+    /// losing messages (see [`crate::stateful`]).
     pub use_stateful_reconnect: bool,
 }
 
 /// The meaning of a negotiate answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NegotiateResponse {
+    /// A connection to open.
     Connect(ConnectionOffer),
-    Redirect { url: String, access_token: Option<String> },
+    /// Negotiate again at another server (the Azure SignalR Service, typically).
+    Redirect {
+        /// The base URL to negotiate with next.
+        url: String,
+        /// A service token for that URL; `None` keeps the token in use.
+        access_token: Option<String>,
+    },
 }
 
 /// Why negotiation failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NegotiateError {
+    /// Negotiate answered with an HTTP status other than 200.
     #[error("negotiate answered HTTP {status}{hint}")]
-    Status { status: u16, hint: &'static str },
+    Status {
+        /// The HTTP status.
+        status: u16,
+        /// A likely cause to append to the message (for a 404), or empty.
+        hint: &'static str,
+    },
+    /// The answer was `{"error": ...}`: the server refused; the text is its reason.
     #[error("the server refused the connection: {0}")]
     Server(String),
+    /// The answer body does not parse; the text is the parser's complaint.
     #[error("negotiate answer is not valid JSON: {0}")]
     Malformed(String),
+    /// The answer is JSON but has neither a `connectionId` nor a redirect `url`.
     #[error("negotiate answer has neither a connection nor a redirect")]
     Incomplete,
+    /// The answer has a `ProtocolVersion`: the old ASP.NET SignalR, which speaks another protocol.
     #[error("this is a classic ASP.NET SignalR server; only ASP.NET Core SignalR is supported")]
     ClassicServer,
+    /// More than [`MAX_REDIRECTS`] redirects in a row (a loop, most likely).
     #[error("negotiate redirection limit ({MAX_REDIRECTS}) exceeded")]
     TooManyRedirects,
 }
@@ -218,16 +244,20 @@ pub enum Bearer {
 /// The next negotiate request to make.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NegotiateRequest {
+    /// The full negotiate URL to POST to.
     pub url: String,
+    /// The token to send as `Authorization: Bearer`.
     pub bearer: Bearer,
 }
 
 /// Where negotiation ended: the offer, the base URL it came from, and the token to connect with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Negotiated {
+    /// The connection the last server offered.
     pub offer: ConnectionOffer,
     /// The base URL that produced the offer (after redirects).
     pub base_url: String,
+    /// The token the transport connects with: the one the last hop was negotiated with.
     pub bearer: Bearer,
 }
 
@@ -241,7 +271,9 @@ impl Negotiated {
 /// What to do after an answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NegotiateStep {
+    /// A redirect: make this request and feed its answer back.
     Request(NegotiateRequest),
+    /// Negotiation is over: connect.
     Done(Negotiated),
 }
 
@@ -256,6 +288,8 @@ pub struct Negotiator {
 }
 
 impl Negotiator {
+    /// Negotiates with the hub at `base_url`, with the application's token, stateful reconnect
+    /// off.
     pub fn new(base_url: impl Into<String>) -> Self {
         Self { base_url: base_url.into(), bearer: Bearer::App, redirects: 0, stateful: false }
     }

@@ -16,6 +16,7 @@ pub const DEFAULT_BUFFER_BYTES: usize = 100_000;
 
 /// Something whose size counts against the replay buffer.
 pub trait ByteLen {
+    /// Size in bytes, as sent on the wire.
     fn byte_len(&self) -> usize;
 }
 
@@ -35,6 +36,7 @@ pub struct ReplayBuffer<F = Frame> {
 }
 
 impl<F: ByteLen> ReplayBuffer<F> {
+    /// An empty buffer that counts as full once it holds `limit` bytes; ids start at 1.
     pub fn new(limit: usize) -> Self {
         Self { next_id: 1, frames: VecDeque::new(), bytes: 0, limit }
     }
@@ -75,6 +77,7 @@ impl<F: ByteLen> ReplayBuffer<F> {
         self.frames.iter().map(|(_, frame)| frame)
     }
 
+    /// Bytes of the frames still unacknowledged.
     pub fn buffered_bytes(&self) -> usize {
         self.bytes
     }
@@ -127,6 +130,7 @@ impl ReceiveCounter {
         std::mem::take(&mut self.ack_owed).then_some(self.processed)
     }
 
+    /// Highest sequence id handed on so far (what an Ack would acknowledge).
     pub fn processed(&self) -> u64 {
         self.processed
     }

@@ -41,6 +41,7 @@ impl Default for TextFramer {
 }
 
 impl TextFramer {
+    /// A framer that refuses records longer than `max_record` bytes.
     pub fn new(max_record: usize) -> Self {
         Self { partial: Vec::new(), max_record }
     }

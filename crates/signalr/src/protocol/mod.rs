@@ -22,16 +22,26 @@ pub const DEFAULT_MAX_RECORD: usize = 1 << 20;
 /// Errors of the wire format.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProtocolError {
+    /// A record did not end within the framer's limit; the stream cannot be read on.
     #[error("a record grew past {limit} bytes")]
-    RecordTooLarge { limit: usize },
+    RecordTooLarge {
+        /// The framer's limit, in bytes.
+        limit: usize,
+    },
+    /// A record is not a well-formed hub message (bad JSON or MessagePack, a field missing
+    /// or of the wrong type).
     #[error("invalid message: {0}")]
     InvalidMessage(String),
+    /// The handshake record is not a handshake message (or not JSON at all).
     #[error("invalid handshake response: {0}")]
     InvalidHandshake(String),
+    /// The server answered the handshake with an error (an unsupported protocol, say).
     #[error("the server rejected the handshake: {0}")]
     HandshakeRejected(String),
+    /// A value or message could not be serialized.
     #[error("cannot encode: {0}")]
     Encode(String),
+    /// A [`Payload`] does not decode into the type asked for.
     #[error("cannot decode a value: {0}")]
     Decode(String),
 }
@@ -80,44 +90,81 @@ pub type Headers = BTreeMap<String, String>;
 /// A hub message: types 1–9 of the protocol. Parsers skip unknown types.
 #[derive(Debug, Clone)]
 pub enum HubMessage {
+    /// A call of a hub method (client to server) or of a client method (server to client).
     Invocation {
+        /// Set when the caller wants a [`Completion`](HubMessage::Completion) back; `None`
+        /// for a fire-and-forget call.
         invocation_id: Option<String>,
+        /// Name of the method called.
         target: String,
+        /// The method's arguments, still encoded.
         arguments: Vec<Payload>,
+        /// Ids of the streams the caller will send as further arguments (client-to-server
+        /// streaming); empty otherwise.
         stream_ids: Vec<String>,
+        /// Message headers; usually empty.
         headers: Headers,
     },
+    /// One item of a stream.
     StreamItem {
+        /// The stream's invocation (or stream) id.
         invocation_id: String,
+        /// The item, still encoded.
         item: Payload,
+        /// Message headers; usually empty.
         headers: Headers,
     },
+    /// The end of an invocation or a stream.
     Completion {
+        /// The invocation it completes.
         invocation_id: String,
+        /// The method's return value, if it returned one (never with `error`).
         result: Option<Payload>,
+        /// Why the invocation failed, as the other side words it.
         error: Option<String>,
+        /// Message headers; usually empty.
         headers: Headers,
     },
+    /// A call of a streaming hub method; its items come back as
+    /// [`StreamItem`](HubMessage::StreamItem)s under `invocation_id`.
     StreamInvocation {
+        /// Names the stream in the items, the completion and any cancel.
         invocation_id: String,
+        /// Name of the streaming method called.
         target: String,
+        /// The method's arguments, still encoded.
         arguments: Vec<Payload>,
+        /// Ids of the streams the caller will send as further arguments; empty otherwise.
         stream_ids: Vec<String>,
+        /// Message headers; usually empty.
         headers: Headers,
     },
+    /// Asks the other side to stop the stream of `invocation_id`.
     CancelInvocation {
+        /// The stream to stop.
         invocation_id: String,
+        /// Message headers; usually empty.
         headers: Headers,
     },
+    /// Keep-alive: proves the sender is there; needs no answer.
     Ping,
+    /// The sender is closing the connection.
     Close {
+        /// Why, if it closes because of an error.
         error: Option<String>,
+        /// Whether the client may reconnect (the server is not refusing it for good).
         allow_reconnect: bool,
     },
+    /// Stateful reconnect: every sequenced message up to `sequence_id` arrived, so the
+    /// sender may drop them from its buffer.
     Ack {
+        /// The last sequence id received, inclusive.
         sequence_id: u64,
     },
+    /// Stateful reconnect, after a reconnect: the next sequenced message has this id (the
+    /// receiver skips those it already has).
     Sequence {
+        /// Id of the next sequenced message.
         sequence_id: u64,
     },
 }
@@ -224,11 +271,14 @@ impl HubMessage {
 /// A frame to write to a transport: text for JSON, binary for MessagePack.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Frame {
+    /// A text frame (JSON protocol): one or more 0x1E-terminated records.
     Text(String),
+    /// A binary frame (MessagePack protocol): one or more length-prefixed records.
     Binary(Vec<u8>),
 }
 
 impl Frame {
+    /// The frame's bytes, text or binary alike.
     pub fn as_bytes(&self) -> &[u8] {
         match self {
             Frame::Text(text) => text.as_bytes(),
@@ -236,10 +286,12 @@ impl Frame {
         }
     }
 
+    /// Size of the frame in bytes.
     pub fn len(&self) -> usize {
         self.as_bytes().len()
     }
 
+    /// Whether the frame has no bytes at all.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -248,11 +300,14 @@ impl Frame {
 /// How a transport must carry a protocol's frames.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TransferFormat {
+    /// UTF-8 text frames (a WebSocket text message, Server-Sent Events).
     Text,
+    /// Binary frames (a WebSocket binary message); not every transport can carry them.
     Binary,
 }
 
 impl TransferFormat {
+    /// The name negotiate uses in a transport's `transferFormats`.
     pub fn as_str(self) -> &'static str {
         match self {
             TransferFormat::Text => "Text",
@@ -264,7 +319,9 @@ impl TransferFormat {
 /// The hub protocol in use on a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum HubProtocol {
+    /// JSON text, records terminated by 0x1E.
     Json,
+    /// MessagePack, records prefixed by their varint length; smaller and faster to read.
     MessagePack,
 }
 
@@ -286,6 +343,7 @@ impl HubProtocol {
         }
     }
 
+    /// The transfer format its frames need: a transport must offer it to be used.
     pub fn transfer_format(self) -> TransferFormat {
         match self {
             HubProtocol::Json => TransferFormat::Text,
@@ -336,7 +394,9 @@ impl HubProtocol {
 /// Splits a received byte stream into records of one protocol.
 #[derive(Debug)]
 pub enum Framer {
+    /// Splits at 0x1E (JSON protocol).
     Text(json::TextFramer),
+    /// Splits by length prefix (MessagePack protocol).
     Binary(msgpack::BinaryFramer),
 }
 
@@ -403,7 +463,12 @@ pub enum Handshake {
     /// Over the limit without a terminator: the peer is not speaking SignalR.
     TooLarge,
     /// The handshake record (without its terminator) and what followed it.
-    Complete { record: Vec<u8>, rest: Vec<u8> },
+    Complete {
+        /// The handshake record, without its terminator.
+        record: Vec<u8>,
+        /// What came after the terminator: the first bytes of the protocol's records.
+        rest: Vec<u8>,
+    },
 }
 
 /// The client's handshake request (always JSON, 0x1E-terminated).
@@ -436,7 +501,9 @@ pub fn parse_handshake_response(record: &[u8]) -> Result<(), ProtocolError> {
 /// A client's handshake request as the server reads it.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct HandshakeRequest {
+    /// The hub protocol's name, as [`HubProtocol::from_name`] reads it.
     pub protocol: String,
+    /// The protocol version the client asks for.
     pub version: u32,
 }
 

@@ -96,6 +96,7 @@ impl Default for BinaryFramer {
 }
 
 impl BinaryFramer {
+    /// A framer that refuses records whose declared length exceeds `max_record` bytes.
     pub fn new(max_record: usize) -> Self {
         Self { partial: Vec::new(), max_record }
     }

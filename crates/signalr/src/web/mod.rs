@@ -47,11 +47,18 @@ pub type LifecycleListener = Rc<dyn Fn(&Lifecycle)>;
 pub struct ClientOptions {
     /// The negotiate base URL, e.g. `http://127.0.0.1:7071/api` or a hub URL.
     pub url: String,
+    /// Where the application's token comes from; `None` sends no token to the application's
+    /// negotiate (a redirect's service token is still used onwards).
     pub access_token_factory: Option<TokenFactory>,
+    /// The hub protocol; MessagePack needs a binary-capable transport (WebSockets).
     pub protocol: HubProtocol,
     /// Transports the client may use, tried in the server's order.
     pub transports: Vec<TransportKind>,
+    /// Timeouts and limits of each session. Its `protocol` and `inherent_keep_alive` are set
+    /// per connection, and `stateful_buffer` only sizes the buffer: negotiate decides if it is on.
     pub session: SessionConfig,
+    /// When to try again after a connection is lost (and after a failed first start, with
+    /// `retry_first_start`).
     pub reconnect: ReconnectPolicy,
     /// Retry a failing first start with the reconnect policy too (the official client does
     /// not: dotnet/aspnetcore#24957).
@@ -65,6 +72,8 @@ pub struct ClientOptions {
 }
 
 impl ClientOptions {
+    /// Defaults for the hub at `url`: JSON, every transport, stateful reconnect asked for,
+    /// cookies sent, the default reconnect policy, 15 s to start.
     pub fn new(url: impl Into<String>) -> Self {
         Self {
             url: url.into(),
@@ -84,13 +93,18 @@ impl ClientOptions {
 /// Coarse connection state, as shown to users.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConnectionState {
+    /// Not started, stopped, or given up.
     Disconnected,
+    /// Starting for the first time (negotiating, opening a transport, or waiting to retry).
     Connecting,
+    /// Live: the handshake is done.
     Connected,
+    /// Was connected and lost it: resuming, reconnecting, or waiting to.
     Reconnecting,
 }
 
 impl ConnectionState {
+    /// Lower-case label for a status bar or a log line.
     pub fn as_str(self) -> &'static str {
         match self {
             ConnectionState::Disconnected => "disconnected",
@@ -104,9 +118,13 @@ impl ConnectionState {
 /// Everything a status bar needs to know about the connection.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Status {
+    /// Where the connection stands.
     pub state: ConnectionState,
+    /// The transport in use while connected.
     pub transport: Option<TransportKind>,
+    /// The hub protocol of the connection.
     pub protocol: HubProtocol,
+    /// The negotiated connection id while connected (what the service's groups API takes).
     pub connection_id: Option<String>,
     /// Why the last attempt or session ended, if it did.
     pub last_error: Option<String>,
@@ -141,28 +159,46 @@ impl Default for Status {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Lifecycle {
     /// Connected for the first time.
-    Connected { connection_id: String },
+    Connected {
+        /// The new connection's id.
+        connection_id: String,
+    },
     /// The connection was lost; reconnecting.
-    Reconnecting { error: String },
+    Reconnecting {
+        /// Why the connection was lost.
+        error: String,
+    },
     /// Connected again, as a new connection (groups and messages of the gap are gone).
-    Reconnected { connection_id: String },
+    Reconnected {
+        /// The new connection's id (not the old one's).
+        connection_id: String,
+    },
     /// A transport blip was bridged by stateful reconnect: nothing was lost.
     Resumed,
     /// Stopped for good (by `stop()`, a final server Close, or an exhausted policy).
-    Closed { error: Option<String> },
+    Closed {
+        /// Why the last connection or attempt ended; `None` after `stop()`.
+        error: Option<String>,
+    },
 }
 
 /// Why an invocation failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InvokeError {
+    /// The hub method threw, or the server refused the call; the text is the server's.
     #[error("the hub method failed: {0}")]
     Hub(String),
+    /// The connection ended before the result (or the stream's end) arrived.
     #[error("invocation canceled because the connection closed")]
     ConnectionClosed,
+    /// The connection is not started, stopped, or between attempts.
     #[error("the connection is not connected")]
     NotConnected,
+    /// The call was not sent: its arguments did not encode, or the session refused it (see
+    /// [`SendError`](crate::connection::SendError)).
     #[error("{0}")]
     Encode(String),
+    /// The result, or a stream item, does not decode into the type asked for.
     #[error("the result could not be decoded: {0}")]
     Decode(String),
 }
@@ -235,6 +271,8 @@ pub struct HubConnection {
 }
 
 impl HubConnection {
+    /// A connection with these options, not started yet: register handlers, then
+    /// [`start`](Self::start).
     pub fn new(options: ClientOptions) -> Self {
         let status = Status { protocol: options.protocol, ..Status::default() };
         Self {
@@ -267,6 +305,7 @@ impl HubConnection {
         self.inner.lifecycle.borrow_mut().push(Rc::new(listener));
     }
 
+    /// The current status.
     pub fn status(&self) -> Status {
         self.inner.status.borrow().clone()
     }

@@ -68,7 +68,9 @@ pub fn utf8_bytes(text: &JsString) -> Vec<u8> {
 /// What a transport reports.
 #[derive(Debug)]
 pub enum TransportEvent {
+    /// The transport is connected and can send; the handshake goes next.
     Open,
+    /// Bytes received: one or more hub records, possibly cut anywhere.
     Data(Vec<u8>),
     /// The transport ended; `String` says why.
     Closed(String),
@@ -79,15 +81,22 @@ pub enum TransportEvent {
 pub struct Endpoint {
     /// The connect URL (`...?hub=..&id=<connectionToken>`).
     pub url: String,
+    /// Bearer token: an `Authorization` header on HTTP requests, the `access_token` query
+    /// parameter for WebSocket and EventSource (which cannot set headers).
     pub access_token: Option<String>,
+    /// Send cookies with HTTP requests, and with EventSource.
     pub with_credentials: bool,
+    /// Text or binary, as the hub protocol needs; sets the send requests' content type.
     pub format: TransferFormat,
 }
 
 /// A started transport. Dropping it stops it.
 pub enum Transport {
+    /// A browser WebSocket.
     WebSockets(WebSocketTransport),
+    /// An EventSource to receive, POSTs to send.
     ServerSentEvents(SseTransport),
+    /// A loop of GETs to receive, POSTs to send.
     LongPolling(LongPollingTransport),
 }
 
@@ -105,6 +114,7 @@ impl Transport {
         })
     }
 
+    /// Which transport this is.
     pub fn kind(&self) -> TransportKind {
         match self {
             Transport::WebSockets(_) => TransportKind::WebSockets,
@@ -113,6 +123,8 @@ impl Transport {
         }
     }
 
+    /// Sends a frame: at once on a WebSocket, queued for the next POST otherwise (a failed
+    /// POST is reported as [`TransportEvent::Closed`]). `Err` when the transport is closed.
     pub fn send(&self, frame: Frame) -> Result<(), String> {
         match self {
             Transport::WebSockets(ws) => ws.send(&frame),
