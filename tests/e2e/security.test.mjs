@@ -8,9 +8,9 @@ import path from 'node:path';
 import { repoRoot, startSimulator, waitFor } from '../support/simulator.mjs';
 import { dist, setupDashboard } from '../support/setup.mjs';
 
-// The simulator's built-in development key (crates/simulator/src/lib.rs, DEV_ACCESS_KEY).
+// The simulator's built-in development key (crates/simulator/src/config.rs, DEV_ACCESS_KEY).
 const DEV_ACCESS_KEY = fs
-  .readFileSync(path.join(repoRoot, 'crates', 'simulator', 'src', 'lib.rs'), 'utf8')
+  .readFileSync(path.join(repoRoot, 'crates', 'simulator', 'src', 'config.rs'), 'utf8')
   .match(/pub const DEV_ACCESS_KEY: &str = "([^"]+)"/)[1];
 
 const dash = setupDashboard();
