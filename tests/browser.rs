@@ -54,7 +54,7 @@ async fn settle_paced() {
 async fn vehicle_list_shows_one_row_per_vehicle_and_updates_in_place() {
     let root = container();
     let store = Store::new();
-    let _mounted = leptos::mount::mount_to(root.clone(), move || {
+    let _mounted = mount_to(root.clone(), move || {
         provide_context(store);
         view! { <VehicleList /> }
     });
@@ -81,7 +81,7 @@ async fn vehicle_list_shows_one_row_per_vehicle_and_updates_in_place() {
 async fn text_from_the_wire_is_never_html() {
     let root = container();
     let store = Store::new();
-    let _mounted = leptos::mount::mount_to(root.clone(), move || {
+    let _mounted = mount_to(root.clone(), move || {
         provide_context(store);
         view! { <VehicleList /> }
     });
@@ -100,7 +100,7 @@ async fn text_from_the_wire_is_never_html() {
 async fn status_bar_reflects_the_store() {
     let root = container();
     let store = Store::new();
-    let _mounted = leptos::mount::mount_to(root.clone(), move || {
+    let _mounted = mount_to(root.clone(), move || {
         provide_context(store);
         view! { <StatusBar /> }
     });

@@ -36,14 +36,15 @@ mod heap {
     use std::alloc::{GlobalAlloc, Layout, System};
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    pub static LIVE: AtomicUsize = AtomicUsize::new(0);
+    pub(super) static LIVE: AtomicUsize = AtomicUsize::new(0);
 
     /// The default allocator, counting.
-    pub struct Counting;
+    pub(super) struct Counting;
 
     // SAFETY: every call is forwarded to `System` unchanged; only a counter is added.
     unsafe impl GlobalAlloc for Counting {
         unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            // SAFETY: the caller's contract for `alloc` is `System.alloc`'s; passed on as is.
             let ptr = unsafe { System.alloc(layout) };
             if !ptr.is_null() {
                 LIVE.fetch_add(layout.size(), Ordering::Relaxed);
@@ -52,6 +53,7 @@ mod heap {
         }
 
         unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+            // SAFETY: as for `alloc`.
             let ptr = unsafe { System.alloc_zeroed(layout) };
             if !ptr.is_null() {
                 LIVE.fetch_add(layout.size(), Ordering::Relaxed);
@@ -60,11 +62,13 @@ mod heap {
         }
 
         unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            // SAFETY: `ptr` and `layout` come from this allocator, which is `System`'s.
             unsafe { System.dealloc(ptr, layout) };
             LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
         }
 
         unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+            // SAFETY: as for `dealloc`; `new_size` is the caller's, checked by its contract.
             let new = unsafe { System.realloc(ptr, layout, new_size) };
             if !new.is_null() {
                 LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
