@@ -322,7 +322,11 @@ impl<F: OutgoingFrame> ServerSession<F> {
                 self.drain_backlog(now);
             }
             HubMessage::Sequence { sequence_id } => {
-                let resumed = self.stateful.as_mut().is_none_or(|s| s.received.on_sequence(sequence_id));
+                // Without stateful reconnect nothing was received yet as far as sequences go.
+                let resumed = match &mut self.stateful {
+                    Some(stateful) => stateful.received.on_sequence(sequence_id),
+                    None => sequence_id <= 1,
+                };
                 if !resumed {
                     self.fail("Sequence ID greater than amount of messages we've received.".into(), now);
                 }
@@ -442,10 +446,12 @@ impl<F: OutgoingFrame> ServerSession<F> {
     /// Ends the connection from the service side: the client gets a Close with `error`, and
     /// is told whether it may reconnect.
     pub fn close(&mut self, error: Option<&str>, allow_reconnect: bool, now: Millis) {
-        if self.phase == Phase::Closed {
-            return;
+        match self.phase {
+            Phase::Closed => return,
+            // No Close before the handshake answer: the client would read it as a bad answer.
+            Phase::Handshaking { .. } => {}
+            _ => self.queue_close(error, allow_reconnect, now),
         }
-        self.queue_close(error, allow_reconnect, now);
         self.end(ServerCloseReason::Closed(error.map(str::to_owned)));
     }
 

@@ -371,6 +371,25 @@ async fn faults_drop_every_connection_and_stall_everything() {
 }
 
 #[tokio::test]
+async fn a_stall_answers_handshakes_and_pings_as_soon_as_it_ends() {
+    let timing = Timing { keep_alive: Duration::from_secs(2), ..Timing::default() };
+    let running = start(timing).await;
+    let hub = running.state.hubs.get("telemetry");
+    let mut socket = handshaken(&running).await;
+    hub.set_stalled(true);
+    // A client that connects during the stall is answered (then hears nothing either).
+    let late = tokio::time::timeout(Duration::from_secs(3), handshaken(&running)).await;
+    let mut late = late.expect("the handshake is answered during a stall");
+    // Past a keep-alive: the ping due meanwhile is lost to the stall.
+    assert!(texts_within(&mut socket, Duration::from_millis(2_500)).await.is_empty(), "silence while stalled");
+    hub.set_stalled(false);
+    for socket in [&mut socket, &mut late] {
+        let after = texts_within(socket, Duration::from_millis(700)).await;
+        assert!(after.iter().any(|t| t == "{\"type\":6}\u{1e}"), "a ping right after the stall: {after:?}");
+    }
+}
+
+#[tokio::test]
 async fn an_expired_client_token_ends_its_connection() {
     let running =
         simulator::serve_local(KEY, |settings| settings.token_lifetime = Duration::from_secs(1)).await.unwrap();

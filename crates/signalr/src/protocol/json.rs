@@ -222,14 +222,21 @@ pub fn parse_message(record: &[u8]) -> Result<Option<HubMessage>, ProtocolError>
     };
     let message = match kind {
         MessageType::Invocation | MessageType::StreamInvocation => {
+            // A stream's id is required, and checked first; an invocation's is optional.
+            let stream_id = match kind {
+                MessageType::StreamInvocation => Some(required(w.invocation_id.clone(), kind.name(), "invocationId")?),
+                _ => None,
+            };
             let target = required(w.target, kind.name(), "target")?;
             let arguments = required(w.arguments, kind.name(), "arguments")?;
-            if kind == MessageType::Invocation {
-                let invocation_id = w.invocation_id.flatten();
-                HubMessage::Invocation { invocation_id, target, arguments, stream_ids, headers }
-            } else {
-                let invocation_id = required(w.invocation_id, kind.name(), "invocationId")?;
-                HubMessage::StreamInvocation { invocation_id, target, arguments, stream_ids, headers }
+            match stream_id {
+                Some(invocation_id) => {
+                    HubMessage::StreamInvocation { invocation_id, target, arguments, stream_ids, headers }
+                }
+                None => {
+                    let invocation_id = w.invocation_id.flatten();
+                    HubMessage::Invocation { invocation_id, target, arguments, stream_ids, headers }
+                }
             }
         }
         MessageType::StreamItem => HubMessage::StreamItem {

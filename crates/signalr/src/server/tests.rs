@@ -104,3 +104,17 @@ fn stateful_acks_come_after_the_configured_delay_and_replays_are_not_delivered_t
     s.handle_data(b"{\"type\":9,\"sequenceId\":9}\x1e", 520);
     assert!(matches!(events(&mut s)[..], [ServerEvent::Closed(ServerCloseReason::Protocol(_))]));
 }
+
+#[test]
+fn a_close_before_the_handshake_ends_the_session_silently() {
+    let mut s: ServerSession = ServerSession::new(ServerConfig::default(), 0);
+    s.close(Some("shutting down"), true, 1);
+    assert!(texts(&mut s).is_empty(), "nothing the client would take for a handshake answer");
+    assert!(s.is_closed());
+    // Without stateful reconnect, a Sequence past the first message means lost messages too.
+    let mut s: ServerSession = ServerSession::new(ServerConfig::default(), 0);
+    s.handle_data(b"{\"protocol\":\"json\",\"version\":1}\x1e{\"type\":9,\"sequenceId\":1}\x1e", 0);
+    assert!(s.is_connected());
+    s.handle_data(b"{\"type\":9,\"sequenceId\":4}\x1e", 1);
+    assert!(s.is_closed());
+}

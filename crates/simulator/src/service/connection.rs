@@ -79,6 +79,8 @@ pub async fn run(setup: Setup) {
         later: None,
         dropped: 0,
         broadcasts: None,
+        answered: false,
+        stalled_frames: false,
     };
     driver.serve(&mut inbound, timing).await;
     hub.remove_live(&token);
@@ -102,6 +104,10 @@ struct Driver<'a> {
     dropped: u64,
     /// The hub's broadcasts, from the moment the handshake is done.
     broadcasts: Option<broadcast::Receiver<Arc<Broadcast>>>,
+    /// Whether the first frame (the handshake's answer) was written.
+    answered: bool,
+    /// Frames were dropped by a stall since the last ping after one.
+    stalled_frames: bool,
 }
 
 /// One thing that woke the driver.
@@ -157,7 +163,10 @@ impl Driver<'_> {
                 },
                 Input::Inbound(None) => break,
                 Input::Reply(message) => self.send(&message),
-                Input::Tick => self.tick(now),
+                Input::Tick => {
+                    self.ping_after_stall();
+                    self.tick(now);
+                }
             }
             self.handle_events();
             self.flush();
@@ -282,12 +291,24 @@ impl Driver<'_> {
     }
 
     fn write(&mut self, frame: OutFrame) {
-        // A stalled service (fault injection) sends nothing at all, pings included.
-        if self.hub.is_stalled() {
+        // A stalled service (fault injection) sends nothing at all once connected, pings
+        // included; the handshake's answer (or refusal) still goes out, as before the stall.
+        if self.hub.is_stalled() && self.answered {
+            self.stalled_frames = true;
             return;
         }
+        self.answered = true;
         if self.outbound.try_send(frame).is_err() {
             self.dropped += 1;
+        }
+    }
+
+    /// After a stall the session's keep-alive clock believes its dropped pings went out: ping
+    /// now, so the client hears from the service at once rather than a keep-alive later.
+    fn ping_after_stall(&mut self) {
+        if self.stalled_frames && !self.hub.is_stalled() {
+            self.stalled_frames = false;
+            self.send(&HubMessage::Ping);
         }
     }
 }
