@@ -2,6 +2,7 @@
 //! value; whatever it calls invalid, `serde_json` refuses too.
 
 use super::*;
+use crate::digits::eight_digits_value;
 use proptest::prelude::*;
 use serde::de::IgnoredAny;
 
