@@ -48,6 +48,9 @@ pub struct Config {
     /// A connection that hears nothing (not even a ping) for this long is taken as dead and
     /// reconnected (config `serverTimeoutSeconds`, default 30 like the official client's).
     pub server_timeout_ms: u64,
+    /// Query-string fields ignored because the page may not be pointed elsewhere from its URL
+    /// (see `allowUrlOverrides`).
+    pub ignored_overrides: Vec<&'static str>,
 }
 
 /// The server side: the functions API in front of a SignalR service (Azure's serverless
@@ -91,14 +94,38 @@ pub enum ConfigError {
     Field { field: &'static str, problem: String },
 }
 
-/// Declares the config fields once. Each line: the value it parses to, its JSON name, whether
-/// the page URL may override it, what its parser takes from the file ([`Text`]: a string,
+/// Who may change a field through the page's URL (`?apiBase=...`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Override {
+    /// Only config.json sets it.
+    Never,
+    /// How the page shows or reaches its data (a transport, a protocol, a timeout): any URL.
+    Anywhere,
+    /// Where the page connects or loads from: only a page served from a loopback address (a
+    /// developer's machine) or one whose config.json sets `"allowUrlOverrides": true`.
+    /// Anywhere else a link could send the operator's acknowledgements, name included, to
+    /// another origin and show it fake data.
+    TrustedPage,
+}
+
+impl Override {
+    fn applies(self, trusted_page: bool) -> bool {
+        match self {
+            Override::Never => false,
+            Override::Anywhere => true,
+            Override::TrustedPage => trusted_page,
+        }
+    }
+}
+
+/// Declares the config fields once. Each line: the value it parses to, its JSON name, who may
+/// override it in the page URL ([`Override`]), what its parser takes from the file ([`Text`]: a string,
 /// [`Json`]: any value, which the parser checks), and the parser, which also gives the default.
 /// The file's shape, the query keys read and the order of the checks all follow from it.
 macro_rules! fields {
     ( $(
         $(#[doc = $doc:literal])*
-        $name:ident: $ty:ty = $json:literal, query: $query:literal, $raw:ty => $parse:expr;
+        $name:ident: $ty:ty = $json:literal, query: $query:ident, $raw:ty => $parse:expr;
     )* ) => {
         /// `config.json` as written; unknown fields are ignored.
         #[derive(Debug, Default, Deserialize)]
@@ -111,22 +138,33 @@ macro_rules! fields {
             $( $(#[doc = $doc])* $name: $ty, )*
         }
 
-        /// JSON names and whether the query string may override them, in declaration order.
-        const FIELDS: &[(&str, bool)] = &[ $( ($json, $query), )* ];
+        /// JSON names and who may override them in the page URL, in declaration order.
+        const FIELDS: &[(&str, Override)] = &[ $( ($json, Override::$query), )* ];
 
-        /// Reads the file, applies `overrides`, then parses every field in declaration order.
-        fn fields(text: &str, overrides: &[(String, String)]) -> Result<Fields, ConfigError> {
+        /// Reads the file, applies the `overrides` allowed (`TrustedPage` ones only when
+        /// `loopback_page` or the file allows them), then parses every field in declaration
+        /// order. Also returns the overrides ignored.
+        fn fields(
+            text: &str,
+            overrides: &[(String, String)],
+            loopback_page: bool,
+        ) -> Result<(Fields, Vec<&'static str>), ConfigError> {
             let raw: RawConfig = serde_json::from_str(text).map_err(|e| ConfigError::Syntax(e.to_string()))?;
+            let trusted = loopback_page || raw.allow_url_overrides == Some(serde_json::Value::Bool(true));
+            let mut ignored = Vec::new();
             // The file's values are checked for their type before the URL may replace them.
             $( let mut $name = <$raw as Raw>::from_file(raw.$name, $json)?; )*
             for (key, value) in overrides {
                 match key.as_str() {
-                    $( $json if $query => $name = <$raw as Raw>::from_query(value), )*
+                    $(
+                        $json if Override::$query.applies(trusted) => $name = <$raw as Raw>::from_query(value),
+                        $json if Override::$query == Override::TrustedPage => ignored.push($json),
+                    )*
                     _ => {}
                 }
             }
             $( let $name = ($parse)($name, $json)?; )*
-            Ok(Fields { $( $name, )* })
+            Ok((Fields { $( $name, )* }, ignored))
         }
     };
 }
@@ -169,40 +207,58 @@ impl Raw for Json {
 
 fields! {
     /// The functions API (`{apiBase}/negotiate`).
-    api_base: Option<String> = "apiBase", query: true, Text => base_url;
+    api_base: Option<String> = "apiBase", query: TrustedPage, Text => base_url;
     /// A SignalR hub reached directly, instead of `apiBase`.
-    hub_url: Option<String> = "hubUrl", query: true, Text => base_url;
-    hub: String = "hub", query: true, Text => |v: Text, f| hub_name(v.unwrap_or_else(|| telemetry::HUB.into()), f);
-    transport: Option<TransportKind> = "transport", query: true, Text => transport_kind;
-    protocol: HubProtocol = "protocol", query: true, Text => hub_protocol;
-    stale_after_ms: i64 = "staleAfterSeconds", query: false, Json => |v, f| seconds(v, f, 15.0, 1.0..=86_400.0);
+    hub_url: Option<String> = "hubUrl", query: TrustedPage, Text => base_url;
+    hub: String = "hub", query: Anywhere, Text => |v: Text, f| hub_name(v.unwrap_or_else(|| telemetry::HUB.into()), f);
+    transport: Option<TransportKind> = "transport", query: Anywhere, Text => transport_kind;
+    protocol: HubProtocol = "protocol", query: Anywhere, Text => hub_protocol;
+    stale_after_ms: i64 = "staleAfterSeconds", query: Never, Json => |v, f| seconds(v, f, 15.0, 1.0..=86_400.0);
     server_timeout_ms: u64 =
-        "serverTimeoutSeconds", query: true, Json => |v, f| Ok(seconds(v, f, 30.0, 2.0..=600.0)? as u64);
+        "serverTimeoutSeconds", query: Anywhere, Json => |v, f| Ok(seconds(v, f, 30.0, 2.0..=600.0)? as u64);
     /// The URL template, if tiles are configured (blank is none).
-    tile_url: Option<String> = "tileUrl", query: true, Text => tile_template;
-    tile_attribution: String = "tileAttribution", query: true, Text => |v: Text, _| Ok(v.unwrap_or_default());
-    trail_length: usize = "trailLength", query: false, Json => trail_positions;
-    toast_ms: i64 = "toastSeconds", query: false, Json => |v, f| seconds(v, f, 8.0, 1.0..=3_600.0);
+    tile_url: Option<String> = "tileUrl", query: TrustedPage, Text => tile_template;
+    tile_attribution: String = "tileAttribution", query: Anywhere, Text => |v: Text, _| Ok(v.unwrap_or_default());
+    trail_length: usize = "trailLength", query: Never, Json => trail_positions;
+    toast_ms: i64 = "toastSeconds", query: Never, Json => |v, f| seconds(v, f, 8.0, 1.0..=3_600.0);
+    /// Let the page URL change where it connects (`apiBase`, `hubUrl`, `tileUrl`) on any host,
+    /// not only on a loopback one.
+    allow_url_overrides: bool = "allowUrlOverrides", query: Never, Json => flag;
 }
 
-/// Parses `config.json` text and applies `overrides` (query-string pairs), then validates.
+/// Parses `config.json` text and applies `overrides` (query-string pairs) as a page served from
+/// a loopback address would, then validates.
 pub fn resolve(text: &str, overrides: &[(String, String)]) -> Result<Config, ConfigError> {
-    let Fields {
-        api_base,
-        hub_url,
-        hub,
-        transport,
-        protocol,
-        stale_after_ms,
-        server_timeout_ms,
-        tile_url,
-        tile_attribution,
-        trail_length,
-        toast_ms,
-    } = fields(text, overrides)?;
+    resolve_for(text, overrides, true)
+}
+
+/// [`resolve`] for a page served from a loopback address (`loopback_page`) or from anywhere
+/// else, where the URL may not change where the page connects unless config.json allows it.
+pub fn resolve_for(text: &str, overrides: &[(String, String)], loopback_page: bool) -> Result<Config, ConfigError> {
+    let (
+        Fields {
+            api_base,
+            hub_url,
+            hub,
+            transport,
+            protocol,
+            stale_after_ms,
+            server_timeout_ms,
+            tile_url,
+            tile_attribution,
+            trail_length,
+            toast_ms,
+            allow_url_overrides: _,
+        },
+        ignored_overrides,
+    ) = fields(text, overrides, loopback_page)?;
     // A query-string `apiBase` or `hubUrl` replaces whichever the file gives.
-    let chosen =
-        overrides.iter().rev().find(|(key, _)| key == "apiBase" || key == "hubUrl").map(|(key, _)| key.as_str());
+    let chosen = overrides
+        .iter()
+        .rev()
+        .map(|(key, _)| key.as_str())
+        .filter(|key| !ignored_overrides.contains(key))
+        .find(|key| *key == "apiBase" || *key == "hubUrl");
     let backend = match (api_base, hub_url, chosen) {
         (Some(api_base), _, Some("apiBase")) | (Some(api_base), None, _) => Backend::Functions { api_base },
         (_, Some(url), Some("hubUrl")) | (None, Some(url), _) => Backend::Hub { url },
@@ -226,7 +282,18 @@ pub fn resolve(text: &str, overrides: &[(String, String)]) -> Result<Config, Con
         });
     }
     let tiles = tile_url.map(|url| Tiles { url, attribution: tile_attribution });
-    Ok(Config { backend, hub, transport, protocol, stale_after_ms, tiles, trail_length, toast_ms, server_timeout_ms })
+    Ok(Config {
+        backend,
+        hub,
+        transport,
+        protocol,
+        stale_after_ms,
+        tiles,
+        trail_length,
+        toast_ms,
+        server_timeout_ms,
+        ignored_overrides,
+    })
 }
 
 fn hub_name(hub: String, field: &'static str) -> Result<String, ConfigError> {
@@ -322,6 +389,15 @@ fn seconds(
     }
 }
 
+/// `true` or `false` (false when absent).
+fn flag(value: Option<serde_json::Value>, field: &'static str) -> Result<bool, ConfigError> {
+    match value {
+        None | Some(serde_json::Value::Null) => Ok(false),
+        Some(serde_json::Value::Bool(b)) => Ok(b),
+        Some(other) => Err(ConfigError::Field { field, problem: format!("must be true or false, got {other}") }),
+    }
+}
+
 /// An optional base URL: trimmed, without a trailing '/', http(s) or a path from the root.
 fn base_url(value: Option<String>, field: &'static str) -> Result<Option<String>, ConfigError> {
     let Some(url) = value.map(|s| s.trim().trim_end_matches('/').to_string()).filter(|s| !s.is_empty()) else {
@@ -347,7 +423,23 @@ pub async fn load() -> Result<Config, ConfigError> {
         return Err(ConfigError::Unavailable(format!("HTTP {} for {CONFIG_PATH}", response.status())));
     }
     let text = response.text().await.map_err(|e| ConfigError::Unavailable(e.to_string()))?;
-    resolve(&text, &query_pairs())
+    let host = web_sys::window().and_then(|w| w.location().hostname().ok()).unwrap_or_default();
+    let config = resolve_for(&text, &query_pairs(), is_loopback_host(&host))?;
+    for field in &config.ignored_overrides {
+        leptos::logging::warn!(
+            "config: ?{field}= in the page URL is ignored: this page is not served from a loopback address and \
+             config.json does not set \"allowUrlOverrides\": true"
+        );
+    }
+    Ok(config)
+}
+
+/// A host name that can only be this machine: `localhost` (and its subdomains), 127.0.0.0/8, `::1`.
+pub fn is_loopback_host(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host.to_ascii_lowercase().ends_with(".localhost")
+        || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// The page's query string as pairs.
@@ -360,7 +452,7 @@ fn query_pairs() -> Vec<(String, String)> {
     };
     FIELDS
         .iter()
-        .filter(|(_, query)| *query)
+        .filter(|(_, query)| *query != Override::Never)
         .filter_map(|(key, _)| params.get(key).map(|value| (key.to_string(), value)))
         .collect()
 }
@@ -469,12 +561,55 @@ mod tests {
 
     #[test]
     fn the_page_url_may_override_these_fields_only() {
-        let keys: Vec<&str> = FIELDS.iter().filter(|(_, query)| *query).map(|(key, _)| *key).collect();
+        let keys: Vec<&str> =
+            FIELDS.iter().filter(|(_, query)| *query != Override::Never).map(|(key, _)| *key).collect();
         let expected =
             ["apiBase", "hubUrl", "hub", "transport", "protocol", "serverTimeoutSeconds", "tileUrl", "tileAttribution"];
         assert_eq!(keys, expected);
         let ignored = vec![("trailLength".to_string(), "5".to_string())];
         assert_eq!(resolve(r#"{"apiBase":"/api"}"#, &ignored).unwrap().trail_length, 30);
+    }
+
+    #[test]
+    fn only_a_trusted_page_may_be_pointed_elsewhere_from_its_url() {
+        let file = r#"{"apiBase":"https://ops.example/api"}"#;
+        let overrides = vec![
+            ("apiBase".to_string(), "https://evil.example/api".to_string()),
+            ("tileUrl".to_string(), "https://evil.example/{z}/{x}/{y}.png".to_string()),
+            ("transport".to_string(), "longPolling".to_string()),
+        ];
+        // Served from anywhere: where it connects stays config.json's; how it connects may change.
+        let config = resolve_for(file, &overrides, false).unwrap();
+        assert_eq!(config.backend, Backend::Functions { api_base: "https://ops.example/api".into() });
+        assert_eq!(config.tiles, None);
+        assert_eq!(config.transport, Some(TransportKind::LongPolling));
+        assert_eq!(config.ignored_overrides, ["apiBase", "tileUrl"]);
+        let hub_url = vec![("hubUrl".to_string(), "https://evil.example/hub".to_string())];
+        let config = resolve_for(file, &hub_url, false).unwrap();
+        assert_eq!(config.backend, Backend::Functions { api_base: "https://ops.example/api".into() });
+        // Served from this machine, or allowed by the file: the URL wins.
+        let config = resolve_for(file, &overrides, true).unwrap();
+        assert_eq!(config.backend, Backend::Functions { api_base: "https://evil.example/api".into() });
+        assert!(config.ignored_overrides.is_empty());
+        let allowing = r#"{"apiBase":"https://ops.example/api","allowUrlOverrides":true}"#;
+        let config = resolve_for(allowing, &overrides, false).unwrap();
+        assert_eq!(config.backend, Backend::Functions { api_base: "https://evil.example/api".into() });
+        // The permission itself comes from the file only, and must be a boolean.
+        let mut asking = overrides.clone();
+        asking.push(("allowUrlOverrides".to_string(), "true".to_string()));
+        assert_eq!(resolve_for(file, &asking, false).unwrap().ignored_overrides, ["apiBase", "tileUrl"]);
+        let err = resolve(r#"{"apiBase":"/api","allowUrlOverrides":"yes"}"#, &[]).unwrap_err();
+        assert!(err.to_string().contains("`allowUrlOverrides` must be true or false"), "{err}");
+    }
+
+    #[test]
+    fn loopback_hosts() {
+        for host in ["localhost", "LOCALHOST", "app.localhost", "127.0.0.1", "127.8.9.10", "[::1]", "::1"] {
+            assert!(is_loopback_host(host), "{host}");
+        }
+        for host in ["ops.example", "localhost.example", "10.0.0.1", "128.0.0.1", "", "[::2]"] {
+            assert!(!is_loopback_host(host), "{host}");
+        }
     }
 
     #[test]

@@ -81,6 +81,8 @@ store! {
         tiles: Option<crate::config::Tiles> = None,
         /// Hub messages (batches) received since the page opened.
         messages: u64 = 0,
+        /// Items of otherwise good batches skipped as malformed or unknown (the rest applied).
+        skipped_items: u64 = 0,
         /// Why the last snapshot load or group subscription failed, if it did.
         sync_error: Option<String> = None,
     }

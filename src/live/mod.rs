@@ -136,14 +136,22 @@ fn applied(store: Store, kind: Kind, stamps: &[i64]) {
     metrics::applied(kind, stamps.iter().copied(), now);
 }
 
-/// Counts the message and decodes its batch; a batch that does not match the contract is
-/// reported and skipped, never a panic.
+/// Counts the message and decodes its batch. An item that does not match the contract is
+/// reported, counted and skipped, and its neighbours are applied; an argument that is not a
+/// batch at all is skipped whole. Never a panic.
 fn batch<T: Batch>(store: Store, target: &str, arguments: &[Payload]) -> Option<Vec<T>> {
     store.messages.update_untracked(|n| *n += 1);
     store.traffic.update_untracked(|t| t.message(js_sys::Date::now() as i64));
     frame::changed(store, Part::Traffic);
-    match arguments.first().map(decode_batch) {
-        Some(Ok(batch)) => Some(batch),
+    match arguments.first().map(decode_items) {
+        Some(Ok(Decoded { items, skipped, first_error })) => {
+            if skipped > 0 {
+                let why = first_error.unwrap_or_default();
+                warn(&format!("{target}: {skipped} item(s) skipped, they do not match the contract: {why}"));
+                store.skipped_items.update(|n| *n += skipped as u64);
+            }
+            Some(items)
+        }
         Some(Err(error)) => {
             warn(&format!("{target}: batch skipped, it does not match the contract: {error}"));
             None
@@ -159,6 +167,38 @@ fn batch<T: Batch>(store: Store, target: &str, arguments: &[Payload]) -> Option<
 /// for positions), so the benchmark times exactly this.
 pub fn decode_batch<T: Batch>(argument: &Payload) -> Result<Vec<T>, signalr::ProtocolError> {
     argument.decode_with(T::from_json)
+}
+
+/// A batch as far as it could be read.
+#[derive(Debug)]
+pub struct Decoded<T> {
+    /// The items that match the contract, in order.
+    pub items: Vec<T>,
+    /// How many did not.
+    pub skipped: usize,
+    /// Why the first of those did not.
+    pub first_error: Option<String>,
+}
+
+/// A batch decoded whole when it can be (the fast path), else item by item, so one bad item
+/// costs only itself. `Err` when the argument is not an array at all.
+pub fn decode_items<T: Batch>(argument: &Payload) -> Result<Decoded<T>, signalr::ProtocolError> {
+    let whole = match decode_batch(argument) {
+        Ok(items) => return Ok(Decoded { items, skipped: 0, first_error: None }),
+        Err(error) => error,
+    };
+    let values: Vec<serde_json::Value> = argument.decode().map_err(|_| whole)?;
+    let mut decoded = Decoded { items: Vec::with_capacity(values.len()), skipped: 0, first_error: None };
+    for value in values {
+        match serde_json::from_value::<T>(value) {
+            Ok(item) => decoded.items.push(item),
+            Err(error) => {
+                decoded.skipped += 1;
+                decoded.first_error.get_or_insert_with(|| error.to_string());
+            }
+        }
+    }
+    Ok(decoded)
 }
 
 /// The status bar's view of the client's status.
@@ -180,4 +220,42 @@ pub fn live_status(status: &Status) -> LiveStatus {
 
 fn warn(message: &str) {
     web_sys::console::warn_1(&message.into());
+}
+
+#[cfg(test)]
+mod tests {
+    use signalr::HubProtocol;
+    use telemetry::Reading;
+
+    use super::*;
+
+    fn readings(protocol: HubProtocol, items: &serde_json::Value) -> Payload {
+        protocol.payload(items).unwrap()
+    }
+
+    #[test]
+    fn one_bad_item_costs_only_itself_in_both_protocols() {
+        let good = serde_json::json!({
+            "device": "press-01", "kind": "process", "ts": 1, "site": "north", "status": "running",
+            "values": { "temperature": 71.5 }
+        });
+        let mut pump = good.clone();
+        pump["kind"] = "pump".into();
+        pump["device"] = "pump-07".into();
+        let mut broken = good.clone();
+        broken["ts"] = "yesterday".into();
+        for protocol in [HubProtocol::Json, HubProtocol::MessagePack] {
+            let batch = readings(protocol, &serde_json::json!([pump, good, broken, good]));
+            let decoded = decode_items::<Reading>(&batch).unwrap();
+            assert_eq!(decoded.items.len(), 2, "{protocol:?}: both good readings applied");
+            assert!(decoded.items.iter().all(|r| r.device == "press-01"));
+            assert_eq!(decoded.skipped, 2, "{protocol:?}");
+            assert!(decoded.first_error.unwrap().contains("pump"), "{protocol:?}: the first reason is the pump's");
+            // A whole good batch takes the fast path and skips nothing.
+            let whole = decode_items::<Reading>(&readings(protocol, &serde_json::json!([good]))).unwrap();
+            assert_eq!((whole.items.len(), whole.skipped), (1, 0));
+            // Not a batch at all: skipped whole, with the contract's error.
+            assert!(decode_items::<Reading>(&readings(protocol, &serde_json::json!({ "device": 1 }))).is_err());
+        }
+    }
 }

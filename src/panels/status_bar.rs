@@ -57,9 +57,9 @@ pub fn StatusBar() -> impl IntoView {
                 {move || store.traffic.with(|t| (t.reports.repeated > 0).then(|| format!(" · {} twice", t.reports.repeated)))}
             </span>
             {move || {
-                let skipped = store.status.with(|s| s.skipped);
+                let skipped = store.status.with(|s| s.skipped) + store.skipped_items.get();
                 (skipped > 0).then(|| view! {
-                    <span class="field warn" title="messages from the server that were malformed or of an unknown type">
+                    <span class="field warn" title="messages from the server, or items of their batches, that were malformed or of an unknown type (the rest of a batch is applied)">
                         "skipped " <strong data-testid="skipped-count">{skipped}</strong>
                     </span>
                 })

@@ -5,8 +5,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { repoRoot, startSimulator, waitFor } from '../support/simulator.mjs';
-import { openPage } from '../support/browser.mjs';
+import { freePort, repoRoot, startSimulator, waitFor } from '../support/simulator.mjs';
+import { OWN_HOST, openPage } from '../support/browser.mjs';
+import { serveStatic } from '../support/static-server.mjs';
 import { dist, setupDashboard, shippedConfig } from '../support/setup.mjs';
 
 const dash = setupDashboard();
@@ -56,4 +57,46 @@ test('a missing config.json under a sub-path is reported on the page', async (t)
   });
   assert.match(await page.getByTestId('connection-error').first().textContent(), /404/);
   await page.context().close();
+});
+
+test('served from a host of its own, the page URL cannot point it at another backend unless config.json allows it', async (t) => {
+  // The config is written once the ports are known (the simulator must allow the page's origin).
+  const extra = {};
+  const site = await serveStatic(dist, { extra });
+  t.after(() => site.close());
+  const own = new URL(site.url);
+  own.hostname = OWN_HOST;
+  const sim = await startSimulator({ args: ['--vehicles', '3', '--allow-origin', own.origin], stopAfter: t });
+  // Nothing listens there: a page that obeys the link asks it to negotiate and never connects.
+  const elsewhere = `http://127.0.0.1:${await freePort()}/api`;
+  const link = `${own.href}?apiBase=${encodeURIComponent(elsewhere)}`;
+  const visit = async () => {
+    const page = await openPage(dash.browser, 'about:blank');
+    page.notes = [];
+    page.asked = [];
+    page.on('console', (m) => page.notes.push(m.text()));
+    page.on('request', (r) => page.asked.push(r.url()));
+    await page.goto(link);
+    return page;
+  };
+
+  extra['/config.json'] = JSON.stringify({ ...shippedConfig(), apiBase: sim.apiBase });
+  const page = await visit();
+  await waitFor(async () => (await page.getByTestId('connection-state').first().textContent()) === 'connected', {
+    what: "connected to config.json's backend, not the link's",
+  });
+  await waitFor(async () => (await page.getByTestId('vehicle-row').count()) === 3, { what: 'its three vehicles' });
+  assert.ok(!page.asked.some((u) => u.startsWith(elsewhere)), `nothing asked of ${elsewhere}: ${page.asked}`);
+  assert.ok(
+    page.notes.some((n) => n.includes('?apiBase= in the page URL is ignored')),
+    `a console note says why: ${page.notes}`,
+  );
+
+  // config.json may allow it (a test or staging deployment): then the link wins.
+  extra['/config.json'] = JSON.stringify({ ...shippedConfig(), apiBase: sim.apiBase, allowUrlOverrides: true });
+  const allowed = await visit();
+  await waitFor(() => allowed.asked.some((u) => u.startsWith(`${elsewhere}/negotiate`)), {
+    what: "negotiate asked of the link's backend",
+  });
+  assert.notEqual(await allowed.getByTestId('connection-state').first().textContent(), 'connected');
 });

@@ -155,3 +155,42 @@ test('a huge batch (5,000 positions in one message) is absorbed; the page stays 
   assertNoCrash(page);
   await page.context().close();
 });
+
+test('a batch with one bad item applies the good ones beside it and counts the bad one as skipped', async (t) => {
+  const sim = await startSimulator({
+    args: ['--vehicles', '2', '--machines', '1', '--rigs', '0', '--reading-rate', '0.01'],
+    stopAfter: t,
+  });
+  const machine = (await (await fetch(`${sim.apiBase}/snapshot`)).json()).devices.find((d) => d.kind !== 'vehicle');
+  assert.ok(machine, 'the simulator has a machine');
+  const page = await open(sim, '', '#/equipment');
+  await page.getByTestId('equipment-card').first().waitFor({ timeout: 15000 });
+  const url = `http://127.0.0.1:${sim.servicePort}/api/v1/hubs/telemetry`;
+  const publish = async (target, batch) => {
+    const answer = await fetch(url, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${restToken(sim.accessKey, url)}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ target, arguments: [batch] }),
+    });
+    assert.equal(answer.status, 202);
+  };
+  const reading = {
+    device: machine.id, kind: 'process', ts: Date.now(), site: machine.site, status: 'running',
+    values: { temperature: 123.4 },
+  };
+  // A kind this dashboard does not know, first in the batch, beside a good reading.
+  await publish('readings', [{ ...reading, device: 'pump-07', kind: 'pump' }, reading]);
+  const card = page.locator(`[data-testid="equipment-card"][data-device-id="${machine.id}"]`);
+  await waitFor(async () => (await card.textContent()).includes('123.4'), { what: 'the good reading applied' });
+  await waitFor(async () => (await text(page, 'skipped-count')) === '1', { what: 'the pump counted as skipped' });
+
+  // Positions: a malformed one between two good ones.
+  await page.getByTestId('nav-fleet').click();
+  const now = Date.now();
+  const at = (id, lat) => ({ id, ts: now, lat, lon: 8.54, heading: 0, speed: 10, state: 'moving', site: 'harbour', seq: 1 });
+  await publish('positions', [at('solo-1', 47.37), { ...at('bad', 47.38), lat: 'north' }, at('solo-2', 47.39)]);
+  await waitFor(async () => Number(await text(page, 'map-vehicle-count')) === 4, { what: 'both good vehicles added' });
+  await waitFor(async () => (await text(page, 'skipped-count')) === '2', { what: 'the malformed position skipped' });
+  assertNoCrash(page);
+  await page.context().close();
+});

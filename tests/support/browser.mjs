@@ -4,6 +4,9 @@ import { chromium } from 'playwright-core';
 
 export const CHROMIUM = process.env.CHROMIUM_BIN ?? '/usr/bin/chromium';
 
+/** A host name the browser resolves to 127.0.0.1: a page served "from elsewhere" in tests. */
+export const OWN_HOST = 'ops.example';
+
 // Without the background-networking flags Chromium keeps calling hosts this closed
 // network refuses.
 const ARGS = [
@@ -15,6 +18,9 @@ const ARGS = [
   '--disable-component-update',
   '--disable-sync',
   '--disable-dev-shm-usage',
+  // A host name that is not loopback to the page (for the tests of where the page may be
+  // pointed from its URL), while every byte still goes to 127.0.0.1.
+  `--host-resolver-rules=MAP ${OWN_HOST} 127.0.0.1`,
 ];
 
 export async function launchBrowser() {
