@@ -48,6 +48,8 @@ pub struct Config {
     /// A connection that hears nothing (not even a ping) for this long is taken as dead and
     /// reconnected (config `serverTimeoutSeconds`, default 30 like the official client's).
     pub server_timeout_ms: u64,
+    /// config.json lets the page URL change where the page connects on any host.
+    pub allow_url_overrides: bool,
     /// Query-string fields ignored because the page may not be pointed elsewhere from its URL
     /// (see `allowUrlOverrides`).
     pub ignored_overrides: Vec<&'static str>,
@@ -248,7 +250,7 @@ pub fn resolve_for(text: &str, overrides: &[(String, String)], loopback_page: bo
             tile_attribution,
             trail_length,
             toast_ms,
-            allow_url_overrides: _,
+            allow_url_overrides,
         },
         ignored_overrides,
     ) = fields(text, overrides, loopback_page)?;
@@ -292,6 +294,7 @@ pub fn resolve_for(text: &str, overrides: &[(String, String)], loopback_page: bo
         trail_length,
         toast_ms,
         server_timeout_ms,
+        allow_url_overrides,
         ignored_overrides,
     })
 }

@@ -115,8 +115,15 @@ async fn resynchronise(api: Api, connection_id: String, store: Store) {
         store.fleet.update(|fleet| {
             fleet.apply(snapshot.positions);
         });
-        store.alerts.update(|feed| feed.load(snapshot.alerts));
         let now = js_sys::Date::now() as i64;
+        let returned: Vec<String> =
+            snapshot.alerts.iter().filter(|a| a.cleared.is_some()).map(|a| a.alert.id.clone()).collect();
+        let over = store.alerts.try_update(|feed| feed.load(snapshot.alerts, now)).unwrap_or_default();
+        store.toasts.update(|toasts| {
+            // Over while the page was away: nothing is left to acknowledge.
+            over.iter().for_each(|id| toasts.acknowledged(id));
+            returned.iter().for_each(|id| toasts.cleared(id));
+        });
         store.equipment.update(|e| {
             e.register(&snapshot.devices);
             e.apply(snapshot.readings, now);

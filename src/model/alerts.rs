@@ -150,19 +150,32 @@ impl AlertFeed {
         }
     }
 
-    /// Open alerts from a snapshot (they replace what is known about the same ids).
-    pub fn load(&mut self, mut open: Vec<OpenAlert>) {
+    /// The alerts a snapshot lists as not over (they replace what is known about the same
+    /// ids). The snapshot is the truth: an alert shown as open that it does not list is over
+    /// (it cleared, or was acknowledged and cleared, while the page was away) and is marked
+    /// cleared at `now`. Returns the ids that are over now, for their toasts.
+    pub fn load(&mut self, mut open: Vec<OpenAlert>, now: i64) -> Vec<String> {
+        let listed: HashSet<String> = open.iter().map(|item| item.alert.id.clone()).collect();
+        let mut over = Vec::new();
+        for entry in self.entries.iter_mut().filter(|e| e.cleared_at.is_none() && !listed.contains(&e.alert.id)) {
+            entry.cleared_at = Some(now);
+            over.push(entry.alert.id.clone());
+        }
         // Oldest first, so the newest ends on top.
         open.sort_by_key(|item| item.alert.ts);
         for item in open {
-            let acknowledged = item.acknowledged;
+            let (acknowledged, cleared) = (item.acknowledged, item.cleared);
             self.raise(vec![item.alert.clone()]);
             if let Some(ack) = acknowledged {
                 self.acknowledge(vec![ack]);
             }
+            if let Some(ts) = cleared {
+                self.clear(vec![AlertCleared { id: item.alert.id, ts }]);
+            }
         }
         // What the snapshot did not bring is for alerts that are over or unknown: stale now.
         self.early.clear();
+        over
     }
 
     pub fn acknowledge(&mut self, acks: Vec<AlertAcknowledged>) {
@@ -257,8 +270,8 @@ mod tests {
         let mut feed = AlertFeed::default();
         feed.clear(vec![AlertCleared { id: "gone".into(), ts: 7 }]);
         feed.acknowledge(vec![AlertAcknowledged { id: "seen".into(), by: "ann".into(), ts: 8 }]);
-        let open = |id: &str| OpenAlert { alert: alert(id, 1), acknowledged: None };
-        feed.load(vec![open("gone"), open("seen"), open("new")]);
+        let open = |id: &str| OpenAlert { alert: alert(id, 1), acknowledged: None, cleared: None };
+        feed.load(vec![open("gone"), open("seen"), open("new")], 9);
         let state = |id: &str| feed.iter().find(|e| e.alert.id == id).unwrap().state();
         assert_eq!(state("gone"), AlertState::Cleared, "the snapshot must not bring it back as open");
         assert_eq!(state("seen"), AlertState::Acknowledged);
@@ -269,6 +282,24 @@ mod tests {
             feed.clear(vec![AlertCleared { id: format!("never-{i}"), ts: 1 }]);
         }
         assert_eq!(feed.early.len(), EARLY_CAPACITY);
+    }
+
+    #[test]
+    fn the_snapshot_is_the_truth_about_which_alerts_are_open() {
+        let mut feed = AlertFeed::default();
+        feed.raise(vec![alert("over-while-away", 1), alert("still-active", 2), alert("back-to-normal", 3)]);
+        feed.clear(vec![AlertCleared { id: "cleared-before".into(), ts: 4 }]);
+        let open = |id: &str, cleared: Option<i64>| OpenAlert { alert: alert(id, 1), acknowledged: None, cleared };
+        let over = feed.load(vec![open("still-active", None), open("back-to-normal", Some(5))], 50);
+        assert_eq!(over, ["over-while-away"]);
+        let entry = |id: &str| feed.iter().find(|e| e.alert.id == id).unwrap();
+        assert_eq!(
+            (entry("over-while-away").state(), entry("over-while-away").cleared_at),
+            (AlertState::Cleared, Some(50))
+        );
+        assert_eq!(entry("still-active").state(), AlertState::Open);
+        assert_eq!(entry("back-to-normal").cleared_at, Some(5), "returned to normal, still to acknowledge");
+        assert_eq!(feed.unacknowledged(), 1, "counted open: only the active one");
     }
 
     #[test]
@@ -329,7 +360,7 @@ mod tests {
     fn snapshot_alerts_keep_their_acknowledgement() {
         let mut feed = AlertFeed::default();
         let ack = AlertAcknowledged { id: "a".into(), by: "bob".into(), ts: 2 };
-        feed.load(vec![OpenAlert { alert: alert("a", 1), acknowledged: Some(ack.clone()) }]);
+        feed.load(vec![OpenAlert { alert: alert("a", 1), acknowledged: Some(ack.clone()), cleared: None }], 9);
         assert_eq!(feed.iter().next().unwrap().acknowledged, Some(ack));
     }
 }

@@ -4,7 +4,7 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { simulatorBin, waitFor, sleep } from '../support/simulator.mjs';
+import { restToken, simulatorBin, startSimulator, waitFor, sleep } from '../support/simulator.mjs';
 import { assertNoCrash } from '../support/browser.mjs';
 import { setupDashboard, shippedConfig } from '../support/setup.mjs';
 
@@ -50,8 +50,8 @@ async function publish(alerts, target = 'alerts') {
   assert.equal(answer.status, 202);
 }
 
-async function live(site) {
-  const page = await dash.open('', { site });
+async function live(site, apiBase) {
+  const page = await dash.open('', { site, apiBase });
   await waitFor(async () => (await page.getByTestId('connection-state').first().textContent()) === 'connected', {
     what: 'connected',
   });
@@ -278,4 +278,79 @@ test('a storm of 1,000 alerts: the page answers and the toast stack stays bounde
   console.log(`# storm: 1,000 alerts published in ${publishMs} ms; the page answered a script in ${answerMs} ms afterwards`);
   assertNoCrash(page);
   await page.context().close();
+});
+
+test('a critical alarm that returned to normal is acknowledged from its toast on one page and leaves both', async () => {
+  const [a, b] = [await live(), await live()];
+  await a.getByTestId('nav-alerts').click();
+  await a.getByTestId('operator').fill('day shift');
+  await a.getByTestId('operator').press('Enter');
+  const critical = alert({ severity: 'critical', message: 'valve pressure critical' });
+  await publish([critical]);
+  await publish([{ id: critical.id, ts: Date.now() }], 'alertCleared');
+  for (const page of [a, b]) {
+    await waitFor(async () => /back to normal/.test(await toast(page, critical.device).textContent()), {
+      what: 'the toast says it returned to normal',
+    });
+  }
+  await toast(a, critical.device).getByTestId('toast-ack').click();
+  for (const page of [a, b]) {
+    await waitFor(async () => (await toast(page, critical.device).count()) === 0, { what: 'the toast gone' });
+  }
+  assert.equal(await a.getByTestId('ack-error').count(), 0, 'no error shown');
+  // Over: a page opened now does not bring it back.
+  const c = await live();
+  await c.getByTestId('nav-alerts').click();
+  await c.getByTestId('alert-filter-severity').first().waitFor();
+  assert.equal(await c.locator(`[data-alert-id="${critical.id}"]`).count(), 0, 'not in a new page');
+  assert.equal(await toast(c, critical.device).count(), 0);
+  for (const page of [a, b, c]) await page.context().close();
+});
+
+test('an alarm that ends while a page is offline is not open there once it is back', async (t) => {
+  // A simulator of its own: the file's holds the storm's thousand alerts, which would push this
+  // one out of the history's newest rows.
+  const own = await startSimulator({ args: ['--vehicles', '3', '--machines', '0', '--rigs', '0'], stopAfter: t });
+  const ownUrl = `http://127.0.0.1:${own.servicePort}/api/v1/hubs/telemetry`;
+  const publish = async (alerts, target = 'alerts') => {
+    const answer = await fetch(ownUrl, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${restToken(own.accessKey, ownUrl)}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ target, arguments: [alerts] }),
+    });
+    assert.equal(answer.status, 202);
+  };
+  // A short server timeout: the offline page notices the silence in seconds.
+  const site = await dash.serve({ config: { ...shippedConfig(), serverTimeoutSeconds: 2 }, closeAfter: t });
+  const [away, other] = [await live(site, own.apiBase), await live(undefined, own.apiBase)];
+  await other.getByTestId('nav-alerts').click();
+  await other.getByTestId('operator').fill('relief');
+  await other.getByTestId('operator').press('Enter');
+  const warning = alert({ severity: 'critical', message: 'tank level critical' });
+  await publish([warning]);
+  await waitFor(async () => (await toast(away, warning.device).count()) === 1, { what: 'the toast on the page to go away' });
+
+  await away.context().setOffline(true);
+  await waitFor(async () => (await away.getByTestId('connection-state').first().textContent()) !== 'connected', {
+    what: 'the offline page no longer connected',
+  });
+  // Acknowledged elsewhere and cleared by its publisher while the page is away: over.
+  await toast(other, warning.device).getByTestId('toast-ack').click();
+  await waitFor(async () => (await toast(other, warning.device).count()) === 0, { what: 'acknowledged on the other page' });
+  await publish([{ id: warning.id, ts: Date.now() }], 'alertCleared');
+
+  await away.context().setOffline(false);
+  await waitFor(async () => (await away.getByTestId('connection-state').first().textContent()) === 'connected', {
+    what: 'back',
+    timeoutMs: 60000,
+  });
+  await waitFor(async () => (await toast(away, warning.device).count()) === 0, { what: 'its toast gone after the snapshot' });
+  await away.getByTestId('nav-alerts').click();
+  const row = away.locator(`[data-testid="history-row"][data-alert-id="${warning.id}"]`);
+  await waitFor(async () => (await row.count()) === 1, { what: 'the history row' });
+  assert.equal(await row.getByTestId('history-state').textContent(), 'cleared');
+  await waitFor(async () => /^0 alerts open$/.test(await away.getByTestId('unacknowledged-badge').textContent()), {
+    what: 'counted nowhere as open',
+  });
+  for (const page of [away, other]) await page.context().close();
 });

@@ -171,3 +171,37 @@ async fn alerts_published_through_rest_are_in_the_snapshot_and_can_be_acknowledg
     let ids = snapshot(functions).await;
     assert!(ids.contains(&"rest-1".to_string()) && !ids.contains(&"rest-2".to_string()), "{ids:?}");
 }
+
+#[tokio::test]
+async fn an_alert_returned_to_normal_unacknowledged_can_be_acknowledged_and_then_it_is_over() {
+    let state = state();
+    let service = simulator::service_app(state.clone(), vec![]);
+    let functions = simulator::functions_app(state, vec![]);
+    let path = "/api/v1/hubs/telemetry";
+    let bearer = token(KEY, &format!("{ENDPOINT}{path}"), 60);
+    let raised = r#"{"target":"alerts","arguments":[[{"id":"rtn-1","ts":1,"device":"press-01","site":"harbour","severity":"critical","metric":"temperature","value":130,"threshold":120,"message":"hot"}]]}"#;
+    let cleared = r#"{"target":"alertCleared","arguments":[[{"id":"rtn-1","ts":2}]]}"#;
+    for body in [raised, cleared] {
+        assert_eq!(call(service.clone(), post(path, Some(&bearer), body)).await.0, StatusCode::ACCEPTED);
+    }
+    let alerts = |app: axum::Router| async move {
+        let (_, body) = call(app, Request::get("/api/snapshot").body(Body::empty()).unwrap()).await;
+        body["alerts"].as_array().unwrap().clone()
+    };
+    let open = alerts(functions.clone()).await;
+    assert_eq!(open.len(), 1, "still to be acknowledged: {open:?}");
+    assert_eq!((open[0]["id"].as_str(), open[0]["cleared"].as_i64()), (Some("rtn-1"), Some(2)));
+
+    let (status, body) =
+        call(functions.clone(), post("/api/alerts/ack", None, r#"{"by":"ann","ids":["rtn-1"]}"#)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body[0]["by"], "ann", "{body}");
+    assert!(alerts(functions.clone()).await.is_empty(), "acknowledged: over");
+    // Again: answered with what it is, not an empty list.
+    let (status, body) = call(functions.clone(), post("/api/alerts/rtn-1/ack", None, r#"{"by":"bob"}"#)).await;
+    assert_eq!((status, body["by"].as_str()), (StatusCode::OK, Some("ann")));
+    // Nothing known among the ids: 404 saying so.
+    let (status, body) = call(functions, post("/api/alerts/ack", None, r#"{"by":"bob","ids":["nobody"]}"#)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(body.to_string().contains("nobody"), "{body}");
+}

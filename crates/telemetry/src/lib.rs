@@ -241,6 +241,11 @@ pub struct OpenAlert {
     pub alert: Alert,
     /// The acknowledgement, `null` while nobody has acknowledged the alert.
     pub acknowledged: Option<AlertAcknowledged>,
+    /// When its condition returned to normal (Unix epoch milliseconds), for an alert that did
+    /// so before anyone acknowledged it: it stays until acknowledged (ISA-18.2's *returned to
+    /// normal, unacknowledged*). Absent while the condition is active.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cleared: Option<Millis>,
 }
 
 /// `POST`/`DELETE {apiBase}/subscriptions`.
@@ -356,7 +361,7 @@ mod tests {
 
     #[test]
     fn snapshot_alerts_flatten_with_their_acknowledgement() {
-        let open = OpenAlert { alert: fixtures::alert("a1", 1), acknowledged: None };
+        let open = OpenAlert { alert: fixtures::alert("a1", 1), acknowledged: None, cleared: None };
         let json = serde_json::to_value(&open).unwrap();
         assert_eq!(json["id"], "a1");
         assert!(json["acknowledged"].is_null());

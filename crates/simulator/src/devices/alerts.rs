@@ -59,6 +59,20 @@ pub struct Changes {
 /// Published alerts kept (a storm of REST-published alerts cannot grow memory).
 pub const MAX_PUBLISHED: usize = 1_000;
 
+/// Alerts returned to normal unacknowledged, and ended alerts' acknowledgements, kept (each).
+pub const MAX_RETURNED: usize = 1_000;
+
+/// What acknowledging an alert did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Acknowledgement {
+    /// Acknowledged now: tell every dashboard.
+    New(AlertAcknowledged),
+    /// Acknowledged before (the first acknowledgement stays): this is it.
+    Already(AlertAcknowledged),
+    /// No such alert: never raised, or over too long ago to remember.
+    Unknown,
+}
+
 /// Evaluates rules and keeps open alerts with their acknowledgements.
 pub struct AlertEngine {
     rules: Vec<Rule>,
@@ -67,6 +81,12 @@ pub struct AlertEngine {
     acknowledged: HashMap<String, AlertAcknowledged>,
     /// Alerts other publishers sent through the service's REST API, newest last (bounded).
     published: VecDeque<Alert>,
+    /// Alerts whose condition returned to normal before anyone acknowledged them, with when;
+    /// they stay until acknowledged (ISA-18.2), newest last (bounded).
+    returned: VecDeque<(Alert, Millis)>,
+    /// Acknowledgements of alerts that are over, newest last (bounded): acknowledging one
+    /// again answers with it.
+    ended: VecDeque<AlertAcknowledged>,
     /// (device, metric) → recent (ts, value) for rate-of-change rules.
     history: HashMap<(String, &'static str), VecDeque<(Millis, f64)>>,
     next_id: u64,
@@ -81,6 +101,8 @@ impl AlertEngine {
             open: BTreeMap::new(),
             acknowledged: HashMap::new(),
             published: VecDeque::new(),
+            returned: VecDeque::new(),
+            ended: VecDeque::new(),
             history: HashMap::new(),
             next_id: 1,
             id_prefix: id_prefix.into(),
@@ -121,8 +143,8 @@ impl AlertEngine {
                     changes.raised.push(alert);
                 } else if is_open && clears {
                     if let Some(alert) = self.open.remove(&key) {
-                        self.acknowledged.remove(&alert.id);
-                        changes.cleared.push(AlertCleared { id: alert.id, ts: reading.ts });
+                        changes.cleared.push(AlertCleared { id: alert.id.clone(), ts: reading.ts });
+                        self.returned_to_normal(alert, reading.ts);
                     }
                 }
             }
@@ -186,14 +208,41 @@ impl AlertEngine {
         }
     }
 
-    /// Open alerts, oldest first, with their acknowledgements.
+    /// An alert's condition is over: acknowledged, it ends; unacknowledged, it waits for its
+    /// acknowledgement.
+    fn returned_to_normal(&mut self, alert: Alert, ts: Millis) {
+        match self.acknowledged.remove(&alert.id) {
+            Some(ack) => self.ended(ack),
+            None => {
+                self.returned.push_back((alert, ts));
+                if self.returned.len() > MAX_RETURNED {
+                    self.returned.pop_front();
+                }
+            }
+        }
+    }
+
+    fn ended(&mut self, ack: AlertAcknowledged) {
+        self.ended.push_back(ack);
+        if self.ended.len() > MAX_RETURNED {
+            self.ended.pop_front();
+        }
+    }
+
+    /// The alerts not over yet, oldest first: active ones with their acknowledgements, and
+    /// those returned to normal still to be acknowledged (with when they cleared).
     pub fn open_alerts(&self) -> Vec<OpenAlert> {
-        let mut alerts: Vec<OpenAlert> = self
-            .open
-            .values()
-            .chain(&self.published)
-            .map(|alert| OpenAlert { alert: alert.clone(), acknowledged: self.acknowledged.get(&alert.id).cloned() })
-            .collect();
+        let active = self.open.values().chain(&self.published).map(|alert| OpenAlert {
+            alert: alert.clone(),
+            acknowledged: self.acknowledged.get(&alert.id).cloned(),
+            cleared: None,
+        });
+        let returned = self.returned.iter().map(|(alert, ts)| OpenAlert {
+            alert: alert.clone(),
+            acknowledged: None,
+            cleared: Some(*ts),
+        });
+        let mut alerts: Vec<OpenAlert> = active.chain(returned).collect();
         alerts.sort_by(|a, b| a.alert.ts.cmp(&b.alert.ts).then_with(|| a.alert.id.cmp(&b.alert.id)));
         alerts
     }
@@ -217,23 +266,35 @@ impl AlertEngine {
     pub fn record_published_cleared(&mut self, cleared: &[AlertCleared]) {
         for clear in cleared {
             if let Some(index) = self.published.iter().position(|a| a.id == clear.id) {
-                self.published.remove(index);
-                self.acknowledged.remove(&clear.id);
+                if let Some(alert) = self.published.remove(index) {
+                    self.returned_to_normal(alert, clear.ts);
+                }
             }
         }
     }
 
-    /// Acknowledges an open alert (again is fine: the first acknowledgement stays).
-    pub fn acknowledge(&mut self, id: &str, by: &str, ts: Millis) -> Option<AlertAcknowledged> {
-        if !self.open.values().chain(&self.published).any(|a| a.id == id) {
-            return None;
+    /// Acknowledges an alert that is active or returned to normal (which ends it). Again is
+    /// fine: the first acknowledgement stays, and is the answer.
+    pub fn acknowledge(&mut self, id: &str, by: &str, ts: Millis) -> Acknowledgement {
+        let ack = || AlertAcknowledged { id: id.to_string(), by: by.to_string(), ts };
+        if self.open.values().chain(&self.published).any(|a| a.id == id) {
+            return match self.acknowledged.get(id) {
+                Some(first) => Acknowledgement::Already(first.clone()),
+                None => {
+                    self.acknowledged.insert(id.to_string(), ack());
+                    Acknowledgement::New(ack())
+                }
+            };
         }
-        let ack = self.acknowledged.entry(id.to_string()).or_insert_with(|| AlertAcknowledged {
-            id: id.to_string(),
-            by: by.to_string(),
-            ts,
-        });
-        Some(ack.clone())
+        if let Some(index) = self.returned.iter().position(|(a, _)| a.id == id) {
+            self.returned.remove(index);
+            self.ended(ack());
+            return Acknowledgement::New(ack());
+        }
+        match self.ended.iter().rev().find(|a| a.id == id) {
+            Some(first) => Acknowledgement::Already(first.clone()),
+            None => Acknowledgement::Unknown,
+        }
     }
 }
 
@@ -272,7 +333,8 @@ mod tests {
         }
         let cleared = engine.evaluate(&[reading(9_000, 84.0)]).cleared;
         assert_eq!(cleared, [AlertCleared { id: raised[0].id.clone(), ts: 9_000 }]);
-        assert!(engine.open_alerts().is_empty());
+        // No longer active; unacknowledged, it waits for its acknowledgement (ISA-18.2).
+        assert!(engine.open_alerts().iter().all(|a| a.cleared == Some(9_000)));
         // Crossing again is a new alert.
         let again = engine.evaluate(&[reading(10_000, 92.0)]).raised;
         assert_ne!(again[0].id, raised[0].id);
@@ -317,11 +379,47 @@ mod tests {
     fn acknowledgements_stick_until_the_alert_clears() {
         let mut engine = threshold_only();
         let id = engine.evaluate(&[reading(0, 91.0)]).raised[0].id.clone();
-        assert!(engine.acknowledge("nope", "ann", 1).is_none());
-        let ack = engine.acknowledge(&id, "ann", 5).unwrap();
-        assert_eq!(engine.acknowledge(&id, "bob", 6).unwrap(), ack, "the first acknowledgement stays");
+        assert_eq!(engine.acknowledge("nope", "ann", 1), Acknowledgement::Unknown);
+        let Acknowledgement::New(ack) = engine.acknowledge(&id, "ann", 5) else { panic!("acknowledged") };
+        assert_eq!(engine.acknowledge(&id, "bob", 6), Acknowledgement::Already(ack.clone()), "the first stays");
         assert_eq!(engine.open_alerts()[0].acknowledged.as_ref().unwrap().by, "ann");
         engine.evaluate(&[reading(10, 80.0)]);
-        assert!(engine.acknowledge(&id, "ann", 11).is_none(), "cleared alerts are gone");
+        assert!(engine.open_alerts().is_empty(), "acknowledged and cleared: over");
+        assert_eq!(engine.acknowledge(&id, "bob", 11), Acknowledgement::Already(ack), "answered with what it is");
+    }
+
+    #[test]
+    fn an_alert_returned_to_normal_unacknowledged_stays_until_acknowledged() {
+        let mut engine = threshold_only();
+        let id = engine.evaluate(&[reading(0, 91.0)]).raised[0].id.clone();
+        assert_eq!(engine.evaluate(&[reading(10, 80.0)]).cleared.len(), 1);
+        let open = engine.open_alerts();
+        assert_eq!(open.len(), 1, "in the snapshot still");
+        assert_eq!((open[0].alert.id.as_str(), open[0].cleared), (id.as_str(), Some(10)));
+        let Acknowledgement::New(ack) = engine.acknowledge(&id, "ann", 20) else { panic!("acknowledgeable") };
+        assert!(engine.open_alerts().is_empty(), "acknowledging it ends it");
+        assert_eq!(engine.acknowledge(&id, "bob", 21), Acknowledgement::Already(ack));
+        // Published alerts too.
+        let mut published = published_alert("p1");
+        published.ts = 5;
+        engine.record_published(vec![published]);
+        engine.record_published_cleared(&[AlertCleared { id: "p1".into(), ts: 30 }]);
+        assert_eq!(engine.open_alerts()[0].cleared, Some(30));
+        assert!(matches!(engine.acknowledge("p1", "ann", 31), Acknowledgement::New(_)));
+        assert!(engine.open_alerts().is_empty());
+    }
+
+    fn published_alert(id: &str) -> Alert {
+        Alert {
+            id: id.into(),
+            ts: 0,
+            device: "pump-07".into(),
+            site: "harbour".into(),
+            severity: Severity::Critical,
+            metric: "pressure".into(),
+            value: 12.0,
+            threshold: 10.0,
+            message: "pressure high".into(),
+        }
     }
 }

@@ -22,6 +22,7 @@ use telemetry::{
     groups, targets, AckManyRequest, AckRequest, AlertAcknowledged, ConnectionInfo, Snapshot, SubscriptionRequest, HUB,
 };
 
+use crate::devices::alerts::Acknowledgement;
 use crate::error::ApiError;
 use crate::functions::publisher::Publisher;
 use crate::service::jwt::{self, Claims};
@@ -141,8 +142,10 @@ fn acknowledger(by: &str) -> Result<&str, ApiError> {
     Ok(by)
 }
 
-/// Acknowledges the open alerts among `ids` as `by` and tells every dashboard; returns the
-/// acknowledgements made (alerts already acknowledged or unknown are skipped).
+/// Acknowledges the alerts among `ids` (active, or returned to normal and still to be
+/// acknowledged) as `by` and tells every dashboard of the new ones. Answers with the
+/// acknowledgement of each known id, new or earlier; when none of the ids is known, 404 saying
+/// so, never a silent empty answer.
 pub async fn acknowledge_alerts(
     state: &AppState,
     by: &str,
@@ -153,14 +156,30 @@ pub async fn acknowledge_alerts(
         return Err(ApiError::bad_request(format!("at most {} ids per call", telemetry::MAX_ACK_IDS)));
     }
     let now = unix_millis();
-    let acks: Vec<AlertAcknowledged> = {
+    let (mut answer, mut new) = (Vec::new(), Vec::new());
+    {
         let mut world = state.world.lock().expect("world lock");
-        ids.iter().filter_map(|id| world.alerts.acknowledge(id, by, now)).collect()
-    };
-    if !acks.is_empty() {
-        state.send_to_all(HUB, targets::ALERT_ACKNOWLEDGED, [acks.clone()]).await;
+        for id in ids {
+            match world.alerts.acknowledge(id, by, now) {
+                Acknowledgement::New(ack) => {
+                    new.push(ack.clone());
+                    answer.push(ack);
+                }
+                Acknowledgement::Already(ack) => answer.push(ack),
+                Acknowledgement::Unknown => {}
+            }
+        }
     }
-    Ok(acks)
+    if answer.is_empty() && !ids.is_empty() {
+        return Err(ApiError::not_found(format!(
+            "no alert {:?}: never raised, or over too long ago to remember",
+            ids.iter().take(5).collect::<Vec<_>>()
+        )));
+    }
+    if !new.is_empty() {
+        state.send_to_all(HUB, targets::ALERT_ACKNOWLEDGED, [new]).await;
+    }
+    Ok(answer)
 }
 
 async fn acknowledge_many(
@@ -176,7 +195,7 @@ async fn acknowledge(
     JsonBody(request): JsonBody<AckRequest>,
 ) -> Result<Json<AlertAcknowledged>, ApiError> {
     let acks = acknowledge_alerts(&state, &request.by, std::slice::from_ref(&id)).await?;
-    acks.into_iter().next().map(Json).ok_or_else(|| ApiError::not_found(format!("no open alert {id:?}")))
+    acks.into_iter().next().map(Json).ok_or_else(|| ApiError::not_found(format!("no alert {id:?}")))
 }
 
 async fn snapshot(State(state): State<Arc<AppState>>) -> Json<Snapshot> {
