@@ -81,6 +81,8 @@ store! {
         tiles: Option<crate::config::Tiles> = None,
         /// Hub messages (batches) received since the page opened.
         messages: u64 = 0,
+        /// Where the catch-up after the last connect stands (snapshot and group joins).
+        sync: crate::model::sync::SyncState = crate::model::sync::SyncState::Idle,
         /// Items of otherwise good batches skipped as malformed or unknown (the rest applied).
         skipped_items: u64 = 0,
         /// Why the last snapshot load or group subscription failed, if it did.

@@ -6,11 +6,11 @@
 pub mod alerts;
 pub mod api;
 pub mod frame;
+pub mod sync;
 
 use std::collections::HashSet;
 
-use leptos::prelude::{Set, SetValue, Update, UpdateUntracked};
-use leptos::task::spawn_local;
+use leptos::prelude::{Set, SetValue, Update, UpdateUntracked, WithUntracked};
 use signalr::web::{ClientOptions, ConnectionState, HubConnection, Lifecycle, Status};
 use signalr::{Payload, ReconnectPolicy};
 use telemetry::json::Batch;
@@ -19,10 +19,12 @@ use telemetry::{targets, Position, Reading};
 use crate::bench::metrics::{self, Kind};
 use crate::config::{Backend, Config};
 use crate::model::status::{LiveStatus, Phase};
+use crate::model::sync::SyncState;
 use crate::store::Store;
 use alerts::{AlertEvent, AlertQueue};
 use api::Api;
 use frame::Part;
+use sync::Syncer;
 
 /// Opens the hub connection described by `config` and feeds `store` until the page closes.
 pub fn start(config: &Config, store: Store) -> HubConnection {
@@ -41,8 +43,17 @@ pub fn start(config: &Config, store: Store) -> HubConnection {
     options.reconnect = ReconnectPolicy::forever();
     options.retry_first_start = true;
     let connection = HubConnection::new(options);
+    let api = match &config.backend {
+        Backend::Functions { api_base } => Api::Functions(api_base.clone()),
+        Backend::Hub { .. } => Api::Hub(connection.clone()),
+    };
+    store.api.set_value(Some(api.clone()));
+    // The catch-up after every connect; the handlers tell it about sites it has not joined.
+    let syncer = Syncer::new(api, store);
+    let sites_seen = syncer.clone();
     connection.on(targets::POSITIONS, move |arguments| {
         if let Some(batch) = batch::<Position>(store, targets::POSITIONS, arguments) {
+            sites_seen.saw_sites(batch.iter().map(|p| p.site.as_str()));
             let stamps: Vec<i64> = batch.iter().map(|p| p.ts).collect();
             store.traffic.update_untracked(|t| batch.iter().for_each(|p| t.reports.report(&p.id, p.seq)));
             store.fleet.update_untracked(|fleet| {
@@ -52,8 +63,10 @@ pub fn start(config: &Config, store: Store) -> HubConnection {
             applied(store, Kind::Positions, &stamps);
         }
     });
+    let readings_seen = syncer.clone();
     connection.on(targets::READINGS, move |arguments| {
         if let Some(batch) = batch::<Reading>(store, targets::READINGS, arguments) {
+            readings_seen.saw_sites(batch.iter().map(|r| r.site.as_str()));
             let stamps: Vec<i64> = batch.iter().map(|r| r.ts).collect();
             store.equipment.update_untracked(|e| e.apply(batch, js_sys::Date::now() as i64));
             frame::changed(store, Part::Equipment);
@@ -78,60 +91,65 @@ pub fn start(config: &Config, store: Store) -> HubConnection {
             queue.push(store, AlertEvent::Cleared(batch));
         }
     });
-    connection.on_status(move |status| store.status.set(live_status(status)));
-    let api = match &config.backend {
-        Backend::Functions { api_base } => Api::Functions(api_base.clone()),
-        Backend::Hub { .. } => Api::Hub(connection.clone()),
-    };
-    store.api.set_value(Some(api.clone()));
-    connection.on_lifecycle(move |event| {
-        if let Lifecycle::Connected { connection_id } | Lifecycle::Reconnected { connection_id } = event {
-            store.traffic.update_untracked(|t| t.reports.new_connection());
-            spawn_local(resynchronise(api.clone(), connection_id.clone(), store));
+    connection.on_status(move |status| {
+        let status = live_status(status);
+        // A connection is not in sync until its catch-up says so: never a moment of plain
+        // "connected" before the snapshot and the group joins (the catch-up starts just after).
+        if status.phase == Phase::Connected && store.status.with_untracked(|s| s.phase != Phase::Connected) {
+            store.sync.set(SyncState::started());
         }
+        store.status.set(status);
+    });
+    connection.on_lifecycle(move |event| match event {
+        Lifecycle::Connected { connection_id } | Lifecycle::Reconnected { connection_id } => {
+            store.traffic.update_untracked(|t| t.reports.new_connection());
+            syncer.connected(connection_id.clone());
+        }
+        Lifecycle::Resumed => syncer.resumed(),
+        _ => {}
     });
     connection.start();
     connection
 }
 
-/// Loads the snapshot and joins every site's group with this connection.
-async fn resynchronise(api: Api, connection_id: String, store: Store) {
-    let result = async {
-        let Some(snapshot) = api.snapshot().await? else {
-            // A hub without a snapshot: nothing to join by site either; it sends what it sends.
-            return Ok(());
-        };
-        let groups = snapshot.sites.iter().map(|site| telemetry::groups::site(site)).collect();
-        api.subscribe(&connection_id, groups).await?;
-        metrics::snapshot_applied(snapshot.positions.len() + snapshot.readings.len());
-        // The snapshot is the truth: what the server no longer has leaves the screen (the
-        // updates below notify).
-        {
-            let devices = snapshot.devices.iter().map(|d| d.id.as_str());
-            let known: HashSet<&str> = devices.chain(snapshot.positions.iter().map(|p| p.id.as_str())).collect();
-            store.fleet.update_untracked(|fleet| fleet.retain_known(|id| known.contains(id)));
-            store.equipment.update_untracked(|e| e.retain_known(|id| known.contains(id)));
-        }
-        store.fleet.update(|fleet| {
-            fleet.apply(snapshot.positions);
-        });
-        let now = js_sys::Date::now() as i64;
-        let returned: Vec<String> =
-            snapshot.alerts.iter().filter(|a| a.cleared.is_some()).map(|a| a.alert.id.clone()).collect();
-        let over = store.alerts.try_update(|feed| feed.load(snapshot.alerts, now)).unwrap_or_default();
-        store.toasts.update(|toasts| {
-            // Over while the page was away: nothing is left to acknowledge.
-            over.iter().for_each(|id| toasts.acknowledged(id));
-            returned.iter().for_each(|id| toasts.cleared(id));
-        });
-        store.equipment.update(|e| {
-            e.register(&snapshot.devices);
-            e.apply(snapshot.readings, now);
-        });
-        Ok::<_, String>(())
+/// One catch-up attempt: loads the snapshot, joins the groups of its sites and of `seen` (sites
+/// the live data named), and applies the snapshot even when the joins failed (what it brings is
+/// true either way). Returns the sites joined, or why the attempt failed.
+async fn resynchronise(api: &Api, connection_id: &str, store: Store, seen: Vec<String>) -> Result<Vec<String>, String> {
+    let Some(snapshot) = api.snapshot().await.map_err(|e| format!("snapshot: {e}"))? else {
+        // A hub without a snapshot: nothing to join by site either; it sends what it sends.
+        return Ok(Vec::new());
+    };
+    let mut sites = snapshot.sites.clone();
+    sites.extend(seen.into_iter().filter(|site| !snapshot.sites.contains(site)));
+    let groups = sites.iter().map(|site| telemetry::groups::site(site)).collect();
+    let joined = api.subscribe(connection_id, groups).await.map_err(|e| format!("subscriptions: {e}"));
+    metrics::snapshot_applied(snapshot.positions.len() + snapshot.readings.len());
+    // The snapshot is the truth: what the server no longer has leaves the screen (the
+    // updates below notify).
+    {
+        let devices = snapshot.devices.iter().map(|d| d.id.as_str());
+        let known: HashSet<&str> = devices.chain(snapshot.positions.iter().map(|p| p.id.as_str())).collect();
+        store.fleet.update_untracked(|fleet| fleet.retain_known(|id| known.contains(id)));
+        store.equipment.update_untracked(|e| e.retain_known(|id| known.contains(id)));
     }
-    .await;
-    store.sync_error.set(result.err());
+    store.fleet.update(|fleet| {
+        fleet.apply(snapshot.positions);
+    });
+    let now = js_sys::Date::now() as i64;
+    let returned: Vec<String> =
+        snapshot.alerts.iter().filter(|a| a.cleared.is_some()).map(|a| a.alert.id.clone()).collect();
+    let over = store.alerts.try_update(|feed| feed.load(snapshot.alerts, now)).unwrap_or_default();
+    store.toasts.update(|toasts| {
+        // Over while the page was away: nothing is left to acknowledge.
+        over.iter().for_each(|id| toasts.acknowledged(id));
+        returned.iter().for_each(|id| toasts.cleared(id));
+    });
+    store.equipment.update(|e| {
+        e.register(&snapshot.devices);
+        e.apply(snapshot.readings, now);
+    });
+    joined.map(|()| sites)
 }
 
 /// Latency from device timestamps to now, when the batch has been applied (the status bar's

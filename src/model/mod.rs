@@ -9,5 +9,6 @@ pub mod route;
 pub mod sequence;
 pub mod series;
 pub mod status;
+pub mod sync;
 pub mod toasts;
 pub mod traffic;

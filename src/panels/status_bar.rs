@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use leptos::prelude::*;
 
+use crate::model::status::Phase;
+use crate::model::sync::SyncState;
 use crate::store::use_store;
 
 /// The page clock used for the reconnect countdown (same clock as the SignalR client).
@@ -19,16 +21,22 @@ pub fn StatusBar() -> impl IntoView {
     if let Ok(handle) = set_interval_with_handle(move || clock.set(now()), Duration::from_millis(500)) {
         on_cleanup(move || handle.clear());
     }
-    let phase = move || store.status.with(|s| s.phase.as_str());
+    let syncing = move || store.status.with(|s| s.phase == Phase::Connected) && store.sync.with(SyncState::is_syncing);
+    // Connected is not live until the snapshot is loaded and the groups joined: say so.
+    let phase = move || if syncing() { "connected · syncing" } else { store.status.with(|s| s.phase.as_str()) };
+    let pill = move || if syncing() { "syncing" } else { store.status.with(|s| s.phase.as_str()) };
     let transport = move || store.status.with(|s| s.transport.unwrap_or("—"));
     let countdown = move || {
-        let seconds = store.status.with(|s| s.retry_in_seconds(clock.get()))?;
-        Some(format!("retrying in {seconds} s"))
+        if let Some(seconds) = store.status.with(|s| s.retry_in_seconds(clock.get())) {
+            return Some(format!("retrying in {seconds} s"));
+        }
+        let seconds = store.sync.with(|s| s.retry_in_seconds(clock.get())).filter(|_| syncing())?;
+        Some(format!("sync retry in {seconds} s"))
     };
     let error = move || store.status.with(|s| s.error.clone()).or_else(|| store.sync_error.get());
     view! {
         <div class="status-bar" role="status" aria-live="polite">
-            <span class=move || format!("pill state-{}", phase()) data-testid="connection-state">
+            <span class=move || format!("pill state-{}", pill()) data-testid="connection-state">
                 {phase}
             </span>
             <span class="field">

@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { restToken, startSimulator, waitFor } from '../support/simulator.mjs';
 import { assertNoCrash, text } from '../support/browser.mjs';
+import { failingProxy } from '../support/failing-proxy.mjs';
 import { setupDashboard } from '../support/setup.mjs';
 
 const dash = setupDashboard();
@@ -191,6 +192,54 @@ test('a batch with one bad item applies the good ones beside it and counts the b
   await publish('positions', [at('solo-1', 47.37), { ...at('bad', 47.38), lat: 'north' }, at('solo-2', 47.39)]);
   await waitFor(async () => Number(await text(page, 'map-vehicle-count')) === 4, { what: 'both good vehicles added' });
   await waitFor(async () => (await text(page, 'skipped-count')) === '2', { what: 'the malformed position skipped' });
+  assertNoCrash(page);
+  await page.context().close();
+});
+
+test('a functions side that answers 503 at first: the page says it is syncing, retries, and goes live', async (t) => {
+  const sim = await startSimulator({ args: ['--vehicles', '4', '--rate', '2'], stopAfter: t });
+  const proxy = await failingProxy(`http://127.0.0.1:${sim.functionsPort}`, {
+    'GET /api/snapshot': 2,
+    'POST /api/subscriptions': 2,
+  });
+  t.after(() => proxy.close());
+  // Every state the status bar shows from the start, with its reason and countdown.
+  const page = await dash.open('', {
+    apiBase: proxy.apiBase,
+    prepare: (page) =>
+      page.addInitScript(() => {
+        window.statusHistory = [];
+        const read = (id) => document.querySelector(`.status-bar [data-testid="${id}"]`)?.textContent ?? '';
+        const note = () => {
+          if (!document.querySelector('.status-bar')) return;
+          const seen = [read('connection-state'), read('connection-error'), read('retry-countdown')];
+          const last = window.statusHistory.at(-1);
+          if (!last || last.join('|') !== seen.join('|')) window.statusHistory.push(seen);
+        };
+        new MutationObserver(note).observe(document, { subtree: true, childList: true, characterData: true });
+      }),
+  });
+  await waitFor(
+    () => page.evaluate(() =>
+      window.statusHistory.some(([shown, why, countdown]) =>
+        shown === 'connected · syncing' && /snapshot: .*503/.test(why) && /sync retry in \d+ s/.test(countdown))),
+    { what: 'connected but syncing, with the snapshot 503 and a countdown' },
+  );
+  await waitFor(
+    () => page.evaluate(() => window.statusHistory.some(([shown, why]) => shown === 'connected · syncing' && /subscriptions: .*503/.test(why))),
+    { what: 'the group joins failing next, still syncing', timeoutMs: 20000 },
+  );
+  // Never plain "connected" before the joins succeeded.
+  await waitFor(async () => (await state(page)) === 'connected', { what: 'in sync at last', timeoutMs: 30000 });
+  const shown = await page.evaluate(() => window.statusHistory.map(([s]) => s));
+  const firstLive = shown.indexOf('connected');
+  assert.ok(firstLive > shown.lastIndexOf('connected · syncing'), `plain connected only once synced: ${shown}`);
+  assert.ok(proxy.calls['POST /api/subscriptions'] >= 3, `retried: ${JSON.stringify(proxy.calls)}`);
+  // Live: the vehicles are there and keep reporting through the joined groups.
+  await waitFor(async () => (await page.getByTestId('vehicle-row').count()) === 4, { what: 'four vehicles' });
+  const before = Number(await text(page, 'message-count'));
+  await waitFor(async () => Number(await text(page, 'message-count')) > before + 3, { what: 'positions arriving' });
+  assert.equal(await text(page, 'connection-error'), '');
   assertNoCrash(page);
   await page.context().close();
 });
