@@ -18,6 +18,7 @@ use telemetry::{targets, Position, Reading};
 
 use crate::bench::metrics::{self, Kind};
 use crate::config::{Backend, Config};
+use crate::model::alerts::AlertFeed;
 use crate::model::status::{LiveStatus, Phase};
 use crate::model::sync::SyncState;
 use crate::store::Store;
@@ -112,18 +113,30 @@ pub fn start(config: &Config, store: Store) -> HubConnection {
     connection
 }
 
+/// Groups the functions join in one subscriptions call at most.
+const MAX_GROUPS_PER_CALL: usize = 1_000;
+
 /// One catch-up attempt: loads the snapshot, joins the groups of its sites and of `seen` (sites
 /// the live data named), and applies the snapshot even when the joins failed (what it brings is
 /// true either way). Returns the sites joined, or why the attempt failed.
 async fn resynchronise(api: &Api, connection_id: &str, store: Store, seen: Vec<String>) -> Result<Vec<String>, String> {
+    let alerts_before = store.alerts.with_untracked(AlertFeed::ids);
     let Some(snapshot) = api.snapshot().await.map_err(|e| format!("snapshot: {e}"))? else {
         // A hub without a snapshot: nothing to join by site either; it sends what it sends.
         return Ok(Vec::new());
     };
     let mut sites = snapshot.sites.clone();
     sites.extend(seen.into_iter().filter(|site| !snapshot.sites.contains(site)));
-    let groups = sites.iter().map(|site| telemetry::groups::site(site)).collect();
-    let joined = api.subscribe(connection_id, groups).await.map_err(|e| format!("subscriptions: {e}"));
+    let groups: Vec<String> = sites.iter().map(|site| telemetry::groups::site(site)).collect();
+    // Nothing to join is success (a deployment without sites yet); the functions take at most
+    // a thousand groups a call.
+    let mut joined = Ok(());
+    for chunk in groups.chunks(MAX_GROUPS_PER_CALL) {
+        if let Err(e) = api.subscribe(connection_id, chunk.to_vec()).await {
+            joined = Err(format!("subscriptions: {e}"));
+            break;
+        }
+    }
     metrics::snapshot_applied(snapshot.positions.len() + snapshot.readings.len());
     // The snapshot is the truth: what the server no longer has leaves the screen (the
     // updates below notify).
@@ -139,7 +152,7 @@ async fn resynchronise(api: &Api, connection_id: &str, store: Store, seen: Vec<S
     let now = js_sys::Date::now() as i64;
     let returned: Vec<String> =
         snapshot.alerts.iter().filter(|a| a.cleared.is_some()).map(|a| a.alert.id.clone()).collect();
-    let over = store.alerts.try_update(|feed| feed.load(snapshot.alerts, now)).unwrap_or_default();
+    let over = store.alerts.try_update(|feed| feed.load(snapshot.alerts, now, &alerts_before)).unwrap_or_default();
     store.toasts.update(|toasts| {
         // Over while the page was away: nothing is left to acknowledge.
         over.iter().for_each(|id| toasts.acknowledged(id));

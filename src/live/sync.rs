@@ -79,6 +79,15 @@ impl Syncer {
         }
     }
 
+    /// The connection is gone (reconnecting, or closed for good): its catch-up stops; the next
+    /// connection starts its own.
+    pub fn disconnected(&self) {
+        self.inner.generation.set(self.inner.generation.get() + 1);
+        *self.inner.connection_id.borrow_mut() = None;
+        self.inner.running.set(false);
+        self.inner.store.sync.set(SyncState::Idle);
+    }
+
     /// Stateful reconnect resumed the same connection: nothing was lost, so the catch-up stands
     /// where it stood (a running one goes on by itself).
     pub fn resumed(&self) {
@@ -108,10 +117,24 @@ impl Syncer {
             }
             match result {
                 Ok(joined) => {
-                    self.inner.sites.borrow_mut().extend(joined);
+                    // Sites seen while the attempt ran, and not in it, are joined next.
+                    let missed: Vec<String> = {
+                        let joined: HashSet<String> = joined.into_iter().collect();
+                        let mut sites = self.inner.sites.borrow_mut();
+                        let missed = if joined.is_empty() {
+                            Vec::new()
+                        } else {
+                            sites.iter().filter(|site| !joined.contains(*site)).cloned().collect()
+                        };
+                        sites.extend(joined);
+                        missed
+                    };
                     self.inner.running.set(false);
                     store.sync_error.set(None);
                     store.sync.set(SyncState::Synced);
+                    if !missed.is_empty() {
+                        spawn_local(self.clone().join(missed, generation));
+                    }
                     return;
                 }
                 Err(problem) => {
@@ -120,7 +143,10 @@ impl Syncer {
                 }
             }
         }
-        self.inner.running.set(false);
+        // Only this connection's catch-up may say none runs (a newer one may be running).
+        if self.inner.generation.get() == generation {
+            self.inner.running.set(false);
+        }
     }
 
     /// Joins the groups of `sites` on connection `generation`, retrying until it works.

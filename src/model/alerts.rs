@@ -151,15 +151,20 @@ impl AlertFeed {
     }
 
     /// The alerts a snapshot lists as not over (they replace what is known about the same
-    /// ids). The snapshot is the truth: an alert shown as open that it does not list is over
-    /// (it cleared, or was acknowledged and cleared, while the page was away) and is marked
-    /// cleared at `now`. Returns the ids that are over now, for their toasts.
-    pub fn load(&mut self, mut open: Vec<OpenAlert>, now: i64) -> Vec<String> {
+    /// ids). The snapshot is the truth about what was known when it was asked for
+    /// (`known_before`, from [`AlertFeed::ids`]): such an alert it does not list is over (it
+    /// cleared, or was acknowledged and cleared, while the page was away) and is marked cleared
+    /// at `now`; one that arrived live meanwhile is left alone. Returns the ids that are over,
+    /// unacknowledged here, for their toasts.
+    pub fn load(&mut self, mut open: Vec<OpenAlert>, now: i64, known_before: &HashSet<String>) -> Vec<String> {
         let listed: HashSet<String> = open.iter().map(|item| item.alert.id.clone()).collect();
         let mut over = Vec::new();
-        for entry in self.entries.iter_mut().filter(|e| e.cleared_at.is_none() && !listed.contains(&e.alert.id)) {
-            entry.cleared_at = Some(now);
-            over.push(entry.alert.id.clone());
+        let gone = |e: &AlertEntry| known_before.contains(&e.alert.id) && !listed.contains(&e.alert.id);
+        for entry in self.entries.iter_mut().filter(|e| gone(e)) {
+            if entry.acknowledged.is_none() {
+                over.push(entry.alert.id.clone());
+            }
+            entry.cleared_at.get_or_insert(now);
         }
         // Oldest first, so the newest ends on top.
         open.sort_by_key(|item| item.alert.ts);
@@ -176,6 +181,11 @@ impl AlertFeed {
         // What the snapshot did not bring is for alerts that are over or unknown: stale now.
         self.early.clear();
         over
+    }
+
+    /// The ids shown now (to hand to [`AlertFeed::load`] with the snapshot asked for next).
+    pub fn ids(&self) -> HashSet<String> {
+        self.ids.clone()
     }
 
     pub fn acknowledge(&mut self, acks: Vec<AlertAcknowledged>) {
@@ -271,7 +281,8 @@ mod tests {
         feed.clear(vec![AlertCleared { id: "gone".into(), ts: 7 }]);
         feed.acknowledge(vec![AlertAcknowledged { id: "seen".into(), by: "ann".into(), ts: 8 }]);
         let open = |id: &str| OpenAlert { alert: alert(id, 1), acknowledged: None, cleared: None };
-        feed.load(vec![open("gone"), open("seen"), open("new")], 9);
+        let known = feed.ids();
+        feed.load(vec![open("gone"), open("seen"), open("new")], 9, &known);
         let state = |id: &str| feed.iter().find(|e| e.alert.id == id).unwrap().state();
         assert_eq!(state("gone"), AlertState::Cleared, "the snapshot must not bring it back as open");
         assert_eq!(state("seen"), AlertState::Acknowledged);
@@ -290,8 +301,16 @@ mod tests {
         feed.raise(vec![alert("over-while-away", 1), alert("still-active", 2), alert("back-to-normal", 3)]);
         feed.clear(vec![AlertCleared { id: "cleared-before".into(), ts: 4 }]);
         let open = |id: &str, cleared: Option<i64>| OpenAlert { alert: alert(id, 1), acknowledged: None, cleared };
-        let over = feed.load(vec![open("still-active", None), open("back-to-normal", Some(5))], 50);
-        assert_eq!(over, ["over-while-away"]);
+        // Back to normal here, then acknowledged elsewhere while away: over too, its toast goes.
+        feed.raise(vec![alert("cleared-here", 4)]);
+        feed.clear(vec![AlertCleared { id: "cleared-here".into(), ts: 6 }]);
+        let known = feed.ids();
+        // Arrived live while the snapshot was on its way: not the snapshot's to judge.
+        feed.raise(vec![alert("arrived-meanwhile", 7)]);
+        let mut over = feed.load(vec![open("still-active", None), open("back-to-normal", Some(5))], 50, &known);
+        over.sort();
+        assert_eq!(over, ["cleared-here", "over-while-away"]);
+        assert_eq!(feed.iter().find(|e| e.alert.id == "arrived-meanwhile").unwrap().state(), AlertState::Open);
         let entry = |id: &str| feed.iter().find(|e| e.alert.id == id).unwrap();
         assert_eq!(
             (entry("over-while-away").state(), entry("over-while-away").cleared_at),
@@ -299,7 +318,7 @@ mod tests {
         );
         assert_eq!(entry("still-active").state(), AlertState::Open);
         assert_eq!(entry("back-to-normal").cleared_at, Some(5), "returned to normal, still to acknowledge");
-        assert_eq!(feed.unacknowledged(), 1, "counted open: only the active one");
+        assert_eq!(feed.unacknowledged(), 2, "counted open: the active one and the one that arrived meanwhile");
     }
 
     #[test]
@@ -360,7 +379,11 @@ mod tests {
     fn snapshot_alerts_keep_their_acknowledgement() {
         let mut feed = AlertFeed::default();
         let ack = AlertAcknowledged { id: "a".into(), by: "bob".into(), ts: 2 };
-        feed.load(vec![OpenAlert { alert: alert("a", 1), acknowledged: Some(ack.clone()), cleared: None }], 9);
+        feed.load(
+            vec![OpenAlert { alert: alert("a", 1), acknowledged: Some(ack.clone()), cleared: None }],
+            9,
+            &feed.ids(),
+        );
         assert_eq!(feed.iter().next().unwrap().acknowledged, Some(ack));
     }
 }
