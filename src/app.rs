@@ -62,7 +62,13 @@ pub fn App() -> impl IntoView {
             Ok(config) => {
                 store.stale_after_ms.set(config.stale_after_ms);
                 store.tiles.set(config.tiles.clone());
-                store.fleet.update(|fleet| fleet.set_trail_length(config.trail_length));
+                let limits = config.limits;
+                store.fleet.update(|fleet| {
+                    fleet.set_trail_length(config.trail_length);
+                    fleet.set_limits(limits.vehicles, limits.sites);
+                });
+                store.equipment.update(|e| e.set_limits(limits.devices, limits.series));
+                store.traffic.update(|t| t.reports.max_vehicles = limits.vehicles);
                 store
                     .toasts
                     .set(Toasts::new(ToastSettings { dismiss_after_ms: config.toast_ms, ..ToastSettings::default() }));

@@ -2,7 +2,7 @@
 //! so one build serves every environment.
 //!
 //! ```json
-//! { "apiBase": "http://127.0.0.1:7071/api", "hub": "telemetry" }
+//! { "apiBase": "http://127.0.0.1:7071/api" }
 //! ```
 //! or, for a plain ASP.NET Core hub (no functions API, no redirect), a hub URL instead:
 //! `{ "hubUrl": "https://example.com/hubs/telemetry" }`.
@@ -20,6 +20,8 @@
 use serde::Deserialize;
 use signalr::{HubProtocol, TransportKind};
 
+use crate::model::limits::Limits;
+
 /// Where the config file is fetched from, relative to the page.
 pub const CONFIG_PATH: &str = "config.json";
 
@@ -32,8 +34,6 @@ const MAX_TRAIL: u64 = 3_600;
 pub struct Config {
     /// What the dashboard talks to.
     pub backend: Backend,
-    /// Hub name (the functions side picks the hub; shown and checked here).
-    pub hub: String,
     /// Only this transport, or any (in the server's order) when `None`.
     pub transport: Option<TransportKind>,
     pub protocol: HubProtocol,
@@ -50,6 +50,8 @@ pub struct Config {
     pub server_timeout_ms: u64,
     /// config.json lets the page URL change where the page connects on any host.
     pub allow_url_overrides: bool,
+    /// How many vehicles, devices, metric histories and sites the page keeps at most.
+    pub limits: Limits,
     /// Query-string fields ignored because the page may not be pointed elsewhere from its URL
     /// (see `allowUrlOverrides`).
     pub ignored_overrides: Vec<&'static str>,
@@ -212,7 +214,6 @@ fields! {
     api_base: Option<String> = "apiBase", query: TrustedPage, Text => base_url;
     /// A SignalR hub reached directly, instead of `apiBase`.
     hub_url: Option<String> = "hubUrl", query: TrustedPage, Text => base_url;
-    hub: String = "hub", query: Anywhere, Text => |v: Text, f| hub_name(v.unwrap_or_else(|| telemetry::HUB.into()), f);
     transport: Option<TransportKind> = "transport", query: Anywhere, Text => transport_kind;
     protocol: HubProtocol = "protocol", query: Anywhere, Text => hub_protocol;
     stale_after_ms: i64 = "staleAfterSeconds", query: Never, Json => |v, f| seconds(v, f, 15.0, 1.0..=86_400.0);
@@ -226,6 +227,14 @@ fields! {
     /// Let the page URL change where it connects (`apiBase`, `hubUrl`, `tileUrl`) on any host,
     /// not only on a loopback one.
     allow_url_overrides: bool = "allowUrlOverrides", query: Never, Json => flag;
+    /// Vehicles kept at most (new ids beyond are ignored and counted).
+    max_vehicles: usize = "maxVehicles", query: Never, Json => |v, f| count(v, f, Limits::default().vehicles, 1_000_000);
+    /// Machines and rigs kept at most.
+    max_devices: usize = "maxDevices", query: Never, Json => |v, f| count(v, f, Limits::default().devices, 1_000_000);
+    /// Metric histories kept at most, across devices (each up to 113 KB).
+    max_series: usize = "maxSeries", query: Never, Json => |v, f| count(v, f, Limits::default().series, 100_000);
+    /// Sites listed and joined at most.
+    max_sites: usize = "maxSites", query: Never, Json => |v, f| count(v, f, Limits::default().sites, 100_000);
 }
 
 /// Parses `config.json` text and applies `overrides` (query-string pairs) as a page served from
@@ -241,7 +250,6 @@ pub fn resolve_for(text: &str, overrides: &[(String, String)], loopback_page: bo
         Fields {
             api_base,
             hub_url,
-            hub,
             transport,
             protocol,
             stale_after_ms,
@@ -251,6 +259,10 @@ pub fn resolve_for(text: &str, overrides: &[(String, String)], loopback_page: bo
             trail_length,
             toast_ms,
             allow_url_overrides,
+            max_vehicles,
+            max_devices,
+            max_series,
+            max_sites,
         },
         ignored_overrides,
     ) = fields(text, overrides, loopback_page)?;
@@ -286,7 +298,6 @@ pub fn resolve_for(text: &str, overrides: &[(String, String)], loopback_page: bo
     let tiles = tile_url.map(|url| Tiles { url, attribution: tile_attribution });
     Ok(Config {
         backend,
-        hub,
         transport,
         protocol,
         stale_after_ms,
@@ -295,21 +306,9 @@ pub fn resolve_for(text: &str, overrides: &[(String, String)], loopback_page: bo
         toast_ms,
         server_timeout_ms,
         allow_url_overrides,
+        limits: Limits { vehicles: max_vehicles, devices: max_devices, series: max_series, sites: max_sites },
         ignored_overrides,
     })
-}
-
-fn hub_name(hub: String, field: &'static str) -> Result<String, ConfigError> {
-    let valid = hub.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-        && hub.len() <= 128
-        && hub.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if !valid {
-        return Err(ConfigError::Field {
-            field,
-            problem: format!("must be a letter followed by letters, digits or '_', got {hub:?}"),
-        });
-    }
-    Ok(hub)
 }
 
 /// One transport by name (any case), or any when absent, empty or `auto`.
@@ -361,6 +360,24 @@ fn trail_positions(value: Option<serde_json::Value>, field: &'static str) -> Res
             field,
             problem: format!("must be a whole number of positions from 1 to {MAX_TRAIL}, got {other}"),
         }),
+    }
+}
+
+/// A whole number from 1 to `max` (`default` when absent).
+fn count(
+    value: Option<serde_json::Value>,
+    field: &'static str,
+    default: usize,
+    max: u64,
+) -> Result<usize, ConfigError> {
+    match value {
+        None | Some(serde_json::Value::Null) => Ok(default),
+        Some(serde_json::Value::Number(n)) if n.as_u64().is_some_and(|n| (1..=max).contains(&n)) => {
+            Ok(n.as_u64().unwrap_or(1) as usize)
+        }
+        Some(other) => {
+            Err(ConfigError::Field { field, problem: format!("must be a whole number from 1 to {max}, got {other}") })
+        }
     }
 }
 
@@ -468,7 +485,6 @@ mod tests {
     fn reads_the_shipped_config() {
         let config = resolve(include_str!("../public/config.json"), &[]).unwrap();
         assert_eq!(config.backend, Backend::Functions { api_base: "http://127.0.0.1:7071/api".into() });
-        assert_eq!(config.hub, "telemetry");
     }
 
     #[test]
@@ -476,7 +492,6 @@ mod tests {
         let overrides = vec![("apiBase".to_string(), "http://127.0.0.1:9/api/".to_string())];
         let config = resolve(r#"{"apiBase":"http://x/api"}"#, &overrides).unwrap();
         assert_eq!(config.backend, Backend::Functions { api_base: "http://127.0.0.1:9/api".into() });
-        assert_eq!(config.hub, "telemetry", "hub defaults");
     }
 
     #[test]
@@ -512,9 +527,25 @@ mod tests {
         assert!(err.to_string().contains("`apiBase` must be a string"));
         let err = resolve(r#"{"apiBase":"ftp://x"}"#, &[]).unwrap_err();
         assert!(err.to_string().contains("`apiBase` must be an http(s) URL"));
-        let err = resolve(r#"{"apiBase":"/api","hub":"no spaces"}"#, &[]).unwrap_err();
-        assert!(err.to_string().contains("`hub`"));
+        // The hub is the functions' choice (or in the hubUrl's path): a `hub` field is ignored.
+        assert!(resolve(r#"{"apiBase":"/api","hub":"no spaces"}"#, &[]).is_ok());
         assert!(matches!(resolve("{apiBase:", &[]), Err(ConfigError::Syntax(_))));
+    }
+
+    #[test]
+    fn limits_default_for_a_large_deployment_and_are_checked() {
+        let limits = resolve(r#"{"apiBase":"/api"}"#, &[]).unwrap().limits;
+        assert_eq!(limits, Limits::default());
+        assert_eq!((limits.vehicles, limits.devices), (20_000, 5_000));
+        let config = resolve(r#"{"apiBase":"/api","maxVehicles":5,"maxDevices":2,"maxSeries":9,"maxSites":3}"#, &[]);
+        assert_eq!(config.unwrap().limits, Limits { vehicles: 5, devices: 2, series: 9, sites: 3 });
+        for bad in ["0", "-1", "2.5", "\"many\"", "true", "100000000"] {
+            let err = resolve(&format!(r#"{{"apiBase":"/api","maxVehicles":{bad}}}"#), &[]).unwrap_err();
+            assert!(err.to_string().contains("`maxVehicles` must be a whole number"), "{bad}: {err}");
+        }
+        // Not from the page URL: a link cannot make the page drop its fleet.
+        let overrides = vec![("maxVehicles".to_string(), "1".to_string())];
+        assert_eq!(resolve(r#"{"apiBase":"/api"}"#, &overrides).unwrap().limits.vehicles, 20_000);
     }
 
     #[test]
@@ -567,7 +598,7 @@ mod tests {
         let keys: Vec<&str> =
             FIELDS.iter().filter(|(_, query)| *query != Override::Never).map(|(key, _)| *key).collect();
         let expected =
-            ["apiBase", "hubUrl", "hub", "transport", "protocol", "serverTimeoutSeconds", "tileUrl", "tileAttribution"];
+            ["apiBase", "hubUrl", "transport", "protocol", "serverTimeoutSeconds", "tileUrl", "tileAttribution"];
         assert_eq!(keys, expected);
         let ignored = vec![("trailLength".to_string(), "5".to_string())];
         assert_eq!(resolve(r#"{"apiBase":"/api"}"#, &ignored).unwrap().trail_length, 30);

@@ -50,7 +50,7 @@ pub fn start(config: &Config, store: Store) -> HubConnection {
     };
     store.api.set_value(Some(api.clone()));
     // The catch-up after every connect; the handlers tell it about sites it has not joined.
-    let syncer = Syncer::new(api, store);
+    let syncer = Syncer::new(api, store, config.limits.sites);
     let sites_seen = syncer.clone();
     connection.on(targets::POSITIONS, move |arguments| {
         if let Some(batch) = batch::<Position>(store, targets::POSITIONS, arguments) {
@@ -119,7 +119,13 @@ const MAX_GROUPS_PER_CALL: usize = 1_000;
 /// One catch-up attempt: loads the snapshot, joins the groups of its sites and of `seen` (sites
 /// the live data named), and applies the snapshot even when the joins failed (what it brings is
 /// true either way). Returns the sites joined, or why the attempt failed.
-async fn resynchronise(api: &Api, connection_id: &str, store: Store, seen: Vec<String>) -> Result<Vec<String>, String> {
+async fn resynchronise(
+    api: &Api,
+    connection_id: &str,
+    store: Store,
+    seen: Vec<String>,
+    max_sites: usize,
+) -> Result<Vec<String>, String> {
     let alerts_before = store.alerts.with_untracked(AlertFeed::ids);
     let Some(snapshot) = api.snapshot().await.map_err(|e| format!("snapshot: {e}"))? else {
         // A hub without a snapshot: nothing to join by site either; it sends what it sends.
@@ -127,6 +133,9 @@ async fn resynchronise(api: &Api, connection_id: &str, store: Store, seen: Vec<S
     };
     let mut sites = snapshot.sites.clone();
     sites.extend(seen.into_iter().filter(|site| !snapshot.sites.contains(site)));
+    // Sites are joined up to their bound (a snapshot naming a million cannot make a million
+    // group joins); the rest are counted as refused where the fleet lists sites.
+    sites.truncate(max_sites);
     let groups: Vec<String> = sites.iter().map(|site| telemetry::groups::site(site)).collect();
     // Nothing to join is success (a deployment without sites yet); the functions take at most
     // a thousand groups a call.
@@ -219,24 +228,40 @@ pub struct Decoded<T> {
 }
 
 /// A batch decoded whole when it can be (the fast path), else item by item, so one bad item
-/// costs only itself. `Err` when the argument is not an array at all.
+/// costs only itself; then each item is checked ([`Batch::problem`]: numbers not finite,
+/// coordinates out of range) and refused alone. `Err` when the argument is not an array at all.
 pub fn decode_items<T: Batch>(argument: &Payload) -> Result<Decoded<T>, signalr::ProtocolError> {
-    let whole = match decode_batch(argument) {
-        Ok(items) => return Ok(Decoded { items, skipped: 0, first_error: None }),
-        Err(error) => error,
+    let mut decoded = match decode_batch(argument) {
+        Ok(items) => Decoded { items, skipped: 0, first_error: None },
+        Err(whole) => {
+            let values: Vec<serde_json::Value> = argument.decode().map_err(|_| whole)?;
+            let mut decoded = Decoded { items: Vec::with_capacity(values.len()), skipped: 0, first_error: None };
+            for value in values {
+                match serde_json::from_value::<T>(value) {
+                    Ok(item) => decoded.items.push(item),
+                    Err(error) => decoded.refuse(error.to_string()),
+                }
+            }
+            decoded
+        }
     };
-    let values: Vec<serde_json::Value> = argument.decode().map_err(|_| whole)?;
-    let mut decoded = Decoded { items: Vec::with_capacity(values.len()), skipped: 0, first_error: None };
-    for value in values {
-        match serde_json::from_value::<T>(value) {
-            Ok(item) => decoded.items.push(item),
-            Err(error) => {
-                decoded.skipped += 1;
-                decoded.first_error.get_or_insert_with(|| error.to_string());
+    if decoded.items.iter().any(|item| item.problem().is_some()) {
+        let items = std::mem::take(&mut decoded.items);
+        for item in items {
+            match item.problem() {
+                Some(problem) => decoded.refuse(problem),
+                None => decoded.items.push(item),
             }
         }
     }
     Ok(decoded)
+}
+
+impl<T> Decoded<T> {
+    fn refuse(&mut self, why: String) {
+        self.skipped += 1;
+        self.first_error.get_or_insert(why);
+    }
 }
 
 /// The status bar's view of the client's status.
@@ -289,6 +314,26 @@ mod tests {
             assert!(decoded.items.iter().all(|r| r.device == "press-01"));
             assert_eq!(decoded.skipped, 2, "{protocol:?}");
             assert!(decoded.first_error.unwrap().contains("pump"), "{protocol:?}: the first reason is the pump's");
+            // Well formed but unusable: refused alone, in both protocols (MessagePack carries
+            // NaN and infinities as floats; JSON writers make them null, a type error).
+            let reading: Reading = serde_json::from_value(good.clone()).unwrap();
+            let mut nan = reading.clone();
+            nan.values.insert("temperature".into(), f64::NAN);
+            let mut infinite = reading.clone();
+            infinite.values.insert("pressure".into(), f64::INFINITY);
+            let batch = protocol.payload(&vec![nan, reading.clone(), infinite]).unwrap();
+            let decoded = decode_items::<Reading>(&batch).unwrap();
+            assert_eq!(decoded.items, std::slice::from_ref(&reading), "{protocol:?}: the good reading applied");
+            assert_eq!(decoded.skipped, 2, "{protocol:?}");
+            // A position off the globe, beside a good one, on the hand-written fast path.
+            let position = |lat: f64| {
+                serde_json::json!({ "id": "veh-1", "ts": 1, "lat": lat, "lon": 8.5, "heading": 0.0, "speed": 1.0,
+                    "state": "moving", "site": "north", "seq": 1 })
+            };
+            let batch = readings(protocol, &serde_json::json!([position(47.0), position(95.0)]));
+            let decoded = decode_items::<Position>(&batch).unwrap();
+            assert_eq!((decoded.items.len(), decoded.skipped), (1, 1), "{protocol:?}");
+            assert!(decoded.first_error.unwrap().contains("latitude 95"), "{protocol:?}");
             // A whole good batch takes the fast path and skips nothing.
             let whole = decode_items::<Reading>(&readings(protocol, &serde_json::json!([good]))).unwrap();
             assert_eq!((whole.items.len(), whole.skipped), (1, 0));

@@ -14,10 +14,6 @@ use super::api::Api;
 use crate::model::sync::{retry_delay, SyncState};
 use crate::store::Store;
 
-/// Sites joined at most: a wire that names made-up sites cannot grow the set (or the group
-/// joins) without bound.
-pub const MAX_SITES: usize = 1_000;
-
 /// Runs the catch-up of the current connection; `Clone` shares it.
 #[derive(Clone)]
 pub struct Syncer {
@@ -34,10 +30,13 @@ struct Inner {
     sites: RefCell<HashSet<String>>,
     /// A catch-up is running (it joins every site known when it asks).
     running: Cell<bool>,
+    /// Sites joined at most (config `maxSites`): a wire that names made-up sites cannot grow
+    /// the set, or the group joins, without bound.
+    max_sites: usize,
 }
 
 impl Syncer {
-    pub fn new(api: Api, store: Store) -> Self {
+    pub fn new(api: Api, store: Store, max_sites: usize) -> Self {
         let inner = Inner {
             api,
             store,
@@ -45,6 +44,7 @@ impl Syncer {
             connection_id: RefCell::new(None),
             sites: RefCell::new(HashSet::new()),
             running: Cell::new(false),
+            max_sites,
         };
         Self { inner: Rc::new(inner) }
     }
@@ -64,7 +64,7 @@ impl Syncer {
         for site in sites {
             // Batches come per site: compare with the last one before hashing.
             if site != last && !self.inner.sites.borrow().contains(site) {
-                let room = self.inner.sites.borrow().len() < MAX_SITES;
+                let room = self.inner.sites.borrow().len() < self.inner.max_sites;
                 if room && telemetry::groups::is_valid(&telemetry::groups::site(site)) {
                     self.inner.sites.borrow_mut().insert(site.to_string());
                     new.push(site.to_string());
@@ -111,7 +111,7 @@ impl Syncer {
         while self.inner.generation.get() == generation {
             let Some(connection_id) = self.inner.connection_id.borrow().clone() else { break };
             let seen: Vec<String> = self.inner.sites.borrow().iter().cloned().collect();
-            let result = super::resynchronise(&self.inner.api, &connection_id, store, seen).await;
+            let result = super::resynchronise(&self.inner.api, &connection_id, store, seen, self.inner.max_sites).await;
             if self.inner.generation.get() != generation {
                 return;
             }

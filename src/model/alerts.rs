@@ -68,9 +68,29 @@ pub struct AlertEntry {
     pub acknowledged: Option<AlertAcknowledged>,
     /// When the rule returned to normal (Unix ms).
     pub cleared_at: Option<i64>,
+    /// The server no longer has it (a snapshot left it out): acknowledged elsewhere or ended,
+    /// nothing is left to do about it here.
+    pub over: bool,
 }
 
 impl AlertEntry {
+    /// Still waiting for someone: open, or back to normal and not acknowledged yet (ISA-18.2's
+    /// "returned to normal, unacknowledged"), and not over.
+    pub fn needs_acknowledgement(&self) -> bool {
+        self.acknowledged.is_none() && !self.over
+    }
+
+    /// Where it stands, in words (the alert list and the history say the same).
+    pub fn state_text(&self) -> String {
+        match (&self.acknowledged, self.cleared_at) {
+            (None, None) => "open".into(),
+            (Some(ack), None) => format!("acknowledged by {}", ack.by),
+            (None, Some(_)) if self.over => "cleared".into(),
+            (None, Some(_)) => "back to normal, unacknowledged".into(),
+            (Some(ack), Some(_)) => format!("cleared, acknowledged by {}", ack.by),
+        }
+    }
+
     /// Cleared wins over acknowledged: the condition is over either way.
     pub fn state(&self) -> AlertState {
         match (&self.acknowledged, self.cleared_at) {
@@ -133,7 +153,7 @@ impl AlertFeed {
                 continue;
             }
             self.ids.insert(alert.id.clone());
-            let mut entry = AlertEntry { alert, acknowledged: None, cleared_at: None };
+            let mut entry = AlertEntry { alert, acknowledged: None, cleared_at: None, over: false };
             while let Some(at) = self.early.iter().position(|e| e.id() == entry.alert.id) {
                 match self.early.remove(at) {
                     Some(Early::Acknowledged(ack)) => entry.acknowledged = Some(ack),
@@ -165,6 +185,7 @@ impl AlertFeed {
                 over.push(entry.alert.id.clone());
             }
             entry.cleared_at.get_or_insert(now);
+            entry.over = true;
         }
         // Oldest first, so the newest ends on top.
         open.sort_by_key(|item| item.alert.ts);
@@ -319,6 +340,20 @@ mod tests {
         assert_eq!(entry("still-active").state(), AlertState::Open);
         assert_eq!(entry("back-to-normal").cleared_at, Some(5), "returned to normal, still to acknowledge");
         assert_eq!(feed.unacknowledged(), 2, "counted open: the active one and the one that arrived meanwhile");
+        // In words, and who still has to act.
+        assert_eq!(entry("back-to-normal").state_text(), "back to normal, unacknowledged");
+        assert!(entry("back-to-normal").needs_acknowledgement());
+        assert_eq!(entry("over-while-away").state_text(), "cleared");
+        assert!(!entry("over-while-away").needs_acknowledgement(), "over: nothing left to acknowledge");
+        assert!(entry("still-active").needs_acknowledgement());
+        feed.acknowledge(vec![AlertAcknowledged { id: "back-to-normal".into(), by: "ann".into(), ts: 60 }]);
+        assert_eq!(entry_text(&feed, "back-to-normal"), "cleared, acknowledged by ann");
+        feed.acknowledge(vec![AlertAcknowledged { id: "still-active".into(), by: "bo".into(), ts: 60 }]);
+        assert_eq!(entry_text(&feed, "still-active"), "acknowledged by bo");
+    }
+
+    fn entry_text(feed: &AlertFeed, id: &str) -> String {
+        feed.iter().find(|e| e.alert.id == id).unwrap().state_text()
     }
 
     #[test]

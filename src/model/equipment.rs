@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use telemetry::{DeviceInfo, DeviceStatus, EquipmentKind, Reading};
 
+use super::limits::{Limits, Refused};
 use super::series::Series;
 
 /// Metrics kept per device (a machine has a handful; more is a malformed or hostile reading).
@@ -77,6 +78,10 @@ pub struct Device {
 }
 
 impl Device {
+    fn new(info: DeviceInfo) -> Self {
+        Self { info, reading: None, seen_at: None, series: BTreeMap::new(), version: 0 }
+    }
+
     pub fn health(&self, now_ms: i64, stale_after_ms: i64) -> Health {
         match (&self.reading, self.seen_at) {
             (Some(_), Some(seen)) if now_ms - seen > stale_after_ms => Health::Offline,
@@ -90,37 +95,76 @@ impl Device {
     }
 }
 
-/// All equipment by id.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// All equipment by id, within bounds on devices and metric histories.
+#[derive(Debug, Clone, PartialEq)]
 pub struct EquipmentState {
     devices: BTreeMap<String, Device>,
+    /// Devices kept at most.
+    max_devices: usize,
+    /// Metric histories kept at most, across all devices.
+    max_series: usize,
+    /// Metric histories held now.
+    series: usize,
+    /// Device ids, and `device/metric` names, ignored for those bounds.
+    refused: Refused,
+}
+
+impl Default for EquipmentState {
+    fn default() -> Self {
+        let limits = Limits::default();
+        Self {
+            devices: BTreeMap::new(),
+            max_devices: limits.devices,
+            max_series: limits.series,
+            series: 0,
+            refused: Refused::default(),
+        }
+    }
 }
 
 impl EquipmentState {
-    /// Adds registry entries (vehicles are not equipment and are skipped).
+    /// Keeps at most `devices` devices and `series` metric histories from now on (those held
+    /// stay).
+    pub fn set_limits(&mut self, devices: usize, series: usize) {
+        self.max_devices = devices;
+        self.max_series = series;
+    }
+
+    /// Device ids and metrics ignored because a bound was reached.
+    pub fn refused(&self) -> &Refused {
+        &self.refused
+    }
+
     /// Keeps only the devices `known` says the server still has (after a snapshot).
     pub fn retain_known(&mut self, known: impl Fn(&str) -> bool) {
         self.devices.retain(|id, _| known(id));
+        self.series = self.devices.values().map(|d| d.series.len()).sum();
     }
 
+    /// Adds registry entries (vehicles are not equipment and are skipped); a new device beyond
+    /// the bound is refused.
     pub fn register(&mut self, infos: &[DeviceInfo]) {
         for info in infos.iter().filter(|i| i.kind != EquipmentKind::Vehicle) {
-            self.devices.entry(info.id.clone()).and_modify(|d| d.info = info.clone()).or_insert_with(|| Device {
-                info: info.clone(),
-                reading: None,
-                seen_at: None,
-                series: BTreeMap::new(),
-                version: 0,
-            });
+            if let Some(device) = self.devices.get_mut(&info.id) {
+                device.info = info.clone();
+            } else if self.devices.len() < self.max_devices {
+                self.devices.insert(info.id.clone(), Device::new(info.clone()));
+            } else {
+                self.refused.refuse(&info.id);
+            }
         }
     }
 
     /// Applies readings that arrived at `now_ms`. A reading older than the last one held for
-    /// its device updates nothing.
+    /// its device updates nothing. A device or a metric beyond its bound is refused and counted.
     pub fn apply(&mut self, readings: Vec<Reading>, now_ms: i64) {
         for reading in readings {
-            let device = self.devices.entry(reading.device.clone()).or_insert_with(|| Device {
-                info: DeviceInfo {
+            if !self.devices.contains_key(&reading.device) {
+                if self.devices.len() >= self.max_devices {
+                    self.refused.refuse(&reading.device);
+                    continue;
+                }
+                let info = DeviceInfo {
                     id: reading.device.clone(),
                     name: reading.device.clone(),
                     kind: match reading.kind {
@@ -128,22 +172,23 @@ impl EquipmentState {
                         telemetry::DeviceKind::Drill => EquipmentKind::Drill,
                     },
                     site: reading.site.clone(),
-                },
-                reading: None,
-                seen_at: None,
-                series: BTreeMap::new(),
-                version: 0,
-            });
+                };
+                self.devices.insert(reading.device.clone(), Device::new(info));
+            }
+            let Some(device) = self.devices.get_mut(&reading.device) else { continue };
             if device.reading.as_ref().is_some_and(|r| r.ts >= reading.ts) {
                 continue;
             }
             for (metric, value) in &reading.values {
-                // Each history holds an hour, allocated whole: a reading naming thousands of
-                // metrics must not claim that much memory for each.
+                // Each history grows to an hour: a reading naming thousands of metrics, or
+                // thousands of devices naming a few, must not claim that much memory.
                 if let Some(series) = device.series.get_mut(metric) {
                     series.push(reading.ts, *value);
-                } else if device.series.len() < MAX_METRICS_PER_DEVICE {
+                } else if device.series.len() < MAX_METRICS_PER_DEVICE && self.series < self.max_series {
                     device.series.entry(metric.clone()).or_default().push(reading.ts, *value);
+                    self.series += 1;
+                } else {
+                    self.refused.refuse(&format!("{}/{metric}", reading.device));
                 }
             }
             device.seen_at = Some(now_ms);
@@ -258,6 +303,36 @@ mod tests {
         let series = &state.get("press-01").unwrap().series;
         assert_eq!(series.len(), MAX_METRICS_PER_DEVICE);
         assert_eq!(series["m00000"].len(), 1);
+        // Every metric left out is counted, up to the count's own bound.
+        assert!(state.refused().len() == 1_000 && state.refused().more());
+    }
+
+    #[test]
+    fn devices_and_histories_beyond_their_bounds_are_refused_and_counted() {
+        let mut state = EquipmentState::default();
+        state.set_limits(2, 3);
+        state.register(&[info("a", "Alpha"), info("b", "Bravo"), info("c", "Charlie")]);
+        assert_eq!(state.len(), 2);
+        assert!(state.get("c").is_none());
+        let mut two = reading("a", 1, DeviceStatus::Running, 1.0);
+        two.values.insert("pressure".into(), 2.0);
+        state.apply(
+            vec![two, reading("b", 1, DeviceStatus::Running, 1.0), reading("made-up", 1, DeviceStatus::Running, 1.0)],
+            2,
+        );
+        assert!(state.get("made-up").is_none());
+        assert_eq!(state.get("b").unwrap().series.len(), 1);
+        let mut more = reading("b", 2, DeviceStatus::Running, 1.0);
+        more.values.insert("rpm".into(), 3.0);
+        state.apply(vec![more], 3);
+        assert_eq!(state.get("b").unwrap().series.len(), 1, "three histories in all, no fourth");
+        assert_eq!(state.get("b").unwrap().reading.as_ref().unwrap().values.len(), 2, "the last values still show");
+        assert_eq!(state.refused().len(), 3, "c, made-up and b/rpm");
+        // A device gone from the server gives its histories back.
+        state.retain_known(|id| id == "b");
+        state.register(&[info("d", "Delta")]);
+        state.apply(vec![reading("d", 1, DeviceStatus::Running, 1.0)], 4);
+        assert_eq!(state.get("d").unwrap().series.len(), 1);
     }
 
     #[test]

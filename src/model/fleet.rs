@@ -5,6 +5,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 use telemetry::{Position, VehicleState};
 
+use super::limits::Refused;
+
 /// Positions kept per vehicle trail unless configured otherwise.
 pub const DEFAULT_TRAIL: usize = 30;
 
@@ -17,6 +19,12 @@ pub struct FleetState {
     updates: u64,
     /// Every site seen, kept as reports arrive (the filter lists them on every batch).
     sites: BTreeSet<String>,
+    /// Vehicles kept at most; a new one beyond is ignored.
+    max_vehicles: usize,
+    /// Sites listed at most.
+    max_sites: usize,
+    /// Vehicle and site ids ignored for those bounds.
+    refused: Refused,
 }
 
 impl Default for FleetState {
@@ -94,7 +102,22 @@ impl FleetState {
             trail_length: trail_length.max(1),
             updates: 0,
             sites: BTreeSet::new(),
+            max_vehicles: super::limits::Limits::default().vehicles,
+            max_sites: super::limits::Limits::default().sites,
+            refused: Refused::default(),
         }
+    }
+
+    /// Keeps at most `vehicles` vehicles and lists at most `sites` sites from now on (those
+    /// already held stay).
+    pub fn set_limits(&mut self, vehicles: usize, sites: usize) {
+        self.max_vehicles = vehicles;
+        self.max_sites = sites;
+    }
+
+    /// Vehicle and site ids ignored because a bound was reached.
+    pub fn refused(&self) -> &Refused {
+        &self.refused
     }
 
     /// The trail of a vehicle, oldest first.
@@ -139,16 +162,19 @@ impl FleetState {
     /// Applies a batch. A report older than the one already held for that vehicle is ignored,
     /// so a late or replayed batch never moves a vehicle back in time. Returns how many
     /// reports were applied. A vehicle already known is updated in place (no id copied, and its
-    /// site looked up only if it changed); a new one gets its record and trail.
+    /// site looked up only if it changed); a new one gets its record and trail, unless the fleet
+    /// is at its bound (then it is refused and counted). A site beyond the sites' bound is not
+    /// listed (its vehicles still are shown).
     pub fn apply(&mut self, batch: Vec<Position>) -> usize {
         let mut applied = 0;
         for position in batch {
             let point = TrailPoint { ts: position.ts, lat: position.lat, lon: position.lon, speed: position.speed };
+            let full = self.vehicles.len() >= self.max_vehicles;
             match self.vehicles.get_mut(&position.id) {
                 Some(current) if current.ts > position.ts => continue,
                 Some(current) => {
                     if current.site != position.site {
-                        note_site(&mut self.sites, &position.site);
+                        note_site(&mut self.sites, self.max_sites, &mut self.refused, &position.site);
                     }
                     match self.trails.get_mut(&position.id) {
                         Some(trail) => remember(trail, self.trail_length, point),
@@ -156,8 +182,12 @@ impl FleetState {
                     }
                     *current = position;
                 }
+                None if full => {
+                    self.refused.refuse(&position.id);
+                    continue;
+                }
                 None => {
-                    note_site(&mut self.sites, &position.site);
+                    note_site(&mut self.sites, self.max_sites, &mut self.refused, &position.site);
                     new_trail(&mut self.trails, self.trail_length, &position.id, point);
                     self.vehicles.insert(position.id.clone(), position);
                 }
@@ -198,10 +228,14 @@ impl FleetState {
     }
 }
 
-/// Adds `site` to the sites seen (copied only when new).
-fn note_site(sites: &mut BTreeSet<String>, site: &str) {
+/// Adds `site` to the sites seen (copied only when new), while there is room for it.
+fn note_site(sites: &mut BTreeSet<String>, max: usize, refused: &mut Refused, site: &str) {
     if !sites.contains(site) {
-        sites.insert(site.to_string());
+        if sites.len() < max {
+            sites.insert(site.to_string());
+        } else {
+            refused.refuse(site);
+        }
     }
 }
 
@@ -259,6 +293,27 @@ mod tests {
         assert_eq!(fleet.iter().map(|p| p.id.as_str()).collect::<Vec<_>>(), ["a", "c"]);
         assert_eq!(fleet.trail("b").count(), 0);
         assert_eq!(fleet.trail("a").count(), 1);
+    }
+
+    #[test]
+    fn vehicles_and_sites_beyond_their_bounds_are_refused_and_counted() {
+        let mut fleet = FleetState::default();
+        fleet.set_limits(2, 1);
+        let mut elsewhere = pos("c", 1, 1.0);
+        elsewhere.site = "south".into();
+        assert_eq!(fleet.apply(vec![pos("a", 1, 1.0), pos("b", 1, 1.0), elsewhere.clone()]), 2);
+        assert_eq!(fleet.len(), 2);
+        assert!(fleet.get("c").is_none());
+        // Known vehicles go on moving; the refused one is counted once however often it comes.
+        assert_eq!(fleet.apply(vec![pos("a", 2, 2.0), pos("c", 2, 2.0), pos("c", 3, 2.0)]), 1);
+        assert_eq!(fleet.refused().len(), 1);
+        // A known vehicle moving to a site past the bound is shown; the site is not listed.
+        let mut moved = pos("b", 5, 1.0);
+        moved.site = "south".into();
+        assert_eq!(fleet.apply(vec![moved]), 1);
+        assert_eq!(fleet.get("b").unwrap().site, "south");
+        assert_eq!(fleet.sites(), ["north"]);
+        assert_eq!(fleet.refused().len(), 2, "c and the site south");
     }
 
     #[test]

@@ -5,6 +5,7 @@ pub mod equipment;
 pub mod fleet;
 pub mod geo;
 pub mod histogram;
+pub mod limits;
 pub mod route;
 pub mod sequence;
 pub mod series;

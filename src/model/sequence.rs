@@ -6,16 +6,31 @@
 
 use std::collections::HashMap;
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SequenceCheck {
     /// The highest report number seen per vehicle on this connection.
     last: HashMap<String, u64>,
+    /// Vehicles checked at most (the fleet's bound): a wire naming made-up ids cannot grow the
+    /// map; reports of vehicles beyond it are not checked.
+    pub max_vehicles: usize,
     /// Numbered reports checked since the page opened.
     pub checked: u64,
     /// Reports missing between two that arrived (summed jumps).
     pub missed: u64,
     /// Reports that arrived again, or after a later one.
     pub repeated: u64,
+}
+
+impl Default for SequenceCheck {
+    fn default() -> Self {
+        Self {
+            last: HashMap::new(),
+            max_vehicles: crate::model::limits::Limits::default().vehicles,
+            checked: 0,
+            missed: 0,
+            repeated: 0,
+        }
+    }
 }
 
 impl SequenceCheck {
@@ -25,6 +40,7 @@ impl SequenceCheck {
             return;
         }
         self.checked += 1;
+        let full = self.last.len() >= self.max_vehicles;
         match self.last.get_mut(id) {
             Some(last) if seq == *last + 1 => *last = seq,
             Some(last) if seq > *last => {
@@ -32,6 +48,7 @@ impl SequenceCheck {
                 *last = seq;
             }
             Some(_) => self.repeated += 1,
+            None if full => self.checked -= 1,
             None => {
                 self.last.insert(id.to_string(), seq);
             }
@@ -57,6 +74,17 @@ mod tests {
         assert_eq!(check.checked, 7, "unnumbered reports are not checked");
         assert_eq!(check.missed, 2, "a: 7 and 8 were missing when 9 came");
         assert_eq!(check.repeated, 2, "b: 2 twice; a: 8 after 9");
+    }
+
+    #[test]
+    fn vehicles_beyond_the_bound_are_not_checked() {
+        let mut check = SequenceCheck { max_vehicles: 1, ..SequenceCheck::default() };
+        check.report("a", 1);
+        check.report("b", 1);
+        check.report("b", 5);
+        check.report("a", 2);
+        assert_eq!(check.last.len(), 1);
+        assert_eq!((check.checked, check.missed), (2, 0));
     }
 
     #[test]

@@ -7,6 +7,9 @@ use std::collections::VecDeque;
 /// Points kept per series: an hour at 2 Hz.
 pub const DEFAULT_CAPACITY: usize = 7_200;
 
+/// Points added to a series' room at a time (8 KB).
+const GROWTH: usize = 512;
+
 /// One point: device timestamp (Unix ms) and value.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Point {
@@ -49,12 +52,12 @@ pub struct Column {
 }
 
 impl Series {
-    /// The whole bound is allocated now, so a series costs the same on its first point as after
-    /// an hour: memory depends on how many series there are, never on how long the page has been
-    /// open (a buffer grown on demand doubles, and the step shows as growth hours later).
+    /// Room for `capacity` points, taken as they come in steps of [`GROWTH`] points (never
+    /// more than the bound): a metric heard of once costs 8 KB, not the 113 KB of a full hour,
+    /// so made-up ids cannot claim memory they never fill, and growth stops at the bound.
     pub fn with_capacity(capacity: usize) -> Self {
         let capacity = capacity.max(1);
-        Self { points: VecDeque::with_capacity(capacity), capacity }
+        Self { points: VecDeque::new(), capacity }
     }
 
     /// Appends a point. Points older than the newest are dropped (a late or replayed reading
@@ -65,6 +68,8 @@ impl Series {
         }
         if self.points.len() == self.capacity {
             self.points.pop_front();
+        } else if self.points.len() == self.points.capacity() {
+            self.points.reserve_exact(GROWTH.min(self.capacity - self.points.len()));
         }
         self.points.push_back(Point { ts, value });
         true
@@ -141,14 +146,19 @@ mod tests {
     }
 
     #[test]
-    fn memory_is_allocated_once_for_the_whole_bound() {
+    fn memory_grows_in_steps_up_to_the_bound_and_no_further() {
         let mut s = Series::default();
-        let allocated = s.points.capacity();
-        assert!(allocated >= DEFAULT_CAPACITY);
-        for ts in 0..(2 * DEFAULT_CAPACITY as i64) {
+        s.push(0, 1.0);
+        assert!(s.points.capacity() < DEFAULT_CAPACITY / 4, "one point does not claim an hour");
+        for ts in 1..(DEFAULT_CAPACITY as i64) {
             s.push(ts, 1.0);
         }
-        assert_eq!(s.points.capacity(), allocated, "filling the series must not reallocate");
+        let full = s.points.capacity();
+        assert!((DEFAULT_CAPACITY..DEFAULT_CAPACITY + GROWTH).contains(&full), "{full}");
+        for ts in 0..(2 * DEFAULT_CAPACITY as i64) {
+            s.push(DEFAULT_CAPACITY as i64 + ts, 1.0);
+        }
+        assert_eq!(s.points.capacity(), full, "a full series no longer grows");
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! The alert history: newest first, open counts by severity, filters by severity, site, state
-//! and device, acknowledge per alert or every open one shown, who acknowledges, and the optional
+//! and device, acknowledge per alert or every unacknowledged one shown, who acknowledges, and the optional
 //! tone for critical alerts. Each alert links to its device (charts, or its vehicle on the map).
 //! At most [`ROWS`] rows are in the page; the filters reach the rest.
 
@@ -42,13 +42,10 @@ pub fn AlertHistory() -> impl IntoView {
     let matching = move || store.alerts.with(|feed| filter.with(|f| feed.filtered(f).count()));
     let rows =
         move || store.alerts.with(|feed| filter.with(|f| feed.filtered(f).take(ROWS).cloned().collect::<Vec<_>>()));
-    let open_shown = move || {
+    let unacknowledged_shown = move || {
         store.alerts.with(|feed| {
             filter.with(|f| {
-                feed.filtered(f)
-                    .filter(|e| e.state() == AlertState::Open)
-                    .map(|e| e.alert.id.clone())
-                    .collect::<Vec<_>>()
+                feed.filtered(f).filter(|e| e.needs_acknowledgement()).map(|e| e.alert.id.clone()).collect::<Vec<_>>()
             })
         })
     };
@@ -132,9 +129,9 @@ pub fn AlertHistory() -> impl IntoView {
                         } />
                     " sound for critical alerts"
                 </label>
-                <button data-testid="ack-shown" disabled=move || open_shown().is_empty()
-                    on:click=move |_| acknowledge(store, open_shown())>
-                    {move || format!("Acknowledge {} open shown", open_shown().len())}
+                <button data-testid="ack-shown" disabled=move || unacknowledged_shown().is_empty()
+                    on:click=move |_| acknowledge(store, unacknowledged_shown())>
+                    {move || format!("Acknowledge {} unacknowledged shown", unacknowledged_shown().len())}
                 </button>
                 <Show when=move || store.ack_error.with(Option::is_some)>
                     <span class="error" data-testid="history-ack-error">{move || store.ack_error.get()}</span>
@@ -151,7 +148,7 @@ pub fn AlertHistory() -> impl IntoView {
                     {heading_row(&["Time", "Severity", "Device", "Site", "Value", "Message", "State"], &[], Some("Action"))}
                 </thead>
                 <tbody>
-                    <For each=rows key=|e| (e.alert.id.clone(), e.state()) children=move |e| history_row(store, e) />
+                    <For each=rows key=|e| (e.alert.id.clone(), e.state_text(), e.over) children=move |e| history_row(store, e) />
                 </tbody>
             </table>
         </section>
@@ -162,11 +159,8 @@ fn history_row(store: Store, entry: AlertEntry) -> impl IntoView {
     let (icon, severity) = severity_label(entry.alert.severity);
     let date = js_sys::Date::new(&(entry.alert.ts as f64).into());
     let time = format!("{:02}:{:02}:{:02}", date.get_hours(), date.get_minutes(), date.get_seconds());
-    let state = entry.state();
-    let state_text = match (&entry.acknowledged, state) {
-        (Some(ack), AlertState::Acknowledged) => format!("acknowledged by {}", ack.by),
-        _ => state.as_str().to_string(),
-    };
+    let state_text = entry.state_text();
+    let needs_acknowledgement = entry.needs_acknowledgement();
     let id = entry.alert.id.clone();
     view! {
         <tr class=format!("severity-{severity}") data-testid="history-row" data-alert-id=entry.alert.id.clone()>
@@ -178,7 +172,8 @@ fn history_row(store: Store, entry: AlertEntry) -> impl IntoView {
             <td data-testid="history-message">{entry.alert.message.clone()}</td>
             <td data-testid="history-state">{state_text}</td>
             <td>
-                {(state == AlertState::Open).then(|| view! {
+                // Open, or back to normal and still unacknowledged (ISA-18.2): both wait for someone.
+                {needs_acknowledgement.then(|| view! {
                     <button data-testid="history-ack" on:click=move |_| acknowledge(store, vec![id.clone()])>"Acknowledge"</button>
                 })}
             </td>

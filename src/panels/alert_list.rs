@@ -52,11 +52,7 @@ pub fn AlertList() -> impl IntoView {
 
 fn alert_row(store: Store, entry: &AlertEntry) -> impl IntoView + use<> {
     let (icon, severity) = severity_label(entry.alert.severity);
-    let state = match (&entry.acknowledged, entry.cleared_at) {
-        (_, Some(_)) => "cleared".to_string(),
-        (Some(ack), None) => format!("acknowledged by {}", ack.by),
-        (None, None) => "open".to_string(),
-    };
+    let state = entry.state_text();
     view! {
         <li class=format!("alert severity-{severity}") data-testid="alert-row" data-alert-id=entry.alert.id.clone()>
             <span class="severity" aria-hidden="true">{icon}</span>

@@ -2,9 +2,10 @@
 //! has a word next to it; colour only repeats what the word says.
 
 use leptos::prelude::*;
-use telemetry::{Severity, VehicleState};
+use telemetry::Severity;
 
 use crate::model::equipment::Health;
+use crate::model::fleet::Shown;
 use crate::store::use_store;
 
 /// One tile: a number and what it counts.
@@ -31,10 +32,16 @@ pub fn Overview() -> impl IntoView {
     let store = use_store();
     // Counting 10,000 vehicles per state every frame is wasted work: twice a second is enough.
     let fleet = super::frame::paced(move || store.fleet.track(), std::time::Duration::from_millis(500));
-    let vehicles = move |state: VehicleState| {
+    // As the map draws them: a vehicle silent for `staleAfterSeconds` counts as stale, not by
+    // the last state it reported.
+    let vehicles = move |shown: Shown| {
         Signal::derive(move || {
             fleet.track();
-            store.fleet.with_untracked(|f| f.iter().filter(|p| p.state == state).count()).to_string()
+            let (now, stale_after) = (store.clock.get(), store.stale_after_ms.get());
+            store
+                .fleet
+                .with_untracked(|f| f.iter().filter(|p| Shown::of(p, now, stale_after) == shown).count())
+                .to_string()
         })
     };
     let equipment = move |health: Health| {
@@ -58,9 +65,10 @@ pub fn Overview() -> impl IntoView {
     view! {
         <section class="overview" aria-label="Overview">
             <div class="tiles">
-                <Tile label="vehicles moving" tone="ok" value=vehicles(VehicleState::Moving) />
-                <Tile label="vehicles idle" tone="warn" value=vehicles(VehicleState::Idle) />
-                <Tile label="vehicles stopped" tone="muted" value=vehicles(VehicleState::Stopped) />
+                <Tile label="vehicles moving" tone="ok" value=vehicles(Shown::Moving) />
+                <Tile label="vehicles idle" tone="warn" value=vehicles(Shown::Idle) />
+                <Tile label="vehicles stopped" tone="muted" value=vehicles(Shown::Stopped) />
+                <Tile label="vehicles stale" tone="muted" value=vehicles(Shown::Stale) />
                 <Tile label="equipment running" tone="ok" value=equipment(Health::Running) />
                 <Tile label="equipment stopped" tone="muted" value=equipment(Health::Stopped) />
                 <Tile label="equipment fault" tone="bad" value=equipment(Health::Fault) />

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use leptos::prelude::*;
 
+use crate::model::limits::over_limit_text;
 use crate::model::status::Phase;
 use crate::model::sync::SyncState;
 use crate::store::use_store;
@@ -33,6 +34,9 @@ pub fn StatusBar() -> impl IntoView {
         let seconds = store.sync.with(|s| s.retry_in_seconds(clock.get())).filter(|_| syncing())?;
         Some(format!("sync retry in {seconds} s"))
     };
+    // Recounted when the fleet or the equipment change, redrawn only when the words do.
+    let over_limit =
+        Memo::new(move |_| store.fleet.with(|f| store.equipment.with(|e| over_limit_text([f.refused(), e.refused()]))));
     let error = move || store.status.with(|s| s.error.clone()).or_else(|| store.sync_error.get());
     view! {
         <div class="status-bar" role="status" aria-live="polite">
@@ -69,6 +73,14 @@ pub fn StatusBar() -> impl IntoView {
                 (skipped > 0).then(|| view! {
                     <span class="field warn" title="messages from the server, or items of their batches, that were malformed or of an unknown type (the rest of a batch is applied)">
                         "skipped " <strong data-testid="skipped-count">{skipped}</strong>
+                    </span>
+                })
+            }}
+            {move || {
+                let text = over_limit.get()?;
+                Some(view! {
+                    <span class="field warn" data-testid="over-limit" title="new vehicles, devices, metrics or sites beyond the limits in config.json (maxVehicles, maxDevices, maxSeries, maxSites) are not shown">
+                        {text}
                     </span>
                 })
             }}

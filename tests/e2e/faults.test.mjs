@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { restToken, startSimulator, waitFor } from '../support/simulator.mjs';
 import { assertNoCrash, text } from '../support/browser.mjs';
 import { failingProxy } from '../support/failing-proxy.mjs';
-import { setupDashboard } from '../support/setup.mjs';
+import { setupDashboard, shippedConfig } from '../support/setup.mjs';
 
 const dash = setupDashboard();
 const state = (page) => text(page, 'connection-state');
@@ -192,6 +192,47 @@ test('a batch with one bad item applies the good ones beside it and counts the b
   await publish('positions', [at('solo-1', 47.37), { ...at('bad', 47.38), lat: 'north' }, at('solo-2', 47.39)]);
   await waitFor(async () => Number(await text(page, 'map-vehicle-count')) === 4, { what: 'both good vehicles added' });
   await waitFor(async () => (await text(page, 'skipped-count')) === '2', { what: 'the malformed position skipped' });
+  // Well formed, but off the globe: refused alone, the good one beside it applied.
+  await publish('positions', [{ ...at('far', 95), ts: now + 1 }, { ...at('solo-3', 47.4), ts: now + 1 }]);
+  await waitFor(async () => Number(await text(page, 'map-vehicle-count')) === 5, { what: 'the good vehicle beside it added' });
+  await waitFor(async () => (await text(page, 'skipped-count')) === '3', { what: 'the latitude of 95 skipped' });
+  assertNoCrash(page);
+  await page.context().close();
+});
+
+test('limits: vehicles and devices beyond config.json\'s bounds are ignored and counted, made-up ids claim nothing', async (t) => {
+  const sim = await startSimulator({ args: ['--vehicles', '12', '--machines', '3', '--rigs', '0'], stopAfter: t });
+  const site = await dash.serve({ config: { ...shippedConfig(), maxVehicles: 5, maxDevices: 2 }, closeAfter: t });
+  const page = await dash.open('', { site, apiBase: sim.apiBase });
+  await waitFor(async () => (await state(page)) === 'connected', { what: 'connected' });
+  await waitFor(async () => (await text(page, 'over-limit').catch(() => '')) === '8 ids over the limit ignored', {
+    what: 'seven vehicles and one machine counted as over the limit',
+  });
+  await waitFor(async () => (await text(page, 'vehicle-count')) === '5', { what: 'five vehicles listed' });
+  // The kept ones stay live while the others keep reporting.
+  const messagesBefore = await messages(page);
+  await waitFor(async () => (await messages(page)) > messagesBefore + 3, { what: 'live data' });
+  assert.equal(await text(page, 'vehicle-count'), '5');
+  await page.getByTestId('nav-equipment').click();
+  await waitFor(async () => (await page.getByTestId('equipment-card').count()) === 2, { what: 'two machines' });
+
+  // 5,000 made-up devices in one REST batch: none is taken, the count says at least a thousand.
+  const url = `http://127.0.0.1:${sim.servicePort}/api/v1/hubs/telemetry`;
+  const heapBefore = await page.evaluate(() => window.dashboardMetrics().wasmHeapInUseBytes);
+  const batch = Array.from({ length: 5000 }, (_, i) => ({
+    device: `made-up-${i}`, kind: 'process', ts: Date.now(), site: 'harbour', status: 'running', values: { temperature: i },
+  }));
+  const answer = await fetch(url, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${restToken(sim.accessKey, url)}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ target: 'readings', arguments: [batch] }),
+  });
+  assert.equal(answer.status, 202);
+  // Counted once each up to a thousand per kind (the count is bounded too): 7 vehicles + 1,000+.
+  await waitFor(async () => (await text(page, 'over-limit')) === '1007+ ids over the limit ignored', { what: 'counted' });
+  assert.equal(await page.getByTestId('equipment-card').count(), 2, 'no made-up device shown');
+  const heapAfter = await page.evaluate(() => window.dashboardMetrics().wasmHeapInUseBytes);
+  console.log(`# limits: wasm heap in use ${(heapBefore / 1e6).toFixed(1)} MB before the 5,000 made-up devices, ${(heapAfter / 1e6).toFixed(1)} MB after`);
   assertNoCrash(page);
   await page.context().close();
 });

@@ -57,6 +57,13 @@ test('the map shows every vehicle the simulator sends, on a plain background', a
     return seen.size;
   });
   assert.ok(colours >= 2, `markers drawn on the map canvas (${colours} colours)`);
+  // The footer tells what matches the filters from what is in view: zoomed in, fewer are.
+  const inView = async () => Number(await page.getByTestId('map-in-view').textContent());
+  await waitFor(async () => (await inView()) > 250, { what: 'the fitted map showing (nearly) all in view' });
+  assert.match(await page.locator('.map-notes').textContent(), /^300 vehicles match the filters, \d+ in view · /);
+  for (let i = 0; i < 4; i += 1) await page.locator('.leaflet-control-zoom-in').click();
+  await waitFor(async () => (await inView()) < 150, { what: 'fewer in view once zoomed in' });
+  assert.equal(await page.getByTestId('map-vehicle-count').textContent(), '300', 'all still match');
   // Nothing (no tile, no script) was fetched from outside this machine.
   const external = await page.evaluate(() =>
     performance.getEntriesByType('resource').map((e) => e.name).filter((url) => !url.startsWith('http://127.0.0.1')),

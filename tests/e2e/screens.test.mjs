@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { waitFor } from '../support/simulator.mjs';
+import { restToken, startSimulator, waitFor } from '../support/simulator.mjs';
 import { text } from '../support/browser.mjs';
 import { outputDir, setupDashboard } from '../support/setup.mjs';
 
@@ -15,7 +15,7 @@ test('overview tiles count the fleet and the traffic', async () => {
   await waitFor(
     async () => {
       const counts = await Promise.all(
-        ['kpi-vehicles-moving', 'kpi-vehicles-idle', 'kpi-vehicles-stopped'].map(async (id) =>
+        ['kpi-vehicles-moving', 'kpi-vehicles-idle', 'kpi-vehicles-stopped', 'kpi-vehicles-stale'].map(async (id) =>
           Number((await page.getByTestId(id).locator('.value').textContent()) ?? 0),
         ),
       );
@@ -23,6 +23,19 @@ test('overview tiles count the fleet and the traffic', async () => {
     },
     { what: 'vehicle tiles adding up to the fleet' },
   );
+  // A vehicle silent for longer than staleAfterSeconds counts as stale, whatever it last said.
+  const tile = async (id) => Number(await page.getByTestId(id).locator('.value').textContent());
+  const [moving, stale] = [await tile('kpi-vehicles-moving'), await tile('kpi-vehicles-stale')];
+  const url = `http://127.0.0.1:${dash.sim.servicePort}/api/v1/hubs/telemetry`;
+  const silent = { id: 'ghost-1', ts: Date.now() - 60000, lat: 47.4, lon: 8.5, heading: 0, speed: 40, state: 'moving', site: 'harbour', seq: 1 };
+  const published = await fetch(url, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${restToken(dash.sim.accessKey, url)}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ target: 'positions', arguments: [[silent]] }),
+  });
+  assert.equal(published.status, 202);
+  await waitFor(async () => (await tile('kpi-vehicles-stale')) === stale + 1, { what: 'the silent vehicle counted stale' });
+  assert.ok((await tile('kpi-vehicles-moving')) <= moving + 1 && (await tile('kpi-vehicles-moving')) >= 0);
   await waitFor(async () => Number(await text(page, 'message-rate')) > 0, { what: 'messages per second' });
   await waitFor(async () => /\d+ ms/.test(await text(page, 'latency-p50')), { what: 'a latency figure' });
   await page.screenshot({ path: path.join(outputDir, 'overview.png') });
@@ -42,6 +55,42 @@ test('the equipment grid shows status words, searches and sorts', async () => {
   await page.getByTestId('equipment-sort').selectOption('lastSeen');
   await waitFor(async () => (await page.getByTestId('equipment-card').count()) === 5, { what: 'all cards again' });
   await page.screenshot({ path: path.join(outputDir, 'equipment.png') });
+  await page.context().close();
+});
+
+test('sorted by last seen, the device heard from most recently comes first', async (t) => {
+  // Readings only from the snapshot (one every 1,000 s), then the ones this test sends.
+  const sim = await startSimulator({ args: ['--vehicles', '1', '--machines', '3', '--rigs', '1', '--reading-rate', '0.001'], stopAfter: t });
+  const devices = (await (await fetch(`${sim.apiBase}/snapshot`)).json()).devices.filter((d) => d.kind !== 'vehicle');
+  const page = await dash.open('#/equipment', { apiBase: sim.apiBase });
+  await waitFor(async () => (await page.getByTestId('equipment-card').count()) === 4, { what: 'four cards' });
+  const order = () => page.getByTestId('equipment-card').evaluateAll((cards) => cards.map((c) => c.dataset.deviceId));
+  const byName = await order();
+  const url = `http://127.0.0.1:${sim.servicePort}/api/v1/hubs/telemetry`;
+  const hear = async (id, temperature) => {
+    const device = devices.find((d) => d.id === id);
+    const reading = { device: id, kind: device.kind, ts: Date.now(), site: device.site, status: 'running', values: { temperature } };
+    const answer = await fetch(url, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${restToken(sim.accessKey, url)}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ target: 'readings', arguments: [[reading]] }),
+    });
+    assert.equal(answer.status, 202);
+  };
+  // The third by name, then the last: last seen puts the last first, the third second, and
+  // the others (heard from once, together, in the snapshot) by name after them.
+  const [third, last] = [byName[2], byName[3]];
+  const heard = (id, value) => async () => (await page.locator(`[data-device-id="${id}"]`).textContent()).includes(value);
+  await hear(third, 1111.1);
+  await waitFor(heard(third, '1111.1'), { what: 'the third heard' });
+  await new Promise((r) => setTimeout(r, 50));
+  await hear(last, 2222.2);
+  await waitFor(heard(last, '2222.2'), { what: 'the last heard' });
+  await page.getByTestId('equipment-sort').selectOption('lastSeen');
+  await waitFor(async () => (await order())[0] === last, { what: 'the last heard first' });
+  assert.deepEqual(await order(), [last, third, byName[0], byName[1]]);
+  await page.getByTestId('equipment-sort').selectOption('name');
+  await waitFor(async () => JSON.stringify(await order()) === JSON.stringify(byName), { what: 'by name again' });
   await page.context().close();
 });
 

@@ -20,16 +20,48 @@ pub trait Batch: DeserializeOwned {
     fn from_json(text: &[u8]) -> Result<Vec<Self>, serde_json::Error> {
         serde_json::from_slice(text)
     }
+
+    /// What makes a well-formed item unusable, if anything: a number that is not finite (NaN
+    /// and infinities pass MessagePack, and a JSON reader may round a huge literal to one) or a
+    /// value outside its range. The receiver refuses such an item alone.
+    fn problem(&self) -> Option<String> {
+        None
+    }
 }
 
 impl Batch for Position {
     fn from_json(text: &[u8]) -> Result<Vec<Self>, serde_json::Error> {
         positions(text).or_else(|_| serde_json::from_slice(text))
     }
+
+    fn problem(&self) -> Option<String> {
+        let id = &self.id;
+        if !(self.lat.is_finite() && (-90.0..=90.0).contains(&self.lat)) {
+            return Some(format!("{id}: latitude {} is not within -90..90", self.lat));
+        }
+        if !(self.lon.is_finite() && (-180.0..=180.0).contains(&self.lon)) {
+            return Some(format!("{id}: longitude {} is not within -180..180", self.lon));
+        }
+        if !self.heading.is_finite() || !self.speed.is_finite() {
+            return Some(format!("{id}: heading {} and speed {} must be finite", self.heading, self.speed));
+        }
+        None
+    }
 }
 
-impl Batch for Reading {}
-impl Batch for Alert {}
+impl Batch for Reading {
+    fn problem(&self) -> Option<String> {
+        let (metric, value) = self.values.iter().find(|(_, v)| !v.is_finite())?;
+        Some(format!("{}: {metric} is {value}, not a finite number", self.device))
+    }
+}
+
+impl Batch for Alert {
+    fn problem(&self) -> Option<String> {
+        (!self.value.is_finite() || !self.threshold.is_finite())
+            .then(|| format!("{}: value {} and threshold {} must be finite", self.id, self.value, self.threshold))
+    }
+}
 impl Batch for AlertAcknowledged {}
 impl Batch for AlertCleared {}
 

@@ -71,13 +71,22 @@ pub fn label_text(p: &Position, shown: Shown) -> String {
     format!("{} · {} · {:.0} km/h", p.id, shown.as_str(), p.speed)
 }
 
+/// How many vehicles a frame counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Counted {
+    /// Pass the filters, on screen or not.
+    pub matching: usize,
+    /// Of those, inside the map's view.
+    pub in_view: usize,
+}
+
 /// Draws the scene for `view` on a canvas whose backing store is `scale` device pixels per
-/// CSS pixel. Returns how many vehicles pass the filter (on screen or not).
-pub fn draw(ctx: &CanvasRenderingContext2d, view: &Viewport, scale: f64, scene: &Scene, layer: &mut Layer) -> usize {
+/// CSS pixel. Returns how many vehicles pass the filter, and how many of them are in view.
+pub fn draw(ctx: &CanvasRenderingContext2d, view: &Viewport, scale: f64, scene: &Scene, layer: &mut Layer) -> Counted {
     if layer.sheet.as_ref().is_none_or(|sheet| sheet.scale != scale) {
         layer.sheet = Some(SpriteSheet::arrows(&FILLS, OUTLINE, SIZE, scale));
     }
-    let Some(sheet) = layer.sheet.as_ref() else { return 0 };
+    let Some(sheet) = layer.sheet.as_ref() else { return Counted::default() };
     let (width, height) = device_size((view.width, view.height), scale);
     let (width, height) = (width as usize, height as usize);
     layer.frame.reset(width, height);
@@ -86,11 +95,13 @@ pub fn draw(ctx: &CanvasRenderingContext2d, view: &Viewport, scale: f64, scene: 
         let (x, y) = to_screen(lat, lon);
         (x * scale, y * scale)
     };
-    let mut matching = 0;
+    let mut counted = Counted::default();
     let mut on_screen: Vec<(&Position, (f64, f64), Shown)> = Vec::new();
     for p in scene.fleet.filtered(scene.filter) {
-        matching += 1;
+        counted.matching += 1;
         let at = to_screen(p.lat, p.lon);
+        counted.in_view += usize::from(view.contains(at, 0.0));
+        // An arrow just outside still shows its edge.
         if view.contains(at, 2.0 * SIZE) {
             on_screen.push((p, at, Shown::of(p, scene.now, scene.stale_after_ms)));
         }
@@ -144,5 +155,5 @@ pub fn draw(ctx: &CanvasRenderingContext2d, view: &Viewport, scale: f64, scene: 
         }
         label(ctx, *at, &label_text(p, *shown));
     }
-    matching
+    counted
 }

@@ -4,14 +4,17 @@
 
 use leptos::prelude::*;
 
+use super::fleet_canvas::Counted;
 use crate::model::geo::format_lat_lon;
 use crate::store::use_store;
 
 /// What the map reports about itself; the map writes it, [`MapNotes`] shows it.
 #[derive(Clone, Copy)]
 pub struct Readout {
-    /// Vehicles the filter passes (on screen or not).
+    /// Vehicles the filters pass (on screen or not).
     pub on_map: RwSignal<usize>,
+    /// Of those, inside the map's view.
+    pub in_view: RwSignal<usize>,
     pub centre: RwSignal<Option<(f64, f64)>>,
     pub zoom: RwSignal<Option<f64>>,
     /// The pointer's position, while it is over the map.
@@ -26,6 +29,7 @@ impl Readout {
     pub(super) fn new() -> Self {
         Self {
             on_map: RwSignal::new(0),
+            in_view: RwSignal::new(0),
             centre: RwSignal::new(None),
             zoom: RwSignal::new(None),
             cursor: RwSignal::new(None),
@@ -35,12 +39,15 @@ impl Readout {
     }
 
     /// Sets what a frame drew, touching only what changed (each change re-renders its text).
-    pub(super) fn drawn(self, count: usize, centre: (f64, f64), zoom: f64) {
+    pub(super) fn drawn(self, count: Counted, centre: (f64, f64), zoom: f64) {
         if self.zoom.get_untracked() != Some(zoom) {
             self.zoom.set(Some(zoom));
         }
-        if self.on_map.get_untracked() != count {
-            self.on_map.set(count);
+        if self.on_map.get_untracked() != count.matching {
+            self.on_map.set(count.matching);
+        }
+        if self.in_view.get_untracked() != count.in_view {
+            self.in_view.set(count.in_view);
         }
         if self.centre.get_untracked() != Some(centre) {
             self.centre.set(Some(centre));
@@ -61,11 +68,13 @@ pub fn MapNotes(
     readout: Readout,
 ) -> impl IntoView {
     let store = use_store();
-    let Readout { on_map, centre, zoom, cursor, tiles_ok, problem } = readout;
+    let Readout { on_map, in_view, centre, zoom, cursor, tiles_ok, problem } = readout;
     view! {
         <p class="map-notes">
             <span data-testid="map-vehicle-count">{move || on_map.get()}</span>
-            " vehicles on the map · centre "
+            {move || if on_map.get() == 1 { " vehicle matches the filters, " } else { " vehicles match the filters, " }}
+            <span data-testid="map-in-view">{move || in_view.get()}</span>
+            " in view · centre "
             <span class="mono" data-testid="map-centre">{move || centre.get().map(|(lat, lon)| format_lat_lon(lat, lon))}</span>
             " · zoom "
             <span data-testid="map-zoom">{move || zoom.get().map(|z| format!("{z}"))}</span>

@@ -106,3 +106,43 @@ fn reads_the_layout_senders_write_in_place() {
     assert_eq!(as_written(&mut Reader::new(&spaced)), None);
     assert_eq!(super::position(&mut Reader::new(&spaced)), Ok(p));
 }
+
+#[test]
+fn numbers_out_of_range_or_not_finite_are_problems_of_their_item() {
+    let good = Position {
+        id: "veh-1".into(),
+        ts: 1,
+        lat: 47.4,
+        lon: 8.5,
+        heading: 90.0,
+        speed: 30.0,
+        state: VehicleState::Moving,
+        site: "north".into(),
+        seq: 1,
+    };
+    assert_eq!(good.problem(), None);
+    let edits: [fn(&mut Position); 6] = [
+        |p| p.lat = 90.5,
+        |p| p.lat = f64::NAN,
+        |p| p.lon = -180.01,
+        |p| p.lon = f64::INFINITY,
+        |p| p.heading = f64::NAN,
+        |p| p.speed = f64::NEG_INFINITY,
+    ];
+    for edit in edits {
+        let mut bad = good.clone();
+        edit(&mut bad);
+        assert!(bad.problem().unwrap().starts_with("veh-1: "), "{bad:?}");
+    }
+    let mut reading = Reading {
+        device: "press-01".into(),
+        kind: crate::DeviceKind::Process,
+        ts: 1,
+        site: "north".into(),
+        status: crate::DeviceStatus::Running,
+        values: [("temperature".to_string(), 70.0)].into(),
+    };
+    assert_eq!(reading.problem(), None);
+    reading.values.insert("pressure".into(), f64::NAN);
+    assert_eq!(reading.problem().unwrap(), "press-01: pressure is NaN, not a finite number");
+}
