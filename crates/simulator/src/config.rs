@@ -142,6 +142,7 @@ pub fn rest_token(connection_string: &str, url: &str, lifetime: u64) -> Result<S
         iat: Some(jwt::unix_now()),
         user_id: None,
         nameid: Some("rest-client".into()),
+        name_identifier: None,
         sub: None,
     };
     Ok(jwt::sign(&claims, &connection.access_key))

@@ -26,7 +26,15 @@ fn cases() -> u32 {
 }
 
 fn valid_token() -> String {
-    let claims = Claims { aud: AUDIENCE.into(), exp: 4_000_000_000, iat: None, user_id: None, nameid: None, sub: None };
+    let claims = Claims {
+        aud: AUDIENCE.into(),
+        exp: 4_000_000_000,
+        iat: None,
+        user_id: None,
+        nameid: None,
+        name_identifier: None,
+        sub: None,
+    };
     jwt::sign(&claims, KEY)
 }
 
@@ -48,7 +56,15 @@ async fn status(app: axum::Router, method: &str, uri: &str, body: Vec<u8>, beare
 }
 
 fn rest_token(hub_url: &str) -> String {
-    let claims = Claims { aud: hub_url.into(), exp: 4_000_000_000, iat: None, user_id: None, nameid: None, sub: None };
+    let claims = Claims {
+        aud: hub_url.into(),
+        exp: 4_000_000_000,
+        iat: None,
+        user_id: None,
+        nameid: None,
+        name_identifier: None,
+        sub: None,
+    };
     jwt::sign(&claims, KEY)
 }
 

@@ -20,8 +20,15 @@ fn state() -> std::sync::Arc<AppState> {
 }
 
 fn token(key: &str, aud: &str, exp_in: i64) -> String {
-    let claims =
-        Claims { aud: aud.into(), exp: jwt::unix_now() + exp_in, iat: None, user_id: None, nameid: None, sub: None };
+    let claims = Claims {
+        aud: aud.into(),
+        exp: jwt::unix_now() + exp_in,
+        iat: None,
+        user_id: None,
+        nameid: None,
+        name_identifier: None,
+        sub: None,
+    };
     jwt::sign(&claims, key)
 }
 

@@ -122,7 +122,10 @@ async fn the_service_refuses_bad_tokens_with_401_and_a_reason() {
     let negotiate_url = format!("{}/client/negotiate?hub=telemetry&negotiateVersion=1", running.service);
     let audience = format!("{}/client/?hub=telemetry", running.service);
     let token = |key: &str, aud: &str, exp: i64| {
-        jwt::sign(&Claims { aud: aud.into(), exp, iat: None, user_id: None, nameid: None, sub: None }, key)
+        jwt::sign(
+            &Claims { aud: aud.into(), exp, iat: None, user_id: None, nameid: None, name_identifier: None, sub: None },
+            key,
+        )
     };
     let later = jwt::unix_now() + 60;
     let cases = [

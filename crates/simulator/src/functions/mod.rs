@@ -58,6 +58,7 @@ impl AppState {
             iat: Some(now),
             user_id,
             nameid: None,
+            name_identifier: None,
             sub: None,
         };
         let access_token = jwt::sign(&claims, &self.settings.connection.access_key);

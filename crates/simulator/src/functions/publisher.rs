@@ -126,6 +126,7 @@ impl Shared {
             iat: Some(now),
             user_id: None,
             nameid: Some("simulator-functions".into()),
+            name_identifier: None,
             sub: None,
         };
         jwt::sign(&claims, &self.connection.access_key)

@@ -152,9 +152,15 @@ fn claims_for(
 ) -> Result<Claims, ApiError> {
     match access {
         Access::Token => client_claims(state, hub, headers, params),
-        Access::Open => {
-            Ok(Claims { aud: String::new(), exp: i64::MAX, iat: None, user_id: None, nameid: None, sub: None })
-        }
+        Access::Open => Ok(Claims {
+            aud: String::new(),
+            exp: i64::MAX,
+            iat: None,
+            user_id: None,
+            nameid: None,
+            name_identifier: None,
+            sub: None,
+        }),
     }
 }
 

@@ -153,7 +153,9 @@ impl Driver<'_> {
                     Inbound::Data(bytes) => self.session.handle_data(&bytes, now),
                     Inbound::TransportClosed => self.session.handle_transport_closed(now),
                     Inbound::TransportResumed => self.session.handle_transport_resumed(now),
-                    Inbound::Close { error, allow_reconnect } => self.session.close(Some(&error), allow_reconnect, now),
+                    Inbound::Close { error, allow_reconnect } => {
+                        self.session.close(error.as_deref(), allow_reconnect, now);
+                    }
                     Inbound::BadFrame(kind) if self.session.is_connected() => {
                         self.flush();
                         self.write(kind.frame(self.session.protocol()));

@@ -1,6 +1,7 @@
 //! Hubs of the embedded SignalR service: negotiated connections waiting for their transport,
 //! live connections (found again by their token for SSE/long-polling sends, polls and
-//! stateful reconnects), and the broadcast every connected client listens to.
+//! stateful reconnects, and by their user), groups (of connections, and of users through
+//! [`super::user_groups`]), and the broadcast every connected client listens to.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,6 +14,7 @@ use signalr::stateful::ByteLen;
 use signalr::TransportKind;
 use tokio::sync::{broadcast, mpsc};
 
+use super::user_groups::UserGroups;
 use crate::faults::BadFrame;
 
 /// How long a negotiated connection may wait for its transport before it is forgotten.
@@ -117,8 +119,8 @@ pub enum Inbound {
     Terminate,
     /// A message for this connection only (group, user or connection sends).
     Deliver(Arc<Broadcast>),
-    /// The service ends the connection with a Close message.
-    Close { error: String, allow_reconnect: bool },
+    /// The service ends the connection with a Close message (`error`: why, if anything).
+    Close { error: Option<String>, allow_reconnect: bool },
     /// Fault: send the client a frame that breaks the protocol.
     BadFrame(BadFrame),
 }
@@ -160,8 +162,12 @@ pub struct Hub {
     live: Mutex<HashMap<String, Arc<LiveConnection>>>,
     /// Started connections by connection id (what groups and the REST API name).
     by_id: Mutex<HashMap<String, Arc<LiveConnection>>>,
-    /// Group name → connection ids.
+    /// Started connections by user id (those whose token names a user).
+    by_user: Mutex<HashMap<String, HashSet<String>>>,
+    /// Group name → connection ids that joined it themselves (not through their user).
     groups: Mutex<HashMap<String, HashSet<String>>>,
+    /// Users in groups: each connection of theirs is a member while the membership lasts.
+    user_groups: Mutex<UserGroups>,
     /// Fault: while set, connections send nothing at all (no data, no pings).
     stalled: AtomicBool,
     epoch: Instant,
@@ -176,7 +182,9 @@ impl Hub {
             pending: Mutex::new(HashMap::new()),
             live: Mutex::new(HashMap::new()),
             by_id: Mutex::new(HashMap::new()),
+            by_user: Mutex::new(HashMap::new()),
             groups: Mutex::new(HashMap::new()),
+            user_groups: Mutex::new(UserGroups::default()),
             stalled: AtomicBool::new(false),
             epoch: Instant::now(),
         }
@@ -210,6 +218,10 @@ impl Hub {
 
     /// Registers a started connection under its token.
     pub fn go_live(&self, token: &str, connection: Arc<LiveConnection>) {
+        if let Some(user) = &connection.user_id {
+            let mut by_user = self.by_user.lock().expect("hub lock");
+            by_user.entry(user.clone()).or_default().insert(connection.connection_id.clone());
+        }
         self.by_id.lock().expect("hub lock").insert(connection.connection_id.clone(), connection.clone());
         self.live.lock().expect("hub lock").insert(token.to_string(), connection);
     }
@@ -228,6 +240,15 @@ impl Hub {
     pub fn remove_live(&self, token: &str) {
         let Some(connection) = self.live.lock().expect("hub lock").remove(token) else { return };
         self.by_id.lock().expect("hub lock").remove(&connection.connection_id);
+        if let Some(user) = &connection.user_id {
+            let mut by_user = self.by_user.lock().expect("hub lock");
+            if let Some(ids) = by_user.get_mut(user) {
+                ids.remove(&connection.connection_id);
+                if ids.is_empty() {
+                    by_user.remove(user);
+                }
+            }
+        }
         let mut groups = self.groups.lock().expect("hub lock");
         groups.retain(|_, members| {
             members.remove(&connection.connection_id);
@@ -255,20 +276,92 @@ impl Hub {
         removed
     }
 
-    /// Groups a connection belongs to.
+    /// Groups a connection belongs to, itself or through its user.
     pub fn groups_of(&self, connection_id: &str) -> Vec<String> {
-        let groups = self.groups.lock().expect("hub lock");
-        let mut names: Vec<String> =
-            groups.iter().filter(|(_, m)| m.contains(connection_id)).map(|(g, _)| g.clone()).collect();
+        let mut names: Vec<String> = {
+            let groups = self.groups.lock().expect("hub lock");
+            groups.iter().filter(|(_, m)| m.contains(connection_id)).map(|(g, _)| g.clone()).collect()
+        };
+        if let Some(user) = self.connection(connection_id).and_then(|c| c.user_id.clone()) {
+            names.extend(self.user_groups.lock().expect("hub lock").groups_of(&user, self.clock()));
+        }
         names.sort();
+        names.dedup();
         names
+    }
+
+    /// The connections in a group now: those that joined it and those of its users.
+    fn members(&self, group: &str) -> HashSet<String> {
+        let mut members = self.groups.lock().expect("hub lock").get(group).cloned().unwrap_or_default();
+        let users = self.user_groups.lock().expect("hub lock").users_in(group, self.clock());
+        if !users.is_empty() {
+            let by_user = self.by_user.lock().expect("hub lock");
+            members.extend(users.iter().filter_map(|user| by_user.get(user)).flatten().cloned());
+        }
+        members
     }
 
     /// Sends to every member of a group; returns how many.
     pub fn send_to_group(&self, group: &str, message: &Arc<Broadcast>, excluded: &[String]) -> usize {
-        let members: Vec<String> =
-            self.groups.lock().expect("hub lock").get(group).map(|m| m.iter().cloned().collect()).unwrap_or_default();
+        let members = self.members(group);
         members.iter().filter(|id| !excluded.contains(id)).filter(|id| self.send_to_connection(id, message)).count()
+    }
+
+    /// Whether any connection is in the group.
+    pub fn group_exists(&self, group: &str) -> bool {
+        !self.members(group).is_empty()
+    }
+
+    /// Connection ids of a user's connections.
+    fn connections_of(&self, user_id: &str) -> Vec<String> {
+        self.by_user.lock().expect("hub lock").get(user_id).map(|ids| ids.iter().cloned().collect()).unwrap_or_default()
+    }
+
+    /// Whether any connection of the user is connected.
+    pub fn user_exists(&self, user_id: &str) -> bool {
+        self.by_user.lock().expect("hub lock").contains_key(user_id)
+    }
+
+    /// Puts a user in a group: every connection of theirs, now and later, is a member until
+    /// `ttl` passes (`None`: for good). A ttl of zero only adds the connections there are now,
+    /// as the service documents it (2022-06-01). `Err` says why not (too many memberships).
+    pub fn add_user_to_group(&self, group: &str, user_id: &str, ttl: Option<Duration>) -> Result<(), String> {
+        if ttl == Some(Duration::ZERO) {
+            for connection_id in self.connections_of(user_id) {
+                self.add_to_group(group, &connection_id);
+            }
+            return Ok(());
+        }
+        let now = self.clock();
+        let expires = ttl.map(|ttl| now.saturating_add(ttl.as_millis() as u64));
+        self.user_groups.lock().expect("hub lock").add(group, user_id, expires, now)
+    }
+
+    /// Takes a user out of a group: their connections leave it, except those that joined it
+    /// themselves. False if the user was not in it.
+    pub fn remove_user_from_group(&self, group: &str, user_id: &str) -> bool {
+        self.user_groups.lock().expect("hub lock").remove(group, user_id)
+    }
+
+    /// Takes a user out of every group; returns how many they were in.
+    pub fn remove_user_from_all_groups(&self, user_id: &str) -> usize {
+        self.user_groups.lock().expect("hub lock").remove_user(user_id)
+    }
+
+    /// Whether the user is in the group (a user membership that has not expired).
+    pub fn user_in_group(&self, group: &str, user_id: &str) -> bool {
+        self.user_groups.lock().expect("hub lock").contains(group, user_id, self.clock())
+    }
+
+    /// Ends a connection with a Close message carrying `reason`; the client may not
+    /// reconnect on its own. False if the connection is unknown.
+    pub fn close_connection(&self, connection_id: &str, reason: Option<String>) -> bool {
+        match self.connection(connection_id) {
+            Some(connection) => {
+                connection.inbound.send(Inbound::Close { error: reason, allow_reconnect: false }).is_ok()
+            }
+            None => false,
+        }
     }
 
     /// Sends to one connection; false if it is unknown.
@@ -281,12 +374,7 @@ impl Hub {
 
     /// Sends to every connection of a user; returns how many.
     pub fn send_to_user(&self, user_id: &str, message: &Arc<Broadcast>) -> usize {
-        let connections: Vec<_> = self.by_id.lock().expect("hub lock").values().cloned().collect();
-        connections
-            .iter()
-            .filter(|c| c.user_id.as_deref() == Some(user_id))
-            .filter(|c| c.inbound.send(Inbound::Deliver(message.clone())).is_ok())
-            .count()
+        self.connections_of(user_id).iter().filter(|id| self.send_to_connection(id, message)).count()
     }
 
     /// Sends to everyone but `excluded` connection ids.
@@ -306,7 +394,7 @@ impl Hub {
     pub fn close_all(&self, error: &str) -> usize {
         let connections: Vec<_> = self.by_id.lock().expect("hub lock").values().cloned().collect();
         for connection in &connections {
-            let _ = connection.inbound.send(Inbound::Close { error: error.to_string(), allow_reconnect: true });
+            let _ = connection.inbound.send(Inbound::Close { error: Some(error.to_string()), allow_reconnect: true });
         }
         connections.len()
     }

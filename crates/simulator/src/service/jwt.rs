@@ -17,19 +17,29 @@ pub struct Claims {
     pub exp: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iat: Option<i64>,
-    /// User id (Azure's SDK writes `asrs.s.uid`; `nameid` and `sub` are also read).
+    /// User id (Azure's SDK writes `asrs.s.uid`; `nameid`, its long form and `sub` are also
+    /// read).
     #[serde(rename = "asrs.s.uid", default, skip_serializing_if = "Option::is_none")]
     pub user_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nameid: Option<String>,
+    /// `ClaimTypes.NameIdentifier` written out, as .NET token handlers do when they do not
+    /// shorten it to `nameid`.
+    #[serde(
+        rename = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/nameidentifier",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub name_identifier: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sub: Option<String>,
 }
 
 impl Claims {
-    /// The user id, as the service reads it: `asrs.s.uid`, else `nameid`, else `sub`.
+    /// The user id, as the service reads it: `asrs.s.uid`, else `nameid` (short or long),
+    /// else `sub`.
     pub fn user(&self) -> Option<String> {
-        self.user_id.clone().or_else(|| self.nameid.clone()).or_else(|| self.sub.clone())
+        [&self.user_id, &self.nameid, &self.name_identifier, &self.sub].into_iter().find_map(Clone::clone)
     }
 }
 
@@ -119,7 +129,7 @@ mod tests {
     use super::*;
 
     fn claims(aud: &str, exp: i64) -> Claims {
-        Claims { aud: aud.into(), exp, iat: None, user_id: None, nameid: None, sub: None }
+        Claims { aud: aud.into(), exp, iat: None, user_id: None, nameid: None, name_identifier: None, sub: None }
     }
 
     #[test]

@@ -15,7 +15,8 @@
 //!
 //! The protocol of each connection is `signalr::server::ServerSession`; [`connection`] drives
 //! it. [`hub`] holds the connections, groups and broadcasts, [`rest`] the data-plane REST API
-//! (`/api/v1/hubs/...`) a backend publishes with, [`jwt`] and [`connection_string`] the tokens.
+//! (`/api/v1/hubs/...`) a backend publishes with and manages connections, groups and users
+//! through, [`jwt`] and [`connection_string`] the tokens.
 
 mod client;
 pub mod connection;
@@ -25,6 +26,7 @@ pub mod jwt;
 mod methods;
 pub mod rest;
 mod transports;
+mod user_groups;
 
 use std::sync::Arc;
 use std::time::Duration;

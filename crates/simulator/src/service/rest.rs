@@ -1,5 +1,7 @@
-//! The service's data-plane REST API (Azure SignalR Service v1, plus the 2022-06-01 paths):
-//! anyone holding the connection string can publish to dashboards and manage groups.
+//! The service's data-plane REST API (Azure SignalR Service v1, every operation of its
+//! published spec, plus the 2022-06-01 send, membership and existence paths): anyone holding
+//! the connection string can publish to dashboards, check and close connections, and manage
+//! groups of connections and of users.
 //!
 //! ```sh
 //! curl -X POST http://127.0.0.1:8888/api/v1/hubs/telemetry \
@@ -8,12 +10,14 @@
 //! ```
 //! The token is an HS256 JWT signed with the AccessKey whose `aud` is the request URL.
 
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
-use axum::routing::{post, put};
+use axum::routing::{delete, get, head, post, put};
 use axum::Router;
 use serde::Deserialize;
 
@@ -25,26 +29,44 @@ use crate::AppState;
 /// Largest request body accepted (the service's limit).
 pub const MAX_BODY: usize = 1 << 20;
 
+/// Longest user id the service keeps in a group (they are stored, so they are bounded).
+pub const MAX_USER_ID: usize = 1024;
+
 pub fn routes() -> Router<Arc<AppState>> {
     // v1 paths, then the 2022-06-01 ones (`:send`); written out in full because nesting
     // `/api` and `/api/v1` would shadow one another. The `:send` segments are literal.
+    // GET also answers HEAD (axum drops the body); `head` is spelled out where the spec
+    // lists HEAD, so the table reads like the spec.
     Router::new()
         .without_v07_checks()
         .route("/api/v1/hubs/{hub}", post(broadcast))
-        .route("/api/v1/hubs/{hub}/groups/{group}", post(to_group))
-        .route("/api/v1/hubs/{hub}/users/{user}", post(to_user))
-        .route("/api/v1/hubs/{hub}/connections/{connection}", post(to_connection))
+        .route("/api/v1/hubs/{hub}/groups/{group}", post(to_group).get(group_exists).head(group_exists))
+        .route("/api/v1/hubs/{hub}/users/{user}", post(to_user).get(user_exists).head(user_exists))
+        .route(
+            "/api/v1/hubs/{hub}/connections/{connection}",
+            post(to_connection).get(connection_exists).head(connection_exists).delete(close_connection),
+        )
         .route(
             "/api/v1/hubs/{hub}/groups/{group}/connections/{connection}",
             put(add_to_group).delete(remove_from_group),
         )
-        .route("/api/v1/health", axum::routing::get(|| async { StatusCode::OK }))
+        .route(
+            "/api/v1/hubs/{hub}/groups/{group}/users/{user}",
+            get(user_in_group).head(user_in_group).put(add_user_to_group).delete(remove_user_from_group),
+        )
+        .route("/api/v1/hubs/{hub}/users/{user}/groups", delete(remove_user_from_all_groups))
+        .route("/api/v1/health", get(|| async { StatusCode::OK }))
         .route("/api/hubs/{hub}/:send", post(broadcast))
         .route("/api/hubs/{hub}/groups/{group}/:send", post(to_group))
         .route("/api/hubs/{hub}/users/{user}/:send", post(to_user))
         .route("/api/hubs/{hub}/connections/{connection}/:send", post(to_connection))
         .route("/api/hubs/{hub}/groups/{group}/connections/{connection}", put(add_to_group).delete(remove_from_group))
-        .route("/api/health", axum::routing::get(|| async { StatusCode::OK }))
+        // The 2022-06-01 existence checks answer as v1's do; its other new operations answer
+        // other statuses (200, 204) and are not served.
+        .route("/api/hubs/{hub}/groups/{group}", head(group_exists))
+        .route("/api/hubs/{hub}/users/{user}", head(user_exists))
+        .route("/api/hubs/{hub}/connections/{connection}", head(connection_exists))
+        .route("/api/health", get(|| async { StatusCode::OK }))
 }
 
 /// Checks the bearer token: signed with the AccessKey, not expired, and for this URL (the
@@ -163,11 +185,8 @@ fn send(
         Audience::All => _ = hub.broadcast_excluding(message, &excluded(uri)),
         Audience::Group(group) => _ = hub.send_to_group(&group, &message, &excluded(uri)),
         Audience::User(user) => _ = hub.send_to_user(&user, &message),
-        Audience::Connection(connection) => {
-            if !hub.send_to_connection(&connection, &message) {
-                return Err(ApiError::not_found(format!("no connection {connection:?} in hub {hub_name:?}")));
-            }
-        }
+        // The spec lists 202 and 400 only: a connection that is gone is not the caller's error.
+        Audience::Connection(connection) => _ = hub.send_to_connection(&connection, &message),
     }
     Ok(StatusCode::ACCEPTED)
 }
@@ -246,9 +265,148 @@ fn membership(
         if !hub.add_to_group(group, connection) {
             return Err(ApiError::not_found(format!("no connection {connection:?} in hub {hub_name:?}")));
         }
-    } else {
-        hub.remove_from_group(group, connection);
+    } else if !hub.remove_from_group(group, connection) && hub.connection(connection).is_none() {
+        // The spec lists 404 here too: for a connection the hub does not know, as for the PUT
+        // (and as the functions' unsubscribe reads it). A live connection that was not in the
+        // group is 200: the DELETE asked for what already is.
+        return Err(ApiError::not_found(format!("no connection {connection:?} in hub {hub_name:?}")));
     }
     // Membership changes answer 200 like the service (sends answer 202).
+    Ok(StatusCode::OK)
+}
+
+/// 200 if `found`, else 404 with what was looked for.
+fn found(found: bool, what: impl FnOnce() -> String) -> Result<StatusCode, ApiError> {
+    if found {
+        Ok(StatusCode::OK)
+    } else {
+        Err(ApiError::not_found(what()))
+    }
+}
+
+/// The hub of a checked request, its group checked too if it names one.
+fn checked(
+    state: &AppState,
+    hub_name: &str,
+    group: Option<&str>,
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> Result<Arc<Hub>, ApiError> {
+    authorize(state, headers, uri)?;
+    if let Some(group) = group {
+        check_group(group)?;
+    }
+    hub(state, hub_name)
+}
+
+/// `GET`/`HEAD .../users/{user}`: 200 if any connection of the user is connected, else 404.
+async fn user_exists(
+    State(state): State<Arc<AppState>>,
+    Path((hub_name, user)): Path<(String, String)>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    let hub = checked(&state, &hub_name, None, &uri, &headers)?;
+    found(hub.user_exists(&user), || format!("no connection of user {user:?} in hub {hub_name:?}"))
+}
+
+/// `GET`/`HEAD .../connections/{id}`: 200 if the connection is there, else 404.
+async fn connection_exists(
+    State(state): State<Arc<AppState>>,
+    Path((hub_name, connection)): Path<(String, String)>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    let hub = checked(&state, &hub_name, None, &uri, &headers)?;
+    found(hub.connection(&connection).is_some(), || format!("no connection {connection:?} in hub {hub_name:?}"))
+}
+
+/// `GET`/`HEAD .../groups/{group}`: 200 if any connection is in the group, else 404.
+async fn group_exists(
+    State(state): State<Arc<AppState>>,
+    Path((hub_name, group)): Path<(String, String)>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    let hub = checked(&state, &hub_name, Some(&group), &uri, &headers)?;
+    found(hub.group_exists(&group), || format!("no connection in group {group:?} of hub {hub_name:?}"))
+}
+
+/// `DELETE .../connections/{id}?reason=`: the client gets a Close carrying the reason and
+/// may not reconnect on its own. 202 whether or not the connection was there: the spec lists
+/// 202 and 400 only, and a connection that is gone is closed already.
+async fn close_connection(
+    State(state): State<Arc<AppState>>,
+    Path((hub_name, connection)): Path<(String, String)>,
+    Query(query): Query<HashMap<String, String>>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    let hub = checked(&state, &hub_name, None, &uri, &headers)?;
+    let reason = query.get("reason").filter(|r| !r.is_empty()).cloned();
+    hub.close_connection(&connection, reason);
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// `GET`/`HEAD .../groups/{group}/users/{user}`: 200 if the user is in the group (put there
+/// with the PUT below, its ttl not passed), else 404.
+async fn user_in_group(
+    State(state): State<Arc<AppState>>,
+    Path((hub_name, group, user)): Path<(String, String, String)>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    let hub = checked(&state, &hub_name, Some(&group), &uri, &headers)?;
+    found(hub.user_in_group(&group, &user), || format!("user {user:?} is not in group {group:?} of hub {hub_name:?}"))
+}
+
+/// `PUT .../groups/{group}/users/{user}?ttl=seconds`: every connection of the user, now and
+/// later, is in the group until the ttl passes (none: for good). 202, as the spec says.
+async fn add_user_to_group(
+    State(state): State<Arc<AppState>>,
+    Path((hub_name, group, user)): Path<(String, String, String)>,
+    Query(query): Query<HashMap<String, String>>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    let hub = checked(&state, &hub_name, Some(&group), &uri, &headers)?;
+    if user.len() > MAX_USER_ID {
+        return Err(ApiError::bad_request(format!("user ids are at most {MAX_USER_ID} bytes")));
+    }
+    let ttl = match query.get("ttl") {
+        None => None,
+        // int32 seconds, as the spec types it; a negative one means nothing.
+        Some(text) => match text.parse::<i32>() {
+            Ok(seconds) if seconds >= 0 => Some(Duration::from_secs(seconds as u64)),
+            _ => return Err(ApiError::bad_request(format!("ttl {text:?} is not 0 to 2147483647 seconds"))),
+        },
+    };
+    hub.add_user_to_group(&group, &user, ttl).map_err(ApiError::bad_request)?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// `DELETE .../groups/{group}/users/{user}`: the user's connections leave the group (those
+/// that joined it themselves stay). 202 whether or not the user was in it, as the spec says.
+async fn remove_user_from_group(
+    State(state): State<Arc<AppState>>,
+    Path((hub_name, group, user)): Path<(String, String, String)>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    let hub = checked(&state, &hub_name, Some(&group), &uri, &headers)?;
+    hub.remove_user_from_group(&group, &user);
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// `DELETE .../users/{user}/groups`: the user leaves every group. 200 ("the user is
+/// deleted"): it is done before the answer, never left to the background (202).
+async fn remove_user_from_all_groups(
+    State(state): State<Arc<AppState>>,
+    Path((hub_name, user)): Path<(String, String)>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    let hub = checked(&state, &hub_name, None, &uri, &headers)?;
+    hub.remove_user_from_all_groups(&user);
     Ok(StatusCode::OK)
 }
