@@ -7,8 +7,9 @@
 //! or, for a plain ASP.NET Core hub (no functions API, no redirect), a hub URL instead:
 //! `{ "hubUrl": "https://example.com/hubs/telemetry" }`.
 //! Optional: `"transport"` (`webSockets`, `serverSentEvents`, `longPolling`) forces one
-//! transport, `"protocol"` (`json`, `messagepack`) picks the hub protocol. Any field can be
-//! overridden in the page URL, e.g. `?apiBase=...&transport=longPolling&protocol=messagepack`.
+//! transport, `"protocol"` (`json`, `messagepack`) picks the hub protocol. Some fields can be
+//! overridden in the page URL, e.g. `?apiBase=...&transport=longPolling&protocol=messagepack`
+//! (which, and where, the `fields!` table below says).
 //! `"serverTimeoutSeconds"` (default 30, 2 to 600) is how long a silent connection (no data, no
 //! ping) is trusted before it is taken as dead and reconnected.
 //! `"toastSeconds"` (default 8) is how long info and warning toasts stay (critical ones stay
