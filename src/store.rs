@@ -70,6 +70,9 @@ store! {
         /// Why the last acknowledgement failed, if it did.
         ack_error: Option<String> = None,
         equipment: EquipmentState = EquipmentState::default(),
+        /// The backend's description of its world: names, units, limits (from the snapshot,
+        /// then merged with every `catalog` pushed).
+        catalog: telemetry::Catalog = telemetry::Catalog::default(),
         traffic: Traffic = Traffic::default(),
         /// Wall clock (Unix ms), ticking once a second: drives stale detection and moving windows.
         clock: i64 = js_sys::Date::now() as i64,

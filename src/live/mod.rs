@@ -92,6 +92,26 @@ pub fn start(config: &Config, store: Store) -> HubConnection {
             queue.push(store, AlertEvent::Cleared(batch));
         }
     });
+    let catalog_sites = syncer.clone();
+    connection.on(targets::CATALOG, move |arguments| {
+        store.messages.update_untracked(|n| *n += 1);
+        let Some(update) = arguments.first().and_then(|a| {
+            a.decode::<telemetry::Catalog>()
+                .map_err(|e| warn(&format!("catalog: skipped, it does not match the contract: {e}")))
+                .ok()
+        }) else {
+            store.skipped_items.update(|n| *n += 1);
+            return;
+        };
+        apply_catalog(store, update, false);
+        catalog_sites.saw_sites(
+            store
+                .catalog
+                .with_untracked(|c| c.sites.iter().map(|s| s.id.clone()).collect::<Vec<_>>())
+                .iter()
+                .map(String::as_str),
+        );
+    });
     connection.on_status(move |status| {
         let status = live_status(status);
         // A connection is not in sync until its catch-up says so: never a moment of plain
@@ -151,7 +171,9 @@ async fn resynchronise(
     // updates below notify).
     {
         let devices = snapshot.devices.iter().map(|d| d.id.as_str());
-        let known: HashSet<&str> = devices.chain(snapshot.positions.iter().map(|p| p.id.as_str())).collect();
+        let declared = snapshot.catalog.devices.iter().filter(|d| !d.removed).map(|d| d.id.as_str());
+        let known: HashSet<&str> =
+            devices.chain(declared).chain(snapshot.positions.iter().map(|p| p.id.as_str())).collect();
         store.fleet.update_untracked(|fleet| fleet.retain_known(|id| known.contains(id)));
         store.equipment.update_untracked(|e| e.retain_known(|id| known.contains(id)));
     }
@@ -167,11 +189,32 @@ async fn resynchronise(
         over.iter().for_each(|id| toasts.acknowledged(id));
         returned.iter().for_each(|id| toasts.cleared(id));
     });
+    apply_catalog(store, snapshot.catalog, true);
     store.equipment.update(|e| {
-        e.register(&snapshot.devices);
+        store.catalog.with_untracked(|c| e.register(&snapshot.devices, |kind| c.is_vehicle_kind(kind)));
         e.apply(snapshot.readings, now);
     });
     joined.map(|()| sites)
+}
+
+/// A catalog from the backend: the snapshot's replaces what the page has (`whole`), a pushed one
+/// is merged into it by id. Unusable entries are dropped alone, with a console note each, and
+/// counted as skipped; the devices it declares appear (as *no data yet* until they report).
+fn apply_catalog(store: Store, mut catalog: telemetry::Catalog, whole: bool) {
+    let problems = catalog.problems();
+    if !problems.is_empty() {
+        warn(&format!("catalog: {} entries skipped: {}", problems.len(), problems.join("; ")));
+        store.skipped_items.update(|n| *n += problems.len() as u64);
+    }
+    let declared = catalog.devices.clone();
+    store.catalog.update(|current| {
+        if whole {
+            *current = catalog;
+        } else {
+            current.merge(catalog);
+        }
+    });
+    store.equipment.update(|e| store.catalog.with_untracked(|c| e.declare(&declared, |kind| c.is_vehicle_kind(kind))));
 }
 
 /// Latency from device timestamps to now, when the batch has been applied (the status bar's
@@ -302,8 +345,9 @@ mod tests {
             "device": "press-01", "kind": "process", "ts": 1, "site": "north", "status": "running",
             "values": { "temperature": 71.5 }
         });
+        // A kind nobody declared is fine (shown by its id); a status nobody knows is not.
         let mut pump = good.clone();
-        pump["kind"] = "pump".into();
+        pump["status"] = "on fire".into();
         pump["device"] = "pump-07".into();
         let mut broken = good.clone();
         broken["ts"] = "yesterday".into();
@@ -313,7 +357,10 @@ mod tests {
             assert_eq!(decoded.items.len(), 2, "{protocol:?}: both good readings applied");
             assert!(decoded.items.iter().all(|r| r.device == "press-01"));
             assert_eq!(decoded.skipped, 2, "{protocol:?}");
-            assert!(decoded.first_error.unwrap().contains("pump"), "{protocol:?}: the first reason is the pump's");
+            assert!(decoded.first_error.unwrap().contains("on fire"), "{protocol:?}: the first reason is the pump's");
+            let chiller = serde_json::json!([{ "device": "ch-1", "kind": "chiller", "ts": 1, "site": "north",
+                "status": "running", "values": { "coolant": 4.5 } }]);
+            assert_eq!(decode_items::<Reading>(&readings(protocol, &chiller)).unwrap().items[0].kind, "chiller");
             // Well formed but unusable: refused alone, in both protocols (MessagePack carries
             // NaN and infinities as floats; JSON writers make them null, a type error).
             let reading: Reading = serde_json::from_value(good.clone()).unwrap();

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use telemetry::{DeviceInfo, DeviceStatus, EquipmentKind, Reading};
+use telemetry::{catalog, DeviceInfo, DeviceStatus, Reading};
 
 use super::limits::{Limits, Refused};
 use super::series::Series;
@@ -31,7 +31,7 @@ impl Health {
             Health::Stopped => "stopped",
             Health::Fault => "fault",
             Health::Offline => "offline",
-            Health::Unknown => "no data",
+            Health::Unknown => "no data yet",
         }
     }
 }
@@ -141,17 +141,44 @@ impl EquipmentState {
         self.series = self.devices.values().map(|d| d.series.len()).sum();
     }
 
-    /// Adds registry entries (vehicles are not equipment and are skipped); a new device beyond
-    /// the bound is refused.
-    pub fn register(&mut self, infos: &[DeviceInfo]) {
-        for info in infos.iter().filter(|i| i.kind != EquipmentKind::Vehicle) {
-            if let Some(device) = self.devices.get_mut(&info.id) {
-                device.info = info.clone();
-            } else if self.devices.len() < self.max_devices {
-                self.devices.insert(info.id.clone(), Device::new(info.clone()));
-            } else {
-                self.refused.refuse(&info.id);
+    /// Adds registry entries; vehicles (`is_vehicle` of their kind) are not equipment and are
+    /// skipped. A new device beyond the bound is refused.
+    pub fn register(&mut self, infos: &[DeviceInfo], is_vehicle: impl Fn(&str) -> bool) {
+        for info in infos.iter().filter(|i| !is_vehicle(&i.kind)) {
+            self.upsert(info.clone());
+        }
+    }
+
+    /// Adds or renames the devices a catalog declares (shown as *no data yet* until they
+    /// report) and drops the ones it removes that never reported here.
+    pub fn declare(&mut self, devices: &[catalog::Device], is_vehicle: impl Fn(&str) -> bool) {
+        for device in devices.iter().filter(|d| !is_vehicle(&d.kind)) {
+            if device.removed {
+                if self.devices.get(&device.id).is_some_and(|d| d.reading.is_none()) {
+                    self.devices.remove(&device.id);
+                }
+                continue;
             }
+            let name = if device.name.is_empty() { device.id.clone() } else { device.name.clone() };
+            self.upsert(DeviceInfo {
+                id: device.id.clone(),
+                name,
+                kind: device.kind.clone(),
+                site: device.site.clone(),
+            });
+        }
+    }
+
+    fn upsert(&mut self, info: DeviceInfo) {
+        if let Some(device) = self.devices.get_mut(&info.id) {
+            if device.info != info {
+                device.info = info;
+                device.version += 1;
+            }
+        } else if self.devices.len() < self.max_devices {
+            self.devices.insert(info.id.clone(), Device::new(info));
+        } else {
+            self.refused.refuse(&info.id);
         }
     }
 
@@ -167,10 +194,7 @@ impl EquipmentState {
                 let info = DeviceInfo {
                     id: reading.device.clone(),
                     name: reading.device.clone(),
-                    kind: match reading.kind {
-                        telemetry::DeviceKind::Process => EquipmentKind::Process,
-                        telemetry::DeviceKind::Drill => EquipmentKind::Drill,
-                    },
+                    kind: reading.kind.clone(),
                     site: reading.site.clone(),
                 };
                 self.devices.insert(reading.device.clone(), Device::new(info));
@@ -243,16 +267,15 @@ impl EquipmentState {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use telemetry::DeviceKind;
 
     fn info(id: &str, name: &str) -> DeviceInfo {
-        DeviceInfo { id: id.into(), name: name.into(), kind: EquipmentKind::Process, site: "harbour".into() }
+        DeviceInfo { id: id.into(), name: name.into(), kind: "process".into(), site: "harbour".into() }
     }
 
     fn reading(device: &str, ts: i64, status: DeviceStatus, temperature: f64) -> Reading {
         Reading {
             device: device.into(),
-            kind: DeviceKind::Process,
+            kind: "process".into(),
             ts,
             site: "harbour".into(),
             status,
@@ -263,8 +286,8 @@ mod tests {
     #[test]
     fn readings_feed_series_and_health_goes_offline_when_quiet() {
         let mut state = EquipmentState::default();
-        state.register(&[info("press-01", "Press 1"), info("press-02", "Press 2")]);
-        state.register(&[DeviceInfo { kind: EquipmentKind::Vehicle, ..info("veh-1", "Van") }]);
+        state.register(&[info("press-01", "Press 1"), info("press-02", "Press 2")], no_vehicles);
+        state.register(&[DeviceInfo { kind: "vehicle".into(), ..info("veh-1", "Van") }], |k| k == "vehicle");
         assert_eq!(state.len(), 2, "vehicles are not equipment");
         state.apply(vec![reading("press-01", 1_000, DeviceStatus::Running, 70.0)], 1_100);
         state.apply(vec![reading("press-01", 2_000, DeviceStatus::Running, 71.0)], 2_100);
@@ -280,7 +303,7 @@ mod tests {
     #[test]
     fn list_searches_and_sorts() {
         let mut state = EquipmentState::default();
-        state.register(&[info("a", "Alpha"), info("b", "Bravo"), info("c", "Charlie")]);
+        state.register(&[info("a", "Alpha"), info("b", "Bravo"), info("c", "Charlie")], no_vehicles);
         state.apply(vec![reading("b", 1, DeviceStatus::Fault, 1.0)], 100);
         state.apply(vec![reading("c", 1, DeviceStatus::Running, 1.0)], 200);
         let names = |list: Vec<&Device>| list.iter().map(|d| d.info.name.clone()).collect::<Vec<_>>();
@@ -311,7 +334,7 @@ mod tests {
     fn devices_and_histories_beyond_their_bounds_are_refused_and_counted() {
         let mut state = EquipmentState::default();
         state.set_limits(2, 3);
-        state.register(&[info("a", "Alpha"), info("b", "Bravo"), info("c", "Charlie")]);
+        state.register(&[info("a", "Alpha"), info("b", "Bravo"), info("c", "Charlie")], no_vehicles);
         assert_eq!(state.len(), 2);
         assert!(state.get("c").is_none());
         let mut two = reading("a", 1, DeviceStatus::Running, 1.0);
@@ -330,9 +353,42 @@ mod tests {
         assert_eq!(state.refused().len(), 3, "c, made-up and b/rpm");
         // A device gone from the server gives its histories back.
         state.retain_known(|id| id == "b");
-        state.register(&[info("d", "Delta")]);
+        state.register(&[info("d", "Delta")], no_vehicles);
         state.apply(vec![reading("d", 1, DeviceStatus::Running, 1.0)], 4);
         assert_eq!(state.get("d").unwrap().series.len(), 1);
+    }
+
+    fn no_vehicles(_: &str) -> bool {
+        false
+    }
+
+    #[test]
+    fn devices_a_catalog_declares_show_without_data_until_they_report() {
+        let mut state = EquipmentState::default();
+        let declared: Vec<catalog::Device> = serde_json::from_str(
+            r#"[{ "id": "pump-07", "name": "Pump 7", "kind": "pump", "site": "harbour" },
+                { "id": "van-1", "kind": "van" }]"#,
+        )
+        .unwrap();
+        state.declare(&declared, |k| k == "van");
+        assert_eq!(state.len(), 1, "the van is a vehicle");
+        assert_eq!(state.get("pump-07").unwrap().health(0, 10_000).label(), "no data yet");
+        assert_eq!(state.get("pump-07").unwrap().info.name, "Pump 7");
+        // Removed before it ever reported: gone; once it has reported, its data stays.
+        let removed: Vec<catalog::Device> = serde_json::from_str(r#"[{ "id": "pump-07", "removed": true }]"#).unwrap();
+        state.declare(&removed, no_vehicles);
+        assert!(state.get("pump-07").is_none());
+        state.declare(&declared, no_vehicles);
+        state.apply(
+            vec![Reading {
+                device: "pump-07".into(),
+                kind: "pump".into(),
+                ..reading("x", 1, DeviceStatus::Running, 1.0)
+            }],
+            2,
+        );
+        state.declare(&removed, no_vehicles);
+        assert!(state.get("pump-07").is_some());
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Pure state of the dashboard: plain Rust, no browser, tested natively.
 
 pub mod alerts;
+pub mod catalog;
 pub mod equipment;
 pub mod fleet;
 pub mod geo;

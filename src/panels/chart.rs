@@ -7,10 +7,11 @@ use leptos::prelude::*;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters_canvas::CanvasBackend;
-use telemetry::{DeviceKind, Severity};
+use telemetry::Severity;
 use wasm_bindgen::JsCast;
 
 use super::frame::{fit_canvas, use_frame_scheduler};
+use crate::model::catalog::{metric_look, MetricLook};
 use crate::model::series::{Column, Series};
 use crate::store::use_store;
 
@@ -32,6 +33,10 @@ pub struct ChartInput<'a> {
     pub from: i64,
     pub to: i64,
     pub unit: &'a str,
+    /// Decimals of the axis labels.
+    pub decimals: u8,
+    /// The expected range the axis always shows (the data and the limits widen it).
+    pub expected: (Option<f64>, Option<f64>),
     /// Threshold lines: value and severity.
     pub limits: Vec<(f64, Severity)>,
 }
@@ -62,7 +67,9 @@ pub fn draw<DB: DrawingBackend>(
 ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
     let px = |css: f64| (css * scale).round() as u32;
     root.fill(&BACKGROUND)?;
-    let values = input.columns.iter().flat_map(|c| [c.min, c.max]).chain(input.limits.iter().map(|(v, _)| *v));
+    let expected = [input.expected.0, input.expected.1].into_iter().flatten();
+    let values =
+        input.columns.iter().flat_map(|c| [c.min, c.max]).chain(input.limits.iter().map(|(v, _)| *v)).chain(expected);
     let (low, high) = values.fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
     let (low, high) = if low > high { (0.0, 1.0) } else { (low, high) };
     let pad = ((high - low) * 0.08).max(0.5);
@@ -86,7 +93,7 @@ pub fn draw<DB: DrawingBackend>(
         .x_labels(6)
         .y_labels(5)
         .x_label_formatter(&|x| relative_label(to - *x))
-        .y_label_formatter(&|y| format!("{y:.1}"))
+        .y_label_formatter(&|y| format!("{y:.*}", usize::from(input.decimals)))
         .y_desc(input.unit)
         .axis_desc_style(font)
         .draw()?;
@@ -126,7 +133,7 @@ pub fn wall_now() -> i64 {
 pub fn LiveChart(
     /// The device whose metric is drawn.
     device: String,
-    /// Metric name, e.g. `temperature`.
+    /// Metric id, as in the readings' `values`.
     metric: String,
     /// Window length in ms.
     #[prop(into)]
@@ -137,7 +144,14 @@ pub fn LiveChart(
 ) -> impl IntoView {
     let store = use_store();
     let canvas = NodeRef::<Canvas>::new();
-    let unit = telemetry::limits::unit(&metric);
+    // How the catalog says to show it, read again when the catalog or the device's kind changes.
+    let look = {
+        let (device, metric) = (device.clone(), metric.clone());
+        Memo::new(move |_| {
+            let kind = store.equipment.with(|e| e.get(&device).map(|d| d.info.kind.clone())).unwrap_or_default();
+            store.catalog.with(|c| metric_look(c, &kind, &metric))
+        })
+    };
     // The right edge of the view: now, or where it was when paused.
     let frozen_to = RwSignal::new(None::<i64>);
     Effect::new(move |_| {
@@ -157,17 +171,6 @@ pub fn LiveChart(
     let with_series = move |f: &mut dyn FnMut(Option<&Series>)| {
         store.equipment.with(|e| f(e.get(&device_for_series).and_then(|d| d.series.get(&metric_for_series))));
     };
-    let kind = {
-        let device = device.clone();
-        move || {
-            store.equipment.with(|e| match e.get(&device).map(|d| d.info.kind) {
-                Some(telemetry::EquipmentKind::Drill) => DeviceKind::Drill,
-                _ => DeviceKind::Process,
-            })
-        }
-    };
-
-    let metric_for_draw = metric.clone();
     let with_series_draw = with_series.clone();
     let frames = use_frame_scheduler(move || {
         let Some(element) = canvas.get_untracked() else { return };
@@ -180,10 +183,17 @@ pub fn LiveChart(
         with_series_draw(&mut |series| {
             columns = series.map(|s| s.downsample(from, to, column_count)).unwrap_or_default();
         });
-        let limits = telemetry::limits::for_metric(untrack(&kind), &metric_for_draw)
-            .map(|l| (l.threshold, l.severity))
-            .collect();
-        let input = ChartInput { columns: &columns, column_count, from, to, unit, limits };
+        let look: MetricLook = look.get_untracked();
+        let input = ChartInput {
+            columns: &columns,
+            column_count,
+            from,
+            to,
+            unit: &look.unit,
+            decimals: look.decimals,
+            expected: (look.min, look.max),
+            limits: look.limits.iter().map(|(value, severity, _)| (*value, *severity)).collect(),
+        };
         if let Some(backend) = CanvasBackend::with_canvas_object(element) {
             let root = backend.into_drawing_area();
             if let Err(error) = draw(&root, &input, scale) {
@@ -200,6 +210,7 @@ pub fn LiveChart(
         range();
         // Read, not only tracked: a memo is recomputed (and so subscribed again) when read.
         version.with(|_| ());
+        look.with(|_| ());
         frames.now();
     });
 
@@ -211,7 +222,13 @@ pub fn LiveChart(
             let with_series = with_series.clone();
             with_series(&mut |series| {
                 if let Some(s) = series.and_then(|s| s.stats(from, to)) {
-                    text = format!("min {:.1} · max {:.1} · avg {:.1} {unit}", s.min, s.max, s.mean);
+                    let look = look.get();
+                    text = format!(
+                        "min {} · max {} · avg {}",
+                        look.format(s.min),
+                        look.format(s.max),
+                        look.format(s.mean)
+                    );
                 }
             });
             text
@@ -232,7 +249,8 @@ pub fn LiveChart(
             let with_series = with_series.clone();
             with_series(&mut |series| {
                 let nearest = series.and_then(|s| s.window(from, to).min_by_key(|p| (p.ts - at).abs()));
-                text = nearest.map(|p| format!("{} · {:.2} {unit}", clock_time(p.ts), p.value));
+                let look = look.get_untracked();
+                text = nearest.map(|p| format!("{} · {}", clock_time(p.ts), look.format(p.value)));
             });
             hover.set(text);
         }
@@ -240,8 +258,10 @@ pub fn LiveChart(
     view! {
         <figure class="live-chart" data-testid="chart" data-metric=metric.clone()>
             <figcaption>
-                <span class="metric">{metric.clone()}</span>
-                <span class="unit">{format!(" ({unit})")}</span>
+                <span class="metric" data-testid="chart-name">{move || look.with(|l| l.name.clone())}</span>
+                <span class="unit" data-testid="chart-unit">
+                    {move || look.with(|l| (!l.unit.is_empty()).then(|| format!(" ({})", l.unit)))}
+                </span>
                 <span class="stats" data-testid="chart-stats">{stats}</span>
                 <span class="hover" data-testid="chart-hover">{move || hover.get()}</span>
             </figcaption>

@@ -3,6 +3,7 @@
 
 use leptos::prelude::*;
 
+use crate::model::catalog::ordered;
 use crate::model::route::{Route, Window};
 use crate::panels::chart::LiveChart;
 use crate::store::use_store;
@@ -25,10 +26,19 @@ pub fn DeviceDetail(
             .with(|e| e.get(&device).map(|d| d.health(store.clock.get(), store.stale_after_ms.get()).label()))
     };
     let device = id.clone();
+    // What its kind declares (charts waiting for data), and whatever else it sends, in the
+    // catalog's order.
     let metrics = Memo::new(move |_| {
-        store
-            .equipment
-            .with(|e| e.get(&device).map(|d| d.series.keys().cloned().collect::<Vec<_>>()).unwrap_or_default())
+        store.equipment.with(|e| {
+            let Some(d) = e.get(&device) else { return Vec::new() };
+            store.catalog.with(|c| {
+                let declared = c.kind(&d.info.kind).into_iter().flat_map(|k| k.metrics.iter().map(|m| m.id.as_str()));
+                let mut present: Vec<&str> = d.series.keys().map(String::as_str).chain(declared).collect();
+                present.sort_unstable();
+                present.dedup();
+                ordered(c, &d.info.kind, present.into_iter()).into_iter().map(String::from).collect::<Vec<_>>()
+            })
+        })
     });
     let window_links = Window::ALL
         .into_iter()

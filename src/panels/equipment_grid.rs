@@ -1,9 +1,12 @@
-//! The equipment grid: every process machine and drilling rig with its status (a word and a
-//! colour), last values with units and a sparkline per metric. Search and sort live in the URL
-//! query of the page's fragment-free state (kept simple: in memory).
+//! The equipment grid: every device that is not a vehicle, grouped by its kind as the catalog
+//! names it, with its status (a word and a colour), last values with the catalog's names, units
+//! and decimals, and a sparkline per metric. Search and sort are kept in memory.
 
 use leptos::prelude::*;
 
+use telemetry::Catalog;
+
+use crate::model::catalog::{kind_name, metric_look, ordered};
 use crate::model::equipment::{Device, SortKey};
 use crate::model::route::{Route, Window};
 use crate::model::series::Series;
@@ -31,11 +34,32 @@ pub fn EquipmentGrid() -> impl IntoView {
     let store = use_store();
     let query = RwSignal::new(String::new());
     let sort = RwSignal::new(SortKey::Name);
-    let cards = move || {
+    let groups = move || {
         let now = store.clock.get();
         let stale = store.stale_after_ms.get();
         store.equipment.with(|e| {
-            e.list(&query.get(), sort.get(), now, stale).into_iter().map(|d| card(d, now, stale)).collect_view()
+            store.catalog.with(|catalog| {
+                let list = e.list(&query.get(), sort.get(), now, stale);
+                // Kinds in the catalog's order, then the ones it does not name, by id; each
+                // group in the chosen sort order.
+                let mut kinds: Vec<&str> = list.iter().map(|d| d.info.kind.as_str()).collect();
+                kinds.sort_by_key(|k| (catalog.kinds.iter().position(|c| c.id == *k).unwrap_or(usize::MAX), *k));
+                kinds.dedup();
+                kinds
+                    .into_iter()
+                    .map(|kind| {
+                        let cards: Vec<&Device> = list.iter().copied().filter(|d| d.info.kind == kind).collect();
+                        let count = cards.len();
+                        let cards = cards.into_iter().map(|d| card(catalog, d, now, stale)).collect_view();
+                        view! {
+                            <section class="kind-group" data-testid="kind-group" data-kind=kind.to_string()>
+                                <h3 data-testid="kind-heading">{kind_name(catalog, kind)} <span class="count">{count}</span></h3>
+                                <div class="cards">{cards}</div>
+                            </section>
+                        }
+                    })
+                    .collect_view()
+            })
         })
     };
     view! {
@@ -61,24 +85,25 @@ pub fn EquipmentGrid() -> impl IntoView {
                     </select>
                 </label>
             </div>
-            <div class="cards">{cards}</div>
+            {groups}
         </section>
     }
 }
 
-fn card(device: &Device, now: i64, stale_after_ms: i64) -> impl IntoView + use<> {
+fn card(catalog: &Catalog, device: &Device, now: i64, stale_after_ms: i64) -> impl IntoView + use<> {
     let health = device.health(now, stale_after_ms);
     let href = Route::Device { id: device.info.id.clone(), window: Window::FiveMinutes }.href();
     let seen = device.seen_at.map(|t| format!("{} s ago", ((now - t).max(0) / 1000))).unwrap_or_else(|| "never".into());
-    let metrics = device
-        .series
-        .iter()
+    let kind = device.info.kind.as_str();
+    let metrics = ordered(catalog, kind, device.series.keys().map(String::as_str))
+        .into_iter()
+        .filter_map(|metric| Some((metric, device.series.get(metric)?)))
         .map(|(metric, series)| {
-            let unit = telemetry::limits::unit(metric);
-            let value = series.last().map(|p| format!("{:.1} {unit}", p.value)).unwrap_or_default();
+            let look = metric_look(catalog, kind, metric);
+            let value = series.last().map(|p| look.format(p.value)).unwrap_or_default();
             view! {
-                <div class="metric">
-                    <span class="name">{metric.clone()}</span>
+                <div class="metric" data-metric=metric.to_string()>
+                    <span class="name">{look.name}</span>
                     <span class="value" data-testid="metric-value">{value}</span>
                     <svg class="spark" viewBox=format!("0 0 {SPARK_W} {SPARK_H}") aria-hidden="true">
                         <polyline points=sparkline(series, now) />

@@ -165,6 +165,8 @@ fn start_devices(state: &Arc<AppState>, config: &Config) {
         let mut world = state.world.lock().expect("world lock");
         world.devices = fleet.registry().chain(equipment.registry().cloned()).collect();
         world.sites = fleet::SITES.iter().map(|s| s.to_string()).collect();
+        // Vehicles are in the registry; the catalog declares the equipment and the sites.
+        world.catalog = devices::catalog::with_devices(equipment.registry(), &world.sites);
     }
     tokio::spawn(pipeline::run_fleet(state.clone(), fleet, config.rate));
     tokio::spawn(pipeline::run_equipment(state.clone(), equipment, config.reading_rate));

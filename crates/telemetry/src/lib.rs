@@ -7,7 +7,10 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod catalog;
 pub mod json;
+
+pub use catalog::Catalog;
 
 /// The hub every dashboard connects to.
 pub const HUB: &str = "telemetry";
@@ -24,6 +27,9 @@ pub mod targets {
     pub const ALERT_ACKNOWLEDGED: &str = "alertAcknowledged";
     /// A batch of [`AlertCleared`](crate::AlertCleared).
     pub const ALERT_CLEARED: &str = "alertCleared";
+    /// One [`Catalog`](crate::Catalog) document (not a batch), merged by id into what the
+    /// dashboard has.
+    pub const CATALOG: &str = "catalog";
 }
 
 /// Unix epoch milliseconds.
@@ -78,16 +84,6 @@ pub struct Position {
     pub seq: u64,
 }
 
-/// Kind of stationary equipment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum DeviceKind {
-    /// A process machine (press, oven, ...): metrics `temperature` (°C) and `pressure` (bar).
-    Process,
-    /// A drilling rig: metrics `rpm`, `power` (kW) and `angle` (degrees).
-    Drill,
-}
-
 /// Operating status of a piece of equipment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -100,22 +96,22 @@ pub enum DeviceStatus {
     Fault,
 }
 
-/// One equipment reading (target `readings`). `values` maps metric names to numbers:
-/// process machines send `temperature` and `pressure`, drilling rigs `rpm`, `power`, `angle`.
+/// One equipment reading (target `readings`). `values` maps metric ids to numbers; the
+/// catalog's kind of the device names them, with their units and limits.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Reading {
     /// Device id, as in the registry ([`DeviceInfo::id`]), e.g. `press-01`.
     pub device: String,
-    /// Which kind of equipment, and so which metrics `values` holds.
-    pub kind: DeviceKind,
+    /// Which kind of equipment ([`catalog::Kind`] id), and so which metrics `values` holds.
+    pub kind: String,
     /// Device timestamp of the reading, Unix epoch milliseconds.
     pub ts: Millis,
     /// Site the device stands at.
     pub site: String,
     /// Operating status when the reading was taken.
     pub status: DeviceStatus,
-    /// Metric name to value, in the metric's unit ([`limits::unit`]).
+    /// Metric id to value, in the metric's unit ([`catalog::Metric::unit`]).
     pub values: std::collections::BTreeMap<String, f64>,
 }
 
@@ -188,18 +184,6 @@ pub struct ConnectionInfo {
     pub access_token: String,
 }
 
-/// What a registry entry is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum EquipmentKind {
-    /// A fleet vehicle: it sends [`Position`]s.
-    Vehicle,
-    /// A process machine: it sends [`Reading`]s of [`DeviceKind::Process`].
-    Process,
-    /// A drilling rig: it sends [`Reading`]s of [`DeviceKind::Drill`].
-    Drill,
-}
-
 /// One device of the registry.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -208,8 +192,9 @@ pub struct DeviceInfo {
     pub id: String,
     /// Display name, e.g. `Process machine 1`.
     pub name: String,
-    /// What kind of device it is.
-    pub kind: EquipmentKind,
+    /// What kind of device it is: a [`catalog::Kind`] id, or [`catalog::VEHICLE`] (or a
+    /// declared vehicle kind) for a vehicle.
+    pub kind: String,
     /// Site the device belongs to.
     pub site: String,
 }
@@ -228,6 +213,9 @@ pub struct Snapshot {
     pub devices: Vec<DeviceInfo>,
     /// Every site id, for the site picker and `site:<id>` groups.
     pub sites: Vec<String>,
+    /// The backend's description of its world (absent from a backend without one).
+    #[serde(default)]
+    pub catalog: Catalog,
     /// When the snapshot was taken (Unix ms).
     pub ts: Millis,
 }
@@ -382,57 +370,5 @@ mod tests {
     fn connection_info_is_camel_case() {
         let info = ConnectionInfo { url: "u".into(), access_token: "t".into() };
         assert_eq!(serde_json::to_string(&info).unwrap(), r#"{"url":"u","accessToken":"t"}"#);
-    }
-}
-
-/// Alert limits shared by the simulator's rules and the dashboard's threshold lines, so the
-/// lines on a chart are where alerts fire.
-pub mod limits {
-    use super::{DeviceKind, Severity};
-
-    /// A value limit on one metric.
-    #[derive(Debug, Clone, Copy, PartialEq)]
-    pub struct Limit {
-        /// The kind of device it applies to.
-        pub kind: DeviceKind,
-        /// The metric it watches, as in [`Reading::values`](crate::Reading::values).
-        pub metric: &'static str,
-        /// Severity of the alerts it raises.
-        pub severity: Severity,
-        /// Alerts fire above this value ...
-        pub threshold: f64,
-        /// ... and clear below this one (hysteresis).
-        pub clear: f64,
-    }
-
-    const fn limit(kind: DeviceKind, metric: &'static str, severity: Severity, threshold: f64, clear: f64) -> Limit {
-        Limit { kind, metric, severity, threshold, clear }
-    }
-
-    /// Every value limit: what the simulator's threshold rules use and the dashboard draws.
-    pub const LIMITS: [Limit; 6] = [
-        limit(DeviceKind::Process, "temperature", Severity::Warning, 90.0, 85.0),
-        limit(DeviceKind::Process, "temperature", Severity::Critical, 100.0, 95.0),
-        limit(DeviceKind::Process, "pressure", Severity::Warning, 7.0, 6.5),
-        limit(DeviceKind::Drill, "rpm", Severity::Warning, 160.0, 150.0),
-        limit(DeviceKind::Drill, "power", Severity::Critical, 1_200.0, 1_100.0),
-        limit(DeviceKind::Drill, "angle", Severity::Info, 8.0, 7.0),
-    ];
-
-    /// The unit of a metric, for axes and labels.
-    pub fn unit(metric: &str) -> &'static str {
-        match metric {
-            "temperature" => "°C",
-            "pressure" => "bar",
-            "rpm" => "rpm",
-            "power" => "kW",
-            "angle" => "°",
-            _ => "",
-        }
-    }
-
-    /// The limits on one metric of one kind of device.
-    pub fn for_metric(kind: DeviceKind, metric: &str) -> impl Iterator<Item = &'static Limit> + '_ {
-        LIMITS.iter().filter(move |l| l.kind == kind && l.metric == metric)
     }
 }

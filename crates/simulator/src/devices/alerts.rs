@@ -4,13 +4,16 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
-use telemetry::{Alert, AlertAcknowledged, AlertCleared, DeviceKind, Millis, OpenAlert, Reading, Severity};
+use telemetry::catalog::Direction;
+use telemetry::{Alert, AlertAcknowledged, AlertCleared, Catalog, Millis, OpenAlert, Reading, Severity};
 
 /// When a rule fires and when it clears.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Condition {
     /// Fires above `threshold`, clears below `clear`.
     Above { threshold: f64, clear: f64 },
+    /// Fires below `threshold`, clears above `clear`.
+    Below { threshold: f64, clear: f64 },
     /// Fires when the value rose faster than `per_second` over the last `window_ms`, clears
     /// when the rise slows below `clear_per_second`.
     RisingFaster { per_second: f64, window_ms: i64, clear_per_second: f64 },
@@ -19,34 +22,55 @@ pub enum Condition {
 /// One alert rule.
 #[derive(Debug, Clone)]
 pub struct Rule {
-    pub kind: DeviceKind,
-    pub metric: &'static str,
-    pub unit: &'static str,
+    /// The catalog kind it watches.
+    pub kind: String,
+    pub metric: String,
+    pub unit: String,
     pub severity: Severity,
     pub condition: Condition,
 }
 
-/// The rules the simulator runs: the shared value limits (so the dashboard draws its threshold
-/// lines where alerts fire), plus a rate-of-change rule on temperature.
-pub fn default_rules() -> Vec<Rule> {
-    let mut rules: Vec<Rule> = telemetry::limits::LIMITS
-        .iter()
-        .map(|l| Rule {
-            kind: l.kind,
-            metric: l.metric,
-            unit: telemetry::limits::unit(l.metric),
-            severity: l.severity,
-            condition: Condition::Above { threshold: l.threshold, clear: l.clear },
-        })
-        .collect();
-    rules.push(Rule {
-        kind: DeviceKind::Process,
-        metric: "temperature",
-        unit: "°C/s",
-        severity: Severity::Warning,
-        condition: Condition::RisingFaster { per_second: 1.0, window_ms: 10_000, clear_per_second: 0.3 },
-    });
+/// The rules the simulator runs: one per limit of `catalog` (so a dashboard draws its
+/// threshold lines where alerts fire), plus a rate-of-change rule on process temperature.
+pub fn rules_for(catalog: &Catalog) -> Vec<Rule> {
+    let mut rules = Vec::new();
+    for kind in &catalog.kinds {
+        for metric in &kind.metrics {
+            for limit in &metric.limits {
+                let condition = match limit.threshold() {
+                    Some((Direction::Above, threshold)) => {
+                        Condition::Above { threshold, clear: limit.clear.unwrap_or(threshold) }
+                    }
+                    Some((Direction::Below, threshold)) => {
+                        Condition::Below { threshold, clear: limit.clear.unwrap_or(threshold) }
+                    }
+                    None => continue,
+                };
+                rules.push(Rule {
+                    kind: kind.id.clone(),
+                    metric: metric.id.clone(),
+                    unit: metric.unit.clone(),
+                    severity: limit.severity,
+                    condition,
+                });
+            }
+        }
+    }
+    if catalog.metric(crate::devices::catalog::PROCESS, "temperature").is_some() {
+        rules.push(Rule {
+            kind: crate::devices::catalog::PROCESS.into(),
+            metric: "temperature".into(),
+            unit: "°C/s".into(),
+            severity: Severity::Warning,
+            condition: Condition::RisingFaster { per_second: 1.0, window_ms: 10_000, clear_per_second: 0.3 },
+        });
+    }
     rules
+}
+
+/// The rules of the built-in catalog.
+pub fn default_rules() -> Vec<Rule> {
+    rules_for(&crate::devices::catalog::scenarios())
 }
 
 /// What one evaluation changed.
@@ -88,7 +112,7 @@ pub struct AlertEngine {
     /// again answers with it.
     ended: VecDeque<AlertAcknowledged>,
     /// (device, metric) → recent (ts, value) for rate-of-change rules.
-    history: HashMap<(String, &'static str), VecDeque<(Millis, f64)>>,
+    history: HashMap<(String, String), VecDeque<(Millis, f64)>>,
     next_id: u64,
     id_prefix: String,
 }
@@ -123,16 +147,17 @@ impl AlertEngine {
                 if rule.kind != reading.kind {
                     continue;
                 }
-                let Some(&value) = reading.values.get(rule.metric) else { continue };
+                let Some(&value) = reading.values.get(&rule.metric) else { continue };
                 let key = (reading.device.clone(), index);
                 let measured = match rule.condition {
-                    Condition::Above { .. } => Some(value),
-                    Condition::RisingFaster { window_ms, .. } => self.rate(&reading.device, rule.metric, window_ms),
+                    Condition::Above { .. } | Condition::Below { .. } => Some(value),
+                    Condition::RisingFaster { window_ms, .. } => self.rate(&reading.device, &rule.metric, window_ms),
                 };
                 let Some(measured) = measured else { continue };
                 let is_open = self.open.contains_key(&key);
                 let (fires, clears, threshold) = match rule.condition {
                     Condition::Above { threshold, clear } => (measured > threshold, measured < clear, threshold),
+                    Condition::Below { threshold, clear } => (measured < threshold, measured > clear, threshold),
                     Condition::RisingFaster { per_second, clear_per_second, .. } => {
                         (measured > per_second, measured < clear_per_second, per_second)
                     }
@@ -157,12 +182,14 @@ impl AlertEngine {
             .rules
             .iter()
             .filter_map(|r| match r.condition {
-                Condition::RisingFaster { window_ms, .. } if r.kind == reading.kind => Some((r.metric, window_ms)),
+                Condition::RisingFaster { window_ms, .. } if r.kind == reading.kind => {
+                    Some((r.metric.clone(), window_ms))
+                }
                 _ => None,
             })
             .collect::<Vec<_>>();
         for (metric, window_ms) in longest {
-            let Some(&value) = reading.values.get(metric) else { continue };
+            let Some(&value) = reading.values.get(&metric) else { continue };
             let history = self.history.entry((reading.device.clone(), metric)).or_default();
             history.push_back((reading.ts, value));
             while history.front().is_some_and(|(ts, _)| reading.ts - ts > window_ms) {
@@ -172,8 +199,8 @@ impl AlertEngine {
     }
 
     /// Rise per second over the window, once at least half the window is covered.
-    fn rate(&self, device: &str, metric: &'static str, window_ms: i64) -> Option<f64> {
-        let history = self.history.get(&(device.to_string(), metric))?;
+    fn rate(&self, device: &str, metric: &str, window_ms: i64) -> Option<f64> {
+        let history = self.history.get(&(device.to_string(), metric.to_string()))?;
         let (first_ts, first) = *history.front()?;
         let (last_ts, last) = *history.back()?;
         let span = last_ts - first_ts;
@@ -187,6 +214,12 @@ impl AlertEngine {
             Condition::Above { .. } => {
                 format!(
                     "{} {} {:.1} {} is above {} {}",
+                    reading.device, rule.metric, measured, rule.unit, threshold, rule.unit
+                )
+            }
+            Condition::Below { .. } => {
+                format!(
+                    "{} {} {:.1} {} is below {} {}",
                     reading.device, rule.metric, measured, rule.unit, threshold, rule.unit
                 )
             }
@@ -306,7 +339,7 @@ mod tests {
     fn reading(ts: i64, temperature: f64) -> Reading {
         Reading {
             device: "press-01".into(),
-            kind: DeviceKind::Process,
+            kind: crate::devices::catalog::PROCESS.into(),
             ts,
             site: "harbour".into(),
             status: DeviceStatus::Running,

@@ -8,9 +8,27 @@
 
 use std::collections::BTreeMap;
 
-use telemetry::{DeviceInfo, DeviceKind, DeviceStatus, EquipmentKind, Reading};
+use telemetry::{DeviceInfo, DeviceStatus, Reading};
+
+use crate::devices::catalog::{DRILL, PROCESS};
 
 use crate::devices::rng::SplitMix64;
+
+/// Which scenario a device plays (its catalog kind is [`DeviceKind::id`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DeviceKind {
+    Process,
+    Drill,
+}
+
+impl DeviceKind {
+    fn id(self) -> &'static str {
+        match self {
+            DeviceKind::Process => PROCESS,
+            DeviceKind::Drill => DRILL,
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Event {
@@ -72,7 +90,7 @@ impl Equipment {
                 info: DeviceInfo {
                     id: format!("press-{:02}", i + 1),
                     name: format!("Process machine {}", i + 1),
-                    kind: EquipmentKind::Process,
+                    kind: PROCESS.into(),
                     site: sites[i % sites.len()].to_string(),
                 },
                 kind: DeviceKind::Process,
@@ -92,7 +110,7 @@ impl Equipment {
                 info: DeviceInfo {
                     id: format!("rig-{:02}", i + 1),
                     name: format!("Drilling rig {}", i + 1),
-                    kind: EquipmentKind::Drill,
+                    kind: DRILL.into(),
                     site: sites[(i + machines) % sites.len()].to_string(),
                 },
                 kind: DeviceKind::Drill,
@@ -131,7 +149,7 @@ impl Equipment {
             .iter()
             .map(|d| Reading {
                 device: d.info.id.clone(),
-                kind: d.kind,
+                kind: d.kind.id().into(),
                 ts,
                 site: d.info.site.clone(),
                 status: d.status,
@@ -262,7 +280,7 @@ mod tests {
         assert_eq!(readings[3].values.keys().collect::<Vec<_>>(), ["angle", "power", "rpm"]);
         let registry: Vec<_> = equipment.registry().collect();
         assert_eq!(registry[0].id, "press-01");
-        assert_eq!(registry[2].kind, EquipmentKind::Drill);
+        assert_eq!(registry[2].kind, DRILL);
         assert!(registry.iter().all(|d| SITES.contains(&d.site.as_str())));
     }
 

@@ -125,7 +125,7 @@ impl Fleet {
         self.vehicles.iter().map(|v| telemetry::DeviceInfo {
             id: v.id.clone(),
             name: format!("Vehicle {}", v.id.trim_start_matches("veh-").trim_start_matches('0')),
-            kind: telemetry::EquipmentKind::Vehicle,
+            kind: telemetry::catalog::VEHICLE.into(),
             site: v.site.clone(),
         })
     }

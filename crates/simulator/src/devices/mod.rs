@@ -3,6 +3,7 @@
 //! readings, and the pipeline that steps them and publishes each batch.
 
 pub mod alerts;
+pub mod catalog;
 pub mod equipment;
 pub mod fleet;
 pub mod pipeline;

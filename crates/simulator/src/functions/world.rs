@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use telemetry::{DeviceInfo, Position, Reading, Snapshot};
+use telemetry::{Catalog, DeviceInfo, Position, Reading, Snapshot};
 
 use crate::devices::alerts::{default_rules, AlertEngine};
 
@@ -14,6 +14,8 @@ pub struct World {
     pub alerts: AlertEngine,
     pub devices: Vec<DeviceInfo>,
     pub sites: Vec<String>,
+    /// What the backend declares about its world (the built-in scenarios and their devices).
+    pub catalog: Catalog,
 }
 
 impl Default for World {
@@ -26,6 +28,7 @@ impl Default for World {
             alerts: AlertEngine::new(default_rules(), prefix),
             devices: Vec::new(),
             sites: Vec::new(),
+            catalog: Catalog::default(),
         }
     }
 }
@@ -39,6 +42,7 @@ impl World {
             alerts: self.alerts.open_alerts(),
             devices: self.devices.clone(),
             sites: self.sites.clone(),
+            catalog: self.catalog.clone(),
             ts,
         }
     }

@@ -136,7 +136,7 @@ fn numbers_out_of_range_or_not_finite_are_problems_of_their_item() {
     }
     let mut reading = Reading {
         device: "press-01".into(),
-        kind: crate::DeviceKind::Process,
+        kind: "process".into(),
         ts: 1,
         site: "north".into(),
         status: crate::DeviceStatus::Running,
