@@ -6,7 +6,8 @@
 //!   `device:<id>` groups (serverless clients cannot manage groups themselves);
 //! * `POST /api/alerts/{id}/ack` `{by}`: acknowledge once, for every dashboard;
 //!   `POST /api/alerts/ack` `{by, ids}` does several in one call and one broadcast;
-//! * `GET /api/snapshot`: the current state, to fill a dashboard at once.
+//! * `GET /api/snapshot`: the current state, to fill a dashboard at once;
+//! * `GET /api/history...`: ranges of the past (`crate::history::routes`).
 
 pub mod publisher;
 pub mod world;
@@ -35,6 +36,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/api/alerts/{id}/ack", post(acknowledge))
         .route("/api/alerts/ack", post(acknowledge_many))
         .route("/api/snapshot", get(snapshot))
+        .merge(crate::history::routes::routes())
 }
 
 async fn negotiate(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Json<ConnectionInfo> {
@@ -176,6 +178,9 @@ pub async fn acknowledge_alerts(
             "no alert {:?}: never raised, or over too long ago to remember",
             ids.iter().take(5).collect::<Vec<_>>()
         )));
+    }
+    if let Some(history) = &state.history {
+        history.acknowledged(&new);
     }
     if !new.is_empty() {
         state.send_to_all(HUB, targets::ALERT_ACKNOWLEDGED, [new]).await;

@@ -125,6 +125,7 @@ fn message(state: &AppState, hub: &str, body: &Bytes) -> Result<Arc<Broadcast>, 
     let arguments = payload.arguments.unwrap_or_default();
     if hub.eq_ignore_ascii_case(telemetry::HUB) {
         record(state, &target, arguments.first());
+        crate::history::record_published(state, &target, arguments.first());
     }
     Ok(Broadcast::invocation(target, arguments))
 }
