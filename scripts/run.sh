@@ -3,6 +3,8 @@
 # the URL to open. Ctrl-C stops both.
 #
 #   DASHBOARD_PORT (8080), FUNCTIONS_PORT (7071), SERVICE_PORT (8888) change the ports;
+#   SIMULATOR_DATA_DIR (target/simulator-data) is where the simulator keeps its history, so a
+#   restart shows the last hour again;
 #   extra arguments go to the simulator, e.g. scripts/run.sh --vehicles 500 --seed 7
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -11,6 +13,8 @@ cd "$ROOT"
 DASHBOARD_PORT="${DASHBOARD_PORT:-8080}"
 FUNCTIONS_PORT="${FUNCTIONS_PORT:-7071}"
 SERVICE_PORT="${SERVICE_PORT:-8888}"
+# Through the environment rather than a flag, so `--data-dir` among the arguments still wins.
+export SIMULATOR_DATA_DIR="${SIMULATOR_DATA_DIR:-$ROOT/target/simulator-data}"
 
 "$ROOT/scripts/bootstrap.sh"
 export PATH="$ROOT/node_modules/.bin:$HOME/.cargo/bin:$PATH"
