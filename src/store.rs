@@ -88,6 +88,8 @@ store! {
         sync: crate::model::sync::SyncState = crate::model::sync::SyncState::Idle,
         /// Items of otherwise good batches skipped as malformed or unknown (the rest applied).
         skipped_items: u64 = 0,
+        /// Sites left unjoined because `maxSites` was reached.
+        refused_sites: crate::model::limits::Refused = crate::model::limits::Refused::default(),
         /// Why the last snapshot load or group subscription failed, if it did.
         sync_error: Option<String> = None,
     }

@@ -274,11 +274,12 @@ impl AlertFeed {
         sites
     }
 
-    /// Ids of the open alerts of a device and metric (what a folded toast stands for).
+    /// Ids of the alerts of a device and metric still to acknowledge, active or back to normal
+    /// (what a folded toast stands for).
     pub fn open_ids(&self, device: &str, metric: &str) -> Vec<String> {
         self.entries
             .iter()
-            .filter(|e| e.state() == AlertState::Open && e.alert.device == device && e.alert.metric == metric)
+            .filter(|e| e.needs_acknowledgement() && e.alert.device == device && e.alert.metric == metric)
             .map(|e| e.alert.id.clone())
             .collect()
     }

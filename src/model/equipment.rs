@@ -176,6 +176,7 @@ impl EquipmentState {
                 device.version += 1;
             }
         } else if self.devices.len() < self.max_devices {
+            self.refused.admit(&info.id);
             self.devices.insert(info.id.clone(), Device::new(info));
         } else {
             self.refused.refuse(&info.id);
@@ -197,6 +198,7 @@ impl EquipmentState {
                     kind: reading.kind.clone(),
                     site: reading.site.clone(),
                 };
+                self.refused.admit(&reading.device);
                 self.devices.insert(reading.device.clone(), Device::new(info));
             }
             let Some(device) = self.devices.get_mut(&reading.device) else { continue };

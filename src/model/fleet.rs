@@ -115,6 +115,11 @@ impl FleetState {
         self.max_sites = sites;
     }
 
+    /// Whether a report of vehicle `id` would be taken (known, or room for it).
+    pub fn would_take(&self, id: &str) -> bool {
+        self.vehicles.len() < self.max_vehicles || self.vehicles.contains_key(id)
+    }
+
     /// Vehicle and site ids ignored because a bound was reached.
     pub fn refused(&self) -> &Refused {
         &self.refused
@@ -188,6 +193,7 @@ impl FleetState {
                 }
                 None => {
                     note_site(&mut self.sites, self.max_sites, &mut self.refused, &position.site);
+                    self.refused.admit(&position.id);
                     new_trail(&mut self.trails, self.trail_length, &position.id, point);
                     self.vehicles.insert(position.id.clone(), position);
                 }
@@ -233,6 +239,7 @@ fn note_site(sites: &mut BTreeSet<String>, max: usize, refused: &mut Refused, si
     if !sites.contains(site) {
         if sites.len() < max {
             sites.insert(site.to_string());
+            refused.admit(site);
         } else {
             refused.refuse(site);
         }
@@ -314,6 +321,10 @@ mod tests {
         assert_eq!(fleet.get("b").unwrap().site, "south");
         assert_eq!(fleet.sites(), ["north"]);
         assert_eq!(fleet.refused().len(), 2, "c and the site south");
+        // Room made (a snapshot without a): c is taken, and no longer counted.
+        fleet.retain_known(|id| id != "a");
+        assert_eq!(fleet.apply(vec![pos("c", 4, 2.0)]), 1);
+        assert_eq!(fleet.refused().len(), 1, "only the site south");
     }
 
     #[test]

@@ -7,8 +7,8 @@ use std::collections::VecDeque;
 /// Points kept per series: an hour at 2 Hz.
 pub const DEFAULT_CAPACITY: usize = 7_200;
 
-/// Points added to a series' room at a time (8 KB).
-const GROWTH: usize = 512;
+/// Points a series holds before it takes its whole bound (256 bytes).
+const FIRST_ROOM: usize = 16;
 
 /// One point: device timestamp (Unix ms) and value.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -52,12 +52,14 @@ pub struct Column {
 }
 
 impl Series {
-    /// Room for `capacity` points, taken as they come in steps of [`GROWTH`] points (never
-    /// more than the bound): a metric heard of once costs 8 KB, not the 113 KB of a full hour,
-    /// so made-up ids cannot claim memory they never fill, and growth stops at the bound.
+    /// Room for `capacity` points: [`FIRST_ROOM`] at first, then the whole bound at once when
+    /// they are full. A metric heard of once (a made-up id) costs 256 bytes, not the 113 KB of
+    /// a full hour; one that keeps reporting takes its whole bound within seconds, so memory
+    /// depends on how many series there are and never on how long the page has been open
+    /// (a buffer grown step by step would show as growth for an hour).
     pub fn with_capacity(capacity: usize) -> Self {
         let capacity = capacity.max(1);
-        Self { points: VecDeque::new(), capacity }
+        Self { points: VecDeque::with_capacity(FIRST_ROOM.min(capacity)), capacity }
     }
 
     /// Appends a point. Points older than the newest are dropped (a late or replayed reading
@@ -69,7 +71,7 @@ impl Series {
         if self.points.len() == self.capacity {
             self.points.pop_front();
         } else if self.points.len() == self.points.capacity() {
-            self.points.reserve_exact(GROWTH.min(self.capacity - self.points.len()));
+            self.points.reserve_exact(self.capacity - self.points.len());
         }
         self.points.push_back(Point { ts, value });
         true
@@ -146,15 +148,19 @@ mod tests {
     }
 
     #[test]
-    fn memory_grows_in_steps_up_to_the_bound_and_no_further() {
+    fn memory_is_small_for_a_point_then_the_whole_bound_at_once() {
         let mut s = Series::default();
         s.push(0, 1.0);
-        assert!(s.points.capacity() < DEFAULT_CAPACITY / 4, "one point does not claim an hour");
-        for ts in 1..(DEFAULT_CAPACITY as i64) {
+        assert!(s.points.capacity() < 64, "one point does not claim an hour");
+        for ts in 1..=(FIRST_ROOM as i64) {
             s.push(ts, 1.0);
         }
         let full = s.points.capacity();
-        assert!((DEFAULT_CAPACITY..DEFAULT_CAPACITY + GROWTH).contains(&full), "{full}");
+        assert!(full >= DEFAULT_CAPACITY, "the whole bound once the first room is full: {full}");
+        for ts in 0..(DEFAULT_CAPACITY as i64) {
+            s.push(FIRST_ROOM as i64 + 1 + ts, 1.0);
+        }
+        assert_eq!(s.points.capacity(), full, "filling it does not reallocate");
         for ts in 0..(2 * DEFAULT_CAPACITY as i64) {
             s.push(DEFAULT_CAPACITY as i64 + ts, 1.0);
         }

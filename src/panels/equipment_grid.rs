@@ -53,7 +53,7 @@ pub fn EquipmentGrid() -> impl IntoView {
                         let cards = cards.into_iter().map(|d| card(catalog, d, now, stale)).collect_view();
                         view! {
                             <section class="kind-group" data-testid="kind-group" data-kind=kind.to_string()>
-                                <h3 data-testid="kind-heading">{kind_name(catalog, kind)} <span class="count">{count}</span></h3>
+                                <h3 data-testid="kind-heading">{kind_name(catalog, kind)}" "<span class="count">{count}</span></h3>
                                 <div class="cards">{cards}</div>
                             </section>
                         }

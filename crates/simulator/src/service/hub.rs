@@ -337,15 +337,26 @@ impl Hub {
         self.user_groups.lock().expect("hub lock").add(group, user_id, expires, now)
     }
 
-    /// Takes a user out of a group: their connections leave it, except those that joined it
-    /// themselves. False if the user was not in it.
+    /// Takes a user out of a group: every connection of theirs leaves it, those that joined it
+    /// through the user and those that joined it themselves (or through a ttl of zero) alike,
+    /// as the service does. False if neither the user nor any of their connections was in it.
     pub fn remove_user_from_group(&self, group: &str, user_id: &str) -> bool {
-        self.user_groups.lock().expect("hub lock").remove(group, user_id)
+        let membership = self.user_groups.lock().expect("hub lock").remove(group, user_id);
+        let connections = self.connections_of(user_id).iter().filter(|id| self.remove_from_group(group, id)).count();
+        membership || connections > 0
     }
 
-    /// Takes a user out of every group; returns how many they were in.
+    /// Takes a user, and every connection of theirs, out of every group; returns how many
+    /// user memberships they had.
     pub fn remove_user_from_all_groups(&self, user_id: &str) -> usize {
-        self.user_groups.lock().expect("hub lock").remove_user(user_id)
+        let removed = self.user_groups.lock().expect("hub lock").remove_user(user_id);
+        let connections = self.connections_of(user_id);
+        let mut groups = self.groups.lock().expect("hub lock");
+        groups.retain(|_, members| {
+            connections.iter().for_each(|id| _ = members.remove(id));
+            !members.is_empty()
+        });
+        removed
     }
 
     /// Whether the user is in the group (a user membership that has not expired).
