@@ -77,6 +77,39 @@ impl Series {
         true
     }
 
+    /// Joins history (`points`, oldest first) in front of what is held: only the points strictly
+    /// older than the oldest held one are taken, so the seam between history and live data has
+    /// no repeat, and no gap where the history reaches up to the live data. Non-finite values and
+    /// points out of order are skipped; the bound holds (the oldest history goes first). Returns
+    /// how many were taken.
+    pub fn prepend(&mut self, points: impl IntoIterator<Item = (i64, f64)>) -> usize {
+        let oldest = self.points.front().map_or(i64::MAX, |p| p.ts);
+        let mut older: Vec<Point> = Vec::new();
+        for (ts, value) in points {
+            if ts >= oldest {
+                break;
+            }
+            if value.is_finite() && older.last().is_none_or(|last| ts > last.ts) {
+                older.push(Point { ts, value });
+            }
+        }
+        let room = self.capacity - self.points.len();
+        let skip = older.len().saturating_sub(room);
+        let taken = older.len() - skip;
+        if self.points.capacity() < self.points.len() + taken {
+            self.points.reserve_exact(self.capacity - self.points.len());
+        }
+        for point in older.into_iter().skip(skip).rev() {
+            self.points.push_front(point);
+        }
+        taken
+    }
+
+    /// The oldest point held.
+    pub fn first(&self) -> Option<Point> {
+        self.points.front().copied()
+    }
+
     pub fn len(&self) -> usize {
         self.points.len()
     }
@@ -165,6 +198,29 @@ mod tests {
             s.push(DEFAULT_CAPACITY as i64 + ts, 1.0);
         }
         assert_eq!(s.points.capacity(), full, "a full series no longer grows");
+    }
+
+    #[test]
+    fn history_joins_in_front_with_no_repeat_and_no_gap_at_the_seam() {
+        let mut s = Series::with_capacity(10);
+        for ts in [5, 6, 7] {
+            s.push(ts * 1000, ts as f64);
+        }
+        // History up to and past the first live point: only what is strictly older is taken.
+        let history = (0..=6).map(|t| (t * 1000, t as f64)).chain([(3_500, f64::NAN)]);
+        assert_eq!(s.prepend(history), 5);
+        let stamps: Vec<i64> = s.window(i64::MIN, i64::MAX).map(|p| p.ts / 1000).collect();
+        assert_eq!(stamps, [0, 1, 2, 3, 4, 5, 6, 7], "consecutive: no gap, no repeat");
+        // The bound holds: the oldest history goes first.
+        assert_eq!(s.prepend((-20..0).map(|t| (t * 1000, 0.0))), 2);
+        assert_eq!(s.len(), 10);
+        assert_eq!(s.first().unwrap().ts, -2_000);
+        // Into an empty series: all of it, newest kept.
+        let mut empty = Series::with_capacity(3);
+        assert_eq!(empty.prepend([(1, 1.0), (2, 2.0), (3, 3.0), (4, 4.0)]), 3);
+        assert_eq!(empty.first().unwrap().ts, 2);
+        // Live points after it still append.
+        assert!(empty.push(5, 5.0));
     }
 
     #[test]
