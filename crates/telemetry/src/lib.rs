@@ -8,6 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 pub mod catalog;
+pub mod history;
 pub mod json;
 
 pub use catalog::Catalog;

@@ -1,0 +1,313 @@
+//! The history API of the functions side: what a device measured, where a vehicle drove, what
+//! happened to alerts, and the whole fleet frame by frame, over a range of time.
+//!
+//! Every answer is columnar (parallel arrays of equal length, index `i` across them is one
+//! sample) so a long range stays compact on the wire and cheap to decode. Times are Unix epoch
+//! milliseconds; `from` and `to` are inclusive. A backend without these routes answers 404 and
+//! the dashboard's charts start at page load.
+//!
+//! | route | answer |
+//! |---|---|
+//! | `GET {apiBase}/history?device=D&from=&to=&points=[&metric=M]` | [`SeriesHistory`] |
+//! | `GET {apiBase}/history/track?vehicle=V&from=&to=&points=` | [`TrackHistory`] |
+//! | `GET {apiBase}/history/alerts?from=&to=[&limit=]` | [`AlertLog`] |
+//! | `GET {apiBase}/history/fleet?from=&to=[&step=]` | [`FleetHistory`] |
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Alert, Millis, VehicleState};
+
+/// The path of [`SeriesHistory`] under `apiBase`.
+pub const SERIES_PATH: &str = "history";
+/// The path of [`TrackHistory`] under `apiBase`.
+pub const TRACK_PATH: &str = "history/track";
+/// The path of [`AlertLog`] under `apiBase`.
+pub const ALERTS_PATH: &str = "history/alerts";
+/// The path of [`FleetHistory`] under `apiBase`.
+pub const FLEET_PATH: &str = "history/fleet";
+
+/// The storage resolution: one sample per device metric (or vehicle) per second is kept, the
+/// last one of that second. No bucket or frame step is finer.
+pub const RESOLUTION_MS: i64 = 1_000;
+/// `points` when the query names none.
+pub const DEFAULT_POINTS: u32 = 1_000;
+/// The most `points` a query may ask for.
+pub const MAX_POINTS: u32 = 10_000;
+/// `limit` of [`AlertLog`] when the query names none.
+pub const DEFAULT_ALERT_LIMIT: u32 = 1_000;
+/// The most `limit` an [`AlertLog`] query may ask for.
+pub const MAX_ALERT_LIMIT: u32 = 10_000;
+/// The most frames one [`FleetHistory`] holds.
+pub const MAX_FRAMES: usize = 3_600;
+/// The most cells (vehicles × frames) one [`FleetHistory`] holds; a range that needs more must
+/// ask for a larger `step`.
+pub const MAX_FLEET_CELLS: usize = 10_000_000;
+
+/// The width of the buckets that reduce `from..=to` to at most `points` buckets: the range
+/// divided by `points`, rounded up, and never finer than [`RESOLUTION_MS`].
+pub fn bucket_ms(from: Millis, to: Millis, points: u32) -> i64 {
+    let span = (to - from).max(0);
+    let points = i64::from(points.max(1));
+    ((span + points - 1) / points).max(RESOLUTION_MS)
+}
+
+/// The bucket of `ts` among the buckets of `bucket_ms` from `from` with at most `points` of them:
+/// `to` itself falls in the last one rather than one past it.
+pub fn bucket_index(ts: Millis, from: Millis, bucket_ms: i64, points: u32) -> usize {
+    let index = ((ts - from).max(0) / bucket_ms.max(1)) as usize;
+    index.min(points.max(1) as usize - 1)
+}
+
+/// `GET {apiBase}/history?device=D&from=&to=&points=[&metric=M]`: a device's metrics over a
+/// range, reduced to at most `points` buckets each (the per-pixel reduction a chart does: min,
+/// max and last of each bucket). Without `metric`, every metric of the device; an unknown
+/// device has no series.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SeriesHistory {
+    /// The device asked for ([`crate::Reading::device`]).
+    pub device: String,
+    /// Start of the range answered (inclusive).
+    pub from: Millis,
+    /// End of the range answered (inclusive), at most the backend's now.
+    pub to: Millis,
+    /// Width of each bucket: [`bucket_ms`] of the range and `points`.
+    pub bucket_ms: i64,
+    /// One entry per metric with samples in the range, by metric id.
+    pub series: Vec<MetricHistory>,
+}
+
+/// One metric's buckets, in time order, empty buckets left out. The four arrays have equal
+/// lengths; index `i` is bucket `i`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MetricHistory {
+    /// The metric id, as in [`crate::Reading::values`].
+    pub metric: String,
+    /// The device time of the last sample in each bucket. A dashboard joining history to its
+    /// live points keeps the buckets strictly older than its oldest live point: no gap, no
+    /// repeat at the seam.
+    pub ts: Vec<Millis>,
+    /// The smallest value in each bucket.
+    pub min: Vec<f64>,
+    /// The largest value in each bucket.
+    pub max: Vec<f64>,
+    /// The last value in each bucket (the one at `ts`).
+    pub last: Vec<f64>,
+}
+
+impl MetricHistory {
+    /// How many buckets it holds.
+    pub fn len(&self) -> usize {
+        self.ts.len()
+    }
+
+    /// Whether it holds no bucket.
+    pub fn is_empty(&self) -> bool {
+        self.ts.is_empty()
+    }
+}
+
+/// `GET {apiBase}/history/track?vehicle=V&from=&to=&points=`: where a vehicle drove over a
+/// range (a trail), in time order, at most `points` fixes evenly thinned, the last fix in the
+/// range always among them. The five arrays have equal lengths.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TrackHistory {
+    /// The vehicle asked for ([`crate::Position::id`]).
+    pub vehicle: String,
+    /// Device time of each fix.
+    pub ts: Vec<Millis>,
+    /// Latitude of each fix, WGS 84 decimal degrees.
+    pub lat: Vec<f64>,
+    /// Longitude of each fix, WGS 84 decimal degrees.
+    pub lon: Vec<f64>,
+    /// Speed at each fix, km/h.
+    pub speed: Vec<f64>,
+    /// Heading at each fix, degrees clockwise from north.
+    pub heading: Vec<f64>,
+}
+
+/// `GET {apiBase}/history/alerts?from=&to=[&limit=]`: what happened to alerts over a range,
+/// oldest first; when more than `limit` happened, the newest `limit`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AlertLog {
+    /// The events, oldest first.
+    pub events: Vec<AlertEvent>,
+}
+
+/// What happened to an alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum AlertChange {
+    /// A rule (or a publisher) raised it ([`crate::targets::ALERTS`]).
+    Raised,
+    /// Someone acknowledged it ([`crate::targets::ALERT_ACKNOWLEDGED`]).
+    Acknowledged,
+    /// Its condition returned to normal ([`crate::targets::ALERT_CLEARED`]).
+    Cleared,
+}
+
+/// One event of the [`AlertLog`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AlertEvent {
+    /// When: the alert's own `ts` when raised (device time), the acknowledgement's (server
+    /// time), the clearing reading's (device time).
+    pub ts: Millis,
+    /// The alert's id ([`Alert::id`]).
+    pub id: String,
+    /// What happened.
+    pub change: AlertChange,
+    /// The alert itself, for [`AlertChange::Raised`]; absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alert: Option<Alert>,
+    /// Who acknowledged it, for [`AlertChange::Acknowledged`]; absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+}
+
+/// `GET {apiBase}/history/fleet?from=&to=[&step=]`: the whole fleet frame by frame, shaped for
+/// replay. Frame `k` is at `from + k × step_ms`; in every frame, index `j` of each array is
+/// vehicle `ids[j]`. Each vehicle shows its last fix at or before the frame's time (before its
+/// first fix in the range, that first fix), so no cell is ever empty; a vehicle with no fix in
+/// the range is not in `ids`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FleetHistory {
+    /// Time of the first frame.
+    pub from: Millis,
+    /// Time between frames, a whole number of seconds.
+    pub step_ms: i64,
+    /// The vehicles, in the order of every frame's arrays.
+    pub ids: Vec<String>,
+    /// The frames, in time order.
+    pub frames: Vec<FleetFrame>,
+}
+
+/// The fleet at one moment: each array has one entry per [`FleetHistory::ids`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FleetFrame {
+    /// The frame's time.
+    pub ts: Millis,
+    /// Latitudes, WGS 84 decimal degrees.
+    pub lat: Vec<f64>,
+    /// Longitudes, WGS 84 decimal degrees.
+    pub lon: Vec<f64>,
+    /// Headings, degrees clockwise from north.
+    pub heading: Vec<f64>,
+    /// Speeds, km/h.
+    pub speed: Vec<f64>,
+    /// What each vehicle was doing.
+    pub state: Vec<VehicleState>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures;
+
+    fn round_trip<T: Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug>(value: &T) -> String {
+        let text = serde_json::to_string(value).unwrap();
+        assert_eq!(&serde_json::from_str::<T>(&text).unwrap(), value, "{text}");
+        text
+    }
+
+    #[test]
+    fn series_history_is_columnar_and_camel_case() {
+        let history = SeriesHistory {
+            device: "press-01".into(),
+            from: 1_000,
+            to: 61_000,
+            bucket_ms: 6_000,
+            series: vec![MetricHistory {
+                metric: "temperature".into(),
+                ts: vec![6_900, 12_900],
+                min: vec![70.0, 71.5],
+                max: vec![71.0, 73.25],
+                last: vec![70.5, 73.25],
+            }],
+        };
+        let text = round_trip(&history);
+        assert!(text.contains(r#""bucketMs":6000"#), "{text}");
+        assert!(text.contains(r#""ts":[6900,12900],"min":[70.0,71.5]"#), "{text}");
+        assert_eq!(history.series[0].len(), 2);
+        assert!(!history.series[0].is_empty());
+    }
+
+    #[test]
+    fn a_track_and_a_fleet_round_trip() {
+        let track = TrackHistory {
+            vehicle: "veh-00001".into(),
+            ts: vec![1, 2],
+            lat: vec![47.1, 47.2],
+            lon: vec![8.1, 8.2],
+            speed: vec![30.5, 0.0],
+            heading: vec![90.0, 180.0],
+        };
+        assert!(round_trip(&track).starts_with(r#"{"vehicle":"veh-00001","ts":[1,2]"#));
+        let fleet = FleetHistory {
+            from: 10_000,
+            step_ms: 5_000,
+            ids: vec!["veh-00001".into(), "veh-00002".into()],
+            frames: vec![FleetFrame {
+                ts: 10_000,
+                lat: vec![47.0, 47.5],
+                lon: vec![8.0, 8.5],
+                heading: vec![0.0, 270.0],
+                speed: vec![12.0, 0.0],
+                state: vec![VehicleState::Moving, VehicleState::Stopped],
+            }],
+        };
+        let text = round_trip(&fleet);
+        assert!(text.contains(r#""stepMs":5000"#) && text.contains(r#""state":["moving","stopped"]"#), "{text}");
+    }
+
+    #[test]
+    fn alert_events_carry_the_alert_when_raised_and_who_when_acknowledged() {
+        let log = AlertLog {
+            events: vec![
+                AlertEvent {
+                    ts: 1,
+                    id: "a1".into(),
+                    change: AlertChange::Raised,
+                    alert: Some(fixtures::alert("a1", 1)),
+                    by: None,
+                },
+                AlertEvent {
+                    ts: 2,
+                    id: "a1".into(),
+                    change: AlertChange::Acknowledged,
+                    alert: None,
+                    by: Some("ann".into()),
+                },
+                AlertEvent { ts: 3, id: "a1".into(), change: AlertChange::Cleared, alert: None, by: None },
+            ],
+        };
+        let text = round_trip(&log);
+        assert!(text.contains(r#""change":"raised","alert":{"id":"a1""#), "{text}");
+        assert!(text.contains(r#"{"ts":2,"id":"a1","change":"acknowledged","by":"ann"}"#), "{text}");
+        assert!(text.contains(r#"{"ts":3,"id":"a1","change":"cleared"}"#), "{text}");
+        // A backend may send the absent fields as null.
+        let event: AlertEvent =
+            serde_json::from_str(r#"{"ts":3,"id":"a1","change":"cleared","alert":null,"by":null}"#).unwrap();
+        assert_eq!(event, log.events[2]);
+    }
+
+    #[test]
+    fn buckets_cover_the_range_in_at_most_points_and_never_below_a_second() {
+        assert_eq!(bucket_ms(0, 3_600_000, 1_000), 3_600);
+        assert_eq!(bucket_ms(0, 3_600_001, 1_000), 3_601, "rounded up");
+        assert_eq!(bucket_ms(0, 60_000, 1_000), RESOLUTION_MS, "never finer than the storage");
+        assert_eq!(bucket_ms(5, 5, 10), RESOLUTION_MS);
+        assert_eq!(bucket_ms(0, 10_000, 0), 10_000, "points below one count as one");
+        let (from, to, points) = (1_000, 3_601_000, 1_000);
+        let bucket = bucket_ms(from, to, points);
+        assert_eq!(bucket_index(from, from, bucket, points), 0);
+        assert_eq!(bucket_index(to, from, bucket, points), 999, "`to` is in the last bucket");
+        assert_eq!(bucket_index(from + bucket, from, bucket, points), 1);
+        assert_eq!(bucket_index(from + bucket - 1, from, bucket, points), 0);
+    }
+}
