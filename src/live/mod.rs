@@ -6,6 +6,7 @@
 pub mod alerts;
 pub mod api;
 pub mod frame;
+pub mod history;
 pub mod sync;
 
 use std::collections::HashSet;
@@ -49,6 +50,7 @@ pub fn start(config: &Config, store: Store) -> HubConnection {
         Backend::Hub { .. } => Api::Hub(connection.clone()),
     };
     store.api.set_value(Some(api.clone()));
+    store.history.set_value(Some(history::History::new(api.clone(), store)));
     // The catch-up after every connect; the handlers tell it about sites it has not joined.
     let syncer = Syncer::new(api, store, config.limits.sites);
     let sites_seen = syncer.clone();
@@ -203,6 +205,10 @@ async fn resynchronise(
         returned.iter().for_each(|id| toasts.cleared(id));
     });
     apply_catalog(store, snapshot.catalog, true);
+    // The alarms of the last hour behind the open ones (once a page).
+    if let Some(history) = history::loader(store) {
+        history.alerts();
+    }
     store.equipment.update(|e| {
         store.catalog.with_untracked(|c| e.register(&snapshot.devices, |kind| c.is_vehicle_kind(kind)));
         e.apply(snapshot.readings, now);
