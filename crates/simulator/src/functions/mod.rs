@@ -6,8 +6,10 @@
 //!   `device:<id>` groups (serverless clients cannot manage groups themselves);
 //! * `POST /api/alerts/{id}/ack` `{by}`: acknowledge once, for every dashboard;
 //!   `POST /api/alerts/ack` `{by, ids}` does several in one call and one broadcast;
-//! * `GET /api/snapshot`: the current state, to fill a dashboard at once.
+//! * `GET /api/snapshot`: the current state, to fill a dashboard at once;
+//! * `GET /api/catalog`: the catalog (kinds, devices, sites), also in the snapshot.
 
+pub mod catalog;
 pub mod publisher;
 pub mod world;
 
@@ -35,6 +37,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/api/alerts/{id}/ack", post(acknowledge))
         .route("/api/alerts/ack", post(acknowledge_many))
         .route("/api/snapshot", get(snapshot))
+        .route("/api/catalog", get(catalog::serve))
 }
 
 async fn negotiate(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Json<ConnectionInfo> {

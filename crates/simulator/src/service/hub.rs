@@ -291,7 +291,7 @@ impl Hub {
     }
 
     /// The connections in a group now: those that joined it and those of its users.
-    fn members(&self, group: &str) -> HashSet<String> {
+    pub(crate) fn members(&self, group: &str) -> HashSet<String> {
         let mut members = self.groups.lock().expect("hub lock").get(group).cloned().unwrap_or_default();
         let users = self.user_groups.lock().expect("hub lock").users_in(group, self.clock());
         if !users.is_empty() {
@@ -313,7 +313,7 @@ impl Hub {
     }
 
     /// Connection ids of a user's connections.
-    fn connections_of(&self, user_id: &str) -> Vec<String> {
+    pub(crate) fn connections_of(&self, user_id: &str) -> Vec<String> {
         self.by_user.lock().expect("hub lock").get(user_id).map(|ids| ids.iter().cloned().collect()).unwrap_or_default()
     }
 
