@@ -94,3 +94,37 @@ test('a catalog pushed later adds a device by name and removes one, without a re
   await waitFor(async () => (await added.count()) === 0, { what: 'removed again' });
   await page.context().close();
 });
+
+test('a new user: the simulator started with a catalog file of their own kinds, the page shows them named, with units; a catalog published later is there for a page opened after it', async (t) => {
+  const { startSimulator } = await import('../support/simulator.mjs');
+  const own = await startSimulator({
+    args: ['--vehicles', '2', '--machines', '1', '--rigs', '0', '--catalog', 'crates/simulator/catalog/example-pumps.json'],
+    stopAfter: t,
+  });
+  const page = await dash.open('#/equipment', { apiBase: own.apiBase });
+  const group = page.locator('[data-kind="pump"]');
+  await waitFor(async () => (await group.getByTestId('equipment-card').count()) === 3, { what: 'the three pumps of the file' });
+  assert.equal(await group.getByTestId('kind-heading').textContent(), 'Pump 3');
+  assert.match(await page.locator('[data-device-id="pump-03"]').textContent(), /Dock pump/);
+  // Simulated from the file's kind: both metrics, by name, with their units and decimals.
+  const card = page.locator('[data-device-id="pump-01"]');
+  await waitFor(async () => /^\d+\.\d m³\/h$/.test(await card.locator('[data-metric="flow"] [data-testid="metric-value"]').textContent().catch(() => '')), { what: 'flow in m³/h' });
+  assert.match(await card.locator('[data-metric="pressure"] [data-testid="metric-value"]').textContent(), /^\d+\.\d\d bar$/);
+  assert.equal(await card.locator('[data-metric="pressure"] .name').textContent(), 'Pressure');
+
+  // Published through the service's REST API: the functions adopt it, so a page opened later has it.
+  const url = `http://127.0.0.1:${own.servicePort}/api/v1/hubs/telemetry`;
+  const answer = await fetch(url, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${restToken(own.accessKey, url)}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ target: 'catalog', arguments: [{ devices: [{ id: 'pump-04', name: 'Spare pump', kind: 'pump', site: 'dock' }] }] }),
+  });
+  assert.equal(answer.status, 202);
+  await waitFor(async () => (await page.locator('[data-device-id="pump-04"]').count()) === 1, { what: 'pushed to the open page' });
+  const later = await dash.open('#/equipment', { apiBase: own.apiBase });
+  await waitFor(async () => /Spare pump/.test((await later.locator('[data-device-id="pump-04"]').textContent().catch(() => '')) ?? ''), {
+    what: 'in the catalog of a page opened later',
+  });
+  assertNoCrash(page);
+  for (const p of [page, later]) await p.context().close();
+});
