@@ -10,7 +10,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::{HashSet, VecDeque};
 use std::rc::Rc;
 
-use leptos::prelude::{GetValue, Set, Update, WithUntracked};
+use leptos::prelude::{GetValue, Set, Update, UpdateUntracked, WithUntracked};
 use leptos::task::spawn_local;
 
 use super::api::Api;
@@ -140,9 +140,11 @@ impl History {
                 else {
                     return Ok(false);
                 };
-                store.equipment.update(|e| {
+                // Views hear of it at the next frame, however many answers came in between.
+                store.equipment.update_untracked(|e| {
                     e.prepend_history(&history);
                 });
+                super::frame::changed(store, super::frame::Part::Equipment);
             }
             Want::Track(id) => {
                 let points = store.fleet.with_untracked(|f| f.trail_length()) as u32;
@@ -156,9 +158,10 @@ impl History {
                     lon: track.lon[i],
                     speed: track.speed[i],
                 });
-                store.fleet.update(|f| {
+                store.fleet.update_untracked(|f| {
                     f.prepend_trail(id, points);
                 });
+                super::frame::changed(store, super::frame::Part::Fleet);
             }
             Want::Alerts => {
                 let Some(log) = self.inner.api.alert_log(now - ALERT_SPAN_MS, now).await? else {
