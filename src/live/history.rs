@@ -1,5 +1,5 @@
-//! History for what the page shows and live data does not cover yet: a device's last hour when
-//! its card or charts are shown, a vehicle's recent track when it is selected, the alert log of
+//! History for what the page shows and live data does not cover yet: a device's last two minutes
+//! when its card is shown and its hour when its charts are, a vehicle's recent track when it is selected, the alert log of
 //! the last hour after the first catch-up. Each is asked for once per page (again after a
 //! failure), at most [`CONCURRENT`] requests at a time, and joined in front of the live data
 //! with no gap and no repeat at the seam. While any is on its way, `store.loading` counts it (a
@@ -26,6 +26,9 @@ const CONCURRENT: usize = 4;
 const DEVICE_SPAN_MS: i64 = 3_600_000;
 /// Buckets asked for per metric: one a second over the hour, within the series' bound.
 const DEVICE_POINTS: u32 = 3_600;
+/// How far back a card's sparklines go (they show two minutes): a grid of thousands of devices
+/// asks for this much of each, and a device's screen for its hour.
+const RECENT_SPAN_MS: i64 = 120_000;
 /// How far back a selected vehicle's track goes.
 const TRACK_SPAN_MS: i64 = 600_000;
 /// How far back the alert log goes.
@@ -37,6 +40,7 @@ const _: () = assert!(DEVICE_POINTS as usize <= DEFAULT_CAPACITY);
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Want {
     Device(String),
+    Recent(String),
     Track(String),
     Alerts,
 }
@@ -74,6 +78,11 @@ impl History {
     /// The last hour of `device`'s metrics, once.
     pub fn device(&self, device: &str) {
         self.want(Want::Device(device.to_string()));
+    }
+
+    /// The last two minutes of `device`'s metrics (its card's sparklines), once.
+    pub fn recent(&self, device: &str) {
+        self.want(Want::Recent(device.to_string()));
     }
 
     /// The recent track of vehicle `id` for its trail, once.
@@ -135,9 +144,12 @@ impl History {
         let store = self.inner.store;
         let now = js_sys::Date::now() as i64;
         match want {
-            Want::Device(device) => {
-                let Some(history) = self.inner.api.history(device, now - DEVICE_SPAN_MS, now, DEVICE_POINTS).await?
-                else {
+            Want::Device(device) | Want::Recent(device) => {
+                let (span, points) = match want {
+                    Want::Recent(_) => (RECENT_SPAN_MS, (RECENT_SPAN_MS / 1000) as u32),
+                    _ => (DEVICE_SPAN_MS, DEVICE_POINTS),
+                };
+                let Some(history) = self.inner.api.history(device, now - span, now, points).await? else {
                     return Ok(false);
                 };
                 // Views hear of it at the next frame, however many answers came in between.

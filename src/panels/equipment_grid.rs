@@ -93,7 +93,7 @@ pub fn EquipmentGrid() -> impl IntoView {
 fn card(catalog: &Catalog, device: &Device, now: i64, stale_after_ms: i64) -> impl IntoView + use<> {
     // Its sparklines start full: the history before the page opened (asked for once a page).
     if let Some(history) = crate::live::history::loader(use_store()) {
-        history.device(&device.info.id);
+        history.recent(&device.info.id);
     }
     let health = device.health(now, stale_after_ms);
     let href = Route::Device { id: device.info.id.clone(), window: Window::FiveMinutes }.href();
