@@ -55,7 +55,7 @@ test('sparklines, a selected vehicle\'s trail and the alert history start full',
   await waitFor(async () => (await page.getByTestId('equipment-card').count()) === 3, { what: 'three cards' });
   await loaded(page);
   // A sparkline's two minutes: history from before the page opened.
-  await waitFor(async () => (await stamps(page, 'rig-01', 'rpm'))[0] < opened - 120_000, { what: "the rig's history" });
+  await waitFor(async () => (await stamps(page, 'rig-01', 'rpm'))[0] < opened - 100_000, { what: "the rig's two minutes of history" });
   await page.getByTestId('nav-fleet').click();
   await page.locator('[data-testid="filter-query"]').waitFor();
   await page.evaluate(() => {
