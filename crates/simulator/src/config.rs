@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::Parser;
 
 use crate::faults::Faults;
+use crate::history::HistorySettings;
 use crate::service::connection_string::ConnectionString;
 use crate::service::jwt;
 use crate::service::{Timing, TransportPolicy};
@@ -118,6 +119,14 @@ pub struct Config {
     /// Fault: answer negotiate only after this many ms.
     #[arg(long, default_value_t = 0)]
     pub negotiate_delay_ms: u64,
+    /// Minutes of history kept at one-second resolution (positions, readings, alert events) for
+    /// `GET /api/history...`; an empty store is backfilled with them at start. 0 turns history
+    /// off (those routes answer 404). At most a day.
+    #[arg(long, env = "SIMULATOR_HISTORY_MINUTES", default_value_t = 60)]
+    pub history_minutes: u64,
+    /// Keep the history in DIR/history.sqlite3, so a restart keeps it (default: in memory).
+    #[arg(long, env = "SIMULATOR_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
     /// Log level or filter (error, warn, info, debug, trace, or a tracing filter); RUST_LOG wins.
     #[arg(long, default_value = "info")]
     pub log_level: String,
@@ -185,6 +194,8 @@ pub struct Settings {
     /// The connection string names a remote service (Azure SignalR Service): publish through
     /// its REST API instead of the embedded service.
     pub remote_service: bool,
+    /// Where and how long history is kept (off by default here; the flags turn it on).
+    pub history: HistorySettings,
 }
 
 impl Settings {
@@ -198,6 +209,7 @@ impl Settings {
             transports: TransportPolicy::default(),
             faults: Faults::default(),
             remote_service: false,
+            history: HistorySettings::default(),
         }
     }
 }
@@ -234,6 +246,7 @@ pub fn settings_from(config: &Config) -> Result<Settings, String> {
         },
         transports: TransportPolicy { stateful_reconnect: config.stateful_reconnect, plain_hub: config.plain_hub },
         faults,
+        history: HistorySettings { minutes: config.history_minutes, data_dir: config.data_dir.clone() },
     })
 }
 

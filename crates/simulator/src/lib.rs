@@ -8,7 +8,9 @@
 //!   connection string's AccessKey;
 //! * [`devices`]: simulated devices whose telemetry is pushed to every connected dashboard;
 //!
-//! and [`faults`], every fault the simulator can inject, for the reliability tests.
+//! with [`history`], what the devices published over the last `--history-minutes` (the
+//! functions' `/api/history...` routes), and [`faults`], every fault the simulator can inject,
+//! for the reliability tests.
 //!
 //! [`functions_app`] and [`service_app`] build the routers apart from [`run`], so tests can
 //! serve them on ephemeral ports.
@@ -24,6 +26,7 @@ pub mod devices;
 pub mod error;
 pub mod faults;
 pub mod functions;
+pub mod history;
 pub mod service;
 
 use std::future::IntoFuture;
@@ -35,9 +38,10 @@ use axum::Router;
 use tokio::net::TcpListener;
 
 use crate::devices::equipment::Equipment;
-use crate::devices::{fleet, pipeline};
+use crate::devices::fleet;
 use crate::functions::publisher::{Publisher, Remote};
 use crate::functions::world::World;
+use crate::history::History;
 use crate::service::hub::Hubs;
 
 pub use crate::config::{dev_connection_string, rest_token, settings_from, Command, Config, Settings, DEV_ACCESS_KEY};
@@ -48,16 +52,28 @@ pub struct AppState {
     pub hubs: Hubs,
     pub world: Mutex<World>,
     pub publisher: Publisher,
+    /// What the devices published lately (`None`: history is off).
+    pub history: Option<History>,
 }
 
 impl AppState {
+    /// The state `settings` describe; a history store that cannot be opened is logged and left
+    /// off (`run` opens it first and stops instead).
     pub fn new(settings: Settings) -> Arc<Self> {
+        let history = History::open(&settings.history).unwrap_or_else(|error| {
+            tracing::error!(%error, "history is off");
+            None
+        });
+        Self::with_history(settings, history)
+    }
+
+    pub fn with_history(settings: Settings, history: Option<History>) -> Arc<Self> {
         let publisher = if settings.remote_service {
             Publisher::Remote(Remote::new(settings.connection.clone()))
         } else {
             Publisher::Embedded
         };
-        Arc::new(Self { settings, hubs: Hubs::default(), world: Mutex::new(World::default()), publisher })
+        Arc::new(Self { settings, hubs: Hubs::default(), world: Mutex::new(World::default()), publisher, history })
     }
 
     /// The client URL of a hub, which is also the audience of its client tokens.
@@ -118,7 +134,8 @@ pub async fn run(config: Config, shutdown: impl std::future::Future<Output = ()>
     let settings = settings_from(&config)?;
     let catalog = catalog_file(&config)?;
     let listeners = Listeners::bind(&config, &settings).await?;
-    let state = AppState::new(settings);
+    let history = History::open(&settings.history)?;
+    let state = AppState::with_history(settings, history);
     let declared = start_devices(&state, &config, catalog);
     state.settings.faults.start(&state);
     print_banner(&config, &state, &listeners, declared)?;
@@ -127,6 +144,9 @@ pub async fn run(config: Config, shutdown: impl std::future::Future<Output = ()>
         _ = shutdown => {
             let closed = state.hubs.get(telemetry::HUB).close_all("The simulator is shutting down.");
             tracing::info!(closed, "shutting down: closed every connection");
+            if let Some(history) = &state.history {
+                history.flush();
+            }
             // Let the Close messages reach the clients.
             tokio::time::sleep(Duration::from_millis(300)).await;
             Ok(())
@@ -183,8 +203,9 @@ pub fn start_devices(state: &Arc<AppState>, config: &Config, file: Option<teleme
         world.catalog = devices::catalog::with_devices(equipment.registry(), &world.sites);
         file.map(|file| devices::generic::from_file(&mut world, file, config.seed))
     };
-    tokio::spawn(pipeline::run_fleet(state.clone(), fleet, config.rate));
-    tokio::spawn(pipeline::run_equipment(state.clone(), equipment, config.reading_rate));
+    // After the history's backfill, which the pipelines continue from. The devices of a
+    // catalog file start live at once (their history begins then: not backfilled).
+    history::backfill::then_publish(state.clone(), config, fleet, equipment);
     let count = declared.as_ref().map_or(0, |d| d.len());
     if let Some(declared) = declared.filter(|d| !d.is_empty()) {
         tokio::spawn(pipeline::run_equipment(state.clone(), declared, config.reading_rate));
@@ -215,6 +236,10 @@ fn print_banner(config: &Config, state: &AppState, listeners: &Listeners, declar
         println!("  catalog: {} merged, {declared} of its devices simulated", path.display());
     }
     println!("  publish: POST {service_url}/api/v1/hubs/{} (see README)", telemetry::HUB);
+    match &state.history {
+        Some(history) => println!("  history: {} minutes, {}", history.window_ms() / 60_000, history.location()),
+        None => println!("  history: off"),
+    }
     Ok(())
 }
 

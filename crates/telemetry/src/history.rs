@@ -37,8 +37,8 @@ pub const MAX_POINTS: u32 = 10_000;
 pub const DEFAULT_ALERT_LIMIT: u32 = 1_000;
 /// The most `limit` an [`AlertLog`] query may ask for.
 pub const MAX_ALERT_LIMIT: u32 = 10_000;
-/// The most frames one [`FleetHistory`] holds.
-pub const MAX_FRAMES: usize = 3_600;
+/// The most frames one [`FleetHistory`] holds: an hour every second, both ends included.
+pub const MAX_FRAMES: usize = 3_601;
 /// The most cells (vehicles × frames) one [`FleetHistory`] holds; a range that needs more must
 /// ask for a larger `step`.
 pub const MAX_FLEET_CELLS: usize = 10_000_000;

@@ -355,6 +355,12 @@ impl AlertEngine {
         }
     }
 
+    /// Forgets the alerts that returned to normal unacknowledged (a backfilled past nobody
+    /// saw): they leave the snapshot, and acknowledging one is unknown.
+    pub fn forget_returned(&mut self) {
+        self.returned.clear();
+    }
+
     /// Acknowledges an alert that is active or returned to normal (which ends it). Again is
     /// fine: the first acknowledgement stays, and is the answer.
     pub fn acknowledge(&mut self, id: &str, by: &str, ts: Millis) -> Acknowledgement {

@@ -63,6 +63,9 @@ pub async fn run_fleet(state: Arc<AppState>, mut fleet: Fleet, rate: f64) {
                 world.positions.insert(position.id.clone(), position.clone());
             }
         }
+        if let Some(history) = &state.history {
+            history.positions(&batch);
+        }
         if !state.has_listeners(telemetry::HUB) {
             continue;
         }
@@ -113,6 +116,11 @@ pub async fn run_equipment(state: Arc<AppState>, mut equipment: impl Stationary,
             }
             world.alerts.evaluate(&readings)
         };
+        if let Some(history) = &state.history {
+            history.readings(&readings);
+            history.raised(&changes.raised);
+            history.cleared(&changes.cleared);
+        }
         publish_alerts(&state, changes.raised).await;
         if !changes.cleared.is_empty() {
             state.send_to_all(telemetry::HUB, targets::ALERT_CLEARED, [changes.cleared]).await;

@@ -8,6 +8,7 @@
 //!   `POST /api/alerts/ack` `{by, ids}` does several in one call and one broadcast;
 //! * `GET /api/snapshot`: the current state, to fill a dashboard at once;
 //! * `GET /api/catalog`: the catalog (kinds, devices, sites), also in the snapshot.
+//! * `GET /api/history...`: ranges of the past (`crate::history::routes`).
 
 pub mod catalog;
 pub mod publisher;
@@ -38,6 +39,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/api/alerts/ack", post(acknowledge_many))
         .route("/api/snapshot", get(snapshot))
         .route("/api/catalog", get(catalog::serve))
+        .merge(crate::history::routes::routes())
 }
 
 async fn negotiate(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Json<ConnectionInfo> {
@@ -179,6 +181,9 @@ pub async fn acknowledge_alerts(
             "no alert {:?}: never raised, or over too long ago to remember",
             ids.iter().take(5).collect::<Vec<_>>()
         )));
+    }
+    if let Some(history) = &state.history {
+        history.acknowledged(&new);
     }
     if !new.is_empty() {
         state.send_to_all(HUB, targets::ALERT_ACKNOWLEDGED, [new]).await;

@@ -124,7 +124,11 @@ fn message(state: &AppState, hub: &str, body: &Bytes) -> Result<(Arc<Broadcast>,
     let target =
         payload.target.filter(|t| !t.is_empty()).ok_or_else(|| ApiError::bad_request("`target` is required"))?;
     let arguments = payload.arguments.unwrap_or_default();
-    let adopted = hub.eq_ignore_ascii_case(telemetry::HUB) && record(state, &target, arguments.first());
+    let telemetry_hub = hub.eq_ignore_ascii_case(telemetry::HUB);
+    let adopted = telemetry_hub && record(state, &target, arguments.first());
+    if telemetry_hub {
+        crate::history::record_published(state, &target, arguments.first());
+    }
     Ok((Broadcast::invocation(target, arguments), adopted))
 }
 

@@ -1,0 +1,240 @@
+//! The reductions the history answers are made of, apart from the store so they are tested on
+//! plain data: buckets of min, max and last (what a chart draws per pixel), an evenly thinned
+//! track, and fleet frames where each vehicle holds its last fix.
+
+use std::collections::HashMap;
+
+use telemetry::history::{bucket_index, FleetFrame, MetricHistory};
+use telemetry::Millis;
+
+use crate::history::Fix;
+
+/// Reduces samples in time order to at most `points` buckets of `bucket_ms` from `from`, empty
+/// ones left out. Each bucket's `ts` is its last sample's.
+pub struct Buckets {
+    from: Millis,
+    bucket_ms: i64,
+    points: u32,
+    current: Option<usize>,
+    history: MetricHistory,
+}
+
+impl Buckets {
+    pub fn new(metric: &str, from: Millis, bucket_ms: i64, points: u32) -> Self {
+        let history = MetricHistory { metric: metric.to_string(), ..MetricHistory::default() };
+        Self { from, bucket_ms, points, current: None, history }
+    }
+
+    /// The next sample, no older than the one before.
+    pub fn push(&mut self, ts: Millis, value: f64) {
+        let index = bucket_index(ts, self.from, self.bucket_ms, self.points);
+        let h = &mut self.history;
+        if self.current == Some(index) {
+            let last = h.ts.len() - 1;
+            h.ts[last] = ts;
+            h.min[last] = h.min[last].min(value);
+            h.max[last] = h.max[last].max(value);
+            h.last[last] = value;
+        } else {
+            self.current = Some(index);
+            h.ts.push(ts);
+            h.min.push(value);
+            h.max.push(value);
+            h.last.push(value);
+        }
+    }
+
+    pub fn finish(self) -> MetricHistory {
+        self.history
+    }
+}
+
+/// The indices of at most `points` of `len` items, evenly spread, the first and the last among
+/// them (only the last when `points` is 1).
+pub fn thin(len: usize, points: usize) -> Vec<usize> {
+    if len <= points {
+        return (0..len).collect();
+    }
+    match points {
+        0 => Vec::new(),
+        1 => vec![len - 1],
+        _ => (0..points).map(|k| (k * (len - 1) + (points - 1) / 2) / (points - 1)).collect(),
+    }
+}
+
+/// Fleet frames, one at a time: each frame is offered fixes newest first (a vehicle's first
+/// offer in a frame is its fix there) and holds, for a vehicle offered none, the fix it held
+/// in the frame before.
+pub struct Frames {
+    /// Vehicle (store id) → column.
+    columns: HashMap<i64, usize>,
+    current: Vec<Option<Fix>>,
+    /// Per column, whether this frame has its fix yet; and how many do.
+    found: Vec<bool>,
+    found_count: usize,
+    /// Per column, the first frame it had a fix in.
+    first: Vec<Option<usize>>,
+    frames: Vec<FleetFrame>,
+}
+
+impl Frames {
+    /// `vehicles`: every vehicle that may appear (store id), in the order of the answer's ids.
+    pub fn new(vehicles: &[i64]) -> Self {
+        let columns = vehicles.iter().enumerate().map(|(column, &id)| (id, column)).collect();
+        let n = vehicles.len();
+        Self {
+            columns,
+            current: vec![None; n],
+            found: vec![false; n],
+            found_count: 0,
+            first: vec![None; n],
+            frames: Vec::new(),
+        }
+    }
+
+    /// A fix of `vehicle` for the frame being made; only the first one offered counts.
+    pub fn offer(&mut self, vehicle: i64, fix: Fix) {
+        let Some(&column) = self.columns.get(&vehicle) else { return };
+        if !self.found[column] {
+            self.found[column] = true;
+            self.found_count += 1;
+            self.current[column] = Some(fix);
+        }
+    }
+
+    /// Whether every vehicle has its fix in the frame being made (no need to look further back).
+    pub fn complete(&self) -> bool {
+        self.found_count == self.found.len()
+    }
+
+    /// Ends the frame being made, at `ts`.
+    pub fn end_frame(&mut self, ts: Millis) {
+        let n = self.current.len();
+        let mut frame = FleetFrame {
+            ts,
+            lat: Vec::with_capacity(n),
+            lon: Vec::with_capacity(n),
+            heading: Vec::with_capacity(n),
+            speed: Vec::with_capacity(n),
+            state: Vec::with_capacity(n),
+        };
+        let index = self.frames.len();
+        for (column, fix) in self.current.iter().enumerate() {
+            if fix.is_some() && self.first[column].is_none() {
+                self.first[column] = Some(index);
+            }
+            let fix = fix.unwrap_or_default();
+            frame.lat.push(fix.lat);
+            frame.lon.push(fix.lon);
+            frame.heading.push(fix.heading);
+            frame.speed.push(fix.speed);
+            frame.state.push(fix.state);
+        }
+        self.frames.push(frame);
+        self.found.iter_mut().for_each(|found| *found = false);
+        self.found_count = 0;
+    }
+
+    /// The frames, and which columns (vehicles) are in them: those with a fix in any frame.
+    /// Before its first fix, a vehicle shows that first fix.
+    pub fn finish(mut self) -> (Vec<usize>, Vec<FleetFrame>) {
+        let keep: Vec<usize> = (0..self.first.len()).filter(|&c| self.first[c].is_some()).collect();
+        for &column in &keep {
+            let Some(first) = self.first[column] else { continue };
+            let (lat, lon, heading, speed, state) = {
+                let f = &self.frames[first];
+                (f.lat[column], f.lon[column], f.heading[column], f.speed[column], f.state[column])
+            };
+            for frame in &mut self.frames[..first] {
+                frame.lat[column] = lat;
+                frame.lon[column] = lon;
+                frame.heading[column] = heading;
+                frame.speed[column] = speed;
+                frame.state[column] = state;
+            }
+        }
+        if keep.len() < self.first.len() {
+            for frame in &mut self.frames {
+                let pick = |values: &[f64]| keep.iter().map(|&c| values[c]).collect::<Vec<_>>();
+                frame.lat = pick(&frame.lat);
+                frame.lon = pick(&frame.lon);
+                frame.heading = pick(&frame.heading);
+                frame.speed = pick(&frame.speed);
+                frame.state = keep.iter().map(|&c| frame.state[c]).collect();
+            }
+        }
+        (keep, self.frames)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use telemetry::history::bucket_ms;
+    use telemetry::VehicleState;
+
+    #[test]
+    fn buckets_hold_min_max_and_last_with_the_last_sample_time() {
+        let (from, to, points) = (0, 10_000, 5);
+        let bucket = bucket_ms(from, to, points);
+        assert_eq!(bucket, 2_000);
+        let mut buckets = Buckets::new("t", from, bucket, points);
+        for (ts, value) in [(100, 5.0), (900, 1.0), (1_900, 3.0), (6_500, 7.0), (10_000, 2.0)] {
+            buckets.push(ts, value);
+        }
+        let h = buckets.finish();
+        assert_eq!(h.ts, [1_900, 6_500, 10_000], "the empty buckets are left out; `to` is in the last");
+        assert_eq!(h.min, [1.0, 7.0, 2.0]);
+        assert_eq!(h.max, [5.0, 7.0, 2.0]);
+        assert_eq!(h.last, [3.0, 7.0, 2.0]);
+    }
+
+    #[test]
+    fn thinning_spreads_evenly_and_keeps_the_last() {
+        assert_eq!(thin(3, 10), [0, 1, 2]);
+        assert_eq!(thin(10, 1), [9]);
+        assert_eq!(thin(10, 0), Vec::<usize>::new());
+        assert_eq!(thin(11, 3), [0, 5, 10]);
+        let picked = thin(3_600, 1_000);
+        assert_eq!(picked.len(), 1_000);
+        assert_eq!((picked[0], picked[999]), (0, 3_599));
+        assert!(picked.windows(2).all(|w| w[1] > w[0] && w[1] - w[0] <= 4));
+    }
+
+    fn fix(lat: f64) -> Fix {
+        Fix { lat, lon: 8.0, speed: 10.0, heading: 90.0, state: VehicleState::Moving }
+    }
+
+    #[test]
+    fn frames_take_the_newest_fix_offered_hold_the_last_and_start_from_the_first() {
+        let mut frames = Frames::new(&[7, 8, 9]);
+        frames.offer(7, fix(1.0));
+        frames.end_frame(1_000);
+        assert!(!frames.complete());
+        frames.offer(7, fix(2.0)); // newest first: the later offer of 7 does not count
+        frames.offer(7, fix(1.5));
+        frames.end_frame(2_000);
+        frames.offer(8, fix(20.0));
+        frames.end_frame(3_000); // 7 holds 2.0
+        frames.offer(7, fix(3.0));
+        frames.offer(8, fix(21.0));
+        frames.offer(9, fix(30.0));
+        assert!(frames.complete());
+        frames.end_frame(4_000);
+        let (columns, frames) = frames.finish();
+        assert_eq!(columns, [0, 1, 2]);
+        let lat = |k: usize| frames[k].lat.clone();
+        assert_eq!(frames.iter().map(|f| f.ts).collect::<Vec<_>>(), [1_000, 2_000, 3_000, 4_000]);
+        assert_eq!(lat(0), [1.0, 20.0, 30.0], "8 and 9 show their first fix before it");
+        assert_eq!(lat(1), [2.0, 20.0, 30.0]);
+        assert_eq!(lat(2), [2.0, 20.0, 30.0], "held");
+        assert_eq!(lat(3), [3.0, 21.0, 30.0]);
+
+        let mut frames = Frames::new(&[7, 8]);
+        frames.offer(8, fix(5.0));
+        frames.end_frame(0);
+        let (columns, frames) = frames.finish();
+        assert_eq!(columns, [1], "a vehicle never offered is left out");
+        assert!(frames.iter().all(|f| f.lon.len() == 1 && f.state.len() == 1));
+    }
+}

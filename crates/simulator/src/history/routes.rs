@@ -1,0 +1,150 @@
+//! The history routes of the functions API (`telemetry::history` has the answers' shapes):
+//!
+//! * `GET /api/history?device=D&from=&to=&points=[&metric=M]`: a device's metrics in buckets;
+//! * `GET /api/history/track?vehicle=V&from=&to=&points=`: a vehicle's trail;
+//! * `GET /api/history/alerts?from=&to=[&limit=]`: raised, acknowledged, cleared;
+//! * `GET /api/history/fleet?from=&to=[&step=]`: the fleet frame by frame, for replay.
+//!
+//! `from` and `to` are Unix ms, by default the window kept (`--history-minutes` back from now);
+//! `to` is never later than now. A bad parameter is a 400 saying which; with history off
+//! (`--history-minutes 0`) every route is a 404, as on a backend without them. The queries run
+//! on the blocking pool and the answer is serialized there too: a fleet answer can be large.
+
+use std::sync::Arc;
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use serde::Serialize;
+use telemetry::history::{DEFAULT_ALERT_LIMIT, DEFAULT_POINTS, MAX_ALERT_LIMIT, MAX_POINTS};
+use telemetry::Millis;
+
+use crate::error::ApiError;
+use crate::history::{History, QueryError};
+use crate::{unix_millis, AppState};
+
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/api/history", get(series))
+        .route("/api/history/track", get(track))
+        .route("/api/history/alerts", get(alerts))
+        .route("/api/history/fleet", get(fleet))
+}
+
+type RawQuery = Result<Query<Vec<(String, String)>>, QueryRejection>;
+
+/// A query string's parameters, read with 400s that name the one at fault.
+struct Params(Vec<(String, String)>);
+
+impl Params {
+    fn parse(query: RawQuery) -> Result<Self, ApiError> {
+        query.map(|Query(pairs)| Params(pairs)).map_err(|e| ApiError::bad_request(format!("bad query string: {e}")))
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str())
+    }
+
+    /// An id (device, vehicle, metric): 1 to 128 characters, none of them control characters.
+    fn id(&self, name: &str) -> Result<Option<String>, ApiError> {
+        let Some(value) = self.get(name) else { return Ok(None) };
+        if value.is_empty() || value.chars().count() > 128 || value.chars().any(char::is_control) {
+            return Err(ApiError::bad_request(format!("`{name}` must be 1 to 128 characters")));
+        }
+        Ok(Some(value.to_string()))
+    }
+
+    fn required_id(&self, name: &str) -> Result<String, ApiError> {
+        self.id(name)?.ok_or_else(|| ApiError::bad_request(format!("`{name}` is required")))
+    }
+
+    fn integer(&self, name: &str, min: i64, max: i64) -> Result<Option<i64>, ApiError> {
+        let Some(value) = self.get(name) else { return Ok(None) };
+        match value.trim().parse::<i64>() {
+            Ok(n) if (min..=max).contains(&n) => Ok(Some(n)),
+            _ => Err(ApiError::bad_request(format!(
+                "`{name}` must be a whole number from {min} to {max}, not {value:?}"
+            ))),
+        }
+    }
+
+    /// `points` or `limit`: 1 to `max`, `default` when absent.
+    fn count(&self, name: &str, default: u32, max: u32) -> Result<u32, ApiError> {
+        Ok(self.integer(name, 1, i64::from(max))?.map_or(default, |n| n as u32))
+    }
+
+    /// `from` and `to`, defaulted and checked.
+    fn range(&self, history: &History) -> Result<(Millis, Millis), ApiError> {
+        let from = self.integer("from", 0, i64::MAX / 2)?;
+        let to = self.integer("to", 0, i64::MAX / 2)?;
+        let (from, to) = history.range(from, to, unix_millis());
+        if from > to {
+            return Err(ApiError::bad_request(format!("`from` ({from}) is after `to` ({to}, or now)")));
+        }
+        Ok((from, to))
+    }
+}
+
+fn history(state: &AppState) -> Result<&History, ApiError> {
+    state
+        .history
+        .as_ref()
+        .ok_or_else(|| ApiError::not_found("history is off (the simulator runs with --history-minutes 0)"))
+}
+
+/// Runs `query` on the blocking pool and answers its result as JSON.
+async fn answer<T: Serialize + Send + 'static>(
+    state: Arc<AppState>,
+    query: impl FnOnce(&History) -> Result<T, QueryError> + Send + 'static,
+) -> Result<Response, ApiError> {
+    let body = tokio::task::spawn_blocking(move || {
+        let history = state.history.as_ref().expect("checked by the handler");
+        let value = query(history)?;
+        serde_json::to_vec(&value).map_err(|e| QueryError::TooLarge(e.to_string()))
+    })
+    .await
+    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("history query failed: {e}")))?;
+    match body {
+        Ok(body) => Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response()),
+        Err(QueryError::TooLarge(message)) => Err(ApiError::bad_request(message)),
+        Err(error @ QueryError::Store(_)) => Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, error.to_string())),
+    }
+}
+
+async fn series(State(state): State<Arc<AppState>>, query: RawQuery) -> Result<Response, ApiError> {
+    let history = history(&state)?;
+    let params = Params::parse(query)?;
+    let device = params.required_id("device")?;
+    let metric = params.id("metric")?;
+    let (from, to) = params.range(history)?;
+    let points = params.count("points", DEFAULT_POINTS, MAX_POINTS)?;
+    answer(state, move |h| h.series(&device, metric.as_deref(), from, to, points)).await
+}
+
+async fn track(State(state): State<Arc<AppState>>, query: RawQuery) -> Result<Response, ApiError> {
+    let history = history(&state)?;
+    let params = Params::parse(query)?;
+    let vehicle = params.required_id("vehicle")?;
+    let (from, to) = params.range(history)?;
+    let points = params.count("points", DEFAULT_POINTS, MAX_POINTS)?;
+    answer(state, move |h| h.track(&vehicle, from, to, points)).await
+}
+
+async fn alerts(State(state): State<Arc<AppState>>, query: RawQuery) -> Result<Response, ApiError> {
+    let history = history(&state)?;
+    let params = Params::parse(query)?;
+    let (from, to) = params.range(history)?;
+    let limit = params.count("limit", DEFAULT_ALERT_LIMIT, MAX_ALERT_LIMIT)?;
+    answer(state, move |h| h.alerts(from, to, limit)).await
+}
+
+async fn fleet(State(state): State<Arc<AppState>>, query: RawQuery) -> Result<Response, ApiError> {
+    let history = history(&state)?;
+    let params = Params::parse(query)?;
+    let (from, to) = params.range(history)?;
+    let step = params.integer("step", 1, 24 * 3_600_000)?;
+    answer(state, move |h| h.fleet(from, to, step)).await
+}

@@ -1,0 +1,456 @@
+//! The SQLite side of the history: the schema, the writes, the retention and the reads, on a
+//! connection the caller owns (the writer thread's, or one of the readers').
+//!
+//! Positions are the volume (10,000 vehicles at 1 Hz are 36 million rows an hour), so their
+//! table is keyed `(sec, vehicle)`: each second's rows are appended at the end of the tree
+//! (few pages dirty per commit, which keeps the write-ahead log small on disk), retention cuts
+//! at its start, and a fleet frame is one range. A vehicle's track is one point lookup per
+//! second. The values are integers (microdegrees, tenths of km/h and of degrees, as precise as
+//! the simulated devices report them), about 30 bytes a row instead of 60.
+
+use rusqlite::{params, Connection, OptionalExtension};
+use telemetry::{Alert, AlertAcknowledged, AlertCleared, Millis, Reading, VehicleState};
+
+use crate::history::{AlertChange, AlertEvent, Fix, PositionRow};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS vehicles (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS positions (
+    sec INTEGER NOT NULL,
+    vehicle INTEGER NOT NULL,
+    ms INTEGER NOT NULL,
+    lat INTEGER NOT NULL,
+    lon INTEGER NOT NULL,
+    speed INTEGER NOT NULL,
+    heading INTEGER NOT NULL,
+    state INTEGER NOT NULL,
+    PRIMARY KEY (sec, vehicle)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS series (
+    id INTEGER PRIMARY KEY,
+    device TEXT NOT NULL,
+    metric TEXT NOT NULL,
+    UNIQUE (device, metric)
+);
+CREATE TABLE IF NOT EXISTS samples (
+    series INTEGER NOT NULL,
+    sec INTEGER NOT NULL,
+    ms INTEGER NOT NULL,
+    value REAL NOT NULL,
+    PRIMARY KEY (series, sec)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS alert_events (
+    seq INTEGER PRIMARY KEY,
+    ts INTEGER NOT NULL,
+    id TEXT NOT NULL,
+    change INTEGER NOT NULL,
+    alert TEXT,
+    by TEXT
+);
+CREATE INDEX IF NOT EXISTS alert_events_ts ON alert_events (ts, seq);
+";
+
+/// The key of the scenario the stored rows belong to, in `meta`.
+const SCENARIO: &str = "scenario";
+
+/// Creates the tables a new store needs (an existing one keeps its rows).
+pub(crate) fn create(connection: &Connection) -> rusqlite::Result<()> {
+    connection.execute_batch(SCHEMA)
+}
+
+/// The second a time falls in, and its milliseconds within it.
+fn split(ts: Millis) -> (i64, i64) {
+    (ts.div_euclid(1000), ts.rem_euclid(1000))
+}
+
+fn state_code(state: VehicleState) -> i64 {
+    match state {
+        VehicleState::Moving => 0,
+        VehicleState::Idle => 1,
+        VehicleState::Stopped => 2,
+    }
+}
+
+fn state_of(code: i64) -> VehicleState {
+    match code {
+        1 => VehicleState::Idle,
+        2 => VehicleState::Stopped,
+        _ => VehicleState::Moving,
+    }
+}
+
+fn change_code(change: AlertChange) -> i64 {
+    match change {
+        AlertChange::Raised => 0,
+        AlertChange::Acknowledged => 1,
+        AlertChange::Cleared => 2,
+    }
+}
+
+fn change_of(code: i64) -> AlertChange {
+    match code {
+        1 => AlertChange::Acknowledged,
+        2 => AlertChange::Cleared,
+        _ => AlertChange::Raised,
+    }
+}
+
+/// The integer id of `name` in a dictionary table, added if new.
+fn intern(connection: &Connection, insert: &str, select: &str, key: &[&dyn rusqlite::ToSql]) -> rusqlite::Result<i64> {
+    if let Some(id) = connection.prepare_cached(select)?.query_row(key, |row| row.get(0)).optional()? {
+        return Ok(id);
+    }
+    connection.prepare_cached(insert)?.execute(key)?;
+    Ok(connection.last_insert_rowid())
+}
+
+/// The writer's view of the dictionaries: names to integer ids, cached.
+#[derive(Default)]
+pub(crate) struct Ids {
+    vehicles: std::collections::HashMap<String, i64>,
+    series: std::collections::HashMap<(String, String), i64>,
+}
+
+impl Ids {
+    fn vehicle(&mut self, connection: &Connection, name: &str) -> rusqlite::Result<i64> {
+        if let Some(&id) = self.vehicles.get(name) {
+            return Ok(id);
+        }
+        let id = intern(
+            connection,
+            "INSERT INTO vehicles (name) VALUES (?1)",
+            "SELECT id FROM vehicles WHERE name = ?1",
+            &[&name],
+        )?;
+        self.vehicles.insert(name.to_string(), id);
+        Ok(id)
+    }
+
+    fn series(&mut self, connection: &Connection, device: &str, metric: &str) -> rusqlite::Result<i64> {
+        if let Some(&id) = self.series.get(&(device.to_string(), metric.to_string())) {
+            return Ok(id);
+        }
+        let id = intern(
+            connection,
+            "INSERT INTO series (device, metric) VALUES (?1, ?2)",
+            "SELECT id FROM series WHERE device = ?1 AND metric = ?2",
+            &[&device, &metric],
+        )?;
+        self.series.insert((device.to_string(), metric.to_string()), id);
+        Ok(id)
+    }
+
+    /// Forgets every id (after the tables were emptied).
+    pub(crate) fn clear(&mut self) {
+        self.vehicles.clear();
+        self.series.clear();
+    }
+}
+
+/// Writes positions: the last one of each vehicle in a second replaces the earlier ones.
+pub(crate) fn insert_positions(connection: &Connection, ids: &mut Ids, rows: &[PositionRow]) -> rusqlite::Result<()> {
+    let mut insert = connection.prepare_cached(
+        "INSERT OR REPLACE INTO positions (sec, vehicle, ms, lat, lon, speed, heading, state)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?;
+    for row in rows {
+        let vehicle = ids.vehicle(connection, &row.id)?;
+        let (sec, ms) = split(row.ts);
+        insert.execute(params![
+            sec,
+            vehicle,
+            ms,
+            (row.lat * 1e6).round() as i64,
+            (row.lon * 1e6).round() as i64,
+            (row.speed * 10.0).round() as i64,
+            (row.heading * 10.0).round() as i64,
+            state_code(row.state),
+        ])?;
+    }
+    Ok(())
+}
+
+/// Writes every value of each reading as a sample of its (device, metric) series.
+pub(crate) fn insert_readings(connection: &Connection, ids: &mut Ids, readings: &[Reading]) -> rusqlite::Result<usize> {
+    let mut insert =
+        connection.prepare_cached("INSERT OR REPLACE INTO samples (series, sec, ms, value) VALUES (?1, ?2, ?3, ?4)")?;
+    let mut count = 0;
+    for reading in readings {
+        let (sec, ms) = split(reading.ts);
+        for (metric, value) in &reading.values {
+            if !value.is_finite() {
+                continue;
+            }
+            let series = ids.series(connection, &reading.device, metric)?;
+            insert.execute(params![series, sec, ms, value])?;
+            count += 1;
+        }
+    }
+    Ok(count)
+}
+
+/// Appends alert events.
+pub(crate) fn insert_alert_events(connection: &Connection, events: &[AlertEvent]) -> rusqlite::Result<()> {
+    let mut insert = connection
+        .prepare_cached("INSERT INTO alert_events (ts, id, change, alert, by) VALUES (?1, ?2, ?3, ?4, ?5)")?;
+    for event in events {
+        let alert = event.alert.as_ref().map(|a| serde_json::to_string(a).unwrap_or_default());
+        insert.execute(params![event.ts, event.id, change_code(event.change), alert, event.by])?;
+    }
+    Ok(())
+}
+
+/// Drops everything older than `cutoff` (Unix ms).
+pub(crate) fn retain(connection: &Connection, cutoff: Millis) -> rusqlite::Result<usize> {
+    let (sec, _) = split(cutoff);
+    let mut removed = connection.prepare_cached("DELETE FROM positions WHERE sec < ?1")?.execute([sec])?;
+    // Samples are keyed by series first: one short range per series rather than a scan.
+    let series: Vec<i64> =
+        connection.prepare_cached("SELECT id FROM series")?.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    let mut samples = connection.prepare_cached("DELETE FROM samples WHERE series = ?1 AND sec < ?2")?;
+    for id in series {
+        removed += samples.execute([id, sec])?;
+    }
+    removed += connection.prepare_cached("DELETE FROM alert_events WHERE ts < ?1")?.execute([cutoff])?;
+    Ok(removed)
+}
+
+/// Whether no position and no reading is stored.
+pub(crate) fn is_empty(connection: &Connection) -> rusqlite::Result<bool> {
+    connection.query_row(
+        "SELECT NOT EXISTS (SELECT 1 FROM positions) AND NOT EXISTS (SELECT 1 FROM samples)",
+        [],
+        |row| row.get(0),
+    )
+}
+
+/// The scenario the rows belong to, if one was recorded.
+pub(crate) fn scenario(connection: &Connection) -> rusqlite::Result<Option<String>> {
+    connection.query_row("SELECT value FROM meta WHERE key = ?1", [SCENARIO], |row| row.get(0)).optional()
+}
+
+/// Empties the store and records that its rows will belong to `scenario`.
+pub(crate) fn reset(connection: &Connection, scenario: &str) -> rusqlite::Result<()> {
+    connection.execute_batch(
+        "DELETE FROM positions; DELETE FROM samples; DELETE FROM alert_events; DELETE FROM vehicles; DELETE FROM series;",
+    )?;
+    connection.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)", [SCENARIO, scenario])?;
+    Ok(())
+}
+
+/// Rows stored: (positions, samples, alert events).
+pub(crate) fn counts(connection: &Connection) -> rusqlite::Result<(u64, u64, u64)> {
+    connection.query_row(
+        "SELECT (SELECT count(*) FROM positions), (SELECT count(*) FROM samples), (SELECT count(*) FROM alert_events)",
+        [],
+        |row| Ok((row.get::<_, i64>(0)? as u64, row.get::<_, i64>(1)? as u64, row.get::<_, i64>(2)? as u64)),
+    )
+}
+
+/// The metrics recorded for `device` (one if `metric` names it), with their series ids.
+pub(crate) fn series_of(
+    connection: &Connection,
+    device: &str,
+    metric: Option<&str>,
+) -> rusqlite::Result<Vec<(i64, String)>> {
+    let mut select = connection.prepare_cached(
+        "SELECT id, metric FROM series WHERE device = ?1 AND (?2 IS NULL OR metric = ?2) ORDER BY metric",
+    )?;
+    let rows = select.query_map(params![device, metric], |row| Ok((row.get(0)?, row.get(1)?)))?;
+    rows.collect()
+}
+
+/// Calls `each(ts, value)` for the samples of a series from `from` to `to`, in time order.
+pub(crate) fn samples(
+    connection: &Connection,
+    series: i64,
+    from: Millis,
+    to: Millis,
+    mut each: impl FnMut(Millis, f64),
+) -> rusqlite::Result<()> {
+    let mut select = connection.prepare_cached(
+        "SELECT sec, ms, value FROM samples WHERE series = ?1 AND sec BETWEEN ?2 AND ?3 ORDER BY sec",
+    )?;
+    let mut rows = select.query(params![series, split(from).0, split(to).0])?;
+    while let Some(row) = rows.next()? {
+        let ts = row.get::<_, i64>(0)? * 1000 + row.get::<_, i64>(1)?;
+        if (from..=to).contains(&ts) {
+            each(ts, row.get(2)?);
+        }
+    }
+    Ok(())
+}
+
+fn fix(row: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<Fix> {
+    Ok(Fix {
+        lat: row.get::<_, i64>(first)? as f64 / 1e6,
+        lon: row.get::<_, i64>(first + 1)? as f64 / 1e6,
+        speed: row.get::<_, i64>(first + 2)? as f64 / 10.0,
+        heading: row.get::<_, i64>(first + 3)? as f64 / 10.0,
+        state: state_of(row.get(first + 4)?),
+    })
+}
+
+/// The integer id of a vehicle, if it ever reported.
+pub(crate) fn vehicle_id(connection: &Connection, name: &str) -> rusqlite::Result<Option<i64>> {
+    connection.prepare_cached("SELECT id FROM vehicles WHERE name = ?1")?.query_row([name], |r| r.get(0)).optional()
+}
+
+/// Every vehicle that ever reported: (integer id, name), by id.
+pub(crate) fn vehicles(connection: &Connection) -> rusqlite::Result<Vec<(i64, String)>> {
+    let mut select = connection.prepare_cached("SELECT id, name FROM vehicles ORDER BY id")?;
+    let rows = select.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+    rows.collect()
+}
+
+/// A vehicle's fixes from `from` to `to`, in time order: one point lookup per second.
+pub(crate) fn track(
+    connection: &Connection,
+    vehicle: i64,
+    from: Millis,
+    to: Millis,
+) -> rusqlite::Result<Vec<(Millis, Fix)>> {
+    let mut select = connection
+        .prepare_cached("SELECT ms, lat, lon, speed, heading, state FROM positions WHERE sec = ?1 AND vehicle = ?2")?;
+    let mut fixes = Vec::new();
+    for sec in split(from).0..=split(to).0 {
+        let found = select.query_row([sec, vehicle], |row| Ok((sec * 1000 + row.get::<_, i64>(0)?, fix(row, 1)?)));
+        if let Some((ts, fix)) = found.optional()? {
+            if (from..=to).contains(&ts) {
+                fixes.push((ts, fix));
+            }
+        }
+    }
+    Ok(fixes)
+}
+
+/// Calls `each(vehicle, ts, fix)` for every position in second `sec`.
+pub(crate) fn second(
+    connection: &Connection,
+    sec: i64,
+    mut each: impl FnMut(i64, Millis, Fix),
+) -> rusqlite::Result<()> {
+    let mut select = connection
+        .prepare_cached("SELECT vehicle, ms, lat, lon, speed, heading, state FROM positions WHERE sec = ?1")?;
+    let mut rows = select.query([sec])?;
+    while let Some(row) = rows.next()? {
+        each(row.get(0)?, sec * 1000 + row.get::<_, i64>(1)?, fix(row, 2)?);
+    }
+    Ok(())
+}
+
+/// The newest `limit` alert events from `from` to `to`, oldest first.
+pub(crate) fn alert_events(
+    connection: &Connection,
+    from: Millis,
+    to: Millis,
+    limit: u32,
+) -> rusqlite::Result<Vec<AlertEvent>> {
+    let mut select = connection.prepare_cached(
+        "SELECT ts, id, change, alert, by FROM alert_events WHERE ts BETWEEN ?1 AND ?2
+         ORDER BY ts DESC, seq DESC LIMIT ?3",
+    )?;
+    let rows = select.query_map(params![from, to, limit], |row| {
+        let alert: Option<String> = row.get(3)?;
+        Ok(AlertEvent {
+            ts: row.get(0)?,
+            id: row.get(1)?,
+            change: change_of(row.get(2)?),
+            alert: alert.and_then(|text| serde_json::from_str::<Alert>(&text).ok()),
+            by: row.get(4)?,
+        })
+    })?;
+    let mut events = rows.collect::<Result<Vec<_>, _>>()?;
+    events.reverse();
+    Ok(events)
+}
+
+/// The log's events for alerts raised.
+pub(crate) fn raised_events(alerts: &[Alert]) -> Vec<AlertEvent> {
+    alerts
+        .iter()
+        .map(|a| AlertEvent {
+            ts: a.ts,
+            id: a.id.clone(),
+            change: AlertChange::Raised,
+            alert: Some(a.clone()),
+            by: None,
+        })
+        .collect()
+}
+
+/// The log's events for alerts cleared.
+pub(crate) fn cleared_events(cleared: &[AlertCleared]) -> Vec<AlertEvent> {
+    cleared
+        .iter()
+        .map(|c| AlertEvent { ts: c.ts, id: c.id.clone(), change: AlertChange::Cleared, alert: None, by: None })
+        .collect()
+}
+
+/// The log's events for acknowledgements.
+pub(crate) fn acknowledged_events(acks: &[AlertAcknowledged]) -> Vec<AlertEvent> {
+    acks.iter()
+        .map(|a| AlertEvent {
+            ts: a.ts,
+            id: a.id.clone(),
+            change: AlertChange::Acknowledged,
+            alert: None,
+            by: Some(a.by.clone()),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> (Connection, Ids) {
+        let connection = Connection::open_in_memory().unwrap();
+        create(&connection).unwrap();
+        (connection, Ids::default())
+    }
+
+    fn row(id: &str, ts: Millis, lat: f64) -> PositionRow {
+        PositionRow { id: id.into(), ts, lat, lon: 8.541_712, speed: 42.3, heading: 359.9, state: VehicleState::Idle }
+    }
+
+    #[test]
+    fn positions_keep_the_last_fix_of_each_second_exactly_as_reported() {
+        let (connection, mut ids) = store();
+        insert_positions(&connection, &mut ids, &[row("a", 1_000, 47.1), row("a", 1_900, 47.376_912)]).unwrap();
+        insert_positions(&connection, &mut ids, &[row("a", 2_100, 47.2), row("b", 2_200, 47.3)]).unwrap();
+        let a = vehicle_id(&connection, "a").unwrap().unwrap();
+        let track = track(&connection, a, 0, 10_000).unwrap();
+        assert_eq!(track.iter().map(|(ts, _)| *ts).collect::<Vec<_>>(), [1_900, 2_100]);
+        let fix = track[0].1;
+        assert_eq!((fix.lat, fix.lon, fix.speed, fix.heading), (47.376_912, 8.541_712, 42.3, 359.9));
+        assert_eq!(fix.state, VehicleState::Idle);
+        assert_eq!(vehicles(&connection).unwrap().len(), 2);
+        assert_eq!(counts(&connection).unwrap(), (3, 0, 0));
+    }
+
+    #[test]
+    fn retention_drops_rows_before_the_cutoff_and_reset_empties_the_store() {
+        let (connection, mut ids) = store();
+        insert_positions(&connection, &mut ids, &[row("a", 1_000, 1.0), row("a", 5_000, 1.0)]).unwrap();
+        let reading = Reading {
+            device: "press-01".into(),
+            kind: "process".into(),
+            ts: 1_500,
+            site: "s".into(),
+            status: telemetry::DeviceStatus::Running,
+            values: [("temperature".to_string(), 70.0), ("pressure".to_string(), f64::NAN)].into(),
+        };
+        assert_eq!(insert_readings(&connection, &mut ids, &[reading]).unwrap(), 1, "NaN is not stored");
+        insert_alert_events(&connection, &cleared_events(&[AlertCleared { id: "x".into(), ts: 10 }])).unwrap();
+        assert!(!is_empty(&connection).unwrap());
+        assert_eq!(retain(&connection, 2_000).unwrap(), 3);
+        assert_eq!(counts(&connection).unwrap(), (1, 0, 0));
+        assert_eq!(scenario(&connection).unwrap(), None);
+        reset(&connection, "seed 1").unwrap();
+        ids.clear();
+        assert!(is_empty(&connection).unwrap());
+        assert_eq!(scenario(&connection).unwrap().as_deref(), Some("seed 1"));
+    }
+}
