@@ -208,7 +208,7 @@ pub fn start_devices(state: &Arc<AppState>, config: &Config, file: Option<teleme
     history::backfill::then_publish(state.clone(), config, fleet, equipment);
     let count = declared.as_ref().map_or(0, |d| d.len());
     if let Some(declared) = declared.filter(|d| !d.is_empty()) {
-        tokio::spawn(pipeline::run_equipment(state.clone(), declared, config.reading_rate));
+        tokio::spawn(devices::pipeline::run_equipment(state.clone(), declared, config.reading_rate));
     }
     count
 }
