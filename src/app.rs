@@ -50,6 +50,7 @@ fn follow_the_url(store: Store) {
 pub fn App() -> impl IntoView {
     let store = Store::new();
     provide_context(store);
+    crate::bench::metrics::install_series_probe(store);
     follow_the_url(store);
     restore_settings(store);
     if let Ok(handle) =
@@ -112,6 +113,7 @@ pub fn App() -> impl IntoView {
         .into_any(),
         Route::Device { id, window } => view! { <DeviceDetail id=id window=window /> }.into_any(),
     };
+    let loading = move || store.loading.get() > 0;
     view! {
         <header class="app-header">
             <h1>"IoT Live Dashboard"</h1>
@@ -126,7 +128,15 @@ pub fn App() -> impl IntoView {
                 </a>
             </nav>
             <StatusBar />
+            // A thin bar while history is on its way; its text is for screen readers and tests.
+            <div class="loading-bar" class:active=loading data-testid="history-loading"
+                role="progressbar" aria-label="loading history" aria-busy=move || loading().to_string()>
+                <span class="visually-hidden">{move || if loading() { "loading history" } else { "" }}</span>
+            </div>
         </header>
+        <p class="note history-note" data-testid="history-note" hidden=move || store.history_note.with(Option::is_none)>
+            {move || store.history_note.get()}
+        </p>
         <main class="app-main">{screen}</main>
         <ToastStack />
     }

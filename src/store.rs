@@ -88,6 +88,12 @@ store! {
         sync: crate::model::sync::SyncState = crate::model::sync::SyncState::Idle,
         /// Items of otherwise good batches skipped as malformed or unknown (the rest applied).
         skipped_items: u64 = 0,
+        /// Sites left unjoined because `maxSites` was reached.
+        refused_sites: crate::model::limits::Refused = crate::model::limits::Refused::default(),
+        /// History requests on their way (a thin bar shows while any is).
+        loading: u32 = 0,
+        /// Why charts start at page load, when the backend keeps no history.
+        history_note: Option<String> = None,
         /// Why the last snapshot load or group subscription failed, if it did.
         sync_error: Option<String> = None,
     }
@@ -95,6 +101,8 @@ store! {
         /// Where snapshot, subscriptions and acknowledgements go, once connected. Not a signal:
         /// nothing renders from it, it holds JS objects, and it is not pruned.
         api: Option<crate::live::api::Api> = None,
+        /// Loads history for what the page shows (see `live::history`).
+        history: Option<crate::live::history::History> = None,
     }
 }
 

@@ -174,3 +174,29 @@ pub fn install() {
     set(read.unchecked_ref(), "reset", reset);
     set(&window, "dashboardMetrics", read);
 }
+
+/// Installs `window.dashboardSeries(device, metric)` and `window.dashboardTrail(vehicle)`: the
+/// timestamps a device's metric history or a vehicle's trail holds, oldest first (a
+/// `Float64Array`), so tests and the benchmark can check the seam between history and live data
+/// and how far back a chart reaches.
+pub fn install_series_probe(store: crate::store::Store) {
+    use leptos::prelude::WithUntracked;
+    let Some(window) = web_sys::window() else { return };
+    let probe = Closure::<dyn Fn(String, String) -> JsValue>::new(move |device: String, metric: String| {
+        let stamps: Vec<f64> = store.equipment.with_untracked(|e| {
+            e.get(&device)
+                .and_then(|d| d.series.get(&metric))
+                .map(|s| s.window(i64::MIN, i64::MAX).map(|p| p.ts as f64).collect())
+                .unwrap_or_default()
+        });
+        js_sys::Float64Array::from(stamps.as_slice()).into()
+    })
+    .into_js_value();
+    set(&window, "dashboardSeries", probe);
+    let trail = Closure::<dyn Fn(String) -> JsValue>::new(move |id: String| {
+        let stamps: Vec<f64> = store.fleet.with_untracked(|f| f.trail(&id).map(|p| p.ts as f64).collect());
+        js_sys::Float64Array::from(stamps.as_slice()).into()
+    })
+    .into_js_value();
+    set(&window, "dashboardTrail", trail);
+}

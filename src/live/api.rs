@@ -3,9 +3,11 @@
 //! directly (`hubUrl`): `snapshot()`, `subscribe(groups)`, `acknowledge(by, ids)`.
 
 use gloo_net::http::{Request, Response};
+use serde::de::DeserializeOwned;
 use serde::de::IgnoredAny;
 use signalr::web::{HubConnection, InvokeError};
-use telemetry::{AckManyRequest, AlertAcknowledged, Snapshot, SubscriptionRequest};
+use telemetry::history::{AlertLog, SeriesHistory, TrackHistory};
+use telemetry::{AckManyRequest, AlertAcknowledged, Millis, Snapshot, SubscriptionRequest};
 
 /// Where the calls go.
 #[derive(Clone)]
@@ -75,6 +77,54 @@ impl Api {
         }
         Ok(done)
     }
+}
+
+impl Api {
+    /// A device's metrics over `from..=to` in at most `points` buckets each; `None` when the
+    /// backend keeps no history (404, or a hub reached directly).
+    pub async fn history(
+        &self,
+        device: &str,
+        from: Millis,
+        to: Millis,
+        points: u32,
+    ) -> Result<Option<SeriesHistory>, String> {
+        let query = format!("device={}&from={from}&to={to}&points={points}", encode(device));
+        self.get_history(telemetry::history::SERIES_PATH, &query, "history").await
+    }
+
+    /// A vehicle's track over `from..=to`, at most `points` fixes.
+    pub async fn track(
+        &self,
+        vehicle: &str,
+        from: Millis,
+        to: Millis,
+        points: u32,
+    ) -> Result<Option<TrackHistory>, String> {
+        let query = format!("vehicle={}&from={from}&to={to}&points={points}", encode(vehicle));
+        self.get_history(telemetry::history::TRACK_PATH, &query, "track history").await
+    }
+
+    /// What happened to alerts over `from..=to`.
+    pub async fn alert_log(&self, from: Millis, to: Millis) -> Result<Option<AlertLog>, String> {
+        self.get_history(telemetry::history::ALERTS_PATH, &format!("from={from}&to={to}"), "alert history").await
+    }
+
+    async fn get_history<T: DeserializeOwned>(&self, path: &str, query: &str, what: &str) -> Result<Option<T>, String> {
+        let Api::Functions(api_base) = self else { return Ok(None) };
+        let url = format!("{api_base}/{path}?{query}");
+        let response = Request::get(&url).send().await.map_err(|e| format!("{what} request failed: {e}"))?;
+        match response.status() {
+            404 => Ok(None),
+            _ if !response.ok() => Err(format!("{what} answered HTTP {}", response.status())),
+            _ => response.json().await.map(Some).map_err(|e| format!("{what} is not the expected JSON: {e}")),
+        }
+    }
+}
+
+/// `text` for a URL's query.
+fn encode(text: &str) -> String {
+    String::from(js_sys::encode_uri_component(text))
 }
 
 /// `POST {apiBase}/alerts/ack`.

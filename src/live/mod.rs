@@ -6,6 +6,7 @@
 pub mod alerts;
 pub mod api;
 pub mod frame;
+pub mod history;
 pub mod sync;
 
 use std::collections::HashSet;
@@ -49,6 +50,7 @@ pub fn start(config: &Config, store: Store) -> HubConnection {
         Backend::Hub { .. } => Api::Hub(connection.clone()),
     };
     store.api.set_value(Some(api.clone()));
+    store.history.set_value(Some(history::History::new(api.clone(), store)));
     // The catch-up after every connect; the handlers tell it about sites it has not joined.
     let syncer = Syncer::new(api, store, config.limits.sites);
     let sites_seen = syncer.clone();
@@ -56,7 +58,12 @@ pub fn start(config: &Config, store: Store) -> HubConnection {
         if let Some(batch) = batch::<Position>(store, targets::POSITIONS, arguments) {
             sites_seen.saw_sites(batch.iter().map(|p| p.site.as_str()));
             let stamps: Vec<i64> = batch.iter().map(|p| p.ts).collect();
-            store.traffic.update_untracked(|t| batch.iter().for_each(|p| t.reports.report(&p.id, p.seq)));
+            // Report numbers are checked for the vehicles the fleet keeps (the others are refused).
+            store.fleet.with_untracked(|fleet| {
+                store.traffic.update_untracked(|t| {
+                    batch.iter().filter(|p| fleet.would_take(&p.id)).for_each(|p| t.reports.report(&p.id, p.seq));
+                });
+            });
             store.fleet.update_untracked(|fleet| {
                 fleet.apply(batch);
             });
@@ -147,25 +154,33 @@ async fn resynchronise(
     max_sites: usize,
 ) -> Result<Vec<String>, String> {
     let alerts_before = store.alerts.with_untracked(AlertFeed::ids);
-    let Some(snapshot) = api.snapshot().await.map_err(|e| format!("snapshot: {e}"))? else {
+    let Some(mut snapshot) = api.snapshot().await.map_err(|e| format!("snapshot: {e}"))? else {
         // A hub without a snapshot: nothing to join by site either; it sends what it sends.
         return Ok(Vec::new());
     };
+    // The same checks as live items: an unusable one is refused alone and counted.
+    snapshot.positions = usable(store, "snapshot positions", snapshot.positions);
+    snapshot.readings = usable(store, "snapshot readings", snapshot.readings);
+    let alerts = snapshot.alerts.iter().map(|a| a.alert.problem()).collect::<Vec<_>>();
+    if let Some(first) = alerts.iter().flatten().next() {
+        let bad = alerts.iter().flatten().count();
+        warn(&format!("snapshot alerts: {bad} item(s) skipped: {first}"));
+        store.skipped_items.update(|n| *n += bad as u64);
+        let mut checks = alerts.into_iter();
+        snapshot.alerts.retain(|_| checks.next().flatten().is_none());
+    }
     let mut sites = snapshot.sites.clone();
     sites.extend(seen.into_iter().filter(|site| !snapshot.sites.contains(site)));
     // Sites are joined up to their bound (a snapshot naming a million cannot make a million
-    // group joins); the rest are counted as refused where the fleet lists sites.
-    sites.truncate(max_sites);
+    // group joins); the rest are counted as refused.
+    if sites.len() > max_sites {
+        store.refused_sites.update(|r| sites[max_sites..].iter().for_each(|site| r.refuse(site)));
+        sites.truncate(max_sites);
+    }
     let groups: Vec<String> = sites.iter().map(|site| telemetry::groups::site(site)).collect();
     // Nothing to join is success (a deployment without sites yet); the functions take at most
     // a thousand groups a call.
-    let mut joined = Ok(());
-    for chunk in groups.chunks(MAX_GROUPS_PER_CALL) {
-        if let Err(e) = api.subscribe(connection_id, chunk.to_vec()).await {
-            joined = Err(format!("subscriptions: {e}"));
-            break;
-        }
-    }
+    let joined = subscribe_all(api, connection_id, &groups).await;
     metrics::snapshot_applied(snapshot.positions.len() + snapshot.readings.len());
     // The snapshot is the truth: what the server no longer has leaves the screen (the
     // updates below notify).
@@ -190,6 +205,10 @@ async fn resynchronise(
         returned.iter().for_each(|id| toasts.cleared(id));
     });
     apply_catalog(store, snapshot.catalog, true);
+    // The alarms of the last hour behind the open ones (once a page).
+    if let Some(history) = history::loader(store) {
+        history.alerts();
+    }
     store.equipment.update(|e| {
         store.catalog.with_untracked(|c| e.register(&snapshot.devices, |kind| c.is_vehicle_kind(kind)));
         e.apply(snapshot.readings, now);
@@ -215,6 +234,33 @@ fn apply_catalog(store: Store, mut catalog: telemetry::Catalog, whole: bool) {
         }
     });
     store.equipment.update(|e| store.catalog.with_untracked(|c| e.declare(&declared, |kind| c.is_vehicle_kind(kind))));
+}
+
+/// The items of `items` without a [`Batch::problem`]; the others are counted as skipped.
+fn usable<T: Batch>(store: Store, what: &str, mut items: Vec<T>) -> Vec<T> {
+    let before = items.len();
+    let mut first = None;
+    items.retain(|item| match item.problem() {
+        Some(problem) => {
+            first.get_or_insert(problem);
+            false
+        }
+        None => true,
+    });
+    if let Some(first) = first {
+        let bad = before - items.len();
+        warn(&format!("{what}: {bad} item(s) skipped: {first}"));
+        store.skipped_items.update(|n| *n += bad as u64);
+    }
+    items
+}
+
+/// Joins `groups`, at most [`MAX_GROUPS_PER_CALL`] a call (the functions refuse more).
+async fn subscribe_all(api: &Api, connection_id: &str, groups: &[String]) -> Result<(), String> {
+    for chunk in groups.chunks(MAX_GROUPS_PER_CALL) {
+        api.subscribe(connection_id, chunk.to_vec()).await.map_err(|e| format!("subscriptions: {e}"))?;
+    }
+    Ok(())
 }
 
 /// Latency from device timestamps to now, when the batch has been applied (the status bar's

@@ -7,7 +7,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
 use std::rc::Rc;
 
-use leptos::prelude::Set;
+use leptos::prelude::{Set, Update};
 use leptos::task::spawn_local;
 
 use super::api::Api;
@@ -65,9 +65,13 @@ impl Syncer {
             // Batches come per site: compare with the last one before hashing.
             if site != last && !self.inner.sites.borrow().contains(site) {
                 let room = self.inner.sites.borrow().len() < self.inner.max_sites;
-                if room && telemetry::groups::is_valid(&telemetry::groups::site(site)) {
+                if !telemetry::groups::is_valid(&telemetry::groups::site(site)) {
+                    // Not a group the functions would take: its data still shows.
+                } else if room {
                     self.inner.sites.borrow_mut().insert(site.to_string());
                     new.push(site.to_string());
+                } else {
+                    self.inner.store.refused_sites.update(|r| r.refuse(site));
                 }
             }
             last = site;
@@ -117,16 +121,25 @@ impl Syncer {
             }
             match result {
                 Ok(joined) => {
-                    // Sites seen while the attempt ran, and not in it, are joined next.
+                    // What is joined now, then the sites seen while the attempt ran and not in
+                    // it, joined next while there is room (the rest are counted as refused).
                     let missed: Vec<String> = {
-                        let joined: HashSet<String> = joined.into_iter().collect();
                         let mut sites = self.inner.sites.borrow_mut();
-                        let missed = if joined.is_empty() {
-                            Vec::new()
-                        } else {
-                            sites.iter().filter(|site| !joined.contains(*site)).cloned().collect()
-                        };
+                        let mut missed = Vec::new();
+                        // Nothing joined: a hub without a snapshot, or no sites at all yet.
+                        let seen = if joined.is_empty() { HashSet::new() } else { std::mem::take(&mut *sites) };
                         sites.extend(joined);
+                        for site in seen {
+                            if sites.contains(&site) {
+                                continue;
+                            }
+                            if sites.len() < self.inner.max_sites {
+                                sites.insert(site.clone());
+                                missed.push(site);
+                            } else {
+                                store.refused_sites.update(|r| r.refuse(&site));
+                            }
+                        }
                         missed
                     };
                     self.inner.running.set(false);
@@ -156,7 +169,7 @@ impl Syncer {
         let mut failures = 0;
         while self.inner.generation.get() == generation && !self.inner.running.get() {
             let Some(connection_id) = self.inner.connection_id.borrow().clone() else { return };
-            match self.inner.api.subscribe(&connection_id, groups.clone()).await {
+            match super::subscribe_all(&self.inner.api, &connection_id, &groups).await {
                 Ok(()) => {
                     if failures > 0 && !self.inner.running.get() {
                         store.sync_error.set(None);
@@ -166,7 +179,7 @@ impl Syncer {
                 }
                 Err(problem) => {
                     failures += 1;
-                    self.wait_to_retry(failures, format!("subscriptions: {problem}")).await;
+                    self.wait_to_retry(failures, problem).await;
                 }
             }
         }

@@ -82,18 +82,20 @@ impl AlertEntry {
 
     /// Where it stands, in words (the alert list and the history say the same).
     pub fn state_text(&self) -> String {
-        match (&self.acknowledged, self.cleared_at) {
-            (None, None) => "open".into(),
-            (Some(ack), None) => format!("acknowledged by {}", ack.by),
-            (None, Some(_)) if self.over => "cleared".into(),
-            (None, Some(_)) => "back to normal, unacknowledged".into(),
-            (Some(ack), Some(_)) => format!("cleared, acknowledged by {}", ack.by),
+        match (&self.acknowledged, self.cleared_at.is_some() || self.over) {
+            (None, false) => "open".into(),
+            (Some(ack), false) => format!("acknowledged by {}", ack.by),
+            (None, true) if self.over => "cleared".into(),
+            (None, true) => "back to normal, unacknowledged".into(),
+            (Some(ack), true) => format!("cleared, acknowledged by {}", ack.by),
         }
     }
 
-    /// Cleared wins over acknowledged: the condition is over either way.
+    /// Cleared wins over acknowledged: the condition is over either way (and so is an alert
+    /// the server no longer has).
     pub fn state(&self) -> AlertState {
         match (&self.acknowledged, self.cleared_at) {
+            _ if self.over => AlertState::Cleared,
             (_, Some(_)) => AlertState::Cleared,
             (Some(_), None) => AlertState::Acknowledged,
             (None, None) => AlertState::Open,
@@ -204,6 +206,49 @@ impl AlertFeed {
         over
     }
 
+    /// Joins the alert log (oldest first) behind what is held: each alert raised in it and not
+    /// held is added after the held ones, newest first, with what the log says happened to it.
+    /// Held alerts are the snapshot's and the live ones: an alert of the log that is not held is
+    /// over (the snapshot would list it otherwise), so it is marked so. Within the bound.
+    pub fn load_log(&mut self, events: Vec<telemetry::history::AlertEvent>) -> usize {
+        use telemetry::history::AlertChange;
+        let mut older: Vec<AlertEntry> = Vec::new();
+        let mut at: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+        for event in events {
+            if self.ids.contains(&event.id) {
+                continue;
+            }
+            match (event.change, event.alert) {
+                (AlertChange::Raised, Some(alert)) if !at.contains_key(&alert.id) => {
+                    at.insert(alert.id.clone(), older.len());
+                    older.push(AlertEntry { alert, acknowledged: None, cleared_at: None, over: true });
+                }
+                (AlertChange::Acknowledged, _) => {
+                    if let Some(entry) = at.get(&event.id).map(|&i| &mut older[i]) {
+                        let by = event.by.unwrap_or_default();
+                        entry.acknowledged.get_or_insert(AlertAcknowledged { id: event.id, by, ts: event.ts });
+                    }
+                }
+                (AlertChange::Cleared, _) => {
+                    if let Some(entry) = at.get(&event.id).map(|&i| &mut older[i]) {
+                        entry.cleared_at.get_or_insert(event.ts);
+                    }
+                }
+                _ => {}
+            }
+        }
+        let mut added = 0;
+        for entry in older.into_iter().rev() {
+            if self.entries.len() >= CAPACITY {
+                break;
+            }
+            self.ids.insert(entry.alert.id.clone());
+            self.entries.push_back(entry);
+            added += 1;
+        }
+        added
+    }
+
     /// The ids shown now (to hand to [`AlertFeed::load`] with the snapshot asked for next).
     pub fn ids(&self) -> HashSet<String> {
         self.ids.clone()
@@ -274,18 +319,19 @@ impl AlertFeed {
         sites
     }
 
-    /// Ids of the open alerts of a device and metric (what a folded toast stands for).
+    /// Ids of the alerts of a device and metric still to acknowledge, active or back to normal
+    /// (what a folded toast stands for).
     pub fn open_ids(&self, device: &str, metric: &str) -> Vec<String> {
         self.entries
             .iter()
-            .filter(|e| e.state() == AlertState::Open && e.alert.device == device && e.alert.metric == metric)
+            .filter(|e| e.needs_acknowledgement() && e.alert.device == device && e.alert.metric == metric)
             .map(|e| e.alert.id.clone())
             .collect()
     }
 
     /// Alerts neither acknowledged nor cleared.
     pub fn unacknowledged(&self) -> usize {
-        self.entries.iter().filter(|e| e.acknowledged.is_none() && e.cleared_at.is_none()).count()
+        self.entries.iter().filter(|e| e.state() == AlertState::Open).count()
     }
 }
 
@@ -354,6 +400,37 @@ mod tests {
 
     fn entry_text(feed: &AlertFeed, id: &str) -> String {
         feed.iter().find(|e| e.alert.id == id).unwrap().state_text()
+    }
+
+    #[test]
+    fn the_alert_log_fills_the_history_behind_what_is_held() {
+        use telemetry::history::{AlertChange, AlertEvent};
+        let event = |ts, id: &str, change, by: Option<&str>| AlertEvent {
+            ts,
+            id: id.into(),
+            change,
+            alert: (change == AlertChange::Raised).then(|| alert(id, ts)),
+            by: by.map(String::from),
+        };
+        let mut feed = AlertFeed::default();
+        feed.raise(vec![alert("open-now", 50)]);
+        let log = vec![
+            event(1, "old", AlertChange::Raised, None),
+            event(2, "old", AlertChange::Acknowledged, Some("ann")),
+            event(3, "old", AlertChange::Cleared, None),
+            event(4, "older-news", AlertChange::Raised, None),
+            event(5, "open-now", AlertChange::Raised, None),
+            event(6, "stray", AlertChange::Cleared, None),
+        ];
+        assert_eq!(feed.load_log(log), 2);
+        let ids: Vec<&str> = feed.iter().map(|e| e.alert.id.as_str()).collect();
+        assert_eq!(ids, ["open-now", "older-news", "old"], "held first, then the log newest first");
+        let old = feed.iter().find(|e| e.alert.id == "old").unwrap();
+        assert_eq!(old.state_text(), "cleared, acknowledged by ann");
+        let news = feed.iter().find(|e| e.alert.id == "older-news").unwrap();
+        assert!(!news.needs_acknowledgement(), "over: the snapshot does not list it");
+        assert_eq!(news.state_text(), "cleared");
+        assert_eq!(feed.unacknowledged(), 1);
     }
 
     #[test]

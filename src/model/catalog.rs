@@ -113,7 +113,7 @@ mod tests {
     fn what_the_catalog_does_not_name_is_shown_by_its_id_without_unit() {
         let unknown = metric_look(&catalog(), "chiller", "coolant");
         assert_eq!((unknown.name.as_str(), unknown.unit.as_str()), ("coolant", ""));
-        assert_eq!(unknown.format(3.14159), "3.1");
+        assert_eq!(unknown.format(2.71), "2.7");
         assert_eq!(kind_name(&catalog(), "chiller"), "chiller");
         assert_eq!(kind_name(&catalog(), "pump"), "Pump");
         assert_eq!(site_name(&catalog(), "harbour"), "Harbour");

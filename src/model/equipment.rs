@@ -176,6 +176,7 @@ impl EquipmentState {
                 device.version += 1;
             }
         } else if self.devices.len() < self.max_devices {
+            self.refused.admit(&info.id);
             self.devices.insert(info.id.clone(), Device::new(info));
         } else {
             self.refused.refuse(&info.id);
@@ -197,6 +198,7 @@ impl EquipmentState {
                     kind: reading.kind.clone(),
                     site: reading.site.clone(),
                 };
+                self.refused.admit(&reading.device);
                 self.devices.insert(reading.device.clone(), Device::new(info));
             }
             let Some(device) = self.devices.get_mut(&reading.device) else { continue };
@@ -219,6 +221,31 @@ impl EquipmentState {
             device.reading = Some(reading);
             device.version += 1;
         }
+    }
+
+    /// Joins a device's history in front of its live series (each bucket's last value at its
+    /// time; only what is older than the live data, see [`Series::prepend`]). New metrics count
+    /// against the same bounds as live ones. Returns the points taken.
+    pub fn prepend_history(&mut self, history: &telemetry::history::SeriesHistory) -> usize {
+        let Some(device) = self.devices.get_mut(&history.device) else { return 0 };
+        let mut taken = 0;
+        for metric in &history.series {
+            if !device.series.contains_key(&metric.metric) {
+                if device.series.len() >= MAX_METRICS_PER_DEVICE || self.series >= self.max_series {
+                    self.refused.refuse(&format!("{}/{}", history.device, metric.metric));
+                    continue;
+                }
+                device.series.insert(metric.metric.clone(), Series::default());
+                self.series += 1;
+            }
+            if let Some(series) = device.series.get_mut(&metric.metric) {
+                taken += series.prepend(metric.ts.iter().copied().zip(metric.last.iter().copied()));
+            }
+        }
+        if taken > 0 {
+            device.version += 1;
+        }
+        taken
     }
 
     pub fn get(&self, id: &str) -> Option<&Device> {
@@ -356,6 +383,41 @@ mod tests {
         state.register(&[info("d", "Delta")], no_vehicles);
         state.apply(vec![reading("d", 1, DeviceStatus::Running, 1.0)], 4);
         assert_eq!(state.get("d").unwrap().series.len(), 1);
+    }
+
+    #[test]
+    fn history_goes_in_front_of_the_live_points() {
+        let mut state = EquipmentState::default();
+        state.apply(vec![reading("press-01", 10_000, DeviceStatus::Running, 70.0)], 10_000);
+        let history = telemetry::history::SeriesHistory {
+            device: "press-01".into(),
+            from: 0,
+            to: 10_000,
+            bucket_ms: 1_000,
+            series: vec![
+                telemetry::history::MetricHistory {
+                    metric: "temperature".into(),
+                    ts: vec![8_000, 9_000, 10_000],
+                    min: vec![1.0; 3],
+                    max: vec![1.0; 3],
+                    last: vec![68.0, 69.0, 70.0],
+                },
+                telemetry::history::MetricHistory {
+                    metric: "pressure".into(),
+                    ts: vec![9_000],
+                    min: vec![4.0],
+                    max: vec![4.0],
+                    last: vec![4.0],
+                },
+            ],
+        };
+        assert_eq!(state.prepend_history(&history), 3, "two temperatures before the live one, one pressure");
+        let device = state.get("press-01").unwrap();
+        let temperatures: Vec<f64> = device.series["temperature"].window(0, 20_000).map(|p| p.value).collect();
+        assert_eq!(temperatures, [68.0, 69.0, 70.0]);
+        assert_eq!(device.series["pressure"].len(), 1);
+        assert_eq!(device.version, 2);
+        assert_eq!(state.prepend_history(&telemetry::history::SeriesHistory { device: "nobody".into(), ..history }), 0);
     }
 
     fn no_vehicles(_: &str) -> bool {

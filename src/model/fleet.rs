@@ -115,6 +115,11 @@ impl FleetState {
         self.max_sites = sites;
     }
 
+    /// Whether a report of vehicle `id` would be taken (known, or room for it).
+    pub fn would_take(&self, id: &str) -> bool {
+        self.vehicles.len() < self.max_vehicles || self.vehicles.contains_key(id)
+    }
+
     /// Vehicle and site ids ignored because a bound was reached.
     pub fn refused(&self) -> &Refused {
         &self.refused
@@ -188,6 +193,7 @@ impl FleetState {
                 }
                 None => {
                     note_site(&mut self.sites, self.max_sites, &mut self.refused, &position.site);
+                    self.refused.admit(&position.id);
                     new_trail(&mut self.trails, self.trail_length, &position.id, point);
                     self.vehicles.insert(position.id.clone(), position);
                 }
@@ -196,6 +202,31 @@ impl FleetState {
         }
         self.updates += applied as u64;
         applied
+    }
+
+    /// Joins a vehicle's track from history (oldest first) in front of its trail: only points
+    /// strictly older than the trail's oldest are taken (no repeat at the seam), within the
+    /// trail's length (the newest kept). A vehicle not on the map gets none. Returns how many.
+    pub fn prepend_trail(&mut self, id: &str, points: impl IntoIterator<Item = TrailPoint>) -> usize {
+        let Some(trail) = self.trails.get_mut(id) else { return 0 };
+        let oldest = trail.front().map_or(i64::MAX, |p| p.ts);
+        let mut older: Vec<TrailPoint> = Vec::new();
+        for point in points {
+            if point.ts >= oldest {
+                break;
+            }
+            let usable = point.lat.is_finite() && point.lon.is_finite() && point.speed.is_finite();
+            if usable && older.last().is_none_or(|last| point.ts > last.ts) {
+                older.push(point);
+            }
+        }
+        let room = self.trail_length.saturating_sub(trail.len());
+        let skip = older.len().saturating_sub(room);
+        let taken = older.len() - skip;
+        for point in older.into_iter().skip(skip).rev() {
+            trail.push_front(point);
+        }
+        taken
     }
 
     /// Keeps only the vehicles `known` says the server still has (after a snapshot): a vehicle
@@ -233,6 +264,7 @@ fn note_site(sites: &mut BTreeSet<String>, max: usize, refused: &mut Refused, si
     if !sites.contains(site) {
         if sites.len() < max {
             sites.insert(site.to_string());
+            refused.admit(site);
         } else {
             refused.refuse(site);
         }
@@ -314,6 +346,20 @@ mod tests {
         assert_eq!(fleet.get("b").unwrap().site, "south");
         assert_eq!(fleet.sites(), ["north"]);
         assert_eq!(fleet.refused().len(), 2, "c and the site south");
+        // Room made (a snapshot without a): c is taken, and no longer counted.
+        fleet.retain_known(|id| id != "a");
+        assert_eq!(fleet.apply(vec![pos("c", 4, 2.0)]), 1);
+        assert_eq!(fleet.refused().len(), 1, "only the site south");
+    }
+
+    #[test]
+    fn a_track_from_history_joins_the_trail_in_front_within_its_length() {
+        let mut fleet = FleetState::with_trail_length(5);
+        fleet.apply(vec![pos("a", 10, 1.0), pos("a", 11, 1.1)]);
+        let track = (5..=11).map(|ts| TrailPoint { ts, lat: ts as f64, lon: 8.5, speed: 1.0 });
+        assert_eq!(fleet.prepend_trail("a", track), 3, "room for three, the newest before the seam");
+        assert_eq!(fleet.trail("a").map(|t| t.ts).collect::<Vec<_>>(), [7, 8, 9, 10, 11]);
+        assert_eq!(fleet.prepend_trail("nobody", [TrailPoint { ts: 1, lat: 0.0, lon: 0.0, speed: 0.0 }]), 0);
     }
 
     #[test]

@@ -4,7 +4,8 @@
 
 use std::collections::HashSet;
 
-/// How many of each the page keeps (config `limits`).
+/// How many of each the page keeps (config `maxVehicles`, `maxDevices`, `maxSeries`,
+/// `maxSites`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Vehicles on the map (and their trails and report-number checks).
@@ -28,6 +29,18 @@ impl Default for Limits {
 /// beyond it the count says "at least".
 const COUNTED: usize = 1_000;
 
+/// Bytes of an id kept to count it (ids from the wire may be long).
+const KEPT: usize = 64;
+
+/// The first [`KEPT`] bytes of `id`, cut at a character boundary.
+fn key(id: &str) -> &str {
+    let mut end = id.len().min(KEPT);
+    while !id.is_char_boundary(end) {
+        end -= 1;
+    }
+    &id[..end]
+}
+
 /// Ids ignored because a bound was reached, each counted once.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Refused {
@@ -39,6 +52,7 @@ pub struct Refused {
 impl Refused {
     /// `id` was refused (counted once however often it comes back).
     pub fn refuse(&mut self, id: &str) {
+        let id = key(id);
         if self.ids.contains(id) {
             return;
         }
@@ -46,6 +60,13 @@ impl Refused {
             self.ids.insert(id.to_string());
         } else {
             self.more = true;
+        }
+    }
+
+    /// `id` was taken after all (room was made): no longer counted as refused.
+    pub fn admit(&mut self, id: &str) {
+        if !self.ids.is_empty() {
+            self.ids.remove(key(id));
         }
     }
 
@@ -89,5 +110,11 @@ mod tests {
         assert_eq!(refused.len(), COUNTED);
         assert!(refused.more());
         assert_eq!(over_limit_text([&refused]).unwrap(), "1000+ ids over the limit ignored");
+        let mut refused = Refused::default();
+        refused.refuse(&"é".repeat(100));
+        refused.refuse("a");
+        refused.admit("a");
+        refused.admit(&"é".repeat(40));
+        assert_eq!(refused.len(), 0, "admitted ids are no longer counted, long ones by their start");
     }
 }

@@ -7,8 +7,8 @@ use std::collections::VecDeque;
 /// Points kept per series: an hour at 2 Hz.
 pub const DEFAULT_CAPACITY: usize = 7_200;
 
-/// Points added to a series' room at a time (8 KB).
-const GROWTH: usize = 512;
+/// Points a series holds before it takes its whole bound (256 bytes).
+const FIRST_ROOM: usize = 16;
 
 /// One point: device timestamp (Unix ms) and value.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -52,12 +52,14 @@ pub struct Column {
 }
 
 impl Series {
-    /// Room for `capacity` points, taken as they come in steps of [`GROWTH`] points (never
-    /// more than the bound): a metric heard of once costs 8 KB, not the 113 KB of a full hour,
-    /// so made-up ids cannot claim memory they never fill, and growth stops at the bound.
+    /// Room for `capacity` points: [`FIRST_ROOM`] at first, then the whole bound at once when
+    /// they are full. A metric heard of once (a made-up id) costs 256 bytes, not the 113 KB of
+    /// a full hour; one that keeps reporting takes its whole bound within seconds, so memory
+    /// depends on how many series there are and never on how long the page has been open
+    /// (a buffer grown step by step would show as growth for an hour).
     pub fn with_capacity(capacity: usize) -> Self {
         let capacity = capacity.max(1);
-        Self { points: VecDeque::new(), capacity }
+        Self { points: VecDeque::with_capacity(FIRST_ROOM.min(capacity)), capacity }
     }
 
     /// Appends a point. Points older than the newest are dropped (a late or replayed reading
@@ -69,10 +71,43 @@ impl Series {
         if self.points.len() == self.capacity {
             self.points.pop_front();
         } else if self.points.len() == self.points.capacity() {
-            self.points.reserve_exact(GROWTH.min(self.capacity - self.points.len()));
+            self.points.reserve_exact(self.capacity - self.points.len());
         }
         self.points.push_back(Point { ts, value });
         true
+    }
+
+    /// Joins history (`points`, oldest first) in front of what is held: only the points strictly
+    /// older than the oldest held one are taken, so the seam between history and live data has
+    /// no repeat, and no gap where the history reaches up to the live data. Non-finite values and
+    /// points out of order are skipped; the bound holds (the oldest history goes first). Returns
+    /// how many were taken.
+    pub fn prepend(&mut self, points: impl IntoIterator<Item = (i64, f64)>) -> usize {
+        let oldest = self.points.front().map_or(i64::MAX, |p| p.ts);
+        let mut older: Vec<Point> = Vec::new();
+        for (ts, value) in points {
+            if ts >= oldest {
+                break;
+            }
+            if value.is_finite() && older.last().is_none_or(|last| ts > last.ts) {
+                older.push(Point { ts, value });
+            }
+        }
+        let room = self.capacity - self.points.len();
+        let skip = older.len().saturating_sub(room);
+        let taken = older.len() - skip;
+        if self.points.capacity() < self.points.len() + taken {
+            self.points.reserve_exact(self.capacity - self.points.len());
+        }
+        for point in older.into_iter().skip(skip).rev() {
+            self.points.push_front(point);
+        }
+        taken
+    }
+
+    /// The oldest point held.
+    pub fn first(&self) -> Option<Point> {
+        self.points.front().copied()
     }
 
     pub fn len(&self) -> usize {
@@ -146,19 +181,46 @@ mod tests {
     }
 
     #[test]
-    fn memory_grows_in_steps_up_to_the_bound_and_no_further() {
+    fn memory_is_small_for_a_point_then_the_whole_bound_at_once() {
         let mut s = Series::default();
         s.push(0, 1.0);
-        assert!(s.points.capacity() < DEFAULT_CAPACITY / 4, "one point does not claim an hour");
-        for ts in 1..(DEFAULT_CAPACITY as i64) {
+        assert!(s.points.capacity() < 64, "one point does not claim an hour");
+        for ts in 1..=(FIRST_ROOM as i64) {
             s.push(ts, 1.0);
         }
         let full = s.points.capacity();
-        assert!((DEFAULT_CAPACITY..DEFAULT_CAPACITY + GROWTH).contains(&full), "{full}");
+        assert!(full >= DEFAULT_CAPACITY, "the whole bound once the first room is full: {full}");
+        for ts in 0..(DEFAULT_CAPACITY as i64) {
+            s.push(FIRST_ROOM as i64 + 1 + ts, 1.0);
+        }
+        assert_eq!(s.points.capacity(), full, "filling it does not reallocate");
         for ts in 0..(2 * DEFAULT_CAPACITY as i64) {
             s.push(DEFAULT_CAPACITY as i64 + ts, 1.0);
         }
         assert_eq!(s.points.capacity(), full, "a full series no longer grows");
+    }
+
+    #[test]
+    fn history_joins_in_front_with_no_repeat_and_no_gap_at_the_seam() {
+        let mut s = Series::with_capacity(10);
+        for ts in [5, 6, 7] {
+            s.push(ts * 1000, ts as f64);
+        }
+        // History up to and past the first live point: only what is strictly older is taken.
+        let history = (0..=6).map(|t| (t * 1000, t as f64)).chain([(3_500, f64::NAN)]);
+        assert_eq!(s.prepend(history), 5);
+        let stamps: Vec<i64> = s.window(i64::MIN, i64::MAX).map(|p| p.ts / 1000).collect();
+        assert_eq!(stamps, [0, 1, 2, 3, 4, 5, 6, 7], "consecutive: no gap, no repeat");
+        // The bound holds: the oldest history goes first.
+        assert_eq!(s.prepend((-20..0).map(|t| (t * 1000, 0.0))), 2);
+        assert_eq!(s.len(), 10);
+        assert_eq!(s.first().unwrap().ts, -2_000);
+        // Into an empty series: all of it, newest kept.
+        let mut empty = Series::with_capacity(3);
+        assert_eq!(empty.prepend([(1, 1.0), (2, 2.0), (3, 3.0), (4, 4.0)]), 3);
+        assert_eq!(empty.first().unwrap().ts, 2);
+        // Live points after it still append.
+        assert!(empty.push(5, 5.0));
     }
 
     #[test]

@@ -128,7 +128,9 @@ impl Toasts {
                 }
                 None => {
                     if let Some(old) = self.list.pop_back() {
-                        self.dropped_critical.extend(old.open_ids);
+                        // Bounded like the feed: ids beyond its depth could not be found anyway.
+                        let room = crate::model::alerts::CAPACITY.saturating_sub(self.dropped_critical.len());
+                        self.dropped_critical.extend(old.open_ids.into_iter().take(room));
                     }
                 }
             }

@@ -144,6 +144,10 @@ pub fn LiveChart(
 ) -> impl IntoView {
     let store = use_store();
     let canvas = NodeRef::<Canvas>::new();
+    // The hour before the page opened, joined in front of the live points.
+    if let Some(history) = crate::live::history::loader(store) {
+        history.device(&device);
+    }
     // How the catalog says to show it, read again when the catalog or the device's kind changes.
     let look = {
         let (device, metric) = (device.clone(), metric.clone());

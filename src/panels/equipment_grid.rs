@@ -53,7 +53,7 @@ pub fn EquipmentGrid() -> impl IntoView {
                         let cards = cards.into_iter().map(|d| card(catalog, d, now, stale)).collect_view();
                         view! {
                             <section class="kind-group" data-testid="kind-group" data-kind=kind.to_string()>
-                                <h3 data-testid="kind-heading">{kind_name(catalog, kind)} <span class="count">{count}</span></h3>
+                                <h3 data-testid="kind-heading">{kind_name(catalog, kind)}" "<span class="count">{count}</span></h3>
                                 <div class="cards">{cards}</div>
                             </section>
                         }
@@ -91,6 +91,10 @@ pub fn EquipmentGrid() -> impl IntoView {
 }
 
 fn card(catalog: &Catalog, device: &Device, now: i64, stale_after_ms: i64) -> impl IntoView + use<> {
+    // Its sparklines start full: the history before the page opened (asked for once a page).
+    if let Some(history) = crate::live::history::loader(use_store()) {
+        history.recent(&device.info.id);
+    }
     let health = device.health(now, stale_after_ms);
     let href = Route::Device { id: device.info.id.clone(), window: Window::FiveMinutes }.href();
     let seen = device.seen_at.map(|t| format!("{} s ago", ((now - t).max(0) / 1000))).unwrap_or_else(|| "never".into());

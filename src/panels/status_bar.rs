@@ -35,8 +35,11 @@ pub fn StatusBar() -> impl IntoView {
         Some(format!("sync retry in {seconds} s"))
     };
     // Recounted when the fleet or the equipment change, redrawn only when the words do.
-    let over_limit =
-        Memo::new(move |_| store.fleet.with(|f| store.equipment.with(|e| over_limit_text([f.refused(), e.refused()]))));
+    let over_limit = Memo::new(move |_| {
+        store.fleet.with(|f| {
+            store.equipment.with(|e| store.refused_sites.with(|s| over_limit_text([f.refused(), e.refused(), s])))
+        })
+    });
     let error = move || store.status.with(|s| s.error.clone()).or_else(|| store.sync_error.get());
     view! {
         <div class="status-bar" role="status" aria-live="polite">

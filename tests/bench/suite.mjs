@@ -3,8 +3,8 @@
 //
 //   scripts/bench.sh                  # builds, runs everything, rewrites BENCHMARKS.md
 //   node tests/bench/suite.mjs --quick --out target/bench/BENCHMARKS.md   # seconds, for tests
-//   node tests/bench/suite.mjs --only map,decode   # some sections (size, first, decode,
-//                                                  # latency, map, ingest, soak)
+//   node tests/bench/suite.mjs --only map,decode   # some sections (size, first, history,
+//                                                  # decode, latency, map, ingest, soak)
 //   node tests/bench/suite.mjs --only map --trails # the map with trails for all
 //
 // Figures come from the page itself: `window.dashboardMetrics()` (latency from each datum's
@@ -24,7 +24,7 @@ const { values: options } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
     out: { type: 'string', default: path.join(repoRoot, 'BENCHMARKS.md') },
-    only: { type: 'string', default: 'size,first,decode,latency,map,ingest,soak' },
+    only: { type: 'string', default: 'size,first,history,decode,latency,map,ingest,soak' },
     'soak-minutes': { type: 'string' },
     trails: { type: 'boolean', default: false },
   },
@@ -150,6 +150,51 @@ async function firstDatum(browser, site) {
         `live data on screen (\`dashboardMetrics().firstDatumAt\`: the current positions loaded on connect, or a pushed ` +
         `batch if one comes first): ${runs.map((r) => fmt(r, 0)).join(', ')} ms; median ${fmt(ms, 0)} ms. The first batch ` +
         `pushed through the hub (each vehicle reports once a second, a tenth of the fleet every 100 ms): median ${fmt(median(pushes), 0)} ms.`,
+    );
+  } finally {
+    await sim.stop();
+  }
+}
+
+// --- history: opening a device with an hour of its metrics ----------------------------------------
+async function deviceHistory(browser, site) {
+  const sim = await startSimulator({ args: ['--vehicles', '50', '--machines', '3', '--rigs', '0'] });
+  try {
+    const runs = [];
+    for (const device of ['press-01', 'press-02', 'press-03']) {
+      // A fresh context each run, connected on the overview (which loads no device history).
+      const page = await livePage(browser, site, sim);
+      const ms = await page.evaluate(
+        (id) =>
+          new Promise((resolve) => {
+            const t0 = performance.now();
+            location.hash = `#/device/${id}?window=1h`;
+            const full = () => {
+              const charts = document.querySelectorAll('[data-testid="chart"]');
+              const loading = document.querySelector('[data-testid="history-loading"]').classList.contains('active');
+              const metrics = [...charts].map((c) => c.dataset.metric);
+              return charts.length > 0 && !loading && metrics.every((m) => window.dashboardSeries(id, m).length > 3000);
+            };
+            // Drawn: the frame after the data is in (the charts draw on the next animation frame).
+            const poll = () => (full() ? requestAnimationFrame(() => requestAnimationFrame(() => resolve(performance.now() - t0))) : requestAnimationFrame(poll));
+            poll();
+          }),
+        device,
+      );
+      runs.push(ms);
+      await page.context().close();
+    }
+    const sorted = [...runs].sort((a, b) => a - b);
+    budget('open a device with an hour of its metrics, charts drawn (loopback)', '≤ 300 ms', `${fmt(median(runs), 0)} ms`, median(runs) <= 300);
+    details.push(
+      `### Opening a device with its history
+
+From the navigation to \`#/device/<id>?window=1h\` (a fresh page, connected on ` +
+        `the overview, so nothing of the device's history is loaded yet) until every chart's series holds over 3,000 points ` +
+        `of the hour (\`window.dashboardSeries\`), no history request is on its way, and two animation frames have passed ` +
+        `(the charts draw on the next one): three devices, ${runs.map((r) => fmt(r, 0)).join(', ')} ms; min ${fmt(sorted[0], 0)}, ` +
+        `median ${fmt(median(runs), 0)}, max ${fmt(sorted.at(-1), 0)} ms. One request per device (\`GET /api/history\`, 3,600 ` +
+        `buckets per metric), answered by the release simulator's store.`,
     );
   } finally {
     await sim.stop();
@@ -500,6 +545,7 @@ log(`benchmark suite${quick ? ' (quick mode)' : ''}, Chromium ${browser.version(
 try {
   if (sections.has('size')) transferSizes();
   if (sections.has('first')) await firstDatum(browser, site);
+  if (sections.has('history')) await deviceHistory(browser, site);
   if (sections.has('decode')) await decode(browser, site);
   if (sections.has('latency')) await latency(browser, site);
   if (sections.has('map')) await mapFrames(browser, site);

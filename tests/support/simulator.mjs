@@ -82,12 +82,16 @@ export async function startSimulator({ args = [], functionsPort, servicePort, co
     },
   };
   try {
+    // Ready: negotiate answers, and the devices have a current state (after the history's
+    // backfill, which the simulator runs before its devices go live).
     const ready = waitFor(
       async () => {
         const res = await fetch(`${apiBase}/negotiate`, { method: 'POST' });
-        return res.ok;
+        if (!res.ok) return false;
+        const snapshot = await (await fetch(`${apiBase}/snapshot`)).json();
+        return snapshot.devices.length === 0 || snapshot.positions.length + snapshot.readings.length > 0;
       },
-      { what: 'the simulator to answer negotiate' },
+      { timeoutMs: 60000, what: 'the simulator to answer negotiate and hold its devices\' state' },
     );
     // A simulator that refuses its flags exits at once: say why without waiting out the poll.
     let settled = false;

@@ -65,6 +65,12 @@ pub struct Config {
     /// Readings per machine or rig per second.
     #[arg(long, default_value_t = 1.0)]
     pub reading_rate: f64,
+    /// A catalog file of your own (the JSON document of crates/telemetry/src/catalog.rs), merged
+    /// into the built-in one by id: its kinds, its sites, and its devices, which report every
+    /// metric of their kind (readings wandering within min..max, now and then past a limit) when
+    /// their kind is declared and is not a vehicle kind.
+    #[arg(long, env = "SIMULATOR_CATALOG")]
+    pub catalog: Option<PathBuf>,
     /// Centre of the fleet, `lat,lon`.
     #[arg(long, default_value = "47.3769,8.5417", value_parser = parse_centre)]
     pub centre: (f64, f64),

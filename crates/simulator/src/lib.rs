@@ -2,7 +2,7 @@
 //! rooms by role:
 //!
 //! * [`functions`]: the functions API (production: Azure Functions) on one port, `/api/...`:
-//!   negotiate, subscriptions, acknowledgements, snapshot;
+//!   negotiate, subscriptions, acknowledgements, snapshot, catalog;
 //! * [`service`]: an embedded SignalR service (production: Azure SignalR Service, serverless
 //!   mode) on another, `/client/...` and the REST API `/api/v1/...`, with tokens signed by the
 //!   connection string's AccessKey;
@@ -132,12 +132,13 @@ pub async fn serve_local(access_key: &str, adjust: impl FnOnce(&mut Settings)) -
 /// drain.
 pub async fn run(config: Config, shutdown: impl std::future::Future<Output = ()>) -> Result<(), String> {
     let settings = settings_from(&config)?;
+    let catalog = catalog_file(&config)?;
     let listeners = Listeners::bind(&config, &settings).await?;
     let history = History::open(&settings.history)?;
     let state = AppState::with_history(settings, history);
-    start_devices(&state, &config);
+    let declared = start_devices(&state, &config, catalog);
     state.settings.faults.start(&state);
-    print_banner(&config, &state, &listeners)?;
+    print_banner(&config, &state, &listeners, declared)?;
     tokio::select! {
         result = serve(listeners, &state, &config.allow_origins) => result,
         _ = shutdown => {
@@ -177,22 +178,42 @@ impl Listeners {
     }
 }
 
-/// The fleet and the equipment, registered with the functions' world and publishing.
-fn start_devices(state: &Arc<AppState>, config: &Config) {
+/// The `--catalog` file, read and checked before anything starts (`Err` names the file and
+/// what is wrong); the entries it cannot use are logged as warnings and left out.
+fn catalog_file(config: &Config) -> Result<Option<telemetry::Catalog>, String> {
+    let Some(path) = &config.catalog else { return Ok(None) };
+    let (catalog, problems) = devices::catalog::load(path)?;
+    for problem in problems {
+        tracing::warn!(file = %path.display(), %problem, "catalog entry skipped");
+    }
+    Ok(Some(catalog))
+}
+
+/// The fleet, the equipment and the devices of the `--catalog` file (`file`, already read),
+/// registered with the functions' world and publishing (tests call it on their own servers).
+/// Returns how many devices of the file are simulated.
+pub fn start_devices(state: &Arc<AppState>, config: &Config, file: Option<telemetry::Catalog>) -> usize {
     let fleet = fleet::Fleet::new(config.seed, config.vehicles, config.centre.0, config.centre.1);
     let equipment = Equipment::new(config.seed, config.machines, config.rigs, &fleet::SITES);
-    {
+    let declared = {
         let mut world = state.world.lock().expect("world lock");
         world.devices = fleet.registry().chain(equipment.registry().cloned()).collect();
         world.sites = fleet::SITES.iter().map(|s| s.to_string()).collect();
         // Vehicles are in the registry; the catalog declares the equipment and the sites.
         world.catalog = devices::catalog::with_devices(equipment.registry(), &world.sites);
-    }
-    // After the history's backfill, which the pipelines continue from.
+        file.map(|file| devices::generic::from_file(&mut world, file, config.seed))
+    };
+    // After the history's backfill, which the pipelines continue from. The devices of a
+    // catalog file start live at once (their history begins then: not backfilled).
     history::backfill::then_publish(state.clone(), config, fleet, equipment);
+    let count = declared.as_ref().map_or(0, |d| d.len());
+    if let Some(declared) = declared.filter(|d| !d.is_empty()) {
+        tokio::spawn(devices::pipeline::run_equipment(state.clone(), declared, config.reading_rate));
+    }
+    count
 }
 
-fn print_banner(config: &Config, state: &AppState, listeners: &Listeners) -> Result<(), String> {
+fn print_banner(config: &Config, state: &AppState, listeners: &Listeners, declared: usize) -> Result<(), String> {
     let functions_addr = listeners.functions.local_addr().map_err(|e| e.to_string())?;
     println!("simulator ready");
     println!("  functions API   http://{functions_addr}/api   (POST /api/negotiate)");
@@ -211,6 +232,9 @@ fn print_banner(config: &Config, state: &AppState, listeners: &Listeners) -> Res
         "  devices: {} vehicles at {} Hz, {} machines and {} rigs at {} Hz, seed {}",
         config.vehicles, config.rate, config.machines, config.rigs, config.reading_rate, config.seed
     );
+    if let Some(path) = &config.catalog {
+        println!("  catalog: {} merged, {declared} of its devices simulated", path.display());
+    }
     println!("  publish: POST {service_url}/api/v1/hubs/{} (see README)", telemetry::HUB);
     match &state.history {
         Some(history) => println!("  history: {} minutes, {}", history.window_ms() / 60_000, history.location()),

@@ -85,6 +85,30 @@ async fn snapshot_and_subscriptions_answer_with_json_reasons() {
 }
 
 #[tokio::test]
+async fn the_catalog_route_answers_the_worlds_catalog_with_cors() {
+    let state = state();
+    state.world.lock().unwrap().catalog =
+        simulator::devices::catalog::with_devices(std::iter::empty(), &["dock".into()]);
+    let expected = serde_json::to_value(&state.world.lock().unwrap().catalog).unwrap();
+    let app = simulator::functions_app(state, vec!["https://dashboard.example.com".into()]);
+    let request = |origin: &str| Request::get("/api/catalog").header("origin", origin).body(Body::empty()).unwrap();
+    let response = app.clone().oneshot(request("https://dashboard.example.com")).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let headers = response.headers().clone();
+    assert_eq!(headers["access-control-allow-origin"], "https://dashboard.example.com");
+    assert_eq!(headers["access-control-allow-credentials"], "true");
+    assert!(headers["content-type"].to_str().unwrap().starts_with("application/json"));
+    let body: serde_json::Value =
+        serde_json::from_slice(&response.into_body().collect().await.unwrap().to_bytes()).unwrap();
+    assert_eq!(body, expected);
+    assert!(body["kinds"].as_array().unwrap().iter().any(|k| k["id"] == "process"), "{body}");
+    assert_eq!(body["sites"][0]["id"], "dock");
+    // Another origin is not let in.
+    let response = app.oneshot(request("https://elsewhere.example.com")).await.unwrap();
+    assert!(!response.headers().contains_key("access-control-allow-origin"));
+}
+
+#[tokio::test]
 async fn the_rest_api_checks_every_token_property() {
     let app = simulator::service_app(state(), vec![]);
     let path = "/api/v1/hubs/telemetry";

@@ -161,6 +161,12 @@ pub fn FleetMap() -> impl IntoView {
         Route::Fleet { vehicle } => vehicle,
         _ => None,
     });
+    // A selected vehicle's trail starts with its recent track (asked for once a page).
+    Effect::new(move |_| {
+        if let (Some(id), Some(history)) = (selected.get(), crate::live::history::loader(store)) {
+            history.track(&id);
+        }
+    });
     let choices = ViewChoices {
         selected,
         follow: RwSignal::new(false),

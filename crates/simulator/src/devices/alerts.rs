@@ -26,6 +26,8 @@ pub struct Rule {
     pub kind: String,
     pub metric: String,
     pub unit: String,
+    /// Decimals its messages show the value with (the catalog's).
+    pub decimals: usize,
     pub severity: Severity,
     pub condition: Condition,
 }
@@ -50,6 +52,7 @@ pub fn rules_for(catalog: &Catalog) -> Vec<Rule> {
                     kind: kind.id.clone(),
                     metric: metric.id.clone(),
                     unit: metric.unit.clone(),
+                    decimals: metric.decimals.into(),
                     severity: limit.severity,
                     condition,
                 });
@@ -61,11 +64,31 @@ pub fn rules_for(catalog: &Catalog) -> Vec<Rule> {
             kind: crate::devices::catalog::PROCESS.into(),
             metric: "temperature".into(),
             unit: "°C/s".into(),
+            decimals: 1,
             severity: Severity::Warning,
             condition: Condition::RisingFaster { per_second: 1.0, window_ms: 10_000, clear_per_second: 0.3 },
         });
     }
     rules
+}
+
+/// What a rule is across a change of the catalog: kind, metric, severity, direction, and
+/// which of the rules with these four it is.
+fn identities(rules: &[Rule]) -> Vec<(String, String, Severity, u8, usize)> {
+    let mut identities: Vec<(String, String, Severity, u8, usize)> = Vec::with_capacity(rules.len());
+    for rule in rules {
+        let direction = match rule.condition {
+            Condition::Above { .. } => 0,
+            Condition::Below { .. } => 1,
+            Condition::RisingFaster { .. } => 2,
+        };
+        let same = |i: &&(String, String, Severity, u8, usize)| {
+            i.0 == rule.kind && i.1 == rule.metric && i.2 == rule.severity && i.3 == direction
+        };
+        let nth = identities.iter().filter(same).count();
+        identities.push((rule.kind.clone(), rule.metric.clone(), rule.severity, direction, nth));
+    }
+    identities
 }
 
 /// The rules of the built-in catalog.
@@ -135,6 +158,32 @@ impl AlertEngine {
 
     pub fn rules(&self) -> &[Rule] {
         &self.rules
+    }
+
+    /// Replaces the rules (the catalog changed). A rule keeps its identity across the change
+    /// by kind, metric, severity and direction (`above`, `below`, rising), the n-th rule of one
+    /// identity matching the n-th: its open alerts stay open under it, and its new threshold
+    /// and clear level decide from now on (so a moved line does not raise a second alarm for
+    /// the same condition). An open alert whose rule is gone has returned to normal as far as
+    /// anyone can tell: it clears at `ts` and, unacknowledged, waits for its acknowledgement
+    /// like any other. Returns those clearings, for the dashboards.
+    pub fn set_rules(&mut self, rules: Vec<Rule>, ts: Millis) -> Vec<AlertCleared> {
+        let old = identities(&self.rules);
+        let new = identities(&rules);
+        self.rules = rules;
+        let mut cleared = Vec::new();
+        for ((device, index), alert) in std::mem::take(&mut self.open) {
+            match new.iter().position(|identity| *identity == old[index]) {
+                Some(kept) => {
+                    self.open.insert((device, kept), alert);
+                }
+                None => {
+                    cleared.push(AlertCleared { id: alert.id.clone(), ts });
+                    self.returned_to_normal(alert, ts);
+                }
+            }
+        }
+        cleared
     }
 
     /// Runs every rule over a batch of readings.
@@ -213,19 +262,19 @@ impl AlertEngine {
         let message = match rule.condition {
             Condition::Above { .. } => {
                 format!(
-                    "{} {} {:.1} {} is above {} {}",
-                    reading.device, rule.metric, measured, rule.unit, threshold, rule.unit
+                    "{} {} {:.*} {} is above {} {}",
+                    reading.device, rule.metric, rule.decimals, measured, rule.unit, threshold, rule.unit
                 )
             }
             Condition::Below { .. } => {
                 format!(
-                    "{} {} {:.1} {} is below {} {}",
-                    reading.device, rule.metric, measured, rule.unit, threshold, rule.unit
+                    "{} {} {:.*} {} is below {} {}",
+                    reading.device, rule.metric, rule.decimals, measured, rule.unit, threshold, rule.unit
                 )
             }
             Condition::RisingFaster { .. } => format!(
-                "{} {} rising fast: {:.1} {} (limit {} {})",
-                reading.device, rule.metric, measured, rule.unit, threshold, rule.unit
+                "{} {} rising fast: {:.*} {} (limit {} {})",
+                reading.device, rule.metric, rule.decimals, measured, rule.unit, threshold, rule.unit
             ),
         };
         Alert {
@@ -446,6 +495,35 @@ mod tests {
         assert_eq!(engine.open_alerts()[0].cleared, Some(30));
         assert!(matches!(engine.acknowledge("p1", "ann", 31), Acknowledgement::New(_)));
         assert!(engine.open_alerts().is_empty());
+    }
+
+    #[test]
+    fn new_rules_keep_the_open_alerts_of_unchanged_rules_and_clear_the_others() {
+        let mut engine = threshold_only();
+        let raised = engine.evaluate(&[reading(0, 101.0)]).raised;
+        let (warning, critical) = (raised[0].id.clone(), raised[1].id.clone());
+        // The catalog moves the warning line and drops the critical limit.
+        let mut catalog = crate::devices::catalog::scenarios();
+        let temperature = catalog.kinds[0].metrics.iter_mut().find(|m| m.id == "temperature").unwrap();
+        temperature.limits.retain(|l| l.severity == Severity::Warning);
+        temperature.limits[0].above = Some(95.0);
+        temperature.limits[0].clear = Some(92.0);
+        let rules =
+            rules_for(&catalog).into_iter().filter(|r| matches!(r.condition, Condition::Above { .. })).collect();
+        let cleared = engine.set_rules(rules, 50);
+        assert_eq!(cleared, [AlertCleared { id: critical.clone(), ts: 50 }], "its rule is gone");
+        let open = engine.open_alerts();
+        assert_eq!(open.len(), 2, "the warning still active, the critical waiting for its acknowledgement");
+        assert!(open.iter().any(|a| a.alert.id == warning && a.cleared.is_none()));
+        assert!(open.iter().any(|a| a.alert.id == critical && a.cleared == Some(50)));
+        // The warning is the same alert under the new rule: no second one, and the new clear
+        // level ends it.
+        assert_eq!(engine.evaluate(&[reading(60, 97.0)]), Changes::default());
+        let cleared = engine.evaluate(&[reading(70, 91.0)]).cleared;
+        assert_eq!(cleared, [AlertCleared { id: warning, ts: 70 }]);
+        // The same rules again change nothing.
+        let same = engine.rules().to_vec();
+        assert!(engine.set_rules(same, 80).is_empty());
     }
 
     fn published_alert(id: &str) -> Alert {

@@ -11,6 +11,7 @@ use tokio::time::{interval, MissedTickBehavior};
 
 use crate::devices::equipment::Equipment;
 use crate::devices::fleet::Fleet;
+use crate::devices::generic::Generic;
 use crate::{unix_millis, AppState};
 
 fn ticker(rate: f64) -> (tokio::time::Interval, Duration) {
@@ -74,8 +75,35 @@ pub async fn run_fleet(state: Arc<AppState>, mut fleet: Fleet, rate: f64) {
     }
 }
 
+/// Devices that stand still and report readings: the built-in equipment, and the devices a
+/// catalog file declares ([`Generic`]).
+pub trait Stationary: Send + 'static {
+    /// Advances every device by `dt` seconds.
+    fn step(&mut self, dt: f64);
+    /// Current readings stamped with `ts` (Unix ms).
+    fn readings(&self, ts: i64) -> Vec<Reading>;
+}
+
+impl Stationary for Equipment {
+    fn step(&mut self, dt: f64) {
+        Equipment::step(self, dt);
+    }
+    fn readings(&self, ts: i64) -> Vec<Reading> {
+        Equipment::readings(self, ts)
+    }
+}
+
+impl Stationary for Generic {
+    fn step(&mut self, dt: f64) {
+        Generic::step(self, dt);
+    }
+    fn readings(&self, ts: i64) -> Vec<Reading> {
+        Generic::readings(self, ts)
+    }
+}
+
 /// Publishes equipment readings, and the alerts they raise or clear, at `rate` per second.
-pub async fn run_equipment(state: Arc<AppState>, mut equipment: Equipment, rate: f64) {
+pub async fn run_equipment(state: Arc<AppState>, mut equipment: impl Stationary, rate: f64) {
     let (mut ticker, period) = ticker(rate);
     loop {
         ticker.tick().await;

@@ -7,8 +7,10 @@
 //! * `POST /api/alerts/{id}/ack` `{by}`: acknowledge once, for every dashboard;
 //!   `POST /api/alerts/ack` `{by, ids}` does several in one call and one broadcast;
 //! * `GET /api/snapshot`: the current state, to fill a dashboard at once;
+//! * `GET /api/catalog`: the catalog (kinds, devices, sites), also in the snapshot.
 //! * `GET /api/history...`: ranges of the past (`crate::history::routes`).
 
+pub mod catalog;
 pub mod publisher;
 pub mod world;
 
@@ -36,6 +38,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/api/alerts/{id}/ack", post(acknowledge))
         .route("/api/alerts/ack", post(acknowledge_many))
         .route("/api/snapshot", get(snapshot))
+        .route("/api/catalog", get(catalog::serve))
         .merge(crate::history::routes::routes())
 }
 

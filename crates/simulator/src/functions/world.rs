@@ -14,7 +14,8 @@ pub struct World {
     pub alerts: AlertEngine,
     pub devices: Vec<DeviceInfo>,
     pub sites: Vec<String>,
-    /// What the backend declares about its world (the built-in scenarios and their devices).
+    /// What the backend declares about its world: the built-in scenarios and their devices, a
+    /// `--catalog` file, catalogs published through the REST API (`World::adopt`).
     pub catalog: Catalog,
 }
 

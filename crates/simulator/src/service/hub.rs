@@ -291,7 +291,7 @@ impl Hub {
     }
 
     /// The connections in a group now: those that joined it and those of its users.
-    fn members(&self, group: &str) -> HashSet<String> {
+    pub(crate) fn members(&self, group: &str) -> HashSet<String> {
         let mut members = self.groups.lock().expect("hub lock").get(group).cloned().unwrap_or_default();
         let users = self.user_groups.lock().expect("hub lock").users_in(group, self.clock());
         if !users.is_empty() {
@@ -313,7 +313,7 @@ impl Hub {
     }
 
     /// Connection ids of a user's connections.
-    fn connections_of(&self, user_id: &str) -> Vec<String> {
+    pub(crate) fn connections_of(&self, user_id: &str) -> Vec<String> {
         self.by_user.lock().expect("hub lock").get(user_id).map(|ids| ids.iter().cloned().collect()).unwrap_or_default()
     }
 
@@ -337,15 +337,26 @@ impl Hub {
         self.user_groups.lock().expect("hub lock").add(group, user_id, expires, now)
     }
 
-    /// Takes a user out of a group: their connections leave it, except those that joined it
-    /// themselves. False if the user was not in it.
+    /// Takes a user out of a group: every connection of theirs leaves it, those that joined it
+    /// through the user and those that joined it themselves (or through a ttl of zero) alike,
+    /// as the service does. False if neither the user nor any of their connections was in it.
     pub fn remove_user_from_group(&self, group: &str, user_id: &str) -> bool {
-        self.user_groups.lock().expect("hub lock").remove(group, user_id)
+        let membership = self.user_groups.lock().expect("hub lock").remove(group, user_id);
+        let connections = self.connections_of(user_id).iter().filter(|id| self.remove_from_group(group, id)).count();
+        membership || connections > 0
     }
 
-    /// Takes a user out of every group; returns how many they were in.
+    /// Takes a user, and every connection of theirs, out of every group; returns how many
+    /// user memberships they had.
     pub fn remove_user_from_all_groups(&self, user_id: &str) -> usize {
-        self.user_groups.lock().expect("hub lock").remove_user(user_id)
+        let removed = self.user_groups.lock().expect("hub lock").remove_user(user_id);
+        let connections = self.connections_of(user_id);
+        let mut groups = self.groups.lock().expect("hub lock");
+        groups.retain(|_, members| {
+            connections.iter().for_each(|id| _ = members.remove(id));
+            !members.is_empty()
+        });
+        removed
     }
 
     /// Whether the user is in the group (a user membership that has not expired).

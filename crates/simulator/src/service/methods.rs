@@ -31,6 +31,7 @@ pub(super) enum Action {
 /// a hub URL instead of `apiBase` calls):
 ///
 /// * `snapshot()` → the snapshot, as `GET /api/snapshot`;
+/// * `catalog()` → the catalog, as `GET /api/catalog`;
 /// * `subscribe(groups)` / `unsubscribe(groups)` → the caller's groups, as `/api/subscriptions`;
 /// * `acknowledge(by, ids)` → the acknowledgements made, as `POST /api/alerts/ack`.
 ///
@@ -50,6 +51,10 @@ pub(super) fn dashboard_method(
             "snapshot" => {
                 let snapshot = state.world.lock().expect("world lock").snapshot(unix_millis());
                 encode(protocol, &snapshot)
+            }
+            "catalog" => {
+                let catalog = state.world.lock().expect("world lock").catalog.clone();
+                encode(protocol, &catalog)
             }
             "acknowledge" => {
                 async {
@@ -79,7 +84,7 @@ pub(super) fn dashboard_method(
 
 /// Whether `target` is one of the dashboards' methods.
 pub(super) fn is_dashboard_method(target: &str) -> bool {
-    ["snapshot", "subscribe", "unsubscribe", "acknowledge"].iter().any(|m| m.eq_ignore_ascii_case(target))
+    ["snapshot", "catalog", "subscribe", "unsubscribe", "acknowledge"].iter().any(|m| m.eq_ignore_ascii_case(target))
 }
 
 fn completion(invocation_id: String, result: Result<Option<Payload>, String>) -> HubMessage {

@@ -112,8 +112,9 @@ struct Payload {
 
 /// The invocation a send request carries. Alerts (and their clearing) sent to the dashboards'
 /// hub are also recorded on the functions side, as the function that publishes them would
-/// store them: they then appear in the snapshot and can be acknowledged.
-fn message(state: &AppState, hub: &str, body: &Bytes) -> Result<Arc<Broadcast>, ApiError> {
+/// store them: they then appear in the snapshot and can be acknowledged; a catalog is adopted
+/// (then `true`: it changed the functions' catalog).
+fn message(state: &AppState, hub: &str, body: &Bytes) -> Result<(Arc<Broadcast>, bool), ApiError> {
     if body.len() > MAX_BODY {
         return Err(ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, format!("the body exceeds {MAX_BODY} bytes")));
     }
@@ -123,17 +124,22 @@ fn message(state: &AppState, hub: &str, body: &Bytes) -> Result<Arc<Broadcast>, 
     let target =
         payload.target.filter(|t| !t.is_empty()).ok_or_else(|| ApiError::bad_request("`target` is required"))?;
     let arguments = payload.arguments.unwrap_or_default();
-    if hub.eq_ignore_ascii_case(telemetry::HUB) {
-        record(state, &target, arguments.first());
+    let telemetry_hub = hub.eq_ignore_ascii_case(telemetry::HUB);
+    let adopted = telemetry_hub && record(state, &target, arguments.first());
+    if telemetry_hub {
         crate::history::record_published(state, &target, arguments.first());
     }
-    Ok(Broadcast::invocation(target, arguments))
+    Ok((Broadcast::invocation(target, arguments), adopted))
 }
 
-/// Keeps published alerts and clearings (a first argument that is not a batch of them is only
-/// passed on).
-fn record(state: &AppState, target: &str, batch: Option<&serde_json::Value>) {
-    let Some(batch) = batch else { return };
+/// Keeps published alerts and clearings, and adopts a published catalog (a first argument that
+/// is not a batch of them, or not a catalog, is only passed on). Returns whether the functions'
+/// catalog changed.
+fn record(state: &AppState, target: &str, batch: Option<&serde_json::Value>) -> bool {
+    let Some(batch) = batch else { return false };
+    if target == telemetry::targets::CATALOG {
+        return adopt_catalog(state, batch);
+    }
     let mut world = state.world.lock().expect("world lock");
     if target == telemetry::targets::ALERTS {
         if let Ok(alerts) = serde_json::from_value::<Vec<telemetry::Alert>>(batch.clone()) {
@@ -144,6 +150,25 @@ fn record(state: &AppState, target: &str, batch: Option<&serde_json::Value>) {
             world.alerts.record_published_cleared(&cleared);
         }
     }
+    false
+}
+
+/// A catalog another backend published: the functions side adopts it (`World::adopt`: its
+/// devices registered, declared only; its sites subscribed to; the alert rules rebuilt), so a
+/// dashboard opened later has it in its snapshot. Alerts whose rule it removed are cleared for
+/// every dashboard.
+fn adopt_catalog(state: &AppState, document: &serde_json::Value) -> bool {
+    let Ok(update) = serde_json::from_value::<telemetry::Catalog>(document.clone()) else { return false };
+    let adopted = state.world.lock().expect("world lock").adopt(update, crate::unix_millis());
+    if !adopted.problems.is_empty() {
+        let problems = adopted.problems.join("; ");
+        tracing::warn!(%problems, "a catalog published through the REST API: entries skipped");
+    }
+    if !adopted.cleared.is_empty() {
+        let cleared = Broadcast::invocation(telemetry::targets::ALERT_CLEARED, [adopted.cleared]);
+        state.hubs.get(telemetry::HUB).broadcast(cleared);
+    }
+    adopted.changed
 }
 
 /// `excluded` connection ids from the query (`?excluded=a&excluded=b` or `?excluded=a,b`).
@@ -180,16 +205,38 @@ fn send(
         check_group(group)?;
     }
     let hub = hub(state, hub_name)?;
-    let message = message(state, hub_name, body)?;
+    let (message, catalog_changed) = message(state, hub_name, body)?;
+    // A catalog the functions side adopted reaches every dashboard, once: those the send
+    // leaves out get the same message too.
+    let others = catalog_changed.then(|| match &audience {
+        Audience::All => Others::These(excluded(uri)),
+        Audience::Group(group) => {
+            let excluded = excluded(uri);
+            Others::AllBut(hub.members(group).into_iter().filter(|id| !excluded.contains(id)).collect())
+        }
+        Audience::User(user) => Others::AllBut(hub.connections_of(user)),
+        Audience::Connection(connection) => Others::AllBut(vec![connection.clone()]),
+    });
     match audience {
         // How many received it is not the caller's business (the service answers 202 either way).
-        Audience::All => _ = hub.broadcast_excluding(message, &excluded(uri)),
+        Audience::All => _ = hub.broadcast_excluding(message.clone(), &excluded(uri)),
         Audience::Group(group) => _ = hub.send_to_group(&group, &message, &excluded(uri)),
         Audience::User(user) => _ = hub.send_to_user(&user, &message),
         // The spec lists 202 and 400 only: a connection that is gone is not the caller's error.
         Audience::Connection(connection) => _ = hub.send_to_connection(&connection, &message),
     }
+    match others {
+        Some(Others::These(ids)) => ids.iter().for_each(|id| _ = hub.send_to_connection(id, &message)),
+        Some(Others::AllBut(reached)) => _ = hub.broadcast_excluding(message, &reached),
+        None => {}
+    }
     Ok(StatusCode::ACCEPTED)
+}
+
+/// The connections a send did not reach.
+enum Others {
+    These(Vec<String>),
+    AllBut(Vec<String>),
 }
 
 async fn broadcast(

@@ -1,0 +1,194 @@
+//! History for what the page shows and live data does not cover yet: a device's last two minutes
+//! when its card is shown and its hour when its charts are, a vehicle's recent track when it is selected, the alert log of
+//! the last hour after the first catch-up. Each is asked for once per page (again after a
+//! failure), at most [`CONCURRENT`] requests at a time, and joined in front of the live data
+//! with no gap and no repeat at the seam. While any is on its way, `store.loading` counts it (a
+//! thin bar). A backend that keeps no history (404) leaves the charts starting at page load and
+//! says so once.
+
+use std::cell::{Cell, RefCell};
+use std::collections::{HashSet, VecDeque};
+use std::rc::Rc;
+
+use leptos::prelude::{GetValue, Set, Update, UpdateUntracked, WithUntracked};
+use leptos::task::spawn_local;
+
+use super::api::Api;
+use crate::model::fleet::TrailPoint;
+use crate::model::series::DEFAULT_CAPACITY;
+use crate::store::Store;
+
+/// Requests on their way at once at most (a grid of many devices queues the rest).
+const CONCURRENT: usize = 4;
+
+/// How far back a device's history goes: what its series hold (an hour at 2 Hz; the backend
+/// keeps one point a second, so an hour is 3,600 buckets).
+const DEVICE_SPAN_MS: i64 = 3_600_000;
+/// Buckets asked for per metric: one a second over the hour, within the series' bound.
+const DEVICE_POINTS: u32 = 3_600;
+/// How far back a card's sparklines go (they show two minutes): a grid of thousands of devices
+/// asks for this much of each, and a device's screen for its hour.
+const RECENT_SPAN_MS: i64 = 120_000;
+/// How far back a selected vehicle's track goes.
+const TRACK_SPAN_MS: i64 = 600_000;
+/// How far back the alert log goes.
+const ALERT_SPAN_MS: i64 = 3_600_000;
+
+const _: () = assert!(DEVICE_POINTS as usize <= DEFAULT_CAPACITY);
+
+/// What to load.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Want {
+    Device(String),
+    Recent(String),
+    Track(String),
+    Alerts,
+}
+
+/// The history loader; `Clone` shares it.
+#[derive(Clone)]
+pub struct History {
+    inner: Rc<Inner>,
+}
+
+struct Inner {
+    api: Api,
+    store: Store,
+    /// Asked for, or loaded, this page.
+    asked: RefCell<HashSet<Want>>,
+    queue: RefCell<VecDeque<Want>>,
+    running: Cell<usize>,
+    /// The backend answered 404: it keeps no history.
+    unavailable: Cell<bool>,
+}
+
+impl History {
+    pub fn new(api: Api, store: Store) -> Self {
+        let inner = Inner {
+            api,
+            store,
+            asked: RefCell::new(HashSet::new()),
+            queue: RefCell::new(VecDeque::new()),
+            running: Cell::new(0),
+            unavailable: Cell::new(false),
+        };
+        Self { inner: Rc::new(inner) }
+    }
+
+    /// The last hour of `device`'s metrics, once.
+    pub fn device(&self, device: &str) {
+        self.want(Want::Device(device.to_string()));
+    }
+
+    /// The last two minutes of `device`'s metrics (its card's sparklines), once.
+    pub fn recent(&self, device: &str) {
+        self.want(Want::Recent(device.to_string()));
+    }
+
+    /// The recent track of vehicle `id` for its trail, once.
+    pub fn track(&self, id: &str) {
+        self.want(Want::Track(id.to_string()));
+    }
+
+    /// The alert log of the last hour, once.
+    pub fn alerts(&self) {
+        self.want(Want::Alerts);
+    }
+
+    fn want(&self, want: Want) {
+        if self.inner.unavailable.get() || !self.inner.asked.borrow_mut().insert(want.clone()) {
+            return;
+        }
+        self.inner.queue.borrow_mut().push_back(want);
+        // Started outside whatever is rendering now: the loader writes signals.
+        let this = self.clone();
+        spawn_local(async move { this.pump() });
+    }
+
+    /// Starts queued requests while there is room.
+    fn pump(&self) {
+        while self.inner.running.get() < CONCURRENT {
+            let Some(want) = self.inner.queue.borrow_mut().pop_front() else { return };
+            self.inner.running.set(self.inner.running.get() + 1);
+            self.inner.store.loading.update(|n| *n += 1);
+            let this = self.clone();
+            spawn_local(async move {
+                let result = this.load(&want).await;
+                this.inner.running.set(this.inner.running.get() - 1);
+                this.inner.store.loading.update(|n| *n = n.saturating_sub(1));
+                match result {
+                    Ok(true) => {}
+                    Ok(false) => this.no_history(),
+                    Err(problem) => {
+                        // Asked again next time it is needed.
+                        this.inner.asked.borrow_mut().remove(&want);
+                        web_sys::console::warn_1(&format!("history: {problem}").into());
+                    }
+                }
+                this.pump();
+            });
+        }
+    }
+
+    /// The backend keeps no history: say so once and stop asking.
+    fn no_history(&self) {
+        if !self.inner.unavailable.replace(true) {
+            self.inner.queue.borrow_mut().clear();
+            let note = "this backend keeps no history (404): charts and trails start when the page opened";
+            self.inner.store.history_note.set(Some(note.into()));
+        }
+    }
+
+    /// Loads one thing and joins it in; `Ok(false)` when the backend has no history.
+    async fn load(&self, want: &Want) -> Result<bool, String> {
+        let store = self.inner.store;
+        let now = js_sys::Date::now() as i64;
+        match want {
+            Want::Device(device) | Want::Recent(device) => {
+                let (span, points) = match want {
+                    Want::Recent(_) => (RECENT_SPAN_MS, (RECENT_SPAN_MS / 1000) as u32),
+                    _ => (DEVICE_SPAN_MS, DEVICE_POINTS),
+                };
+                let Some(history) = self.inner.api.history(device, now - span, now, points).await? else {
+                    return Ok(false);
+                };
+                // Views hear of it at the next frame, however many answers came in between.
+                store.equipment.update_untracked(|e| {
+                    e.prepend_history(&history);
+                });
+                super::frame::changed(store, super::frame::Part::Equipment);
+            }
+            Want::Track(id) => {
+                let points = store.fleet.with_untracked(|f| f.trail_length()) as u32;
+                let Some(track) = self.inner.api.track(id, now - TRACK_SPAN_MS, now, points.max(2)).await? else {
+                    return Ok(false);
+                };
+                let n = track.ts.len().min(track.lat.len()).min(track.lon.len()).min(track.speed.len());
+                let points = (0..n).map(|i| TrailPoint {
+                    ts: track.ts[i],
+                    lat: track.lat[i],
+                    lon: track.lon[i],
+                    speed: track.speed[i],
+                });
+                store.fleet.update_untracked(|f| {
+                    f.prepend_trail(id, points);
+                });
+                super::frame::changed(store, super::frame::Part::Fleet);
+            }
+            Want::Alerts => {
+                let Some(log) = self.inner.api.alert_log(now - ALERT_SPAN_MS, now).await? else {
+                    return Ok(false);
+                };
+                store.alerts.update(|feed| {
+                    feed.load_log(log.events);
+                });
+            }
+        }
+        Ok(true)
+    }
+}
+
+/// The page's loader, once the connection is set up.
+pub fn loader(store: Store) -> Option<History> {
+    store.history.get_value()
+}

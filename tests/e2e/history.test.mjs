@@ -1,0 +1,86 @@
+// History from the first second: a fresh page on a just-started simulator (which backfills its
+// last hour) opens with a 1-hour chart filled to its left edge, sparklines and a selected
+// vehicle's trail already long, and the alert history of the last hour; history and live data
+// meet with no gap and no repeat; a backend without history (404) says so and charts start at
+// page load.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startSimulator, waitFor } from '../support/simulator.mjs';
+import { assertNoCrash, text } from '../support/browser.mjs';
+import { setupDashboard } from '../support/setup.mjs';
+
+const dash = setupDashboard({ simulator: ['--vehicles', '20', '--machines', '2', '--rigs', '1', '--reading-rate', '2'] });
+
+const HOUR = 3_600_000;
+const stamps = (page, device, metric) => page.evaluate(([d, m]) => Array.from(window.dashboardSeries(d, m)), [device, metric]);
+const loaded = (page) => waitFor(async () => !(await page.getByTestId('history-loading').getAttribute('class')).includes('active'), { what: 'history loaded' });
+
+test('a fresh page opens with a 1-hour chart filled to its left edge, history and live meeting with no gap or repeat', async () => {
+  const opened = Date.now();
+  const page = await dash.open('#/device/press-01?window=1h');
+  await waitFor(async () => (await page.getByTestId('chart').count()) === 2, { what: 'two charts' });
+  await waitFor(async () => (await stamps(page, 'press-01', 'temperature')).length > 3000, { timeoutMs: 20000, what: 'an hour of points' });
+  await loaded(page);
+  const before = await stamps(page, 'press-01', 'temperature');
+  assert.ok(before[0] <= opened - HOUR + 60_000, `reaches back an hour: first point ${(opened - before[0]) / 1000} s before the page opened`);
+  // Live points arrive after it.
+  await waitFor(async () => (await stamps(page, 'press-01', 'temperature')).at(-1) > Date.now() - 2000 && (await stamps(page, 'press-01', 'temperature')).length > before.length + 4, { what: 'live points after the history' });
+  const all = await stamps(page, 'press-01', 'temperature');
+  let largestGap = 0;
+  for (let i = 1; i < all.length; i += 1) {
+    assert.ok(all[i] > all[i - 1], `no repeat and in order at ${i}: ${all[i - 1]} then ${all[i]}`);
+    largestGap = Math.max(largestGap, all[i] - all[i - 1]);
+  }
+  // One point a second in history, two a second live: nowhere, the seam included, a hole.
+  assert.ok(largestGap <= 1500, `no gap: the largest step is ${largestGap} ms`);
+  // The chart is drawn to its left edge: its leftmost plot columns hold the line's colour.
+  const leftEdge = await page.evaluate(() => {
+    const canvas = document.querySelector('[data-metric="temperature"] canvas');
+    const ctx = canvas.getContext('2d');
+    const scale = window.devicePixelRatio;
+    const x0 = Math.round((64 + 10 + 2) * scale);
+    const data = ctx.getImageData(x0, 0, Math.round(20 * scale), canvas.height).data;
+    let band = 0;
+    for (let i = 0; i < data.length; i += 4) if (data[i + 2] > 0x80 && data[i + 2] > data[i] + 40) band += 1;
+    return band;
+  });
+  assert.ok(leftEdge > 10, `the line starts at the left edge (${leftEdge} blue pixels in its first 20 columns)`);
+  assertNoCrash(page);
+  await page.context().close();
+});
+
+test('sparklines, a selected vehicle\'s trail and the alert history start full', async () => {
+  const opened = Date.now();
+  const page = await dash.open('#/equipment');
+  await waitFor(async () => (await page.getByTestId('equipment-card').count()) === 3, { what: 'three cards' });
+  await loaded(page);
+  // A sparkline's two minutes: history from before the page opened.
+  await waitFor(async () => (await stamps(page, 'rig-01', 'rpm'))[0] < opened - 100_000, { what: "the rig's two minutes of history" });
+  await page.getByTestId('nav-fleet').click();
+  await page.locator('[data-testid="filter-query"]').waitFor();
+  await page.evaluate(() => {
+    location.hash = '#/fleet?vehicle=veh-00002';
+  });
+  const trail = () => page.evaluate(() => Array.from(window.dashboardTrail('veh-00002')));
+  await waitFor(async () => (await trail()).length >= 20 && (await trail())[0] < opened - 10_000, { what: 'a trail from before the page opened' });
+  const t = await trail();
+  for (let i = 1; i < t.length; i += 1) assert.ok(t[i] > t[i - 1], 'the trail in order, no repeat');
+  // The alarms of the last hour, before the page opened, are in the history.
+  await page.getByTestId('nav-alerts').click();
+  await waitFor(async () => Number((await text(page, 'alert-history-note')).match(/\d+/)?.[0] ?? 0) > 0, { timeoutMs: 20000, what: 'alerts in the history' });
+  assertNoCrash(page);
+  await page.context().close();
+});
+
+test('a backend without history (404): a note says so and the charts start at page load', async (t) => {
+  const sim = await startSimulator({ args: ['--vehicles', '2', '--machines', '1', '--rigs', '0', '--history-minutes', '0'], stopAfter: t });
+  const opened = Date.now();
+  const page = await dash.open('#/device/press-01?window=1h', { apiBase: sim.apiBase });
+  await waitFor(async () => /keeps no history/.test(await page.getByTestId('history-note').textContent()), { what: 'the note' });
+  assert.equal(await page.getByTestId('history-note').isVisible(), true);
+  await waitFor(async () => (await stamps(page, 'press-01', 'temperature')).length > 2, { what: 'live points' });
+  const all = await stamps(page, 'press-01', 'temperature');
+  assert.ok(all[0] >= opened - 5_000, 'nothing from before the page opened but the snapshot');
+  assert.equal(await text(page, 'connection-state'), 'connected');
+  await page.context().close();
+});
