@@ -111,6 +111,13 @@ test('a new user: the simulator started with a catalog file of their own kinds, 
   await waitFor(async () => /^\d+\.\d m³\/h$/.test(await card.locator('[data-metric="flow"] [data-testid="metric-value"]').textContent().catch(() => '')), { what: 'flow in m³/h' });
   assert.match(await card.locator('[data-metric="pressure"] [data-testid="metric-value"]').textContent(), /^\d+\.\d\d bar$/);
   assert.equal(await card.locator('[data-metric="pressure"] .name').textContent(), 'Pressure');
+  // And an hour of history from the first second: the simulator backfilled the file's devices too.
+  await card.click();
+  await waitFor(async () => (await page.getByTestId('chart').count()) === 2, { what: 'flow and pressure charts' });
+  const first = () => page.evaluate(() => window.dashboardSeries('pump-01', 'flow')[0]);
+  await waitFor(async () => (await first()) < Date.now() - 3_500_000, { what: "an hour of the pump's flow" });
+  assert.equal(await page.getByTestId('chart-name').first().textContent(), 'Flow');
+  await page.getByTestId('nav-equipment').click();
 
   // Published through the service's REST API: the functions adopt it, so a page opened later has it.
   const url = `http://127.0.0.1:${own.servicePort}/api/v1/hubs/telemetry`;

@@ -203,13 +203,11 @@ pub fn start_devices(state: &Arc<AppState>, config: &Config, file: Option<teleme
         world.catalog = devices::catalog::with_devices(equipment.registry(), &world.sites);
         file.map(|file| devices::generic::from_file(&mut world, file, config.seed))
     };
-    // After the history's backfill, which the pipelines continue from. The devices of a
-    // catalog file start live at once (their history begins then: not backfilled).
-    history::backfill::then_publish(state.clone(), config, fleet, equipment);
     let count = declared.as_ref().map_or(0, |d| d.len());
-    if let Some(declared) = declared.filter(|d| !d.is_empty()) {
-        tokio::spawn(devices::pipeline::run_equipment(state.clone(), declared, config.reading_rate));
-    }
+    // After the history's backfill, which the pipelines continue from: the catalog file's
+    // devices too, so they open with their hour like the built-in ones.
+    let stations = devices::pipeline::Stations { equipment, declared: declared.filter(|d| !d.is_empty()) };
+    history::backfill::then_publish(state.clone(), config, fleet, stations);
     count
 }
 

@@ -102,6 +102,31 @@ impl Stationary for Generic {
     }
 }
 
+/// The built-in equipment and the devices of a catalog file, stepped, read, backfilled and
+/// published together.
+pub struct Stations {
+    /// The process machines and drilling rigs.
+    pub equipment: Equipment,
+    /// The devices of the `--catalog` file, if it declares any to simulate.
+    pub declared: Option<Generic>,
+}
+
+impl Stationary for Stations {
+    fn step(&mut self, dt: f64) {
+        self.equipment.step(dt);
+        if let Some(declared) = &mut self.declared {
+            declared.step(dt);
+        }
+    }
+    fn readings(&self, ts: i64) -> Vec<Reading> {
+        let mut readings = self.equipment.readings(ts);
+        if let Some(declared) = &self.declared {
+            readings.extend(declared.readings(ts));
+        }
+        readings
+    }
+}
+
 /// Publishes equipment readings, and the alerts they raise or clear, at `rate` per second.
 pub async fn run_equipment(state: Arc<AppState>, mut equipment: impl Stationary, rate: f64) {
     let (mut ticker, period) = ticker(rate);

@@ -20,9 +20,8 @@ use std::time::{Duration, Instant};
 use telemetry::Position;
 
 use crate::config::Config;
-use crate::devices::equipment::Equipment;
 use crate::devices::fleet::Fleet;
-use crate::devices::pipeline;
+use crate::devices::pipeline::{self, Stationary};
 use crate::functions::world::World;
 use crate::history::writer::Write;
 use crate::history::{store, History, PositionRow};
@@ -59,13 +58,13 @@ pub fn stride(vehicles: usize, seconds: i64) -> i64 {
 /// What the stored rows must belong to for a restart to keep them.
 pub fn scenario(config: &Config) -> String {
     format!(
-        "seed={} vehicles={} machines={} rigs={} centre={},{}",
-        config.seed, config.vehicles, config.machines, config.rigs, config.centre.0, config.centre.1
+        "seed={} vehicles={} machines={} rigs={} centre={},{} catalog={:?}",
+        config.seed, config.vehicles, config.machines, config.rigs, config.centre.0, config.centre.1, config.catalog
     )
 }
 
 /// Starts the pipelines: at once without history, after backfilling an empty store otherwise.
-pub fn then_publish(state: Arc<AppState>, config: &Config, fleet: Fleet, equipment: Equipment) {
+pub fn then_publish(state: Arc<AppState>, config: &Config, fleet: Fleet, equipment: impl Stationary) {
     let (rate, reading_rate, scenario) = (config.rate, config.reading_rate, scenario(config));
     tokio::spawn(async move {
         let (fleet, equipment) = match state.history.is_some() {
@@ -90,13 +89,13 @@ pub fn then_publish(state: Arc<AppState>, config: &Config, fleet: Fleet, equipme
     });
 }
 
-fn prepare_and_fill(
+fn prepare_and_fill<E: Stationary>(
     state: &AppState,
     scenario: &str,
     mut fleet: Fleet,
-    mut equipment: Equipment,
+    mut equipment: E,
     rate: f64,
-) -> (Fleet, Equipment, Option<i64>) {
+) -> (Fleet, E, Option<i64>) {
     let Some(history) = &state.history else { return (fleet, equipment, None) };
     match history.prepare(scenario) {
         Ok(true) => {
@@ -134,7 +133,7 @@ pub fn fill(
     history: &History,
     world: &Mutex<World>,
     fleet: &mut Fleet,
-    equipment: &mut Equipment,
+    equipment: &mut impl Stationary,
     slots: usize,
 ) -> Report {
     let started = Instant::now();
