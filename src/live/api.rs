@@ -8,6 +8,7 @@ use serde::de::IgnoredAny;
 use signalr::web::{HubConnection, InvokeError};
 use telemetry::history::{AlertLog, SeriesHistory, TrackHistory};
 use telemetry::{AckManyRequest, AlertAcknowledged, Millis, Snapshot, SubscriptionRequest};
+use wasm_bindgen::JsCast;
 
 /// Where the calls go.
 #[derive(Clone)]
@@ -79,46 +80,83 @@ impl Api {
     }
 }
 
+/// Why a history call failed, and whether asking again may help.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryError {
+    pub message: String,
+    /// The backend refused the question itself (4xx other than 404 or 429): asking the same
+    /// again will not help.
+    pub permanent: bool,
+}
+
+/// A history answer is given up on after this long (a request that never ends would hold a
+/// loading slot for good).
+const HISTORY_TIMEOUT_MS: i32 = 15_000;
+
 impl Api {
-    /// A device's metrics over `from..=to` in at most `points` buckets each; `None` when the
-    /// backend keeps no history (404, or a hub reached directly).
+    /// A device's metrics from `from` up to the backend's now (no `to`: the backend's clock
+    /// decides where history ends, so a page whose clock is off leaves no gap at the seam), in
+    /// at most `points` buckets each; `None` when the backend keeps no history (404, or a hub
+    /// reached directly).
     pub async fn history(
         &self,
         device: &str,
         from: Millis,
-        to: Millis,
         points: u32,
-    ) -> Result<Option<SeriesHistory>, String> {
-        let query = format!("device={}&from={from}&to={to}&points={points}", encode(device));
+    ) -> Result<Option<SeriesHistory>, HistoryError> {
+        let query = format!("device={}&from={from}&points={points}", encode(device));
         self.get_history(telemetry::history::SERIES_PATH, &query, "history").await
     }
 
-    /// A vehicle's track over `from..=to`, at most `points` fixes.
-    pub async fn track(
-        &self,
-        vehicle: &str,
-        from: Millis,
-        to: Millis,
-        points: u32,
-    ) -> Result<Option<TrackHistory>, String> {
-        let query = format!("vehicle={}&from={from}&to={to}&points={points}", encode(vehicle));
+    /// A vehicle's track from `from` up to the backend's now, at most `points` fixes.
+    pub async fn track(&self, vehicle: &str, from: Millis, points: u32) -> Result<Option<TrackHistory>, HistoryError> {
+        let query = format!("vehicle={}&from={from}&points={points}", encode(vehicle));
         self.get_history(telemetry::history::TRACK_PATH, &query, "track history").await
     }
 
-    /// What happened to alerts over `from..=to`.
-    pub async fn alert_log(&self, from: Millis, to: Millis) -> Result<Option<AlertLog>, String> {
-        self.get_history(telemetry::history::ALERTS_PATH, &format!("from={from}&to={to}"), "alert history").await
+    /// What happened to alerts from `from` up to the backend's now.
+    pub async fn alert_log(&self, from: Millis) -> Result<Option<AlertLog>, HistoryError> {
+        self.get_history(telemetry::history::ALERTS_PATH, &format!("from={from}"), "alert history").await
     }
 
-    async fn get_history<T: DeserializeOwned>(&self, path: &str, query: &str, what: &str) -> Result<Option<T>, String> {
+    async fn get_history<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &str,
+        what: &str,
+    ) -> Result<Option<T>, HistoryError> {
         let Api::Functions(api_base) = self else { return Ok(None) };
+        let retry = |message: String| HistoryError { message, permanent: false };
         let url = format!("{api_base}/{path}?{query}");
-        let response = Request::get(&url).send().await.map_err(|e| format!("{what} request failed: {e}"))?;
-        match response.status() {
-            404 => Ok(None),
-            _ if !response.ok() => Err(format!("{what} answered HTTP {}", response.status())),
-            _ => response.json().await.map(Some).map_err(|e| format!("{what} is not the expected JSON: {e}")),
+        let controller = web_sys::AbortController::new().ok();
+        let timer = controller.as_ref().and_then(|c| {
+            let c = c.clone();
+            let abort = wasm_bindgen::closure::Closure::once_into_js(move || c.abort());
+            web_sys::window()?
+                .set_timeout_with_callback_and_timeout_and_arguments_0(abort.unchecked_ref(), HISTORY_TIMEOUT_MS)
+                .ok()
+        });
+        let signal = controller.as_ref().map(web_sys::AbortController::signal);
+        let sent = Request::get(&url).abort_signal(signal.as_ref()).send().await;
+        let response = sent.map_err(|e| retry(format!("{what} request failed or took over 15 s: {e}")));
+        let answer = match response {
+            Ok(response) => match response.status() {
+                404 => Ok(None),
+                status @ (400..=499) if status != 429 => Err(HistoryError {
+                    message: format!("{what} answered HTTP {status}: {}", response.text().await.unwrap_or_default()),
+                    permanent: true,
+                }),
+                status if !response.ok() => Err(retry(format!("{what} answered HTTP {status}"))),
+                _ => {
+                    response.json().await.map(Some).map_err(|e| retry(format!("{what} is not the expected JSON: {e}")))
+                }
+            },
+            Err(error) => Err(error),
+        };
+        if let (Some(window), Some(timer)) = (web_sys::window(), timer) {
+            window.clear_timeout_with_handle(timer);
         }
+        answer
     }
 }
 

@@ -7,13 +7,13 @@
 //! says so once.
 
 use std::cell::{Cell, RefCell};
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::rc::Rc;
 
 use leptos::prelude::{GetValue, Set, Update, UpdateUntracked, WithUntracked};
 use leptos::task::spawn_local;
 
-use super::api::Api;
+use super::api::{Api, HistoryError};
 use crate::model::fleet::TrailPoint;
 use crate::model::series::DEFAULT_CAPACITY;
 use crate::store::Store;
@@ -36,6 +36,14 @@ const ALERT_SPAN_MS: i64 = 3_600_000;
 
 const _: () = assert!(DEVICE_POINTS as usize <= DEFAULT_CAPACITY);
 
+/// Failures of one request after which it is given up for this page.
+const MAX_FAILURES: u32 = 6;
+
+/// Wait before asking again after `failures` failures: 1 s doubling, at most a minute.
+fn backoff_ms(failures: u32) -> f64 {
+    (1_000.0 * 2f64.powi(failures.saturating_sub(1) as i32)).min(60_000.0)
+}
+
 /// What to load.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Want {
@@ -43,6 +51,17 @@ enum Want {
     Recent(String),
     Track(String),
     Alerts,
+}
+
+impl Want {
+    /// The route it is asked on: a backend may keep some history and not the rest.
+    fn route(&self) -> &'static str {
+        match self {
+            Want::Device(_) | Want::Recent(_) => telemetry::history::SERIES_PATH,
+            Want::Track(_) => telemetry::history::TRACK_PATH,
+            Want::Alerts => telemetry::history::ALERTS_PATH,
+        }
+    }
 }
 
 /// The history loader; `Clone` shares it.
@@ -58,8 +77,10 @@ struct Inner {
     asked: RefCell<HashSet<Want>>,
     queue: RefCell<VecDeque<Want>>,
     running: Cell<usize>,
-    /// The backend answered 404: it keeps no history.
-    unavailable: Cell<bool>,
+    /// Routes the backend answered 404 on: it keeps no such history.
+    unavailable: RefCell<HashSet<&'static str>>,
+    /// Failures so far and when asking again is allowed (page ms), per request that failed.
+    failed: RefCell<HashMap<Want, (u32, f64)>>,
 }
 
 impl History {
@@ -70,7 +91,8 @@ impl History {
             asked: RefCell::new(HashSet::new()),
             queue: RefCell::new(VecDeque::new()),
             running: Cell::new(0),
-            unavailable: Cell::new(false),
+            unavailable: RefCell::new(HashSet::new()),
+            failed: RefCell::new(HashMap::new()),
         };
         Self { inner: Rc::new(inner) }
     }
@@ -96,9 +118,14 @@ impl History {
     }
 
     fn want(&self, want: Want) {
-        if self.inner.unavailable.get() || !self.inner.asked.borrow_mut().insert(want.clone()) {
+        if self.inner.unavailable.borrow().contains(want.route()) || self.inner.asked.borrow().contains(&want) {
             return;
         }
+        // After a failure, not before its backoff has passed (views ask on every render).
+        if self.inner.failed.borrow().get(&want).is_some_and(|(_, at)| js_sys::Date::now() < *at) {
+            return;
+        }
+        self.inner.asked.borrow_mut().insert(want.clone());
         self.inner.queue.borrow_mut().push_back(want);
         // Started outside whatever is rendering now: the loader writes signals.
         let this = self.clone();
@@ -117,12 +144,22 @@ impl History {
                 this.inner.running.set(this.inner.running.get() - 1);
                 this.inner.store.loading.update(|n| *n = n.saturating_sub(1));
                 match result {
-                    Ok(true) => {}
-                    Ok(false) => this.no_history(),
-                    Err(problem) => {
-                        // Asked again next time it is needed.
-                        this.inner.asked.borrow_mut().remove(&want);
-                        web_sys::console::warn_1(&format!("history: {problem}").into());
+                    Ok(true) => {
+                        this.inner.failed.borrow_mut().remove(&want);
+                    }
+                    Ok(false) => this.no_history(want.route()),
+                    Err(HistoryError { message, permanent }) => {
+                        let failures = this.inner.failed.borrow().get(&want).map_or(0, |(n, _)| *n) + 1;
+                        if permanent || failures >= MAX_FAILURES {
+                            // Kept as asked: not asked again this page.
+                            web_sys::console::warn_1(&format!("history: {message}; not asked again").into());
+                        } else {
+                            // Asked again next time it is needed, once its backoff has passed.
+                            let at = js_sys::Date::now() + backoff_ms(failures);
+                            this.inner.failed.borrow_mut().insert(want.clone(), (failures, at));
+                            this.inner.asked.borrow_mut().remove(&want);
+                            web_sys::console::warn_1(&format!("history: {message}").into());
+                        }
                     }
                 }
                 this.pump();
@@ -130,17 +167,23 @@ impl History {
         }
     }
 
-    /// The backend keeps no history: say so once and stop asking.
-    fn no_history(&self) {
-        if !self.inner.unavailable.replace(true) {
-            self.inner.queue.borrow_mut().clear();
-            let note = "this backend keeps no history (404): charts and trails start when the page opened";
+    /// The backend keeps no history on `route`: stop asking there, and say so once.
+    fn no_history(&self, route: &'static str) {
+        if !self.inner.unavailable.borrow_mut().insert(route) {
+            return;
+        }
+        self.inner.queue.borrow_mut().retain(|w| w.route() != route);
+        let note = match self.inner.api {
+            Api::Hub(_) => "this hub offers no history: charts and trails start when the page opened",
+            Api::Functions(_) => "this backend keeps no history (404): charts and trails start when the page opened",
+        };
+        if route == telemetry::history::SERIES_PATH || self.inner.store.history_note.with_untracked(Option::is_none) {
             self.inner.store.history_note.set(Some(note.into()));
         }
     }
 
-    /// Loads one thing and joins it in; `Ok(false)` when the backend has no history.
-    async fn load(&self, want: &Want) -> Result<bool, String> {
+    /// Loads one thing and joins it in; `Ok(false)` when the backend has no such history.
+    async fn load(&self, want: &Want) -> Result<bool, HistoryError> {
         let store = self.inner.store;
         let now = js_sys::Date::now() as i64;
         match want {
@@ -149,7 +192,11 @@ impl History {
                     Want::Recent(_) => (RECENT_SPAN_MS, (RECENT_SPAN_MS / 1000) as u32),
                     _ => (DEVICE_SPAN_MS, DEVICE_POINTS),
                 };
-                let Some(history) = self.inner.api.history(device, now - span, now, points).await? else {
+                // Not on the page yet (a link opened before the snapshot): asked again later.
+                if store.equipment.with_untracked(|e| e.get(device).is_none()) {
+                    return Err(not_yet(device));
+                }
+                let Some(history) = self.inner.api.history(device, now - span, points).await? else {
                     return Ok(false);
                 };
                 // Views hear of it at the next frame, however many answers came in between.
@@ -159,8 +206,11 @@ impl History {
                 super::frame::changed(store, super::frame::Part::Equipment);
             }
             Want::Track(id) => {
+                if store.fleet.with_untracked(|f| f.get(id).is_none()) {
+                    return Err(not_yet(id));
+                }
                 let points = store.fleet.with_untracked(|f| f.trail_length()) as u32;
-                let Some(track) = self.inner.api.track(id, now - TRACK_SPAN_MS, now, points.max(2)).await? else {
+                let Some(track) = self.inner.api.track(id, now - TRACK_SPAN_MS, points.max(2)).await? else {
                     return Ok(false);
                 };
                 let n = track.ts.len().min(track.lat.len()).min(track.lon.len()).min(track.speed.len());
@@ -176,16 +226,22 @@ impl History {
                 super::frame::changed(store, super::frame::Part::Fleet);
             }
             Want::Alerts => {
-                let Some(log) = self.inner.api.alert_log(now - ALERT_SPAN_MS, now).await? else {
+                let Some(log) = self.inner.api.alert_log(now - ALERT_SPAN_MS).await? else {
                     return Ok(false);
                 };
                 store.alerts.update(|feed| {
-                    feed.load_log(log.events);
+                    let snapshot_ts = feed.snapshot_ts;
+                    feed.load_log(log.events, snapshot_ts);
                 });
             }
         }
         Ok(true)
     }
+}
+
+/// A device or vehicle the page does not show yet: its history is asked for again later.
+fn not_yet(id: &str) -> HistoryError {
+    HistoryError { message: format!("{id} is not on the page yet"), permanent: false }
 }
 
 /// The page's loader, once the connection is set up.

@@ -198,7 +198,14 @@ async fn resynchronise(
     let now = js_sys::Date::now() as i64;
     let returned: Vec<String> =
         snapshot.alerts.iter().filter(|a| a.cleared.is_some()).map(|a| a.alert.id.clone()).collect();
-    let over = store.alerts.try_update(|feed| feed.load(snapshot.alerts, now, &alerts_before)).unwrap_or_default();
+    let snapshot_ts = snapshot.ts;
+    let over = store
+        .alerts
+        .try_update(|feed| {
+            feed.snapshot_ts = Some(snapshot_ts);
+            feed.load(snapshot.alerts, now, &alerts_before)
+        })
+        .unwrap_or_default();
     store.toasts.update(|toasts| {
         // Over while the page was away: nothing is left to acknowledge.
         over.iter().for_each(|id| toasts.acknowledged(id));
@@ -225,13 +232,24 @@ fn apply_catalog(store: Store, mut catalog: telemetry::Catalog, whole: bool) {
         warn(&format!("catalog: {} entries skipped: {}", problems.len(), problems.join("; ")));
         store.skipped_items.update(|n| *n += problems.len() as u64);
     }
-    let declared = catalog.devices.clone();
+    // The devices the update names, as the merge leaves them (an empty field in an update keeps
+    // what the page had), and those it removes.
+    let named: Vec<(String, bool)> = catalog.devices.iter().map(|d| (d.id.clone(), d.removed)).collect();
     store.catalog.update(|current| {
         if whole {
-            *current = catalog;
-        } else {
-            current.merge(catalog);
+            // Through the merge, so the snapshot's catalog gets its bounds too.
+            *current = telemetry::Catalog::default();
         }
+        current.merge(catalog);
+    });
+    let declared: Vec<telemetry::catalog::Device> = store.catalog.with_untracked(|c| {
+        named
+            .into_iter()
+            .filter_map(|(id, removed)| match removed {
+                true => Some(telemetry::catalog::Device { id, removed: true, ..Default::default() }),
+                false => c.device(&id).cloned(),
+            })
+            .collect()
     });
     store.equipment.update(|e| store.catalog.with_untracked(|c| e.declare(&declared, |kind| c.is_vehicle_kind(kind))));
 }

@@ -113,6 +113,8 @@ pub struct AlertFeed {
     /// ones can overtake the snapshot that brings the alert), applied when it shows up, so a
     /// snapshot taken a moment earlier cannot bring back an alert as open.
     early: VecDeque<Early>,
+    /// When the last snapshot loaded was taken (server time): the alert log judges by it.
+    pub snapshot_ts: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -140,6 +142,7 @@ impl Default for AlertFeed {
             entries: VecDeque::with_capacity(CAPACITY + 1),
             ids: HashSet::with_capacity(2 * (CAPACITY + 1)),
             early: VecDeque::new(),
+            snapshot_ts: None,
         }
     }
 }
@@ -151,6 +154,8 @@ impl AlertFeed {
             if self.ids.contains(&alert.id) {
                 if let Some(entry) = self.entries.iter_mut().find(|e| e.alert.id == alert.id) {
                     entry.alert = alert;
+                    // Raised again by the server (live, or listed by a snapshot): not over.
+                    entry.over = false;
                 }
                 continue;
             }
@@ -206,42 +211,51 @@ impl AlertFeed {
         over
     }
 
-    /// Joins the alert log (oldest first) behind what is held: each alert raised in it and not
-    /// held is added after the held ones, newest first, with what the log says happened to it.
-    /// Held alerts are the snapshot's and the live ones: an alert of the log that is not held is
-    /// over (the snapshot would list it otherwise), so it is marked so. Within the bound.
-    pub fn load_log(&mut self, events: Vec<telemetry::history::AlertEvent>) -> usize {
+    /// Joins the alert log behind what is held: each alert raised in it and not held is added
+    /// after the held ones, newest first, with what the log says happened to it (all its
+    /// events are read first, so an acknowledgement stamped by a server clock before the raise
+    /// by a device clock is not lost). Held alerts are the snapshot's and the live ones: a log
+    /// alert raised before the snapshot (`snapshot_ts`) that is not held is over (the snapshot
+    /// would list it otherwise), and so is one the log shows acknowledged and cleared; a later
+    /// one stands as the log says. Items that do not pass the contract's checks are skipped.
+    /// Within the bound. Returns how many were added.
+    pub fn load_log(&mut self, events: Vec<telemetry::history::AlertEvent>, snapshot_ts: Option<i64>) -> usize {
         use telemetry::history::AlertChange;
+        use telemetry::json::Batch;
         let mut older: Vec<AlertEntry> = Vec::new();
         let mut at: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+        let mut later = Vec::new();
         for event in events {
             if self.ids.contains(&event.id) {
                 continue;
             }
             match (event.change, event.alert) {
-                (AlertChange::Raised, Some(alert)) if !at.contains_key(&alert.id) => {
+                (AlertChange::Raised, Some(alert)) if !at.contains_key(&alert.id) && alert.problem().is_none() => {
                     at.insert(alert.id.clone(), older.len());
-                    older.push(AlertEntry { alert, acknowledged: None, cleared_at: None, over: true });
+                    let raised_ts = event.ts;
+                    let over = snapshot_ts.is_some_and(|ts| raised_ts <= ts);
+                    older.push(AlertEntry { alert, acknowledged: None, cleared_at: None, over });
                 }
-                (AlertChange::Acknowledged, _) => {
-                    if let Some(entry) = at.get(&event.id).map(|&i| &mut older[i]) {
-                        let by = event.by.unwrap_or_default();
-                        entry.acknowledged.get_or_insert(AlertAcknowledged { id: event.id, by, ts: event.ts });
-                    }
+                (AlertChange::Raised, _) => {}
+                (change, _) => later.push((change, event.id, event.ts, event.by)),
+            }
+        }
+        for (change, id, ts, by) in later {
+            let Some(entry) = at.get(&id).map(|&i| &mut older[i]) else { continue };
+            match change {
+                AlertChange::Acknowledged => {
+                    entry.acknowledged.get_or_insert(AlertAcknowledged { id, by: by.unwrap_or_default(), ts });
                 }
-                (AlertChange::Cleared, _) => {
-                    if let Some(entry) = at.get(&event.id).map(|&i| &mut older[i]) {
-                        entry.cleared_at.get_or_insert(event.ts);
-                    }
-                }
-                _ => {}
+                AlertChange::Cleared => _ = entry.cleared_at.get_or_insert(ts),
+                AlertChange::Raised => {}
             }
         }
         let mut added = 0;
-        for entry in older.into_iter().rev() {
+        for mut entry in older.into_iter().rev() {
             if self.entries.len() >= CAPACITY {
                 break;
             }
+            entry.over |= entry.acknowledged.is_some() && entry.cleared_at.is_some();
             self.ids.insert(entry.alert.id.clone());
             self.entries.push_back(entry);
             added += 1;
@@ -422,15 +436,24 @@ mod tests {
             event(5, "open-now", AlertChange::Raised, None),
             event(6, "stray", AlertChange::Cleared, None),
         ];
-        assert_eq!(feed.load_log(log), 2);
+        // An acknowledgement stamped before its raise (clocks differ) is not lost.
+        let mut log = log;
+        log.insert(0, event(0, "older-news", AlertChange::Acknowledged, Some("bo")));
+        log.push(event(60, "after-snapshot", AlertChange::Raised, None));
+        assert_eq!(feed.load_log(log, Some(50)), 3);
         let ids: Vec<&str> = feed.iter().map(|e| e.alert.id.as_str()).collect();
-        assert_eq!(ids, ["open-now", "older-news", "old"], "held first, then the log newest first");
+        assert_eq!(ids, ["open-now", "after-snapshot", "older-news", "old"], "held first, then the log newest first");
+        let after = feed.iter().find(|e| e.alert.id == "after-snapshot").unwrap();
+        assert!(after.needs_acknowledgement(), "raised after the snapshot: open as the log says");
         let old = feed.iter().find(|e| e.alert.id == "old").unwrap();
         assert_eq!(old.state_text(), "cleared, acknowledged by ann");
         let news = feed.iter().find(|e| e.alert.id == "older-news").unwrap();
         assert!(!news.needs_acknowledgement(), "over: the snapshot does not list it");
-        assert_eq!(news.state_text(), "cleared");
-        assert_eq!(feed.unacknowledged(), 1);
+        assert_eq!(news.state_text(), "cleared, acknowledged by bo");
+        assert_eq!(feed.unacknowledged(), 2, "open-now and after-snapshot");
+        // Raised live again: no longer over.
+        feed.raise(vec![alert("older-news", 70)]);
+        assert!(!feed.iter().find(|e| e.alert.id == "older-news").unwrap().over);
     }
 
     #[test]

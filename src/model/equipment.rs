@@ -155,7 +155,10 @@ impl EquipmentState {
         for device in devices.iter().filter(|d| !is_vehicle(&d.kind)) {
             if device.removed {
                 if self.devices.get(&device.id).is_some_and(|d| d.reading.is_none()) {
-                    self.devices.remove(&device.id);
+                    if let Some(gone) = self.devices.remove(&device.id) {
+                        // Its histories (from history loads) give their room back.
+                        self.series -= gone.series.len();
+                    }
                 }
                 continue;
             }

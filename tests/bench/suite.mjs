@@ -176,7 +176,12 @@ async function deviceHistory(browser, site) {
               return charts.length > 0 && !loading && metrics.every((m) => window.dashboardSeries(id, m).length > 3000);
             };
             // Drawn: the frame after the data is in (the charts draw on the next animation frame).
-            const poll = () => (full() ? requestAnimationFrame(() => requestAnimationFrame(() => resolve(performance.now() - t0))) : requestAnimationFrame(poll));
+            // A deadline, so a run whose history never comes reports it instead of hanging.
+            const poll = () => {
+              if (full()) requestAnimationFrame(() => requestAnimationFrame(() => resolve(performance.now() - t0)));
+              else if (performance.now() - t0 > 30_000) resolve(NaN);
+              else requestAnimationFrame(poll);
+            };
             poll();
           }),
         device,

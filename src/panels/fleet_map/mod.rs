@@ -162,7 +162,10 @@ pub fn FleetMap() -> impl IntoView {
         _ => None,
     });
     // A selected vehicle's trail starts with its recent track (asked for once a page).
+    // Run again as the fleet changes: a link opened before the loader or the vehicle was there
+    // asks once they are (the loader asks each request once, with a backoff after failures).
     Effect::new(move |_| {
+        store.fleet.track();
         if let (Some(id), Some(history)) = (selected.get(), crate::live::history::loader(store)) {
             history.track(&id);
         }
