@@ -24,8 +24,10 @@ const CONCURRENT: usize = 4;
 /// How far back a device's history goes: what its series hold (an hour at 2 Hz; the backend
 /// keeps one point a second, so an hour is 3,600 buckets).
 const DEVICE_SPAN_MS: i64 = 3_600_000;
-/// Buckets asked for per metric: one a second over the hour, within the series' bound.
-const DEVICE_POINTS: u32 = 3_600;
+/// Buckets asked for per metric: one a second over the hour, with room to spare (the backend's
+/// now is a little later than the page's when it answers; with exactly 3,600 buckets each would
+/// be 1,001 ms wide and every thousandth second would be lost), within the series' bound.
+const DEVICE_POINTS: u32 = 3_700;
 /// How far back a card's sparklines go (they show two minutes): a grid of thousands of devices
 /// asks for this much of each, and a device's screen for its hour.
 const RECENT_SPAN_MS: i64 = 120_000;
@@ -189,7 +191,7 @@ impl History {
         match want {
             Want::Device(device) | Want::Recent(device) => {
                 let (span, points) = match want {
-                    Want::Recent(_) => (RECENT_SPAN_MS, (RECENT_SPAN_MS / 1000) as u32),
+                    Want::Recent(_) => (RECENT_SPAN_MS, (RECENT_SPAN_MS / 1000) as u32 + 60),
                     _ => (DEVICE_SPAN_MS, DEVICE_POINTS),
                 };
                 // Not on the page yet (a link opened before the snapshot): asked again later.

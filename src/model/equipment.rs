@@ -227,7 +227,7 @@ impl EquipmentState {
     }
 
     /// Joins a device's history in front of its live series (each bucket's last value at its
-    /// time; only what is older than the live data, see [`Series::prepend`]). New metrics count
+    /// time; only what is older than the live data, see [`Series::join_history`]). New metrics count
     /// against the same bounds as live ones. Returns the points taken.
     pub fn prepend_history(&mut self, history: &telemetry::history::SeriesHistory) -> usize {
         let Some(device) = self.devices.get_mut(&history.device) else { return 0 };
@@ -242,7 +242,7 @@ impl EquipmentState {
                 self.series += 1;
             }
             if let Some(series) = device.series.get_mut(&metric.metric) {
-                taken += series.prepend(metric.ts.iter().copied().zip(metric.last.iter().copied()));
+                taken += series.join_history(metric.ts.iter().copied().zip(metric.last.iter().copied()));
             }
         }
         if taken > 0 {

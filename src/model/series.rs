@@ -77,31 +77,44 @@ impl Series {
         true
     }
 
-    /// Joins history (`points`, oldest first) in front of what is held: only the points strictly
-    /// older than the oldest held one are taken, so the seam between history and live data has
-    /// no repeat, and no gap where the history reaches up to the live data. Non-finite values and
-    /// points out of order are skipped; the bound holds (the oldest history goes first). Returns
-    /// how many were taken.
-    pub fn prepend(&mut self, points: impl IntoIterator<Item = (i64, f64)>) -> usize {
-        let oldest = self.points.front().map_or(i64::MAX, |p| p.ts);
-        let mut older: Vec<Point> = Vec::new();
-        for (ts, value) in points {
-            if ts >= oldest {
-                break;
-            }
-            if value.is_finite() && older.last().is_none_or(|last| ts > last.ts) {
-                older.push(Point { ts, value });
-            }
+    /// Joins history (`points`, oldest first, one a second or fewer) into what is held: a history
+    /// point is taken where the held data has no point in the same second and is older than the
+    /// newest held point. So the history fills what came before the live data and any hole
+    /// inside it (the seconds between a snapshot's reading and the first live one after the
+    /// group joins), with no repeat: a second the live data covers keeps its live points. Non-
+    /// finite values are skipped; the bound holds (the oldest go first). Returns how many were
+    /// taken.
+    pub fn join_history(&mut self, points: impl IntoIterator<Item = (i64, f64)>) -> usize {
+        let newest = self.points.back().map_or(i64::MAX, |p| p.ts);
+        let covered: std::collections::HashSet<i64> = self.points.iter().map(|p| p.ts.div_euclid(1000)).collect();
+        let mut history: Vec<Point> = points
+            .into_iter()
+            .filter(|&(ts, value)| value.is_finite() && ts < newest && !covered.contains(&ts.div_euclid(1000)))
+            .map(|(ts, value)| Point { ts, value })
+            .collect();
+        if history.is_empty() {
+            return 0;
         }
-        let room = self.capacity - self.points.len();
-        let skip = older.len().saturating_sub(room);
-        let taken = older.len() - skip;
-        if self.points.capacity() < self.points.len() + taken {
-            self.points.reserve_exact(self.capacity - self.points.len());
+        history.sort_by_key(|p| p.ts);
+        history.dedup_by_key(|p| p.ts);
+        let mut merged: Vec<Point> = Vec::with_capacity(self.points.len() + history.len());
+        let (mut held, mut old) = (self.points.iter().copied().peekable(), history.iter().copied().peekable());
+        loop {
+            let next = match (held.peek(), old.peek()) {
+                (Some(h), Some(o)) if o.ts < h.ts => old.next(),
+                (Some(_), _) => held.next(),
+                (None, Some(_)) => old.next(),
+                (None, None) => break,
+            };
+            merged.extend(next);
         }
-        for point in older.into_iter().skip(skip).rev() {
-            self.points.push_front(point);
-        }
+        let skip = merged.len().saturating_sub(self.capacity);
+        let taken = history.len().saturating_sub(
+            merged[..skip].iter().filter(|p| history.binary_search_by_key(&p.ts, |h| h.ts).is_ok()).count(),
+        );
+        let mut points = VecDeque::with_capacity(self.capacity);
+        points.extend(merged.into_iter().skip(skip));
+        self.points = points;
         taken
     }
 
@@ -208,19 +221,32 @@ mod tests {
         }
         // History up to and past the first live point: only what is strictly older is taken.
         let history = (0..=6).map(|t| (t * 1000, t as f64)).chain([(3_500, f64::NAN)]);
-        assert_eq!(s.prepend(history), 5);
+        assert_eq!(s.join_history(history), 5);
         let stamps: Vec<i64> = s.window(i64::MIN, i64::MAX).map(|p| p.ts / 1000).collect();
         assert_eq!(stamps, [0, 1, 2, 3, 4, 5, 6, 7], "consecutive: no gap, no repeat");
         // The bound holds: the oldest history goes first.
-        assert_eq!(s.prepend((-20..0).map(|t| (t * 1000, 0.0))), 2);
+        assert_eq!(s.join_history((-20..0).map(|t| (t * 1000, 0.0))), 2);
         assert_eq!(s.len(), 10);
         assert_eq!(s.first().unwrap().ts, -2_000);
         // Into an empty series: all of it, newest kept.
         let mut empty = Series::with_capacity(3);
-        assert_eq!(empty.prepend([(1, 1.0), (2, 2.0), (3, 3.0), (4, 4.0)]), 3);
+        assert_eq!(empty.join_history([(1, 1.0), (2, 2.0), (3, 3.0), (4, 4.0)]), 3);
         assert_eq!(empty.first().unwrap().ts, 2);
         // Live points after it still append.
         assert!(empty.push(5, 5.0));
+    }
+
+    #[test]
+    fn history_fills_a_hole_inside_the_live_data_but_never_a_second_it_covers() {
+        let mut s = Series::with_capacity(100);
+        // A snapshot's reading at 10 s, then live data from 13 s (the group joins came later).
+        for ts in [10_000, 13_000, 13_500, 14_000] {
+            s.push(ts, 1.0);
+        }
+        let history = (5..=15).map(|t| (t * 1000 + 200, 2.0));
+        assert_eq!(s.join_history(history), 7, "5 to 9 before it, 11 and 12 in the hole");
+        let seconds: Vec<i64> = s.window(i64::MIN, i64::MAX).map(|p| p.ts / 1000).collect();
+        assert_eq!(seconds, [5, 6, 7, 8, 9, 10, 11, 12, 13, 13, 14]);
     }
 
     #[test]
