@@ -254,10 +254,20 @@ impl History {
         Ok(self.readers.with(store::counts)?)
     }
 
-    /// `from..=to` clamped to the window and to `now`: the defaults of every query.
+    /// `from..=to` clamped to the window kept (`now - window` to `now`), each defaulting to its
+    /// end: every query's range. Nothing older than the window is kept, and a query must never
+    /// walk the seconds before it (a `from` of 0 would be 1.7 billion of them). A range wholly
+    /// before the window becomes the empty range at `to`; `from` later than `to` is left for
+    /// the caller to refuse.
     pub fn range(&self, from: Option<Millis>, to: Option<Millis>, now: Millis) -> (Millis, Millis) {
+        let start = now - self.window_ms;
         let to = to.map_or(now, |to| to.min(now));
-        (from.unwrap_or(now - self.window_ms), to)
+        let from = match from {
+            Some(from) if from > to => from,
+            Some(from) => from.max(start).min(to),
+            None => start.min(to),
+        };
+        (from, to)
     }
 
     /// A device's metrics (or one) from `from` to `to` in at most `points` buckets.

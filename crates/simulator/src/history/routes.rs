@@ -5,8 +5,9 @@
 //! * `GET /api/history/alerts?from=&to=[&limit=]`: raised, acknowledged, cleared;
 //! * `GET /api/history/fleet?from=&to=[&step=]`: the fleet frame by frame, for replay.
 //!
-//! `from` and `to` are Unix ms, by default the window kept (`--history-minutes` back from now);
-//! `to` is never later than now. A bad parameter is a 400 saying which; with history off
+//! `from` and `to` are Unix ms, by default the window kept (`--history-minutes` back from now),
+//! and clamped to it: `from` is never earlier than the window's start (`from=0` is the whole
+//! window, not 1.7 billion seconds to walk), `to` never later than now. A bad parameter is a 400 saying which; with history off
 //! (`--history-minutes 0`) every route is a 404, as on a backend without them. The queries run
 //! on the blocking pool and the answer is serialized there too: a fleet answer can be large.
 
