@@ -37,8 +37,9 @@ async fn start(history: HistorySettings) -> Local {
     let equipment = Equipment::new(config.seed, config.machines, config.rigs, &SITES);
     backfill::then_publish(local.state.clone(), &config, fleet, equipment);
     // The backfill ends with the last state in the world's snapshot.
+    let ready = |local: &Local| local.state.history.as_ref().is_some_and(History::is_ready);
     for _ in 0..600 {
-        if !local.state.world.lock().unwrap().readings.is_empty() {
+        if !local.state.world.lock().unwrap().readings.is_empty() && ready(&local) {
             return local;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -349,6 +350,27 @@ async fn a_range_from_zero_is_clamped_to_the_window_and_answered_at_once() {
     let old: TrackHistory = get_as(&local, "/api/history/track?vehicle=veh-00001&from=0&to=1000").await;
     assert!(old.ts.is_empty());
     assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+}
+
+#[tokio::test]
+async fn until_the_backfill_is_done_every_history_route_is_a_503_to_retry_in_a_second() {
+    // History on, and no backfill run: the store is not filled yet.
+    let history = HistorySettings { minutes: MINUTES, data_dir: None };
+    let local = simulator::serve_local(KEY, |settings| settings.history = history).await.unwrap();
+    let paths =
+        ["/api/history?device=press-01", "/api/history/track?vehicle=v", "/api/history/alerts", "/api/history/fleet"];
+    for path in paths {
+        let response = reqwest::get(format!("{}{path}", local.functions)).await.unwrap();
+        assert_eq!(response.status().as_u16(), 503, "{path}");
+        assert_eq!(response.headers()["retry-after"], "1", "{path}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["status"], 503);
+        assert!(body["error"].as_str().unwrap().contains("being filled"), "{body}");
+    }
+    local.state.history.as_ref().unwrap().set_ready();
+    for path in paths {
+        assert_eq!(get(&local, path).await.0, 200, "{path}, once ready");
+    }
 }
 
 #[tokio::test]

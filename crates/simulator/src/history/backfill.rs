@@ -63,17 +63,22 @@ pub fn scenario(config: &Config) -> String {
     )
 }
 
-/// Starts the pipelines: at once without history, after backfilling an empty store otherwise.
+/// Starts the pipelines: at once without history, after backfilling an empty store otherwise;
+/// then says the history is ready ([`History::set_ready`]), which its routes wait for.
 pub fn then_publish(state: Arc<AppState>, config: &Config, fleet: Fleet, equipment: impl Stationary) {
     let (rate, reading_rate, scenario) = (config.rate, config.reading_rate, scenario(config));
     tokio::spawn(async move {
         let (fleet, equipment) = match state.history.is_some() {
             false => (fleet, equipment),
             true => {
-                let state = state.clone();
+                let filling = state.clone();
                 let prepared =
-                    tokio::task::spawn_blocking(move || prepare_and_fill(&state, &scenario, fleet, equipment, rate));
+                    tokio::task::spawn_blocking(move || prepare_and_fill(&filling, &scenario, fleet, equipment, rate));
                 let (fleet, equipment, last_second) = prepared.await.expect("the backfill does not panic");
+                // Filled, or found full (or unreadable): the routes answer from now on.
+                if let Some(history) = &state.history {
+                    history.set_ready();
+                }
                 // Live readings a second after the last backfilled ones (stamped on the second).
                 if let Some(last) = last_second {
                     let wait = (last + 1) * 1000 - unix_millis();

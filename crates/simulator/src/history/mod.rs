@@ -21,7 +21,7 @@ mod store;
 mod writer;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 
@@ -117,6 +117,9 @@ pub struct History {
     window_ms: i64,
     counters: Arc<Counters>,
     location: String,
+    /// Whether the store holds what it will answer: set once the backfill is done, or found
+    /// not needed ([`History::set_ready`]); until then the routes answer 503.
+    ready: AtomicBool,
 }
 
 impl History {
@@ -144,7 +147,15 @@ impl History {
             .spawn(move || writer.run())
             .map_err(|e| format!("cannot start the history writer: {e}"))?;
         let location = readers.location.clone();
-        Ok(Some(History { sender: Some(sender), writer: Some(writer), readers, window_ms, counters, location }))
+        Ok(Some(History {
+            sender: Some(sender),
+            writer: Some(writer),
+            readers,
+            window_ms,
+            counters,
+            location,
+            ready: AtomicBool::new(false),
+        }))
     }
 
     /// How far back the store keeps rows, in ms.
@@ -155,6 +166,17 @@ impl History {
     /// `in memory` or the file's path.
     pub fn location(&self) -> &str {
         &self.location
+    }
+
+    /// Says the store is filled: the backfill is done (or there was none to do), so a query
+    /// gets the whole window rather than the part written so far.
+    pub fn set_ready(&self) {
+        self.ready.store(true, Ordering::Release);
+    }
+
+    /// Whether [`History::set_ready`] was called: until then the routes answer 503.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
     }
 
     /// The writer's counters (rows written, dropped, queued).

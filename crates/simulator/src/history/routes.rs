@@ -8,7 +8,8 @@
 //! `from` and `to` are Unix ms, by default the window kept (`--history-minutes` back from now),
 //! and clamped to it: `from` is never earlier than the window's start (`from=0` is the whole
 //! window, not 1.7 billion seconds to walk), `to` never later than now. A bad parameter is a 400 saying which; with history off
-//! (`--history-minutes 0`) every route is a 404, as on a backend without them. The queries run
+//! (`--history-minutes 0`) every route is a 404, as on a backend without them; until the
+//! backfill at start is done, a 503 with `Retry-After: 1` (its answer would be partial). The queries run
 //! on the blocking pool and the answer is serialized there too: a fleet answer can be large.
 
 use std::sync::Arc;
@@ -89,11 +90,17 @@ impl Params {
     }
 }
 
+/// The store, once it is filled: a 404 with history off, a 503 (`Retry-After: 1`) while the
+/// backfill runs, whose answer would be the part written so far.
 fn history(state: &AppState) -> Result<&History, ApiError> {
-    state
+    let history = state
         .history
         .as_ref()
-        .ok_or_else(|| ApiError::not_found("history is off (the simulator runs with --history-minutes 0)"))
+        .ok_or_else(|| ApiError::not_found("history is off (the simulator runs with --history-minutes 0)"))?;
+    if !history.is_ready() {
+        return Err(ApiError::unavailable("the history is being filled (the backfill at start); retry in a second", 1));
+    }
+    Ok(history)
 }
 
 /// Runs `query` on the blocking pool and answers its result as JSON.
