@@ -374,6 +374,24 @@ async fn until_the_backfill_is_done_every_history_route_is_a_503_to_retry_in_a_s
 }
 
 #[tokio::test]
+async fn one_fleet_query_runs_at_a_time_and_another_meanwhile_is_a_503_to_retry() {
+    let local = on().await;
+    let history = local.state.history.as_ref().unwrap();
+    let running = history.fleet_slot().expect("free");
+    assert!(history.fleet_slot().is_none(), "one slot");
+    let response = reqwest::get(format!("{}/api/history/fleet", local.functions)).await.unwrap();
+    assert_eq!(response.status().as_u16(), 503);
+    assert_eq!(response.headers()["retry-after"], "1");
+    let body: Value = response.json().await.unwrap();
+    assert!(body["error"].as_str().unwrap().contains("one at a time"), "{body}");
+    // The other routes are not held up.
+    assert_eq!(get(&local, "/api/history/track?vehicle=veh-00001").await.0, 200);
+    drop(running);
+    let _: FleetHistory = get_as(&local, "/api/history/fleet?step=60000").await;
+    assert!(history.fleet_slot().is_some(), "given back once answered");
+}
+
+#[tokio::test]
 async fn with_history_off_every_history_route_is_a_404_like_a_backend_without_them() {
     let local = simulator::serve_local(KEY, |_| {}).await.unwrap();
     assert!(local.state.history.is_none(), "off unless asked for");

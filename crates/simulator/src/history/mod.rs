@@ -120,6 +120,17 @@ pub struct History {
     /// Whether the store holds what it will answer: set once the backfill is done, or found
     /// not needed ([`History::set_ready`]); until then the routes answer 503.
     ready: AtomicBool,
+    /// Whether a fleet query is running ([`History::fleet_slot`]).
+    fleet_busy: Arc<AtomicBool>,
+}
+
+/// The right to run the one fleet query at a time, given back when dropped.
+pub struct FleetSlot(Arc<AtomicBool>);
+
+impl Drop for FleetSlot {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
 }
 
 impl History {
@@ -155,6 +166,7 @@ impl History {
             counters,
             location,
             ready: AtomicBool::new(false),
+            fleet_busy: Arc::new(AtomicBool::new(false)),
         }))
     }
 
@@ -177,6 +189,15 @@ impl History {
     /// Whether [`History::set_ready`] was called: until then the routes answer 503.
     pub fn is_ready(&self) -> bool {
         self.ready.load(Ordering::Acquire)
+    }
+
+    /// The slot of the one fleet query that may run at a time, if it is free. A fleet answer
+    /// holds up to [`MAX_FLEET_CELLS`] cells, about 200 MB while it is made and serialized: two
+    /// at once are twice that, and nothing else bounds how many a page (or a script) asks for.
+    /// The route answers 503 with `Retry-After` while it is taken.
+    pub fn fleet_slot(&self) -> Option<FleetSlot> {
+        let taken = self.fleet_busy.compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire).is_err();
+        (!taken).then(|| FleetSlot(self.fleet_busy.clone()))
     }
 
     /// The writer's counters (rows written, dropped, queued).
@@ -523,6 +544,7 @@ mod tests {
         let step = fleet_step(hour, 10_000);
         let frames = hour / step + 1;
         assert!(frames as usize * 10_000 <= MAX_FLEET_CELLS, "{step} ms: {frames} frames");
+        assert_eq!(step, 19_000, "an hour of 10,000 vehicles: 190 frames, 1.9 million cells");
         assert_eq!(step % 1_000, 0);
         assert_eq!(fleet_step(0, 10), 1_000);
         assert_eq!(fleet_step(2 * hour + 50, 5), 2_000, "3,601 frames, the last one short of `to`");
