@@ -16,6 +16,8 @@
 //! }
 //! ```
 
+use std::collections::HashMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::Severity;
@@ -245,29 +247,45 @@ macro_rules! entry {
 entry!(Kind, Device, Site, VehicleKind);
 
 /// Merges `update` into `into` by id: a removal drops the entry, any other entry replaces the
-/// one of its id whole (or is added at the end). Returns whether anything changed.
+/// one of its id whole (or is added at the end). Returns whether anything changed. Linear: the
+/// entries are found through an id → index map (an update of 10,000 into 10,000 is on the
+/// server's world lock), the removed ones left as holes until the end, so the order stays:
+/// replaced in place, new appended, removed dropped.
 fn merge<T: Entry + PartialEq>(into: &mut Vec<T>, update: Vec<T>) -> bool {
+    let mut entries: Vec<Option<T>> = std::mem::take(into).into_iter().map(Some).collect();
+    let mut at: HashMap<String, usize> = HashMap::with_capacity(entries.len() + update.len());
+    for (index, entry) in entries.iter().enumerate() {
+        if let Some(entry) = entry {
+            // The first of an id, as a linear search would find it.
+            at.entry(entry.id().to_string()).or_insert(index);
+        }
+    }
+    let mut live = entries.len();
     let mut changed = false;
     for entry in update {
-        let at = into.iter().position(|e| e.id() == entry.id());
-        match (at, entry.removed()) {
-            (Some(at), true) => {
-                into.remove(at);
+        match (at.get(entry.id()).copied(), entry.removed()) {
+            (Some(index), true) => {
+                entries[index] = None;
+                at.remove(entry.id());
+                live -= 1;
                 changed = true;
             }
             (None, true) => {}
-            (Some(at), false) if into[at] == entry => {}
-            (Some(at), false) => {
-                into[at] = entry;
+            (Some(index), false) if entries[index].as_ref() == Some(&entry) => {}
+            (Some(index), false) => {
+                entries[index] = Some(entry);
                 changed = true;
             }
-            (None, false) if into.len() < MAX_ENTRIES => {
-                into.push(entry);
+            (None, false) if live < MAX_ENTRIES => {
+                at.insert(entry.id().to_string(), entries.len());
+                entries.push(Some(entry));
+                live += 1;
                 changed = true;
             }
             (None, false) => {}
         }
     }
+    *into = entries.into_iter().flatten().collect();
     changed
 }
 
@@ -460,6 +478,32 @@ mod tests {
         assert!(catalog.site("harbour").is_none());
         assert!(catalog.kind("pump").is_some(), "what the update does not name stays");
         assert!(!catalog.merge(update), "the same update again changes nothing");
+    }
+
+    #[test]
+    fn ten_thousand_entries_merge_into_ten_thousand_in_order() {
+        let device = |n: usize, name: &str| Device { id: format!("d{n}"), name: name.into(), ..Device::default() };
+        let mut catalog = Catalog { devices: (0..10_000).map(|n| device(n, "old")).collect(), ..Catalog::default() };
+        // Every other one renamed, every tenth removed, 5,000 new ones (past the bound: those
+        // beyond MAX_ENTRIES are left out).
+        let mut update = Catalog::default();
+        for n in (0..10_000).step_by(2) {
+            update.devices.push(device(n, "new"));
+        }
+        for n in (0..10_000).step_by(10) {
+            update.devices.push(Device { id: format!("d{n}"), removed: true, ..Device::default() });
+        }
+        for n in 10_000..15_000 {
+            update.devices.push(device(n, "added"));
+        }
+        assert!(catalog.merge(update));
+        let kept: Vec<Device> = (0..10_000)
+            .filter(|n| n % 10 != 0)
+            .map(|n| device(n, if n % 2 == 0 { "new" } else { "old" }))
+            .chain((10_000..11_000).map(|n| device(n, "added")))
+            .collect();
+        assert_eq!(catalog.devices.len(), MAX_ENTRIES);
+        assert_eq!(catalog.devices, kept, "replaced in place, removed dropped, new appended up to the bound");
     }
 
     #[test]
