@@ -178,6 +178,9 @@ async fn subscribe(
 /// What a dashboard asks once its first live point is in: the minute before it, by second
 /// (buckets centred between readings); it keeps the history strictly older than that point.
 async fn assert_history_joins(local: &Local, live: &telemetry::Reading) {
+    // The writer is asynchronous: what was just published may still be queued.
+    let state = local.state.clone();
+    tokio::task::spawn_blocking(move || state.history.as_ref().unwrap().flush()).await.unwrap();
     let t1 = live.ts;
     let from = t1 - 60_000 + 500;
     let path = format!("/api/history?device=press-01&metric=temperature&from={from}&to={t1}&points=10000");
