@@ -29,7 +29,8 @@ pub struct Adopted {
 impl World {
     /// Merges `update` into the catalog by id (unusable entries dropped first), and keeps the
     /// rest of the world in step with it: a device it declares joins the registry (declared
-    /// only: nothing here makes it report; fields it leaves empty keep what the registry had),
+    /// only: nothing here makes it report; fields it leaves empty keep what the registry had, the
+    /// catalog's rule: an empty field in an update keeps what the receiver has),
     /// a removed one leaves the registry with its last reading; its sites, and the sites of its
     /// devices, join the sites dashboards subscribe to (a removed one leaves); and the alert
     /// rules are rebuilt from the merged catalog ([`AlertEngine::set_rules`] says which open
