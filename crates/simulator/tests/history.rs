@@ -467,3 +467,20 @@ fn a_fleet_range_beyond_the_caps_is_refused_with_the_step_that_fits() {
     let error = history.fleet(now - 7_200_000, now, Some(1_000)).unwrap_err();
     assert!(error.to_string().contains("step=2000"), "{error}");
 }
+
+#[test]
+fn the_scenario_names_the_catalog_files_contents_not_its_path() {
+    let dir = temp_dir("scenario");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("catalog.json");
+    let with = |contents: &str| {
+        std::fs::write(&path, contents).unwrap();
+        let config = Config::parse_from(["simulator", "--catalog", path.to_str().unwrap()]);
+        backfill::scenario(&config)
+    };
+    let first = with(r#"{"kinds":[{"id":"pump"}]}"#);
+    assert_eq!(with(r#"{"kinds":[{"id":"pump"}]}"#), first, "the same file: the same scenario");
+    assert_ne!(with(r#"{"kinds":[{"id":"chiller"}]}"#), first, "an edited file: another scenario");
+    assert!(!first.contains("catalog.json"), "{first}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

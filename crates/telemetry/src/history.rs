@@ -175,7 +175,10 @@ pub struct AlertEvent {
 /// replay. Frame `k` is at `from + k × step_ms`; in every frame, index `j` of each array is
 /// vehicle `ids[j]`. Each vehicle shows its last fix at or before the frame's time (before its
 /// first fix in the range, that first fix), so no cell is ever empty; a vehicle with no fix in
-/// the range is not in `ids`.
+/// the range is not in `ids`. The look-back is bounded: a frame looks for fixes since the frame
+/// before, but no further back than the server's look-back (the simulator's `LOOKBACK_MS`,
+/// 10 s), so with steps over 10 s a vehicle silent for the last 10 s before a frame shows its
+/// fix of the frame before, not a later one.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FleetHistory {

@@ -55,11 +55,25 @@ pub fn stride(vehicles: usize, seconds: i64) -> i64 {
     rows.div_ceil(POSITION_BUDGET).max(1) as i64
 }
 
-/// What the stored rows must belong to for a restart to keep them.
+/// What the stored rows must belong to for a restart to keep them: the seed, the counts, the
+/// centre and the `--catalog` file's contents (a hash of them: an edited file declares other
+/// devices or limits, whose past the stored rows are not; a file that cannot be read is named by
+/// its path, and the start fails on it anyway).
 pub fn scenario(config: &Config) -> String {
+    let catalog = match &config.catalog {
+        None => "none".to_string(),
+        Some(path) => match std::fs::read(path) {
+            Ok(contents) => {
+                use sha2::Digest;
+                let digest = sha2::Sha256::digest(&contents);
+                format!("sha256:{}", digest.iter().map(|b| format!("{b:02x}")).collect::<String>())
+            }
+            Err(_) => format!("{path:?}"),
+        },
+    };
     format!(
-        "seed={} vehicles={} machines={} rigs={} centre={},{} catalog={:?}",
-        config.seed, config.vehicles, config.machines, config.rigs, config.centre.0, config.centre.1, config.catalog
+        "seed={} vehicles={} machines={} rigs={} centre={},{} catalog={catalog}",
+        config.seed, config.vehicles, config.machines, config.rigs, config.centre.0, config.centre.1
     )
 }
 
