@@ -4,7 +4,8 @@
 #
 #   DASHBOARD_PORT (8080), FUNCTIONS_PORT (7071), SERVICE_PORT (8888) change the ports;
 #   SIMULATOR_DATA_DIR (target/simulator-data) is where the simulator keeps its history, so a
-#   restart shows the last hour again;
+#   restart keeps what is still within the window (the downtime stays a gap, and the scenarios
+#   start again from their seed's state);
 #   extra arguments go to the simulator, e.g. scripts/run.sh --vehicles 500 --seed 7
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -268,7 +268,10 @@ fn of_target<'a>(messages: &'a [Value], target: &str) -> Vec<&'a Value> {
 
 #[tokio::test]
 async fn a_catalog_published_through_rest_reaches_each_dashboard_once_and_the_functions_adopt_it() {
-    let running = simulator::serve_local(KEY, |_| {}).await.unwrap();
+    let history = simulator::history::HistorySettings { minutes: 10, data_dir: None };
+    let running = simulator::serve_local(KEY, |settings| settings.history = history).await.unwrap();
+    let history = running.state.history.as_ref().unwrap();
+    history.set_ready();
     running.state.world.lock().unwrap().catalog = catalog::scenarios();
     let api = format!("{}/api", running.functions);
     let mut ann = connect(&api, Some("ann")).await;
@@ -354,6 +357,12 @@ async fn a_catalog_published_through_rest_reaches_each_dashboard_once_and_the_fu
     let cleared = of_target(&messages, "alertCleared");
     assert_eq!(cleared.len(), 1, "{messages:?}");
     assert_eq!(cleared[0]["arguments"][0][0]["id"], raised[0].id);
+    // ... and in the alert log, like the rules' clearings.
+    history.flush();
+    let log = get("/history/alerts?from=0").await;
+    let logged: Vec<&Value> = log["events"].as_array().unwrap().iter().filter(|e| e["id"] == raised[0].id).collect();
+    assert_eq!(logged.len(), 1, "{log}");
+    assert_eq!(logged[0]["change"], "cleared");
     let served = get("/catalog").await;
     assert!(!ids(&served["kinds"]).unwrap().contains(&"chiller".to_string()));
     assert!(!ids(&served["devices"]).unwrap_or_default().contains(&"chiller-1".to_string()));

@@ -37,8 +37,9 @@ async fn start(history: HistorySettings) -> Local {
     let equipment = Equipment::new(config.seed, config.machines, config.rigs, &SITES);
     backfill::then_publish(local.state.clone(), &config, fleet, equipment);
     // The backfill ends with the last state in the world's snapshot.
+    let ready = |local: &Local| local.state.history.as_ref().is_some_and(History::is_ready);
     for _ in 0..600 {
-        if !local.state.world.lock().unwrap().readings.is_empty() {
+        if !local.state.world.lock().unwrap().readings.is_empty() && ready(&local) {
             return local;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -177,6 +178,9 @@ async fn subscribe(
 /// What a dashboard asks once its first live point is in: the minute before it, by second
 /// (buckets centred between readings); it keeps the history strictly older than that point.
 async fn assert_history_joins(local: &Local, live: &telemetry::Reading) {
+    // The writer is asynchronous: what was just published may still be queued.
+    let state = local.state.clone();
+    tokio::task::spawn_blocking(move || state.history.as_ref().unwrap().flush()).await.unwrap();
     let t1 = live.ts;
     let from = t1 - 60_000 + 500;
     let path = format!("/api/history?device=press-01&metric=temperature&from={from}&to={t1}&points=10000");
@@ -308,8 +312,6 @@ async fn bad_parameters_are_400s_that_say_which() {
         ("/api/history/alerts?limit=10001", "limit"),
         ("/api/history/alerts?limit=0", "limit"),
         ("/api/history/fleet?step=0", "step"),
-        // Two hours every second: more frames than an answer holds.
-        (&*format!("/api/history/fleet?from={}&step=1000", now - 7_200_000), "step=2000"),
     ];
     for (path, says) in cases {
         let (status, body) = get(&local, path).await;
@@ -325,6 +327,71 @@ async fn bad_parameters_are_400s_that_say_which() {
         .await
         .unwrap();
     assert_eq!(response.headers()["access-control-allow-origin"], "http://127.0.0.1:8080");
+}
+
+#[tokio::test]
+async fn a_range_from_zero_is_clamped_to_the_window_and_answered_at_once() {
+    let local = on().await;
+    let started = std::time::Instant::now();
+    let now = simulator::unix_millis();
+    let track: TrackHistory = get_as(&local, "/api/history/track?vehicle=veh-00001&from=0&points=10000").await;
+    assert!(track.ts.len() as i64 >= window_ms() / 1_000 - 10, "the window's fixes: {}", track.ts.len());
+    assert!(track.ts[0] >= now - window_ms() - 1_000, "nothing before the window: {}", track.ts[0]);
+    let series: SeriesHistory = get_as(&local, "/api/history?device=press-01&from=0").await;
+    assert!((series.from - (now - window_ms())).abs() < 2_000, "from is the window's start: {}", series.from);
+    assert!(!series.series.is_empty());
+    let log: AlertLog = get_as(&local, "/api/history/alerts?from=0").await;
+    assert!(log.events.iter().all(|e| e.ts >= now - window_ms() - 1_000));
+    // Two hours every second would be more frames than an answer holds; clamped to the 10
+    // minutes kept, it is every second of them.
+    let fleet: FleetHistory = get_as(&local, &format!("/api/history/fleet?from={}&step=1000", now - 7_200_000)).await;
+    assert_eq!(fleet.step_ms, 1_000);
+    assert!((fleet.from - (now - window_ms())).abs() < 2_000, "{}", fleet.from);
+    let fleet: FleetHistory = get_as(&local, "/api/history/fleet?from=0").await;
+    assert!(fleet.frames.len() as i64 <= window_ms() / 1_000 + 2, "{}", fleet.frames.len());
+    // A range wholly before the window is empty, not an error.
+    let old: TrackHistory = get_as(&local, "/api/history/track?vehicle=veh-00001&from=0&to=1000").await;
+    assert!(old.ts.is_empty());
+    assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+}
+
+#[tokio::test]
+async fn until_the_backfill_is_done_every_history_route_is_a_503_to_retry_in_a_second() {
+    // History on, and no backfill run: the store is not filled yet.
+    let history = HistorySettings { minutes: MINUTES, data_dir: None };
+    let local = simulator::serve_local(KEY, |settings| settings.history = history).await.unwrap();
+    let paths =
+        ["/api/history?device=press-01", "/api/history/track?vehicle=v", "/api/history/alerts", "/api/history/fleet"];
+    for path in paths {
+        let response = reqwest::get(format!("{}{path}", local.functions)).await.unwrap();
+        assert_eq!(response.status().as_u16(), 503, "{path}");
+        assert_eq!(response.headers()["retry-after"], "1", "{path}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["status"], 503);
+        assert!(body["error"].as_str().unwrap().contains("being filled"), "{body}");
+    }
+    local.state.history.as_ref().unwrap().set_ready();
+    for path in paths {
+        assert_eq!(get(&local, path).await.0, 200, "{path}, once ready");
+    }
+}
+
+#[tokio::test]
+async fn one_fleet_query_runs_at_a_time_and_another_meanwhile_is_a_503_to_retry() {
+    let local = on().await;
+    let history = local.state.history.as_ref().unwrap();
+    let running = history.fleet_slot().expect("free");
+    assert!(history.fleet_slot().is_none(), "one slot");
+    let response = reqwest::get(format!("{}/api/history/fleet", local.functions)).await.unwrap();
+    assert_eq!(response.status().as_u16(), 503);
+    assert_eq!(response.headers()["retry-after"], "1");
+    let body: Value = response.json().await.unwrap();
+    assert!(body["error"].as_str().unwrap().contains("one at a time"), "{body}");
+    // The other routes are not held up.
+    assert_eq!(get(&local, "/api/history/track?vehicle=veh-00001").await.0, 200);
+    drop(running);
+    let _: FleetHistory = get_as(&local, "/api/history/fleet?step=60000").await;
+    assert!(history.fleet_slot().is_some(), "given back once answered");
 }
 
 #[tokio::test]
@@ -390,4 +457,30 @@ fn the_backfill_is_the_same_for_the_same_seed() {
     };
     assert_eq!(track(7), track(7));
     assert_ne!(track(7), track(8));
+}
+
+#[test]
+fn a_fleet_range_beyond_the_caps_is_refused_with_the_step_that_fits() {
+    let history = History::open(&HistorySettings { minutes: 3, data_dir: None }).unwrap().unwrap();
+    let now = simulator::unix_millis();
+    // Two hours every second (the routes clamp to the window first; the store's own call does not).
+    let error = history.fleet(now - 7_200_000, now, Some(1_000)).unwrap_err();
+    assert!(error.to_string().contains("step=2000"), "{error}");
+}
+
+#[test]
+fn the_scenario_names_the_catalog_files_contents_not_its_path() {
+    let dir = temp_dir("scenario");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("catalog.json");
+    let with = |contents: &str| {
+        std::fs::write(&path, contents).unwrap();
+        let config = Config::parse_from(["simulator", "--catalog", path.to_str().unwrap()]);
+        backfill::scenario(&config)
+    };
+    let first = with(r#"{"kinds":[{"id":"pump"}]}"#);
+    assert_eq!(with(r#"{"kinds":[{"id":"pump"}]}"#), first, "the same file: the same scenario");
+    assert_ne!(with(r#"{"kinds":[{"id":"chiller"}]}"#), first, "an edited file: another scenario");
+    assert!(!first.contains("catalog.json"), "{first}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

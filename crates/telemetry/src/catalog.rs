@@ -3,7 +3,12 @@
 //! and the kinds of vehicle. Served at `GET {apiBase}/catalog`, included in the snapshot, and
 //! pushed as the hub target `catalog` whenever it changes: a pushed document is merged by id
 //! into what the receiver has ([`Catalog::merge`]), and an entry with `"removed": true` removes
-//! the entry of that id. Everything the catalog does not name is still shown, by its id.
+//! the entry of that id. An entry replaces the one of its id whole, except that **an empty
+//! field in an update keeps what the receiver has**: an empty string (a name, a device's kind
+//! or site) or an absent optional (a device's `lat`/`lon`, a site's `centre`) leaves the
+//! receiver's value, so an update may name only what changes. Lists are replaced whole: a
+//! kind's `metrics` are the update's (none, if it lists none). Everything the catalog does not
+//! name is still shown, by its id.
 //!
 //! ```json
 //! {
@@ -15,6 +20,8 @@
 //!   "vehicleKinds": [{ "id": "van", "name": "Delivery van" }]
 //! }
 //! ```
+
+use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -228,10 +235,19 @@ fn one_decimal() -> u8 {
 trait Entry {
     fn id(&self) -> &str;
     fn removed(&self) -> bool;
+    /// Takes `old`'s value for each field this update leaves empty (the module docs).
+    fn keep_from(&mut self, old: &Self);
+}
+
+/// `new` keeps `old` when empty.
+fn keep(new: &mut String, old: &str) {
+    if new.is_empty() {
+        old.clone_into(new);
+    }
 }
 
 macro_rules! entry {
-    ($($ty:ty),*) => { $(
+    ($($ty:ty => |$new:ident, $old:ident| $keep:block),* $(,)?) => { $(
         impl Entry for $ty {
             fn id(&self) -> &str {
                 &self.id
@@ -239,35 +255,74 @@ macro_rules! entry {
             fn removed(&self) -> bool {
                 self.removed
             }
+            fn keep_from(&mut self, $old: &Self) {
+                let $new = self;
+                $keep
+            }
         }
     )* };
 }
-entry!(Kind, Device, Site, VehicleKind);
+entry!(
+    Kind => |new, old| { keep(&mut new.name, &old.name) },
+    Device => |new, old| {
+        keep(&mut new.name, &old.name);
+        keep(&mut new.kind, &old.kind);
+        keep(&mut new.site, &old.site);
+        new.lat = new.lat.or(old.lat);
+        new.lon = new.lon.or(old.lon);
+    },
+    Site => |new, old| {
+        keep(&mut new.name, &old.name);
+        new.centre = new.centre.or(old.centre);
+    },
+    VehicleKind => |new, old| { keep(&mut new.name, &old.name) },
+);
 
 /// Merges `update` into `into` by id: a removal drops the entry, any other entry replaces the
-/// one of its id whole (or is added at the end). Returns whether anything changed.
+/// one of its id whole but for the fields it leaves empty (or is added at the end). Returns whether anything changed. Linear: the
+/// entries are found through an id → index map (an update of 10,000 into 10,000 is on the
+/// server's world lock), the removed ones left as holes until the end, so the order stays:
+/// replaced in place, new appended, removed dropped.
 fn merge<T: Entry + PartialEq>(into: &mut Vec<T>, update: Vec<T>) -> bool {
+    let mut entries: Vec<Option<T>> = std::mem::take(into).into_iter().map(Some).collect();
+    let mut at: HashMap<String, usize> = HashMap::with_capacity(entries.len() + update.len());
+    for (index, entry) in entries.iter().enumerate() {
+        if let Some(entry) = entry {
+            // The first of an id, as a linear search would find it.
+            at.entry(entry.id().to_string()).or_insert(index);
+        }
+    }
+    let mut live = entries.len();
     let mut changed = false;
     for entry in update {
-        let at = into.iter().position(|e| e.id() == entry.id());
-        match (at, entry.removed()) {
-            (Some(at), true) => {
-                into.remove(at);
+        match (at.get(entry.id()).copied(), entry.removed()) {
+            (Some(index), true) => {
+                entries[index] = None;
+                at.remove(entry.id());
+                live -= 1;
                 changed = true;
             }
             (None, true) => {}
-            (Some(at), false) if into[at] == entry => {}
-            (Some(at), false) => {
-                into[at] = entry;
-                changed = true;
+            (Some(index), false) => {
+                let mut entry = entry;
+                if let Some(old) = &entries[index] {
+                    entry.keep_from(old);
+                }
+                if entries[index].as_ref() != Some(&entry) {
+                    entries[index] = Some(entry);
+                    changed = true;
+                }
             }
-            (None, false) if into.len() < MAX_ENTRIES => {
-                into.push(entry);
+            (None, false) if live < MAX_ENTRIES => {
+                at.insert(entry.id().to_string(), entries.len());
+                entries.push(Some(entry));
+                live += 1;
                 changed = true;
             }
             (None, false) => {}
         }
     }
+    *into = entries.into_iter().flatten().collect();
     changed
 }
 
@@ -460,6 +515,56 @@ mod tests {
         assert!(catalog.site("harbour").is_none());
         assert!(catalog.kind("pump").is_some(), "what the update does not name stays");
         assert!(!catalog.merge(update), "the same update again changes nothing");
+    }
+
+    #[test]
+    fn an_empty_field_in_an_update_keeps_what_the_receiver_has() {
+        let mut catalog = pump();
+        catalog.devices[0].lat = Some(53.5);
+        let update: Catalog = serde_json::from_str(
+            r#"{ "devices": [{ "id": "pump-07", "name": "Pump seven" }],
+                 "sites": [{ "id": "harbour", "name": "Port" }],
+                 "kinds": [{ "id": "pump", "metrics": [{ "id": "speed" }] }],
+                 "vehicleKinds": [{ "id": "van" }] }"#,
+        )
+        .unwrap();
+        assert!(catalog.merge(update.clone()));
+        let pump = catalog.device("pump-07").unwrap();
+        assert_eq!((pump.name.as_str(), pump.kind.as_str(), pump.site.as_str()), ("Pump seven", "pump", "harbour"));
+        assert_eq!(pump.lat, Some(53.5), "an absent optional keeps the receiver's");
+        let harbour = catalog.site("harbour").unwrap();
+        assert_eq!((harbour.name.as_str(), harbour.centre), ("Port", Some(LatLon { lat: 53.54, lon: 9.98 })));
+        let kind = catalog.kind("pump").unwrap();
+        assert_eq!(kind.name, "Pump", "the name kept");
+        assert_eq!(kind.metrics.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(), ["speed"], "lists replaced whole");
+        assert_eq!(catalog.vehicle_kinds[0].name, "Delivery van");
+        assert!(!catalog.merge(update), "the same update again changes nothing");
+    }
+
+    #[test]
+    fn ten_thousand_entries_merge_into_ten_thousand_in_order() {
+        let device = |n: usize, name: &str| Device { id: format!("d{n}"), name: name.into(), ..Device::default() };
+        let mut catalog = Catalog { devices: (0..10_000).map(|n| device(n, "old")).collect(), ..Catalog::default() };
+        // Every other one renamed, every tenth removed, 5,000 new ones (past the bound: those
+        // beyond MAX_ENTRIES are left out).
+        let mut update = Catalog::default();
+        for n in (0..10_000).step_by(2) {
+            update.devices.push(device(n, "new"));
+        }
+        for n in (0..10_000).step_by(10) {
+            update.devices.push(Device { id: format!("d{n}"), removed: true, ..Device::default() });
+        }
+        for n in 10_000..15_000 {
+            update.devices.push(device(n, "added"));
+        }
+        assert!(catalog.merge(update));
+        let kept: Vec<Device> = (0..10_000)
+            .filter(|n| n % 10 != 0)
+            .map(|n| device(n, if n % 2 == 0 { "new" } else { "old" }))
+            .chain((10_000..11_000).map(|n| device(n, "added")))
+            .collect();
+        assert_eq!(catalog.devices.len(), MAX_ENTRIES);
+        assert_eq!(catalog.devices, kept, "replaced in place, removed dropped, new appended up to the bound");
     }
 
     #[test]

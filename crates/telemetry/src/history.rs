@@ -40,8 +40,11 @@ pub const MAX_ALERT_LIMIT: u32 = 10_000;
 /// The most frames one [`FleetHistory`] holds: an hour every second, both ends included.
 pub const MAX_FRAMES: usize = 3_601;
 /// The most cells (vehicles × frames) one [`FleetHistory`] holds; a range that needs more must
-/// ask for a larger `step`.
-pub const MAX_FLEET_CELLS: usize = 10_000_000;
+/// ask for a larger `step`. A cell is about 38 bytes of JSON and as much again in frames while
+/// the answer is made: 2,000,000 cells are about 75 MB of JSON and 200 MB held by one request
+/// (at 10,000,000, an hour of a large fleet held about 1 GB). An hour of 10,000 vehicles is a
+/// frame every 19 s within it.
+pub const MAX_FLEET_CELLS: usize = 2_000_000;
 
 /// The width of the buckets that reduce `from..=to` to at most `points` buckets: the range
 /// divided by `points`, rounded up, and never finer than [`RESOLUTION_MS`].
@@ -172,7 +175,10 @@ pub struct AlertEvent {
 /// replay. Frame `k` is at `from + k × step_ms`; in every frame, index `j` of each array is
 /// vehicle `ids[j]`. Each vehicle shows its last fix at or before the frame's time (before its
 /// first fix in the range, that first fix), so no cell is ever empty; a vehicle with no fix in
-/// the range is not in `ids`.
+/// the range is not in `ids`. The look-back is bounded: a frame looks for fixes since the frame
+/// before, but no further back than the server's look-back (the simulator's `LOOKBACK_MS`,
+/// 10 s), so with steps over 10 s a vehicle silent for the last 10 s before a frame shows its
+/// fix of the frame before, not a later one.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FleetHistory {

@@ -55,25 +55,44 @@ pub fn stride(vehicles: usize, seconds: i64) -> i64 {
     rows.div_ceil(POSITION_BUDGET).max(1) as i64
 }
 
-/// What the stored rows must belong to for a restart to keep them.
+/// What the stored rows must belong to for a restart to keep them: the seed, the counts, the
+/// centre and the `--catalog` file's contents (a hash of them: an edited file declares other
+/// devices or limits, whose past the stored rows are not; a file that cannot be read is named by
+/// its path, and the start fails on it anyway).
 pub fn scenario(config: &Config) -> String {
+    let catalog = match &config.catalog {
+        None => "none".to_string(),
+        Some(path) => match std::fs::read(path) {
+            Ok(contents) => {
+                use sha2::Digest;
+                let digest = sha2::Sha256::digest(&contents);
+                format!("sha256:{}", digest.iter().map(|b| format!("{b:02x}")).collect::<String>())
+            }
+            Err(_) => format!("{path:?}"),
+        },
+    };
     format!(
-        "seed={} vehicles={} machines={} rigs={} centre={},{} catalog={:?}",
-        config.seed, config.vehicles, config.machines, config.rigs, config.centre.0, config.centre.1, config.catalog
+        "seed={} vehicles={} machines={} rigs={} centre={},{} catalog={catalog}",
+        config.seed, config.vehicles, config.machines, config.rigs, config.centre.0, config.centre.1
     )
 }
 
-/// Starts the pipelines: at once without history, after backfilling an empty store otherwise.
+/// Starts the pipelines: at once without history, after backfilling an empty store otherwise;
+/// then says the history is ready ([`History::set_ready`]), which its routes wait for.
 pub fn then_publish(state: Arc<AppState>, config: &Config, fleet: Fleet, equipment: impl Stationary) {
     let (rate, reading_rate, scenario) = (config.rate, config.reading_rate, scenario(config));
     tokio::spawn(async move {
         let (fleet, equipment) = match state.history.is_some() {
             false => (fleet, equipment),
             true => {
-                let state = state.clone();
+                let filling = state.clone();
                 let prepared =
-                    tokio::task::spawn_blocking(move || prepare_and_fill(&state, &scenario, fleet, equipment, rate));
+                    tokio::task::spawn_blocking(move || prepare_and_fill(&filling, &scenario, fleet, equipment, rate));
                 let (fleet, equipment, last_second) = prepared.await.expect("the backfill does not panic");
+                // Filled, or found full (or unreadable): the routes answer from now on.
+                if let Some(history) = &state.history {
+                    history.set_ready();
+                }
                 // Live readings a second after the last backfilled ones (stamped on the second).
                 if let Some(last) = last_second {
                     let wait = (last + 1) * 1000 - unix_millis();

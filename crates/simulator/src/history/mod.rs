@@ -21,7 +21,7 @@ mod store;
 mod writer;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 
@@ -117,6 +117,20 @@ pub struct History {
     window_ms: i64,
     counters: Arc<Counters>,
     location: String,
+    /// Whether the store holds what it will answer: set once the backfill is done, or found
+    /// not needed ([`History::set_ready`]); until then the routes answer 503.
+    ready: AtomicBool,
+    /// Whether a fleet query is running ([`History::fleet_slot`]).
+    fleet_busy: Arc<AtomicBool>,
+}
+
+/// The right to run the one fleet query at a time, given back when dropped.
+pub struct FleetSlot(Arc<AtomicBool>);
+
+impl Drop for FleetSlot {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
 }
 
 impl History {
@@ -144,7 +158,16 @@ impl History {
             .spawn(move || writer.run())
             .map_err(|e| format!("cannot start the history writer: {e}"))?;
         let location = readers.location.clone();
-        Ok(Some(History { sender: Some(sender), writer: Some(writer), readers, window_ms, counters, location }))
+        Ok(Some(History {
+            sender: Some(sender),
+            writer: Some(writer),
+            readers,
+            window_ms,
+            counters,
+            location,
+            ready: AtomicBool::new(false),
+            fleet_busy: Arc::new(AtomicBool::new(false)),
+        }))
     }
 
     /// How far back the store keeps rows, in ms.
@@ -155,6 +178,26 @@ impl History {
     /// `in memory` or the file's path.
     pub fn location(&self) -> &str {
         &self.location
+    }
+
+    /// Says the store is filled: the backfill is done (or there was none to do), so a query
+    /// gets the whole window rather than the part written so far.
+    pub fn set_ready(&self) {
+        self.ready.store(true, Ordering::Release);
+    }
+
+    /// Whether [`History::set_ready`] was called: until then the routes answer 503.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+
+    /// The slot of the one fleet query that may run at a time, if it is free. A fleet answer
+    /// holds up to [`MAX_FLEET_CELLS`] cells, about 200 MB while it is made and serialized: two
+    /// at once are twice that, and nothing else bounds how many a page (or a script) asks for.
+    /// The route answers 503 with `Retry-After` while it is taken.
+    pub fn fleet_slot(&self) -> Option<FleetSlot> {
+        let taken = self.fleet_busy.compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire).is_err();
+        (!taken).then(|| FleetSlot(self.fleet_busy.clone()))
     }
 
     /// The writer's counters (rows written, dropped, queued).
@@ -254,10 +297,20 @@ impl History {
         Ok(self.readers.with(store::counts)?)
     }
 
-    /// `from..=to` clamped to the window and to `now`: the defaults of every query.
+    /// `from..=to` clamped to the window kept (`now - window` to `now`), each defaulting to its
+    /// end: every query's range. Nothing older than the window is kept, and a query must never
+    /// walk the seconds before it (a `from` of 0 would be 1.7 billion of them). A range wholly
+    /// before the window becomes the empty range at `to`; `from` later than `to` is left for
+    /// the caller to refuse.
     pub fn range(&self, from: Option<Millis>, to: Option<Millis>, now: Millis) -> (Millis, Millis) {
+        let start = now - self.window_ms;
         let to = to.map_or(now, |to| to.min(now));
-        (from.unwrap_or(now - self.window_ms), to)
+        let from = match from {
+            Some(from) if from > to => from,
+            Some(from) => from.max(start).min(to),
+            None => start.min(to),
+        };
+        (from, to)
     }
 
     /// A device's metrics (or one) from `from` to `to` in at most `points` buckets.
@@ -491,6 +544,7 @@ mod tests {
         let step = fleet_step(hour, 10_000);
         let frames = hour / step + 1;
         assert!(frames as usize * 10_000 <= MAX_FLEET_CELLS, "{step} ms: {frames} frames");
+        assert_eq!(step, 19_000, "an hour of 10,000 vehicles: 190 frames, 1.9 million cells");
         assert_eq!(step % 1_000, 0);
         assert_eq!(fleet_step(0, 10), 1_000);
         assert_eq!(fleet_step(2 * hour + 50, 5), 2_000, "3,601 frames, the last one short of `to`");

@@ -5,9 +5,13 @@
 //! * `GET /api/history/alerts?from=&to=[&limit=]`: raised, acknowledged, cleared;
 //! * `GET /api/history/fleet?from=&to=[&step=]`: the fleet frame by frame, for replay.
 //!
-//! `from` and `to` are Unix ms, by default the window kept (`--history-minutes` back from now);
-//! `to` is never later than now. A bad parameter is a 400 saying which; with history off
-//! (`--history-minutes 0`) every route is a 404, as on a backend without them. The queries run
+//! `from` and `to` are Unix ms, by default the window kept (`--history-minutes` back from now),
+//! and clamped to it: `from` is never earlier than the window's start (`from=0` is the whole
+//! window, not 1.7 billion seconds to walk), `to` never later than now. A bad parameter is a 400 saying which; with history off
+//! (`--history-minutes 0`) every route is a 404, as on a backend without them; until the
+//! backfill at start is done, a 503 with `Retry-After: 1` (its answer would be partial). The
+//! fleet route runs one query at a time (each may hold ~200 MB); another meanwhile is a 503
+//! with `Retry-After: 1` too. The queries run
 //! on the blocking pool and the answer is serialized there too: a fleet answer can be large.
 
 use std::sync::Arc;
@@ -23,7 +27,7 @@ use telemetry::history::{DEFAULT_ALERT_LIMIT, DEFAULT_POINTS, MAX_ALERT_LIMIT, M
 use telemetry::Millis;
 
 use crate::error::ApiError;
-use crate::history::{History, QueryError};
+use crate::history::{FleetSlot, History, QueryError};
 use crate::{unix_millis, AppState};
 
 pub fn routes() -> Router<Arc<AppState>> {
@@ -88,22 +92,32 @@ impl Params {
     }
 }
 
+/// The store, once it is filled: a 404 with history off, a 503 (`Retry-After: 1`) while the
+/// backfill runs, whose answer would be the part written so far.
 fn history(state: &AppState) -> Result<&History, ApiError> {
-    state
+    let history = state
         .history
         .as_ref()
-        .ok_or_else(|| ApiError::not_found("history is off (the simulator runs with --history-minutes 0)"))
+        .ok_or_else(|| ApiError::not_found("history is off (the simulator runs with --history-minutes 0)"))?;
+    if !history.is_ready() {
+        return Err(ApiError::unavailable("the history is being filled (the backfill at start); retry in a second", 1));
+    }
+    Ok(history)
 }
 
-/// Runs `query` on the blocking pool and answers its result as JSON.
+/// Runs `query` on the blocking pool and answers its result as JSON, holding `slot` until the
+/// JSON is made (even if the caller is gone by then: the memory is held until then).
 async fn answer<T: Serialize + Send + 'static>(
     state: Arc<AppState>,
+    slot: Option<FleetSlot>,
     query: impl FnOnce(&History) -> Result<T, QueryError> + Send + 'static,
 ) -> Result<Response, ApiError> {
     let body = tokio::task::spawn_blocking(move || {
         let history = state.history.as_ref().expect("checked by the handler");
         let value = query(history)?;
-        serde_json::to_vec(&value).map_err(|e| QueryError::TooLarge(e.to_string()))
+        let body = serde_json::to_vec(&value).map_err(|e| QueryError::TooLarge(e.to_string()));
+        drop(slot);
+        body
     })
     .await
     .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("history query failed: {e}")))?;
@@ -121,7 +135,7 @@ async fn series(State(state): State<Arc<AppState>>, query: RawQuery) -> Result<R
     let metric = params.id("metric")?;
     let (from, to) = params.range(history)?;
     let points = params.count("points", DEFAULT_POINTS, MAX_POINTS)?;
-    answer(state, move |h| h.series(&device, metric.as_deref(), from, to, points)).await
+    answer(state, None, move |h| h.series(&device, metric.as_deref(), from, to, points)).await
 }
 
 async fn track(State(state): State<Arc<AppState>>, query: RawQuery) -> Result<Response, ApiError> {
@@ -130,7 +144,7 @@ async fn track(State(state): State<Arc<AppState>>, query: RawQuery) -> Result<Re
     let vehicle = params.required_id("vehicle")?;
     let (from, to) = params.range(history)?;
     let points = params.count("points", DEFAULT_POINTS, MAX_POINTS)?;
-    answer(state, move |h| h.track(&vehicle, from, to, points)).await
+    answer(state, None, move |h| h.track(&vehicle, from, to, points)).await
 }
 
 async fn alerts(State(state): State<Arc<AppState>>, query: RawQuery) -> Result<Response, ApiError> {
@@ -138,7 +152,7 @@ async fn alerts(State(state): State<Arc<AppState>>, query: RawQuery) -> Result<R
     let params = Params::parse(query)?;
     let (from, to) = params.range(history)?;
     let limit = params.count("limit", DEFAULT_ALERT_LIMIT, MAX_ALERT_LIMIT)?;
-    answer(state, move |h| h.alerts(from, to, limit)).await
+    answer(state, None, move |h| h.alerts(from, to, limit)).await
 }
 
 async fn fleet(State(state): State<Arc<AppState>>, query: RawQuery) -> Result<Response, ApiError> {
@@ -146,5 +160,9 @@ async fn fleet(State(state): State<Arc<AppState>>, query: RawQuery) -> Result<Re
     let params = Params::parse(query)?;
     let (from, to) = params.range(history)?;
     let step = params.integer("step", 1, 24 * 3_600_000)?;
-    answer(state, move |h| h.fleet(from, to, step)).await
+    // One at a time: each may hold ~200 MB (`History::fleet_slot`).
+    let slot = history.fleet_slot().ok_or_else(|| {
+        ApiError::unavailable("another fleet history query is running (one at a time); retry in a second", 1)
+    })?;
+    answer(state, Some(slot), move |h| h.fleet(from, to, step)).await
 }

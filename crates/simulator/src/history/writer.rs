@@ -85,10 +85,7 @@ impl Writer {
             }
             counters.queued.fetch_sub(rows, Ordering::Relaxed);
             if !batch.is_empty() {
-                if let Err(error) = write_batch(&connection, &mut ids, batch, window_ms) {
-                    tracing::error!(%error, "history: a write failed; its rows are lost");
-                }
-                counters.written.fetch_add(rows, Ordering::Relaxed);
+                commit(&connection, &mut ids, batch, window_ms, &counters);
             }
             if housekeeping.elapsed() >= HOUSEKEEPING {
                 housekeeping = Instant::now();
@@ -105,6 +102,22 @@ impl Writer {
                     dropped_seen = dropped;
                 }
             }
+        }
+    }
+}
+
+/// Writes a batch (of `Write::rows` rows in all) and counts its rows written once committed. A
+/// failed batch is rolled back whole: its rows are not counted, and the ids cached are
+/// forgotten, since those it added name rows that are gone (SQLite hands their ids out again).
+fn commit(connection: &Connection, ids: &mut Ids, batch: Vec<Write>, window_ms: i64, counters: &Counters) {
+    let rows: u64 = batch.iter().map(Write::rows).sum();
+    match write_batch(connection, ids, batch, window_ms) {
+        Ok(()) => {
+            counters.written.fetch_add(rows, Ordering::Relaxed);
+        }
+        Err(error) => {
+            ids.clear();
+            tracing::error!(%error, rows, "history: a write failed; its rows are lost");
         }
     }
 }
@@ -148,4 +161,47 @@ fn prepare(connection: &Connection, ids: &mut Ids, scenario: &str, window_ms: i6
     }
     store::retain(connection, crate::unix_millis() - window_ms)?;
     store::is_empty(connection)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::Fix;
+    use telemetry::VehicleState;
+
+    fn row(id: &str, ts: i64) -> PositionRow {
+        PositionRow { id: id.into(), ts, lat: 1.0, lon: 2.0, speed: 3.0, heading: 4.0, state: VehicleState::Moving }
+    }
+
+    #[test]
+    fn a_batch_rolled_back_leaves_no_cached_id_and_counts_no_row() {
+        let connection = Connection::open_in_memory().unwrap();
+        store::create(&connection).unwrap();
+        let (mut ids, counters) = (Ids::default(), Counters::default());
+        commit(&connection, &mut ids, vec![Write::Positions(vec![row("a", 1_000)])], 60_000, &counters);
+        assert_eq!(counters.written.load(Ordering::Relaxed), 1);
+        // A new vehicle, then a write that fails: the whole batch is rolled back.
+        connection.execute_batch("DROP TABLE alert_events").unwrap();
+        let failing = vec![
+            Write::Positions(vec![row("b", 2_000)]),
+            Write::Alerts(store::cleared_events(&[telemetry::AlertCleared { id: "x".into(), ts: 2_000 }])),
+        ];
+        commit(&connection, &mut ids, failing, 60_000, &counters);
+        assert_eq!(counters.written.load(Ordering::Relaxed), 1, "the failed batch's rows are not written");
+        assert_eq!(store::vehicle_id(&connection, "b").unwrap(), None, "rolled back");
+        // "c" now gets the id "b" had; "b" must not reuse it from a cache.
+        commit(
+            &connection,
+            &mut ids,
+            vec![Write::Positions(vec![row("c", 3_000), row("b", 3_000)])],
+            60_000,
+            &counters,
+        );
+        let b = store::vehicle_id(&connection, "b").unwrap().expect("b stored");
+        let c = store::vehicle_id(&connection, "c").unwrap().expect("c stored");
+        assert_ne!(b, c);
+        let track: Vec<(i64, Fix)> = store::track(&connection, b, 0, 10_000).unwrap();
+        assert_eq!(track.iter().map(|(ts, _)| *ts).collect::<Vec<_>>(), [3_000]);
+        assert_eq!(counters.written.load(Ordering::Relaxed), 3);
+    }
 }

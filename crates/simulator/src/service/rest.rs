@@ -156,7 +156,7 @@ fn record(state: &AppState, target: &str, batch: Option<&serde_json::Value>) -> 
 /// A catalog another backend published: the functions side adopts it (`World::adopt`: its
 /// devices registered, declared only; its sites subscribed to; the alert rules rebuilt), so a
 /// dashboard opened later has it in its snapshot. Alerts whose rule it removed are cleared for
-/// every dashboard.
+/// every dashboard, and in the history's alert log.
 fn adopt_catalog(state: &AppState, document: &serde_json::Value) -> bool {
     let Ok(update) = serde_json::from_value::<telemetry::Catalog>(document.clone()) else { return false };
     let adopted = state.world.lock().expect("world lock").adopt(update, crate::unix_millis());
@@ -165,6 +165,10 @@ fn adopt_catalog(state: &AppState, document: &serde_json::Value) -> bool {
         tracing::warn!(%problems, "a catalog published through the REST API: entries skipped");
     }
     if !adopted.cleared.is_empty() {
+        // In the alert log too, like every other clearing (the rules' and a publisher's).
+        if let Some(history) = &state.history {
+            history.cleared(&adopted.cleared);
+        }
         let cleared = Broadcast::invocation(telemetry::targets::ALERT_CLEARED, [adopted.cleared]);
         state.hubs.get(telemetry::HUB).broadcast(cleared);
     }
