@@ -93,7 +93,8 @@ async fn the_simulator_started_with_the_example_catalog_serves_and_simulates_its
     let stdout = BufReader::new(child.stdout.take().unwrap());
     let _running = Simulator(child);
     let (mut functions, mut banner) = (None, String::new());
-    for line in stdout.lines() {
+    let mut lines = stdout.lines();
+    for line in lines.by_ref() {
         let line = line.unwrap();
         banner.push_str(&line);
         banner.push('\n');
@@ -104,6 +105,9 @@ async fn the_simulator_started_with_the_example_catalog_serves_and_simulates_its
             break;
         }
     }
+    // Keep reading what it prints after: a closed pipe would end the simulator at its next line
+    // (the banner goes on after `publish:`), and the requests below would find it gone.
+    std::thread::spawn(move || lines.for_each(drop));
     let api = functions.unwrap_or_else(|| panic!("no functions URL in {banner}"));
     assert!(banner.contains("example-pumps.json merged, 3 of its devices simulated"), "{banner}");
 
