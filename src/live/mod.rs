@@ -159,16 +159,9 @@ async fn resynchronise(
         return Ok(Vec::new());
     };
     // The same checks as live items: an unusable one is refused alone and counted.
-    snapshot.positions = usable(store, "snapshot positions", snapshot.positions);
-    snapshot.readings = usable(store, "snapshot readings", snapshot.readings);
-    let alerts = snapshot.alerts.iter().map(|a| a.alert.problem()).collect::<Vec<_>>();
-    if let Some(first) = alerts.iter().flatten().next() {
-        let bad = alerts.iter().flatten().count();
-        warn(&format!("snapshot alerts: {bad} item(s) skipped: {first}"));
-        store.skipped_items.update(|n| *n += bad as u64);
-        let mut checks = alerts.into_iter();
-        snapshot.alerts.retain(|_| checks.next().flatten().is_none());
-    }
+    snapshot.positions = usable(store, "snapshot positions", snapshot.positions, Batch::problem);
+    snapshot.readings = usable(store, "snapshot readings", snapshot.readings, Batch::problem);
+    snapshot.alerts = usable(store, "snapshot alerts", snapshot.alerts, |a| a.alert.problem());
     let mut sites = snapshot.sites.clone();
     sites.extend(seen.into_iter().filter(|site| !snapshot.sites.contains(site)));
     // Sites are joined up to their bound (a snapshot naming a million cannot make a million
@@ -254,19 +247,24 @@ fn apply_catalog(store: Store, mut catalog: telemetry::Catalog, whole: bool) {
     store.equipment.update(|e| store.catalog.with_untracked(|c| e.declare(&declared, |kind| c.is_vehicle_kind(kind))));
 }
 
-/// The items of `items` without a [`Batch::problem`]; the others are counted as skipped.
-fn usable<T: Batch>(store: Store, what: &str, mut items: Vec<T>) -> Vec<T> {
+/// Keeps the items `problem` finds nothing wrong with; returns how many it dropped and the
+/// first reason. One place for the per-item checks of live batches and of the snapshot.
+fn retain_usable<T>(items: &mut Vec<T>, problem: impl Fn(&T) -> Option<String>) -> (usize, Option<String>) {
     let before = items.len();
     let mut first = None;
-    items.retain(|item| match item.problem() {
-        Some(problem) => {
-            first.get_or_insert(problem);
+    items.retain(|item| match problem(item) {
+        Some(why) => {
+            first.get_or_insert(why);
             false
         }
         None => true,
     });
-    if let Some(first) = first {
-        let bad = before - items.len();
+    (before - items.len(), first)
+}
+
+/// `items` without those `problem` refuses, which are counted as skipped with a console note.
+fn usable<T>(store: Store, what: &str, mut items: Vec<T>, problem: impl Fn(&T) -> Option<String>) -> Vec<T> {
+    if let (bad @ 1.., Some(first)) = retain_usable(&mut items, problem) {
         warn(&format!("{what}: {bad} item(s) skipped: {first}"));
         store.skipped_items.update(|n| *n += bad as u64);
     }
@@ -352,14 +350,10 @@ pub fn decode_items<T: Batch>(argument: &Payload) -> Result<Decoded<T>, signalr:
             decoded
         }
     };
-    if decoded.items.iter().any(|item| item.problem().is_some()) {
-        let items = std::mem::take(&mut decoded.items);
-        for item in items {
-            match item.problem() {
-                Some(problem) => decoded.refuse(problem),
-                None => decoded.items.push(item),
-            }
-        }
+    let (bad, first) = retain_usable(&mut decoded.items, Batch::problem);
+    decoded.skipped += bad;
+    if decoded.first_error.is_none() {
+        decoded.first_error = first;
     }
     Ok(decoded)
 }

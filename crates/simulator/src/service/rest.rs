@@ -437,8 +437,8 @@ async fn add_user_to_group(
     Ok(StatusCode::ACCEPTED)
 }
 
-/// `DELETE .../groups/{group}/users/{user}`: the user's connections leave the group (those
-/// that joined it themselves stay). 202 whether or not the user was in it, as the spec says.
+/// `DELETE .../groups/{group}/users/{user}`: every connection of the user leaves the group,
+/// however it joined. 202 whether or not the user was in it, as the spec says.
 async fn remove_user_from_group(
     State(state): State<Arc<AppState>>,
     Path((hub_name, group, user)): Path<(String, String, String)>,
