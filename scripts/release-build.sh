@@ -6,4 +6,6 @@ cd "$ROOT"
 "$ROOT/scripts/bootstrap.sh"
 export PATH="$ROOT/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 cargo build --release -p simulator --locked
+# The history store's own benchmark, which the suite runs as a process of its own (section store).
+cargo build --release -p simulator --example history --locked
 trunk build --release --locked

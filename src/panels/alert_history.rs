@@ -11,6 +11,7 @@ use super::choice::choice;
 use super::table::heading_row;
 use crate::live::alerts::acknowledge;
 use crate::model::alerts::{AlertEntry, AlertState};
+use crate::model::catalog::site_name;
 use crate::store::{use_store, Store};
 
 /// Rows in the page at most.
@@ -49,7 +50,10 @@ pub fn AlertHistory() -> impl IntoView {
             })
         })
     };
-    let sites = Memo::new(move |_| store.alerts.with(|feed| feed.sites()));
+    let sites = Memo::new(move |_| {
+        let ids = store.alerts.with(|feed| feed.sites());
+        store.catalog.with(|catalog| ids.into_iter().map(|id| (site_name(catalog, &id), id)).collect::<Vec<_>>())
+    });
     let count_tile = move |severity: Severity| {
         let (icon, word) = severity_label(severity);
         view! {
@@ -94,7 +98,7 @@ pub fn AlertHistory() -> impl IntoView {
                         filter.update(|f| f.site = (!value.is_empty()).then_some(value));
                     }>
                         <option value="">"all"</option>
-                        {move || sites.get().into_iter().map(|site| view! { <option value=site.clone()>{site.clone()}</option> }).collect_view()}
+                        {move || sites.get().into_iter().map(|(name, id)| view! { <option value=id>{name}</option> }).collect_view()}
                     </select>
                 </label>
                 {choice("state", "alert-filter-state", &["open", "acknowledged", "cleared"],

@@ -4,7 +4,7 @@
 //   scripts/bench.sh                  # builds, runs everything, rewrites BENCHMARKS.md
 //   node tests/bench/suite.mjs --quick --out target/bench/BENCHMARKS.md   # seconds, for tests
 //   node tests/bench/suite.mjs --only map,decode   # some sections (size, first, history,
-//                                                  # decode, latency, map, ingest, soak)
+//                                                  # store, decode, latency, map, ingest, soak)
 //   node tests/bench/suite.mjs --only map --trails # the map with trails for all
 //
 // Figures come from the page itself: `window.dashboardMetrics()` (latency from each datum's
@@ -24,7 +24,7 @@ const { values: options } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
     out: { type: 'string', default: path.join(repoRoot, 'BENCHMARKS.md') },
-    only: { type: 'string', default: 'size,first,history,decode,latency,map,ingest,soak' },
+    only: { type: 'string', default: 'size,first,history,store,decode,latency,map,ingest,soak' },
     'soak-minutes': { type: 'string' },
     trails: { type: 'boolean', default: false },
   },
@@ -198,12 +198,67 @@ From the navigation to \`#/device/<id>?window=1h\` (a fresh page, connected on `
         `the overview, so nothing of the device's history is loaded yet) until every chart's series holds over 3,000 points ` +
         `of the hour (\`window.dashboardSeries\`), no history request is on its way, and two animation frames have passed ` +
         `(the charts draw on the next one): three devices, ${runs.map((r) => fmt(r, 0)).join(', ')} ms; min ${fmt(sorted[0], 0)}, ` +
-        `median ${fmt(median(runs), 0)}, max ${fmt(sorted.at(-1), 0)} ms. One request per device (\`GET /api/history\`, 3,600 ` +
+        `median ${fmt(median(runs), 0)}, max ${fmt(sorted.at(-1), 0)} ms. One request per device (\`GET /api/history\`, 3,700 ` +
         `buckets per metric), answered by the release simulator's store.`,
     );
   } finally {
     await sim.stop();
   }
+}
+
+// --- store: the simulator's history store, ingest and an hour's queries ----------------------------
+// The store's own benchmark (`crates/simulator/examples/history.rs`), run as a process of its own
+// so the browser shares nothing with it; it times each section three times and writes its figures
+// with `--json`, read here into the table.
+async function historyStore() {
+  const bin = process.env.HISTORY_BENCH_BIN ?? path.join(repoRoot, 'target', 'release', 'examples', 'history');
+  const out = path.join(os.tmpdir(), `history-bench-${process.pid}.json`);
+  const vehicles = quick ? 200 : 10000;
+  const args = ['--vehicles', String(vehicles), '--seconds', quick ? '2' : '20', '--minutes', quick ? '2' : '60', '--json', out];
+  log(`  ${path.relative(repoRoot, bin)} ${args.join(' ')}`);
+  const { spawnSync } = await import('node:child_process');
+  const run = spawnSync(bin, args, { encoding: 'utf8', maxBuffer: 16 << 20 });
+  if (run.status !== 0) throw new Error(`the history store benchmark failed (${run.status}): ${run.stderr || run.error}`);
+  const report = JSON.parse(fs.readFileSync(out, 'utf8'));
+  fs.rmSync(out, { force: true });
+  const figures = report.figures.filter((f) => f.what);
+  const store = report.figures.find((f) => f.store)?.store;
+  const find = (start) => {
+    const figure = figures.find((f) => f.what.startsWith(start));
+    if (!figure) throw new Error(`the history store benchmark printed no "${start}"`);
+    return figure;
+  };
+  const spread = (f, digits = 1) => `${fmt(f.median, digits)} (${fmt(f.min, digits)}–${fmt(f.max, digits)})`;
+  for (const where of ['in memory', 'on disk (WAL)']) {
+    const f = find(`live ingest ${vehicles} vehicles × 1 Hz, ${where}`);
+    // Keeping up: the writer thread needs less than one core, and not one row was dropped.
+    budget(`history store ingest, ${thousands(vehicles)} vehicles × 1 Hz, ${where}: writer thread CPU`,
+      '< 100 % of one core, 0 rows dropped', `${spread(f, 2)} % of a core, ${thousands(f.counts.dropped)} dropped`,
+      f.median < 100 && f.counts.dropped === 0, '', '',
+      'the writer fell behind: rows were dropped (the figure counts them), or it needs a whole core.');
+  }
+  // A device screen's hour must leave most of its 300 ms to the transfer and the drawing.
+  for (const [start, label] of [
+    ['an hour of a device, every metric', "an hour's query per device (every metric, 1,000 buckets)"],
+    ["an hour of a vehicle's track, 1,000 points", "an hour's query per vehicle (its track)"],
+  ]) {
+    const f = find(start);
+    budget(`history store: ${label}, ${thousands(vehicles)}-vehicle hour stored`, '≤ 100 ms', `${spread(f, 1)} ms`,
+      f.median <= 100, '', '', 'the query takes most of the 300 ms a device screen has to open.');
+  }
+  details.push(
+    `### History store
+
+The simulator's SQLite history store (\`crates/simulator/src/history\`, how and why in ` +
+      `[docs/history-store.md](docs/history-store.md)), measured by its own benchmark in a process of its own: ` +
+      `\`${path.relative(repoRoot, bin)} ${args.slice(0, -2).join(' ')}\`. Each row three runs, min / median / max. ` +
+      (store
+        ? `The queries run on a store holding ${thousands(store.positions)} positions, ${thousands(store.samples)} samples and ` +
+          `${thousands(store.events)} alert events (filled in ${fmt(store.filledSeconds, 1)} s; resident memory +${fmt(store.residentMb, 0)} MB).`
+        : '') +
+      `\n\n| what | min | median | max | unit |\n|---|---|---|---|---|\n` +
+      figures.map((f) => `| ${f.what.replace(/^… /, '')} | ${fmt(f.min, 2)} | ${fmt(f.median, 2)} | ${fmt(f.max, 2)} | ${f.unit} |`).join('\n'),
+  );
 }
 
 // --- decode: our wasm client vs @microsoft/signalr, same frames, same browser -------------------
@@ -551,6 +606,7 @@ try {
   if (sections.has('size')) transferSizes();
   if (sections.has('first')) await firstDatum(browser, site);
   if (sections.has('history')) await deviceHistory(browser, site);
+  if (sections.has('store')) await historyStore();
   if (sections.has('decode')) await decode(browser, site);
   if (sections.has('latency')) await latency(browser, site);
   if (sections.has('map')) await mapFrames(browser, site);

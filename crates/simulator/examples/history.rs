@@ -12,6 +12,10 @@
 //! ```sh
 //! cargo run --release -p simulator --example history -- --vehicles 10000 --seconds 20
 //! ```
+//!
+//! `--json FILE` also writes every figure there (what, unit, min, median, max, and the counts
+//! that go with it), which is how the benchmark suite (`tests/bench/suite.mjs`, section
+//! `store`) reads them into BENCHMARKS.md.
 
 // Native only: std's clock works here (clippy.toml forbids it for code built for wasm32).
 #![allow(clippy::disallowed_methods)]
@@ -28,12 +32,17 @@ struct Args {
     vehicles: usize,
     seconds: u64,
     minutes: u64,
+    json: Option<std::path::PathBuf>,
 }
 
 fn args() -> Args {
-    let mut args = Args { vehicles: 10_000, seconds: 20, minutes: 60 };
+    let mut args = Args { vehicles: 10_000, seconds: 20, minutes: 60, json: None };
     let mut it = std::env::args().skip(1);
     while let (Some(flag), Some(value)) = (it.next(), it.next()) {
+        if flag == "--json" {
+            args.json = Some(value.into());
+            continue;
+        }
         let n: u64 = value.parse().unwrap_or_else(|_| panic!("{flag} needs a number"));
         match flag.as_str() {
             "--vehicles" => args.vehicles = n as usize,
@@ -45,6 +54,9 @@ fn args() -> Args {
     args
 }
 
+/// Every figure printed, for `--json`.
+static FIGURES: Mutex<Vec<serde_json::Value>> = Mutex::new(Vec::new());
+
 /// min / median / max of three or more runs.
 fn spread(mut values: Vec<f64>) -> (f64, f64, f64) {
     values.sort_by(f64::total_cmp);
@@ -52,8 +64,18 @@ fn spread(mut values: Vec<f64>) -> (f64, f64, f64) {
 }
 
 fn print(what: &str, unit: &str, values: Vec<f64>) {
+    print_with(what, unit, values, serde_json::json!({}));
+}
+
+/// `print`, with counts that go with the figure (kept in the `--json` file as they are).
+fn print_with(what: &str, unit: &str, values: Vec<f64>, counts: serde_json::Value) {
+    let runs = values.len();
     let (min, median, max) = spread(values);
     println!("{what:<58} {min:>10.2} {median:>10.2} {max:>10.2}  {unit}");
+    let figure = serde_json::json!({
+        "what": what.trim(), "unit": unit, "min": min, "median": median, "max": max, "runs": runs, "counts": counts,
+    });
+    FIGURES.lock().expect("figures").push(figure);
 }
 
 fn time<T>(runs: usize, mut f: impl FnMut() -> T) -> (Vec<f64>, T) {
@@ -157,10 +179,11 @@ fn main() {
             dropped += d;
             written += w;
         }
-        print(
+        print_with(
             &format!("live ingest {} vehicles × 1 Hz, {label}: writer CPU", args.vehicles),
             &format!("% of a core ({written} rows, {dropped} dropped, {} s runs)", args.seconds),
             shares,
+            serde_json::json!({ "rows": written, "dropped": dropped }),
         );
     }
 
@@ -264,12 +287,15 @@ fn main() {
     }
     history.flush();
     let (positions, samples, events) = history.counts().expect("counts");
+    let (filled, resident) = (started.elapsed().as_secs_f64(), resident_mb() - rss);
     println!(
-        "query store: {positions} positions, {samples} samples, {events} alert events; filled in {:.1} s, \
-         resident memory +{:.0} MB",
-        started.elapsed().as_secs_f64(),
-        resident_mb() - rss
+        "query store: {positions} positions, {samples} samples, {events} alert events; filled in {filled:.1} s, \
+         resident memory +{resident:.0} MB"
     );
+    let store = serde_json::json!({
+        "store": { "positions": positions, "samples": samples, "events": events, "filledSeconds": filled, "residentMb": resident },
+    });
+    FIGURES.lock().expect("figures").push(store);
     let now = simulator::unix_millis();
     let (from, to) = history.range(None, None, now);
     let (times, answer) = time(runs, || history.series("press-01", None, from, to, 1_000).expect("series"));
@@ -304,4 +330,9 @@ fn main() {
         print(&format!("  … its JSON ({cells} cells)"), &format!("ms ({:.1} MB)", bytes as f64 / 1e6), times);
     }
     let _ = std::fs::remove_dir_all(&temp);
+    if let Some(path) = &args.json {
+        let figures = serde_json::json!({ "vehicles": args.vehicles, "seconds": args.seconds, "minutes": args.minutes,
+            "figures": *FIGURES.lock().expect("figures") });
+        std::fs::write(path, serde_json::to_vec_pretty(&figures).expect("json")).expect("the --json file is written");
+    }
 }

@@ -4,6 +4,7 @@
 use leptos::prelude::*;
 use telemetry::VehicleState;
 
+use crate::model::catalog::site_name;
 use crate::panels::choice::choice;
 use crate::store::use_store;
 
@@ -18,7 +19,11 @@ pub fn MapToolbar(
     trails_for_all: RwSignal<bool>,
 ) -> impl IntoView {
     let store = use_store();
-    let sites = Memo::new(move |_| store.fleet.with(|fleet| fleet.sites()));
+    // Each site the fleet reports from, by the name the catalog gives it (its id otherwise).
+    let sites = Memo::new(move |_| {
+        let ids = store.fleet.with(|fleet| fleet.sites());
+        store.catalog.with(|catalog| ids.into_iter().map(|id| (site_name(catalog, &id), id)).collect::<Vec<_>>())
+    });
     view! {
         <div class="map-toolbar">
             <button data-testid="fit-fleet" on:click=move |_| on_fit.run(())>"Fit fleet"</button>
@@ -39,7 +44,7 @@ pub fn MapToolbar(
                     store.fleet_filter.update(|f| f.site = (!value.is_empty()).then_some(value));
                 }>
                     <option value="">"all"</option>
-                    {move || sites.get().into_iter().map(|site| view! { <option value=site.clone()>{site.clone()}</option> }).collect_view()}
+                    {move || sites.get().into_iter().map(|(name, id)| view! { <option value=id>{name}</option> }).collect_view()}
                 </select>
             </label>
             {choice("state", "filter-state", &["moving", "idle", "stopped"],
