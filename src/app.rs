@@ -10,6 +10,7 @@ use wasm_bindgen::JsCast;
 
 use crate::model::route::Route;
 use crate::model::status::{LiveStatus, Phase};
+use crate::model::timeline::{with_time, Timeline};
 use crate::model::toasts::{ToastSettings, Toasts};
 use crate::panels::alert_history::{restore_settings, AlertHistory};
 use crate::panels::alert_list::AlertList;
@@ -18,6 +19,7 @@ use crate::panels::equipment_grid::EquipmentGrid;
 use crate::panels::fleet_map::FleetMap;
 use crate::panels::overview::Overview;
 use crate::panels::status_bar::StatusBar;
+use crate::panels::timeline::TimelineBar;
 use crate::panels::toasts::ToastStack;
 use crate::panels::vehicle_list::VehicleList;
 use crate::store::Store;
@@ -28,13 +30,34 @@ fn current_route() -> Route {
     Route::parse(&hash)
 }
 
-/// Keeps `store.route` equal to the URL fragment.
+/// The timeline the URL fragment names (`at`, `speed`).
+fn current_timeline() -> Timeline {
+    let hash = web_sys::window().and_then(|w| w.location().hash().ok()).unwrap_or_default();
+    Timeline::from_fragment(&hash, js_sys::Date::now() as i64)
+}
+
+/// Whether two timelines show the same thing (a replay's URL is a second behind its head).
+fn same_time(a: &Timeline, b: &Timeline) -> bool {
+    let now = js_sys::Date::now() as i64;
+    match (a.moment(now), b.moment(now)) {
+        (None, None) => true,
+        (Some(x), Some(y)) => (x - y).abs() <= 2_000 && a.speed() == b.speed(),
+        _ => false,
+    }
+}
+
+/// Keeps `store.route` and `store.timeline` equal to the URL fragment.
 fn follow_the_url(store: Store) {
     store.route.set(current_route());
+    store.timeline.set(current_timeline());
     let on_change = Closure::<dyn FnMut()>::new(move || {
         let route = current_route();
         let new_screen = route.screen() != store.route.with_untracked(Route::screen);
         store.route.set(route);
+        let timeline = current_timeline();
+        if !store.timeline.with_untracked(|t| same_time(t, &timeline)) {
+            store.timeline.set(timeline);
+        }
         if new_screen {
             store.prune_subscriptions();
         }
@@ -44,6 +67,34 @@ fn follow_the_url(store: Store) {
     }
     // The app lives as long as the page.
     on_change.forget();
+    // A link inside the page keeps the moment shown: while not live, `#/…` links are followed
+    // with the timeline's `at` (and `speed`) added, so every screen shows the same moment.
+    let on_click = Closure::<dyn FnMut(web_sys::MouseEvent)>::new(move |event: web_sys::MouseEvent| {
+        let timeline = store.timeline.get_untracked();
+        if timeline.is_live() || event.default_prevented() || event.button() != 0 {
+            return;
+        }
+        let Some(anchor) = event
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+            .and_then(|e| e.closest("a[href^='#/']").ok().flatten())
+        else {
+            return;
+        };
+        let href = anchor.get_attribute("href").unwrap_or_default();
+        if href.contains("at=") {
+            return;
+        }
+        event.prevent_default();
+        let target = with_time(&href, &timeline.query(js_sys::Date::now() as i64));
+        if let Some(window) = web_sys::window() {
+            let _ = window.location().set_hash(&target);
+        }
+    });
+    if let Some(document) = web_sys::window().and_then(|w| w.document()) {
+        let _ = document.add_event_listener_with_callback("click", on_click.as_ref().unchecked_ref());
+    }
+    on_click.forget();
 }
 
 #[component]
@@ -52,6 +103,7 @@ pub fn App() -> impl IntoView {
     provide_context(store);
     crate::bench::metrics::install_series_probe(store);
     follow_the_url(store);
+    live::replay::Player::start(store);
     restore_settings(store);
     if let Ok(handle) =
         set_interval_with_handle(move || store.clock.set(js_sys::Date::now() as i64), Duration::from_secs(1))
@@ -128,6 +180,7 @@ pub fn App() -> impl IntoView {
                 </a>
             </nav>
             <StatusBar />
+            <TimelineBar />
             // A thin bar while history is on its way; its text is for screen readers and tests.
             <div class="loading-bar" class:active=loading data-testid="history-loading"
                 role="progressbar" aria-label="loading history" aria-busy=move || loading().to_string()>

@@ -96,6 +96,21 @@ store! {
         history_note: Option<String> = None,
         /// Why the last snapshot load or group subscription failed, if it did.
         sync_error: Option<String> = None,
+        /// Live, paused at a moment, or playing (from the URL's `at` and `speed`).
+        timeline: crate::model::timeline::Timeline = crate::model::timeline::Timeline::default(),
+        /// The moment every panel shows, `None` when live. While a replay plays it follows the
+        /// play head a few times a second (the map follows it every frame through `replay`).
+        moment: Option<i64> = None,
+        /// The fleet as of the moment shown, from the history API (empty when live).
+        replay: crate::model::replay::Replay = crate::model::replay::Replay::default(),
+        /// The alerts as they stood at the moment shown (empty when live).
+        alerts_then: AlertFeed = AlertFeed::default(),
+        /// Alerts raised live while the page was not live (the badge on *back to live*).
+        missed_alerts: u32 = 0,
+        /// Where the backend keeps no data within the timeline's span (from, to; Unix ms).
+        replay_gaps: Vec<(i64, i64)> = Vec::new(),
+        /// What the replay cannot show, or shows only in part, in words.
+        replay_note: Option<String> = None,
     }
     stored {
         /// Where snapshot, subscriptions and acknowledgements go, once connected. Not a signal:
@@ -103,6 +118,51 @@ store! {
         api: Option<crate::live::api::Api> = None,
         /// Loads history for what the page shows (see `live::history`).
         history: Option<crate::live::history::History> = None,
+    }
+}
+
+impl Store {
+    /// The time the panels show: the moment replayed, or the wall clock when live. Tracked.
+    pub fn shown_now(&self) -> i64 {
+        self.moment.get().unwrap_or_else(|| self.clock.get())
+    }
+
+    /// Whether the page follows the present. Tracked.
+    pub fn is_live(&self) -> bool {
+        self.moment.with(Option::is_none)
+    }
+
+    /// Subscribes to the fleet the panels show: the live one, or the one replayed.
+    pub fn track_fleet(&self) {
+        if self.is_live() {
+            self.fleet.track();
+        } else {
+            self.replay.track();
+        }
+    }
+
+    /// Reads the fleet the panels show, untracked.
+    pub fn with_fleet_untracked<R>(&self, f: impl FnOnce(&FleetState) -> R) -> R {
+        if self.moment.with_untracked(Option::is_none) {
+            self.fleet.with_untracked(f)
+        } else {
+            self.replay.with_untracked(|r| f(r.fleet()))
+        }
+    }
+
+    /// Reads the fleet the panels show, tracked.
+    pub fn with_fleet<R>(&self, f: impl FnOnce(&FleetState) -> R) -> R {
+        self.track_fleet();
+        self.with_fleet_untracked(f)
+    }
+
+    /// Reads the alerts as they stand at the moment shown, tracked.
+    pub fn with_alerts<R>(&self, f: impl FnOnce(&AlertFeed) -> R) -> R {
+        if self.is_live() {
+            self.alerts.with(f)
+        } else {
+            self.alerts_then.with(f)
+        }
     }
 }
 

@@ -199,4 +199,24 @@ pub fn install_series_probe(store: crate::store::Store) {
     })
     .into_js_value();
     set(&window, "dashboardTrail", trail);
+    // The fleet the panels show (the replayed one while not live): `[id, lat, lon, ts]` each,
+    // and the moment shown (`null` when live).
+    let shown = Closure::<dyn Fn() -> JsValue>::new(move || {
+        let rows = js_sys::Array::new();
+        store.with_fleet_untracked(|f| {
+            for p in f.iter() {
+                let row =
+                    js_sys::Array::of4(&p.id.as_str().into(), &p.lat.into(), &p.lon.into(), &(p.ts as f64).into());
+                rows.push(&row);
+            }
+        });
+        rows.into()
+    })
+    .into_js_value();
+    set(&window, "dashboardFleetShown", shown);
+    let moment = Closure::<dyn Fn() -> JsValue>::new(move || {
+        store.moment.with_untracked(|m| m.map_or(JsValue::NULL, |at| (at as f64).into()))
+    })
+    .into_js_value();
+    set(&window, "dashboardMoment", moment);
 }

@@ -52,9 +52,20 @@ pub fn apply(store: Store, events: Vec<AlertEvent>, now: i64) {
     let critical = events
         .iter()
         .any(|e| matches!(e, AlertEvent::Raised(alerts) if alerts.iter().any(|a| a.severity == Severity::Critical)));
+    // Toasts are for the present: while the page shows the past, a new alarm counts on the
+    // badge of *back to live* instead of covering the replay.
+    let live = store.timeline.get_untracked().is_live();
+    if !live {
+        let raised: usize =
+            events.iter().map(|e| if let AlertEvent::Raised(alerts) = e { alerts.len() } else { 0 }).sum();
+        if raised > 0 {
+            store.missed_alerts.update(|n| *n = n.saturating_add(raised as u32));
+        }
+    }
     store.toasts.update(|toasts| {
         for event in &events {
             match event {
+                AlertEvent::Raised(_) if !live => {}
                 AlertEvent::Raised(alerts) => alerts.iter().for_each(|a| toasts.raise(a, now)),
                 AlertEvent::Acknowledged(acks) => acks.iter().for_each(|a| toasts.acknowledged(&a.id)),
                 AlertEvent::Cleared(cleared) => cleared.iter().for_each(|c| toasts.cleared(&c.id)),
@@ -70,7 +81,7 @@ pub fn apply(store: Store, events: Vec<AlertEvent>, now: i64) {
             }
         }
     });
-    if critical && store.sound.get_untracked() {
+    if critical && live && store.sound.get_untracked() {
         crate::sound::alarm();
     }
 }

@@ -6,7 +6,7 @@ use gloo_net::http::{Request, Response};
 use serde::de::DeserializeOwned;
 use serde::de::IgnoredAny;
 use signalr::web::{HubConnection, InvokeError};
-use telemetry::history::{AlertLog, SeriesHistory, TrackHistory};
+use telemetry::history::{AlertLog, FleetHistory, SeriesHistory, TrackHistory};
 use telemetry::{AckManyRequest, AlertAcknowledged, Millis, Snapshot, SubscriptionRequest};
 use wasm_bindgen::JsCast;
 
@@ -117,6 +117,23 @@ impl Api {
     /// What happened to alerts from `from` up to the backend's now.
     pub async fn alert_log(&self, from: Millis) -> Result<Option<AlertLog>, HistoryError> {
         self.get_history(telemetry::history::ALERTS_PATH, &format!("from={from}"), "alert history").await
+    }
+
+    /// The fleet frame by frame from `from` to `to`, a frame every `step_ms`; only `vehicles`
+    /// when some are named.
+    pub async fn fleet_history(
+        &self,
+        from: Millis,
+        to: Millis,
+        step_ms: i64,
+        vehicles: &[String],
+    ) -> Result<Option<FleetHistory>, HistoryError> {
+        let mut query = format!("from={from}&to={to}&step={step_ms}");
+        if !vehicles.is_empty() {
+            let ids: Vec<String> = vehicles.iter().map(|v| encode(v)).collect();
+            query.push_str(&format!("&vehicles={}", ids.join(",")));
+        }
+        self.get_history(telemetry::history::FLEET_PATH, &query, "fleet history").await
     }
 
     async fn get_history<T: DeserializeOwned>(

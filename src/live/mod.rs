@@ -7,6 +7,7 @@ pub mod alerts;
 pub mod api;
 pub mod frame;
 pub mod history;
+pub mod replay;
 pub mod sync;
 
 use std::collections::HashSet;

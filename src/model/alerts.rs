@@ -343,6 +343,25 @@ impl AlertFeed {
             .collect()
     }
 
+    /// The alerts as they stood at `at`: those raised by then, each acknowledged or cleared
+    /// only if that had happened by then (an alert the server has since let go is not over
+    /// then). Newest first, as held.
+    pub fn as_of(&self, at: i64) -> AlertFeed {
+        let entries: VecDeque<AlertEntry> = self
+            .entries
+            .iter()
+            .filter(|e| e.alert.ts <= at)
+            .map(|e| AlertEntry {
+                alert: e.alert.clone(),
+                acknowledged: e.acknowledged.clone().filter(|ack| ack.ts <= at),
+                cleared_at: e.cleared_at.filter(|ts| *ts <= at),
+                over: false,
+            })
+            .collect();
+        let ids = entries.iter().map(|e| e.alert.id.clone()).collect();
+        AlertFeed { entries, ids, early: VecDeque::new(), snapshot_ts: None }
+    }
+
     /// Alerts neither acknowledged nor cleared.
     pub fn unacknowledged(&self) -> usize {
         self.entries.iter().filter(|e| e.state() == AlertState::Open).count()
@@ -354,6 +373,24 @@ mod tests {
     use super::*;
     use telemetry::fixtures::alert;
     use telemetry::Severity;
+
+    #[test]
+    fn as_of_a_moment_an_alert_is_open_only_after_it_was_raised_and_before_it_cleared() {
+        let mut feed = AlertFeed::default();
+        feed.raise(vec![alert("a1", 10_000), alert("a2", 20_000)]);
+        feed.acknowledge(vec![AlertAcknowledged { id: "a1".into(), by: "ann".into(), ts: 15_000 }]);
+        feed.clear(vec![AlertCleared { id: "a1".into(), ts: 30_000 }]);
+        assert!(feed.as_of(9_999).is_empty(), "nothing raised yet");
+        let then = feed.as_of(12_000);
+        assert_eq!(then.len(), 1);
+        assert_eq!(then.iter().next().unwrap().state(), AlertState::Open);
+        let then = feed.as_of(25_000);
+        assert_eq!(then.len(), 2);
+        let a1 = then.iter().find(|e| e.alert.id == "a1").unwrap();
+        assert_eq!(a1.state_text(), "acknowledged by ann");
+        assert_eq!(feed.as_of(30_000).iter().find(|e| e.alert.id == "a1").unwrap().state(), AlertState::Cleared);
+        assert_eq!(feed.as_of(25_000).unacknowledged(), 1, "a2 open, a1 acknowledged");
+    }
 
     #[test]
     fn a_clearance_or_acknowledgement_before_its_alert_is_not_lost() {

@@ -93,6 +93,23 @@ impl Device {
             _ => Health::Unknown,
         }
     }
+
+    /// Its health as of a past moment `at`: offline if its newest sample by then is older than
+    /// `stale_after_ms`, unknown before its first, otherwise the status it last reported (the
+    /// history keeps metrics, not statuses).
+    pub fn health_at(&self, at: i64, stale_after_ms: i64) -> Health {
+        let newest = self.series.values().filter_map(|s| s.at(at)).map(|p| p.ts).max();
+        match (newest, &self.reading) {
+            (None, _) => Health::Unknown,
+            (Some(ts), _) if at - ts > stale_after_ms => Health::Offline,
+            (Some(_), Some(reading)) => match reading.status {
+                DeviceStatus::Running => Health::Running,
+                DeviceStatus::Stopped => Health::Stopped,
+                DeviceStatus::Fault => Health::Fault,
+            },
+            (Some(_), None) => Health::Unknown,
+        }
+    }
 }
 
 /// All equipment by id, within bounds on devices and metric histories.
@@ -266,6 +283,11 @@ impl EquipmentState {
     /// Counts by health.
     pub fn count(&self, health: Health, now_ms: i64, stale_after_ms: i64) -> usize {
         self.devices.values().filter(|d| d.health(now_ms, stale_after_ms) == health).count()
+    }
+
+    /// Devices of each health as of a past moment ([`Device::health_at`]).
+    pub fn count_at(&self, health: Health, at: i64, stale_after_ms: i64) -> usize {
+        self.devices.values().filter(|d| d.health_at(at, stale_after_ms) == health).count()
     }
 
     /// Devices matching `query` (id, name or site, case-insensitive), in `sort` order.

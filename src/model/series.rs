@@ -135,6 +135,12 @@ impl Series {
         self.points.back().copied()
     }
 
+    /// The newest point at or before `at`: the value as it stood then.
+    pub fn at(&self, at: i64) -> Option<Point> {
+        let end = self.points.partition_point(|p| p.ts <= at);
+        end.checked_sub(1).and_then(|i| self.points.get(i)).copied()
+    }
+
     /// Points with `from <= ts <= to`, oldest first.
     pub fn window(&self, from: i64, to: i64) -> impl Iterator<Item = Point> + '_ {
         let start = self.points.partition_point(|p| p.ts < from);

@@ -39,19 +39,19 @@ pub fn restore_settings(store: Store) {
 pub fn AlertHistory() -> impl IntoView {
     let store = use_store();
     let filter = store.alert_filter;
-    let counts = move || store.alerts.with(|feed| feed.open_counts());
-    let matching = move || store.alerts.with(|feed| filter.with(|f| feed.filtered(f).count()));
+    let counts = move || store.with_alerts(|feed| feed.open_counts());
+    let matching = move || store.with_alerts(|feed| filter.with(|f| feed.filtered(f).count()));
     let rows =
-        move || store.alerts.with(|feed| filter.with(|f| feed.filtered(f).take(ROWS).cloned().collect::<Vec<_>>()));
+        move || store.with_alerts(|feed| filter.with(|f| feed.filtered(f).take(ROWS).cloned().collect::<Vec<_>>()));
     let unacknowledged_shown = move || {
-        store.alerts.with(|feed| {
+        store.with_alerts(|feed| {
             filter.with(|f| {
                 feed.filtered(f).filter(|e| e.needs_acknowledgement()).map(|e| e.alert.id.clone()).collect::<Vec<_>>()
             })
         })
     };
     let sites = Memo::new(move |_| {
-        let ids = store.alerts.with(|feed| feed.sites());
+        let ids = store.with_alerts(|feed| feed.sites());
         store.catalog.with(|catalog| ids.into_iter().map(|id| (site_name(catalog, &id), id)).collect::<Vec<_>>())
     });
     let count_tile = move |severity: Severity| {
@@ -133,7 +133,7 @@ pub fn AlertHistory() -> impl IntoView {
                         } />
                     " sound for critical alerts"
                 </label>
-                <button data-testid="ack-shown" disabled=move || unacknowledged_shown().is_empty()
+                <button data-testid="ack-shown" disabled=move || unacknowledged_shown().is_empty() || !store.is_live()
                     on:click=move |_| acknowledge(store, unacknowledged_shown())>
                     {move || format!("Acknowledge {} unacknowledged shown", unacknowledged_shown().len())}
                 </button>
@@ -177,8 +177,12 @@ fn history_row(store: Store, entry: AlertEntry) -> impl IntoView {
             <td data-testid="history-state">{state_text}</td>
             <td>
                 // Open, or back to normal and still unacknowledged (ISA-18.2): both wait for someone.
-                {needs_acknowledgement.then(|| view! {
-                    <button data-testid="history-ack" on:click=move |_| acknowledge(store, vec![id.clone()])>"Acknowledge"</button>
+                // Not while the page shows the past: what is shown then is not what is open now.
+                {move || (needs_acknowledgement && store.is_live()).then(|| {
+                    let id = id.clone();
+                    view! {
+                        <button data-testid="history-ack" on:click=move |_| acknowledge(store, vec![id.clone()])>"Acknowledge"</button>
+                    }
                 })}
             </td>
         </tr>

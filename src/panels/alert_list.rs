@@ -33,15 +33,15 @@ pub fn severity_label(severity: Severity) -> (&'static str, &'static str) {
 #[component]
 pub fn AlertList() -> impl IntoView {
     let store = use_store();
-    let rows = move || store.alerts.with(|feed| feed.iter().take(SHOWN).map(|e| alert_row(store, e)).collect_view());
-    let open = move || store.alerts.with(|feed| feed.unacknowledged());
+    let rows = move || store.with_alerts(|feed| feed.iter().take(SHOWN).map(|e| alert_row(store, e)).collect_view());
+    let open = move || store.with_alerts(|feed| feed.unacknowledged());
     view! {
         <section class="alert-list" aria-labelledby="alerts-heading">
             <h2 id="alerts-heading">
                 "Latest alerts " <span class="count" data-testid="alert-open-count">{open}</span> " open"
             </h2>
             <Show
-                when=move || store.alerts.with(|feed| !feed.is_empty())
+                when=move || store.with_alerts(|feed| !feed.is_empty())
                 fallback=|| view! { <p class="empty">"No alerts."</p> }
             >
                 <ul>{rows}</ul>

@@ -168,7 +168,8 @@ pub fn LiveChart(
         }
     });
     let range = move || {
-        let to = frozen_to.get().unwrap_or_else(|| store.clock.get());
+        // The timeline's moment when the page shows the past: the window ends there.
+        let to = frozen_to.get().unwrap_or_else(|| store.shown_now());
         (to - window_ms.get(), to)
     };
     let (device_for_series, metric_for_series) = (device.clone(), metric.clone());
@@ -238,6 +239,19 @@ pub fn LiveChart(
             text
         }
     };
+    let with_cursor_value = {
+        let with_series = with_series.clone();
+        move |at: i64| {
+            let mut text = "no data".to_string();
+            let with_series = with_series.clone();
+            with_series(&mut |series| {
+                if let Some(p) = series.and_then(|s| s.at(at)) {
+                    text = look.with_untracked(|l| l.format(p.value));
+                }
+            });
+            text
+        }
+    };
     let hover = RwSignal::new(None::<String>);
     let on_move = {
         let with_series = with_series.clone();
@@ -269,7 +283,19 @@ pub fn LiveChart(
                 <span class="stats" data-testid="chart-stats">{stats}</span>
                 <span class="hover" data-testid="chart-hover">{move || hover.get()}</span>
             </figcaption>
-            <canvas node_ref=canvas on:mousemove=on_move on:mouseleave=move |_| hover.set(None)></canvas>
+            <div class="chart-area">
+                <canvas node_ref=canvas on:mousemove=on_move on:mouseleave=move |_| hover.set(None)></canvas>
+                // The moment replayed, at the window's right edge, with the value as it stood then.
+                {move || {
+                    let at = store.moment.get()?;
+                    let value = with_cursor_value(at);
+                    Some(view! {
+                        <div class="chart-cursor" data-testid="chart-cursor" data-ts=at.to_string()>
+                            <span>{format!("{} · {}", clock_time(at), value)}</span>
+                        </div>
+                    })
+                }}
+            </div>
         </figure>
     }
 }

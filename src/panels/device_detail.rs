@@ -21,9 +21,13 @@ pub fn DeviceDetail(
     let title = move || store.equipment.with(|e| e.get(&device).map(|d| d.info.name.clone()));
     let device = id.clone();
     let status = move || {
-        store
-            .equipment
-            .with(|e| e.get(&device).map(|d| d.health(store.clock.get(), store.stale_after_ms.get()).label()))
+        store.equipment.with(|e| {
+            let stale_after = store.stale_after_ms.get();
+            e.get(&device).map(|d| match store.moment.get() {
+                Some(at) => d.health_at(at, stale_after).label(),
+                None => d.health(store.clock.get(), stale_after).label(),
+            })
+        })
     };
     let device = id.clone();
     // What its kind declares (charts waiting for data), and whatever else it sends, in the

@@ -35,7 +35,9 @@ pub fn EquipmentGrid() -> impl IntoView {
     let query = RwSignal::new(String::new());
     let sort = RwSignal::new(SortKey::Name);
     let groups = move || {
-        let now = store.clock.get();
+        // The moment shown: cards say what they said then.
+        let now = store.shown_now();
+        let past = store.moment.get().is_some();
         let stale = store.stale_after_ms.get();
         store.equipment.with(|e| {
             store.catalog.with(|catalog| {
@@ -50,7 +52,7 @@ pub fn EquipmentGrid() -> impl IntoView {
                     .map(|kind| {
                         let cards: Vec<&Device> = list.iter().copied().filter(|d| d.info.kind == kind).collect();
                         let count = cards.len();
-                        let cards = cards.into_iter().map(|d| card(catalog, d, now, stale)).collect_view();
+                        let cards = cards.into_iter().map(|d| card(catalog, d, now, stale, past)).collect_view();
                         view! {
                             <section class="kind-group" data-testid="kind-group" data-kind=kind.to_string()>
                                 <h3 data-testid="kind-heading">{kind_name(catalog, kind)}" "<span class="count">{count}</span></h3>
@@ -90,21 +92,32 @@ pub fn EquipmentGrid() -> impl IntoView {
     }
 }
 
-fn card(catalog: &Catalog, device: &Device, now: i64, stale_after_ms: i64) -> impl IntoView + use<> {
-    // Its sparklines start full: the history before the page opened (asked for once a page).
+fn card(catalog: &Catalog, device: &Device, now: i64, stale_after_ms: i64, past: bool) -> impl IntoView + use<> {
+    // Its sparklines start full: the history before the page opened (asked for once a page);
+    // shown as of a moment in the past, its hour.
     if let Some(history) = crate::live::history::loader(use_store()) {
-        history.recent(&device.info.id);
+        if past {
+            history.device(&device.info.id);
+        } else {
+            history.recent(&device.info.id);
+        }
     }
-    let health = device.health(now, stale_after_ms);
+    let health = if past { device.health_at(now, stale_after_ms) } else { device.health(now, stale_after_ms) };
     let href = Route::Device { id: device.info.id.clone(), window: Window::FiveMinutes }.href();
-    let seen = device.seen_at.map(|t| format!("{} s ago", ((now - t).max(0) / 1000))).unwrap_or_else(|| "never".into());
+    let seen = if past {
+        // As of the moment: its newest sample by then.
+        device.series.values().filter_map(|s| s.at(now)).map(|p| p.ts).max()
+    } else {
+        device.seen_at
+    };
+    let seen = seen.map(|t| format!("{} s ago", ((now - t).max(0) / 1000))).unwrap_or_else(|| "never".into());
     let kind = device.info.kind.as_str();
     let metrics = ordered(catalog, kind, device.series.keys().map(String::as_str))
         .into_iter()
         .filter_map(|metric| Some((metric, device.series.get(metric)?)))
         .map(|(metric, series)| {
             let look = metric_look(catalog, kind, metric);
-            let value = series.last().map(|p| look.format(p.value)).unwrap_or_default();
+            let value = series.at(now).map(|p| look.format(p.value)).unwrap_or_default();
             view! {
                 <div class="metric" data-metric=metric.to_string()>
                     <span class="name">{look.name}</span>

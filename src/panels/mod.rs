@@ -11,5 +11,6 @@ pub mod frame;
 pub mod overview;
 pub mod status_bar;
 pub mod table;
+pub mod timeline;
 pub mod toasts;
 pub mod vehicle_list;

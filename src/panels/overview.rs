@@ -31,29 +31,32 @@ fn Tile(
 pub fn Overview() -> impl IntoView {
     let store = use_store();
     // Counting 10,000 vehicles per state every frame is wasted work: twice a second is enough.
-    let fleet = super::frame::paced(move || store.fleet.track(), std::time::Duration::from_millis(500));
+    let fleet = super::frame::paced(move || store.track_fleet(), std::time::Duration::from_millis(500));
     // As the map draws them: a vehicle silent for `staleAfterSeconds` counts as stale, not by
     // the last state it reported.
     let vehicles = move |shown: Shown| {
         Signal::derive(move || {
             fleet.track();
-            let (now, stale_after) = (store.clock.get(), store.stale_after_ms.get());
+            let (now, stale_after) = (store.shown_now(), store.stale_after_ms.get());
             store
-                .fleet
-                .with_untracked(|f| f.iter().filter(|p| Shown::of(p, now, stale_after) == shown).count())
+                .with_fleet_untracked(|f| f.iter().filter(|p| Shown::of(p, now, stale_after) == shown).count())
                 .to_string()
         })
     };
     let equipment = move |health: Health| {
         Signal::derive(move || {
-            store.equipment.with(|e| e.count(health, store.clock.get(), store.stale_after_ms.get())).to_string()
+            let stale_after = store.stale_after_ms.get();
+            match store.moment.get() {
+                Some(at) => store.equipment.with(|e| e.count_at(health, at, stale_after)),
+                None => store.equipment.with(|e| e.count(health, store.clock.get(), stale_after)),
+            }
+            .to_string()
         })
     };
     let alerts = move |severity: Severity| {
         Signal::derive(move || {
             store
-                .alerts
-                .with(|f| {
+                .with_alerts(|f| {
                     f.iter()
                         .filter(|e| e.alert.severity == severity && e.acknowledged.is_none() && e.cleared_at.is_none())
                         .count()

@@ -37,7 +37,7 @@ pub fn ToastStack() -> impl IntoView {
     };
     let more = move || store.toasts.with(|t| t.more());
     view! {
-        <div class="toasts" data-testid="toasts"
+        <div class="toasts" data-testid="toasts" hidden=move || !store.is_live()
             on:mouseenter=move |_| hold(hovered, true) on:mouseleave=move |_| hold(hovered, false)
             on:focusin=move |_| hold(focused, true) on:focusout=move |_| hold(focused, false)>
             <div role="alert" aria-live="assertive" aria-atomic="false" data-testid="toasts-assertive">

@@ -16,18 +16,18 @@ pub const MAX_ROWS: usize = 100;
 #[component]
 pub fn VehicleList() -> impl IntoView {
     let store = use_store();
-    let data = paced(move || store.fleet.track(), std::time::Duration::from_millis(500));
+    let data = paced(move || store.track_fleet(), std::time::Duration::from_millis(500));
     let count = move || {
         data.track();
-        store.fleet.with_untracked(|f| f.len())
+        store.with_fleet_untracked(|f| f.len())
     };
     let matching = move || {
         data.track();
-        store.fleet.with_untracked(|f| store.fleet_filter.with(|filter| f.filtered(filter).count()))
+        store.with_fleet_untracked(|f| store.fleet_filter.with(|filter| f.filtered(filter).count()))
     };
     let rows = move || {
         data.track();
-        store.fleet.with_untracked(|f| {
+        store.with_fleet_untracked(|f| {
             store.fleet_filter.with(|filter| f.filtered(filter).take(MAX_ROWS).map(vehicle_row).collect_view())
         })
     };

@@ -35,7 +35,7 @@ const DATA_REDRAW: Duration = Duration::from_millis(100);
 /// The vehicle under a container point, of those the filter passes.
 fn pick(store: Store, view: &Viewport, at: (f64, f64)) -> Option<String> {
     let to_screen = view.to_screen();
-    store.fleet.with_untracked(|fleet| {
+    store.with_fleet_untracked(|fleet| {
         store.fleet_filter.with_untracked(|filter| {
             nearest(fleet.filtered(filter).map(|p| (p, to_screen(p.lat, p.lon))), at, PICK_RADIUS).map(|p| p.id.clone())
         })
@@ -66,7 +66,9 @@ fn draw_frame(
     let drawn = state.try_update_value(|s| {
         let s = s.as_mut()?;
         let selected = choices.selected.get_untracked();
-        store.fleet.with_untracked(|fleet: &FleetState| {
+        // The moment shown: the replay's, or now.
+        let now = store.moment.get_untracked().unwrap_or_else(|| js_sys::Date::now() as i64);
+        store.with_fleet_untracked(|fleet: &FleetState| {
             let filter = store.fleet_filter.get_untracked();
             let follow = choices.follow.get_untracked();
             if let Some(p) = selected.as_deref().and_then(|id| fleet.get(id)).filter(|_| follow) {
@@ -90,7 +92,7 @@ fn draw_frame(
                 selected: selected.as_deref(),
                 hovered: hovered.as_deref(),
                 trails_for_all: choices.trails_for_all.get_untracked(),
-                now: js_sys::Date::now() as i64,
+                now,
                 stale_after_ms: store.stale_after_ms.get_untracked(),
             };
             Some((fleet_canvas::draw(&s.ctx, &view, scale, &scene, &mut s.layer), view.centre, view.zoom))
@@ -121,7 +123,7 @@ fn wire_events(
         let view = state.with_value(|s| s.as_ref().map(|s| viewport(&s.map)));
         if let Some(view) = view {
             if let Some(id) = pick(store, &view, (point.x(), point.y())) {
-                select(Some(&id));
+                select(store, Some(&id));
             }
         }
     }));
@@ -224,7 +226,15 @@ pub fn FleetMap() -> impl IntoView {
     Effect::new(move |_| {
         store.fleet.track();
         store.clock.track();
-        frames.throttled(DATA_REDRAW);
+        if store.moment.with_untracked(Option::is_none) {
+            frames.throttled(DATA_REDRAW);
+        }
+    });
+    // A replay moves the fleet every frame it plays, and a jump shows at the next frame.
+    Effect::new(move |_| {
+        store.replay.track();
+        store.moment.track();
+        frames.now();
     });
     // What the operator does (pan, zoom, hover, select, filter) redraws at the next frame.
     Effect::new(move |_| {
@@ -244,7 +254,7 @@ pub fn FleetMap() -> impl IntoView {
     });
 
     let fit_fleet = Callback::new(move |()| {
-        let bounds = store.fleet.with_untracked(|fleet| store.fleet_filter.with_untracked(|f| fleet.bounds(f)));
+        let bounds = store.with_fleet_untracked(|fleet| store.fleet_filter.with_untracked(|f| fleet.bounds(f)));
         state.with_value(|s| {
             if let (Some(s), Some(bounds)) = (s, bounds) {
                 fit(&s.map, bounds);

@@ -6,12 +6,55 @@ use leptos::prelude::*;
 use crate::model::fleet::Shown;
 use crate::model::geo::format_lat_lon;
 use crate::model::route::Route;
-use crate::store::use_store;
+use crate::model::timeline::with_time;
+use crate::store::{use_store, Store};
 
-/// Selects a vehicle by putting it in the URL (so the selection is shareable).
-pub(super) fn select(id: Option<&str>) {
+/// Selects a vehicle by putting it in the URL (so the selection is shareable), with the
+/// moment shown when not live.
+pub(super) fn select(store: Store, id: Option<&str>) {
     if let Some(window) = web_sys::window() {
-        let _ = window.location().set_hash(&Route::Fleet { vehicle: id.map(str::to_string) }.href());
+        let href = Route::Fleet { vehicle: id.map(str::to_string) }.href();
+        let time = store.timeline.with_untracked(|t| t.query(js_sys::Date::now() as i64));
+        let _ = window.location().set_hash(&with_time(&href, &time));
+    }
+}
+
+/// A distance in words: metres below a kilometre.
+fn distance_text(metres: f64) -> String {
+    if metres < 1_000.0 {
+        format!("{metres:.0} m")
+    } else {
+        format!("{:.2} km", metres / 1_000.0)
+    }
+}
+
+/// A duration in words: `1 h 02 min`, `3 min 05 s`, `12 s`.
+fn duration_text(ms: i64) -> String {
+    let s = ms.max(0) / 1000;
+    match (s / 3600, s / 60 % 60, s % 60) {
+        (0, 0, s) => format!("{s} s"),
+        (0, m, s) => format!("{m} min {s:02} s"),
+        (h, m, _) => format!("{h} h {m:02} min"),
+    }
+}
+
+/// The selected vehicle's trip over the range replayed (only while not live).
+fn trip_view(store: Store) -> impl IntoView {
+    move || {
+        store.moment.get()?;
+        let trip = store.replay.with(|r| r.trip().cloned())?;
+        Some(view! {
+            <section class="trip" data-testid="trip" aria-label="Trip over the range played">
+                <h3>"Trip replayed"</h3>
+                <dl>
+                    <dt>"distance"</dt><dd data-testid="trip-distance" data-metres=format!("{:.0}", trip.distance_m)>{distance_text(trip.distance_m)}</dd>
+                    <dt>"moving"</dt><dd data-testid="trip-moving" data-ms=trip.moving_ms.to_string()>{duration_text(trip.moving_ms)}</dd>
+                    <dt>"stops"</dt><dd data-testid="trip-stops">{trip.stops}</dd>
+                    <dt>"top speed"</dt><dd data-testid="trip-top-speed">{format!("{:.0} km/h", trip.top_speed)}</dd>
+                    <dt>"over"</dt><dd data-testid="trip-span">{duration_text(trip.to - trip.from)}</dd>
+                </dl>
+            </section>
+        })
     }
 }
 
@@ -30,9 +73,9 @@ pub fn SelectionPanel(
     let store = use_store();
     let details = move || {
         let id = selected.get()?;
-        let now = store.clock.get();
+        let now = store.shown_now();
         let stale_after = store.stale_after_ms.get();
-        let found = store.fleet.with(|fleet| {
+        let found = store.with_fleet(|fleet| {
             let p = fleet.get(&id).cloned()?;
             let speeds: Vec<f64> = fleet.trail(&id).map(|t| t.speed).collect();
             Some((p, speeds))
@@ -73,7 +116,7 @@ pub fn SelectionPanel(
                         </svg>
                         <figcaption>{format!("speed, last {} reports (max {top:.0} km/h)", speeds.len())}</figcaption>
                     </figure>
-                    <button data-testid="clear-selection" on:click=move |_| select(None)>"Clear selection"</button>
+                    <button data-testid="clear-selection" on:click=move |_| select(store, None)>"Clear selection"</button>
                 }
                 .into_any()
             }
@@ -82,6 +125,7 @@ pub fn SelectionPanel(
     view! {
         <aside class="selection" aria-label="Selected vehicle" data-testid="selection-panel">
             {move || details().unwrap_or_else(|| view! { <p class="empty">"Click a vehicle to select it."</p> }.into_any())}
+            {trip_view(store)}
         </aside>
     }
 }
