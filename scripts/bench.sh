@@ -4,7 +4,7 @@
 # and rewrites BENCHMARKS.md. About 20 minutes, 10 of them the memory soak.
 #
 #   scripts/bench.sh                      # everything
-#   scripts/bench.sh --only map,decode    # some sections: size, first, history, store, decode, latency, map, ingest, soak
+#   scripts/bench.sh --only map,decode    # some sections: size, first, history, store, replay, decode, latency, map, ingest, soak
 #   scripts/bench.sh --soak-minutes 2     # a shorter soak
 #   scripts/bench.sh --quick --out target/bench/BENCHMARKS.md   # seconds; what the tests run
 set -euo pipefail

@@ -52,7 +52,7 @@ step "benchmark suite in quick mode (proves every section still runs; its figure
 # `cargo test` built the store's benchmark (an example) in debug: the quick suite runs it from there.
 SIMULATOR_BIN=target/debug/simulator HISTORY_BENCH_BIN=target/debug/examples/history \
   node tests/bench/suite.mjs --quick --out target/bench/BENCHMARKS.md
-for section in "Transfer size" "First live datum" "Opening a device with its history" "History store" "Decode" "Latency per transport" "Map frame times" "Sustained ingest" "Soak"; do
+for section in "Transfer size" "First live datum" "Opening a device with its history" "History store" "Replay" "Decode" "Latency per transport" "Map frame times" "Sustained ingest" "Soak"; do
   grep -q "^### $section" target/bench/BENCHMARKS.md || { echo "benchmark section missing: $section"; exit 1; }
 done
 
