@@ -51,8 +51,10 @@ struct Inner {
     unavailable: Cell<bool>,
     panels_at: Cell<f64>,
     url_at: Cell<f64>,
-    /// Which vehicles are asked for (empty: all), and the text saying so.
+    /// Which vehicles are asked for (empty: all).
     vehicles: std::cell::RefCell<Vec<String>>,
+    /// The live fleet's size when the vehicles were chosen.
+    fleet_size: Cell<usize>,
 }
 
 /// The player; `Clone` shares it.
@@ -76,12 +78,21 @@ impl Player {
                 panels_at: Cell::new(f64::MIN),
                 url_at: Cell::new(f64::MIN),
                 vehicles: std::cell::RefCell::new(Vec::new()),
+                fleet_size: Cell::new(0),
             }),
         };
         let this = player.clone();
         Effect::new(move |_| {
             let timeline = store.timeline.get();
             this.changed(timeline);
+        });
+        // A new filter during a replay of a large fleet may change which vehicles it carries.
+        let this = player.clone();
+        Effect::new(move |_| {
+            store.fleet_filter.track();
+            if !store.timeline.with_untracked(Timeline::is_live) {
+                this.choose_vehicles();
+            }
         });
         player
     }
@@ -115,6 +126,7 @@ impl Player {
     fn choose_vehicles(&self) {
         let store = self.inner.store;
         let (total, matching) = store.fleet.with_untracked(|f| {
+            self.inner.fleet_size.set(f.len());
             store.fleet_filter.with_untracked(|filter| {
                 let matching: Vec<String> = f.filtered(filter).map(|p| p.id.clone()).collect();
                 (f.len(), matching)
@@ -159,6 +171,11 @@ impl Player {
             return;
         }
         let at = timeline.moment(now).unwrap_or(now);
+        // The live fleet arrived (or changed by a tenth) since the vehicles were chosen.
+        let (size, chosen_at) = (store.fleet.with_untracked(|f| f.len()), self.inner.fleet_size.get());
+        if size.abs_diff(chosen_at) > chosen_at / 10 {
+            self.choose_vehicles();
+        }
         self.read_ahead(at, timeline.speed().unwrap_or(1), now);
         let site_of = |id: &str| store.fleet.with_untracked(|f| f.get(id).map(|p| p.site.clone()));
         let selected = match store.route.with_untracked(Clone::clone) {
