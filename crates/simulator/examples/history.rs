@@ -7,7 +7,8 @@
 //! * ingest as fast as the writer goes (rows per second);
 //! * the backfill of an empty store (the default world and a 10,000-vehicle one);
 //! * an hour's queries on a store holding an hour of 10,000 vehicles at 1 s: per device, per
-//!   vehicle, the alert log, the fleet for replay (with the JSON the route would send).
+//!   vehicle, the alert log, the coverage (the gaps), the fleet for replay (with the JSON the
+//!   route would send), and a few of its vehicles named (`vehicles=`).
 //!
 //! ```sh
 //! cargo run --release -p simulator --example history -- --vehicles 10000 --seconds 20
@@ -310,11 +311,22 @@ fn main() {
     print("an hour of a vehicle's track, every fix", &format!("ms ({} fixes)", answer.ts.len()), times);
     let (times, answer) = time(runs, || history.alerts(from, to, 1_000).expect("alerts"));
     print("an hour of the alert log", &format!("ms ({} events)", answer.events.len()), times);
-    for (label, from, step) in [
-        ("ten minutes of the fleet, every 10 s", to - 600_000, Some(10_000)),
-        ("an hour of the fleet, default step", from, None),
+    let (times, answer) = time(runs, || history.coverage(from, to).expect("coverage"));
+    print("an hour's coverage (the gaps in what is stored)", &format!("ms ({} gaps)", answer.gaps.len()), times);
+    // A few vehicles are looked up (one point lookup each per second read); one in 8 of the
+    // fleet still is (`LOOKUP_SHARE`), on the same range and step as the whole fleet's first
+    // line, so the two compare frame for frame.
+    let named =
+        |n: usize| -> Vec<String> { (0..n).map(|k| format!("veh-{:05}", k * args.vehicles / n.max(1) + 1)).collect() };
+    let (hundred, eighth) = (named(100), named(args.vehicles / 8));
+    for (label, names, from, step) in [
+        ("ten minutes of the fleet, every 10 s", None, to - 600_000, Some(10_000)),
+        ("an hour of the fleet, default step", None, from, None),
+        ("ten minutes of 1 in 8 vehicles (looked up), every 10 s", Some(&eighth), to - 600_000, Some(10_000)),
+        ("an hour of 100 vehicles (vehicles=), every second", Some(&hundred), from, Some(1_000)),
     ] {
-        let (times, answer) = time(runs, || history.fleet(from, to, step).expect("fleet"));
+        let names = names.map(Vec::as_slice);
+        let (times, answer) = time(runs, || history.fleet_of(names, from, to, step).expect("fleet"));
         let cells = answer.ids.len() * answer.frames.len();
         print(
             label,

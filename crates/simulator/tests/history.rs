@@ -15,10 +15,10 @@ use serde_json::Value;
 use simulator::devices::equipment::Equipment;
 use simulator::devices::fleet::{Fleet, SITES};
 use simulator::functions::world::World;
-use simulator::history::{backfill, History, HistorySettings};
+use simulator::history::{backfill, History, HistorySettings, PositionRow};
 use simulator::service::jwt::{self, Claims};
 use simulator::{Config, Local};
-use telemetry::history::{AlertChange, AlertLog, FleetHistory, SeriesHistory, TrackHistory};
+use telemetry::history::{AlertChange, AlertLog, Coverage, FleetHistory, Gap, SeriesHistory, TrackHistory};
 use tokio_tungstenite::tungstenite::Message;
 
 const KEY: &str = "history-test-key";
@@ -65,6 +65,51 @@ async fn get_as<T: serde::de::DeserializeOwned>(local: &Local, path: &str) -> T 
 
 fn window_ms() -> i64 {
     MINUTES as i64 * 60_000
+}
+
+/// The simulator with history on over `minutes`, ready, and no devices: the test writes the
+/// rows itself.
+async fn empty(minutes: u64) -> Local {
+    let history = HistorySettings { minutes, data_dir: None };
+    let local = simulator::serve_local(KEY, |settings| settings.history = history).await.unwrap();
+    local.state.history.as_ref().unwrap().set_ready();
+    local
+}
+
+/// Waits until what was queued to the writer is written.
+async fn flush(local: &Local) {
+    let state = local.state.clone();
+    tokio::task::spawn_blocking(move || state.history.as_ref().unwrap().flush()).await.unwrap();
+}
+
+fn vehicle(n: usize) -> String {
+    format!("veh-{n:05}")
+}
+
+/// A fix of `id` in second `sec`, somewhere different each second.
+fn position(id: &str, sec: i64) -> PositionRow {
+    let drift = (sec % 1_000) as f64 * 1e-4;
+    PositionRow {
+        id: id.into(),
+        ts: sec * 1_000 + 250,
+        lat: 47.0 + drift,
+        lon: 8.0 + drift,
+        speed: 30.0,
+        heading: 90.0,
+        state: telemetry::VehicleState::Moving,
+    }
+}
+
+/// A device's reading in second `sec`.
+fn reading(sec: i64) -> telemetry::Reading {
+    telemetry::Reading {
+        device: "press-01".into(),
+        kind: "process".into(),
+        ts: sec * 1_000 + 500,
+        site: "harbour".into(),
+        status: telemetry::DeviceStatus::Running,
+        values: [("temperature".to_string(), 70.0)].into(),
+    }
 }
 
 #[tokio::test]
@@ -312,6 +357,11 @@ async fn bad_parameters_are_400s_that_say_which() {
         ("/api/history/alerts?limit=10001", "limit"),
         ("/api/history/alerts?limit=0", "limit"),
         ("/api/history/fleet?step=0", "step"),
+        ("/api/history/fleet?vehicles=", "vehicles"),
+        ("/api/history/fleet?vehicles=veh-00001,,veh-00002", "vehicles"),
+        ("/api/history/fleet?vehicles=veh-00001&vehicles=%07", "vehicles"),
+        ("/api/history/coverage?from=yesterday", "from"),
+        (&*format!("/api/history/coverage?from={}", now + 60_000), "after"),
     ];
     for (path, says) in cases {
         let (status, body) = get(&local, path).await;
@@ -360,8 +410,13 @@ async fn until_the_backfill_is_done_every_history_route_is_a_503_to_retry_in_a_s
     // History on, and no backfill run: the store is not filled yet.
     let history = HistorySettings { minutes: MINUTES, data_dir: None };
     let local = simulator::serve_local(KEY, |settings| settings.history = history).await.unwrap();
-    let paths =
-        ["/api/history?device=press-01", "/api/history/track?vehicle=v", "/api/history/alerts", "/api/history/fleet"];
+    let paths = [
+        "/api/history?device=press-01",
+        "/api/history/track?vehicle=v",
+        "/api/history/alerts",
+        "/api/history/fleet",
+        "/api/history/coverage",
+    ];
     for path in paths {
         let response = reqwest::get(format!("{}{path}", local.functions)).await.unwrap();
         assert_eq!(response.status().as_u16(), 503, "{path}");
@@ -403,12 +458,135 @@ async fn with_history_off_every_history_route_is_a_404_like_a_backend_without_th
         "/api/history/track?vehicle=v",
         "/api/history/alerts",
         "/api/history/fleet",
+        "/api/history/coverage",
         "/api/history?points=0",
     ] {
         let (status, body) = get(&local, path).await;
         assert_eq!(status, 404, "{path}");
         assert!(body["error"].as_str().unwrap().contains("--history-minutes 0"), "{body}");
     }
+}
+
+#[tokio::test]
+async fn coverage_reports_the_hole_between_stored_stretches_and_nothing_at_the_edges() {
+    let local = empty(MINUTES).await;
+    let history = local.state.history.as_ref().unwrap();
+    let base = simulator::unix_millis() / 1_000 - 120;
+    let at = |sec: i64| (base + sec) * 1_000;
+    // Positions in seconds 0–10, samples only in 20–30 (either is data), a position at 32: the
+    // one empty second 31 is a late tick, not a gap.
+    let fixes = (0..=10).flat_map(|sec| [position("veh-00001", base + sec), position("veh-00002", base + sec)]);
+    history.store_positions(fixes.collect());
+    history.store_readings((20..=30).map(|sec| reading(base + sec)).collect());
+    history.store_positions(vec![position("veh-00001", base + 32)]);
+    flush(&local).await;
+
+    // The whole window: the gap, and not the empty minutes before second 0 or after second 32
+    // up to now.
+    let now = simulator::unix_millis();
+    let coverage: Coverage = get_as(&local, "/api/history/coverage").await;
+    assert!((now - window_ms() - coverage.from).abs() < 2_000 && (coverage.to - now).abs() < 2_000, "{coverage:?}");
+    assert_eq!(coverage.gaps, [Gap { from: at(11), to: at(19) }]);
+    assert_eq!(coverage.gaps[0].seconds(), 9);
+    let whole: Coverage = get_as(&local, "/api/history/coverage?from=0").await;
+    assert_eq!(whole.gaps, coverage.gaps, "clamped to the window");
+
+    // Ranges that cut the stretches: the gap between stored seconds of the range, if any.
+    let gap = vec![Gap { from: at(11), to: at(19) }];
+    for (from, to, gaps) in [
+        (at(10), at(20), gap.clone()),
+        (at(5) + 500, at(25) + 999, gap.clone()),
+        (at(11), at(19), vec![]),
+        (at(15), at(40), vec![]),
+        (at(0), at(15), vec![]),
+        (at(28), at(33), vec![]),
+    ] {
+        let path = format!("/api/history/coverage?from={from}&to={to}");
+        let coverage: Coverage = get_as(&local, &path).await;
+        assert_eq!((coverage.from, coverage.to), (from, to), "{path}");
+        assert_eq!(coverage.gaps, gaps, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn coverage_of_a_store_backfilled_and_then_live_has_no_gap() {
+    let local = on().await;
+    // A few live seconds after the backfill's last one.
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    flush(&local).await;
+    let coverage: Coverage = get_as(&local, "/api/history/coverage").await;
+    assert!(coverage.gaps.is_empty(), "{coverage:?}");
+    assert!(coverage.to - coverage.from >= window_ms() - 2_000, "{coverage:?}");
+}
+
+#[tokio::test]
+async fn the_fleet_of_named_vehicles_holds_just_those_in_the_order_named() {
+    let local = on().await;
+    flush(&local).await;
+    let to = simulator::unix_millis() - 5_000;
+    let range = format!("from={}&to={to}&step=10000", to - 120_000);
+    let all: FleetHistory = get_as(&local, &format!("/api/history/fleet?{range}")).await;
+    let path = format!("/api/history/fleet?{range}&vehicles=veh-00004,nobody,veh-00002&vehicles=veh-00004");
+    let some: FleetHistory = get_as(&local, &path).await;
+    assert_eq!(some.ids, ["veh-00004", "veh-00002"], "in the order named, once each, the unknown one absent");
+    assert_eq!((some.from, some.step_ms, some.frames.len()), (all.from, all.step_ms, all.frames.len()));
+    for (j, id) in some.ids.iter().enumerate() {
+        let column = all.ids.iter().position(|i| i == id).unwrap();
+        for (mine, whole) in some.frames.iter().zip(&all.frames) {
+            assert_eq!(mine.ts, whole.ts);
+            assert_eq!([mine.lat[j], mine.lon[j]], [whole.lat[column], whole.lon[column]], "{id} at {}", mine.ts);
+            assert_eq!([mine.heading[j], mine.speed[j]], [whole.heading[column], whole.speed[column]]);
+            assert_eq!(mine.state[j], whole.state[column]);
+        }
+    }
+    let none: FleetHistory = get_as(&local, &format!("/api/history/fleet?{range}&vehicles=nobody")).await;
+    assert!(none.ids.is_empty() && none.frames.iter().all(|f| f.lat.is_empty()), "{none:?}");
+}
+
+#[tokio::test]
+async fn a_few_named_vehicles_replay_every_second_where_the_whole_fleet_may_not() {
+    // An hour kept, 1,000 vehicles that reported over the last 20 seconds.
+    let local = empty(60).await;
+    let history = local.state.history.as_ref().unwrap();
+    let now = simulator::unix_millis() / 1_000;
+    for sec in now - 20..now {
+        history.store_positions((0..1_000).map(|n| position(&vehicle(n), sec)).collect());
+    }
+    flush(&local).await;
+
+    // An hour of 1,000 vehicles every second would be 3.6 million cells.
+    let (status, body) = get(&local, "/api/history/fleet?step=1000").await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("step=2000"), "{body}");
+    // Ten of them: every second of the hour, by default or asked for.
+    let ten: Vec<String> = (0..10).map(|n| vehicle(n * 97)).collect();
+    for step in ["", "&step=1000"] {
+        let path = format!("/api/history/fleet?vehicles={}{step}", ten.join(","));
+        let fleet: FleetHistory = get_as(&local, &path).await;
+        assert_eq!((fleet.step_ms, &fleet.ids), (1_000, &ten), "{path}");
+        assert!(fleet.frames.len() >= 3_600, "{}", fleet.frames.len());
+    }
+    // Read by a lookup per vehicle and second (ten of 1,000), the same as the whole fleet's
+    // columns read row by row.
+    let to = (now - 1) * 1_000;
+    let range = format!("from={}&to={to}&step=1000", to - 25_000);
+    let all: FleetHistory = get_as(&local, &format!("/api/history/fleet?{range}")).await;
+    let some: FleetHistory = get_as(&local, &format!("/api/history/fleet?{range}&vehicles={}", ten.join(","))).await;
+    assert_eq!(some.frames.len(), 26);
+    for (j, id) in ten.iter().enumerate() {
+        let column = all.ids.iter().position(|i| i == id).unwrap();
+        for (mine, whole) in some.frames.iter().zip(&all.frames) {
+            assert_eq!([mine.lat[j], mine.lon[j]], [whole.lat[column], whole.lon[column]], "{id} at {}", mine.ts);
+        }
+    }
+    // 2,000 ids may be named (the 1,000 unknown ones are absent); 2,001 are a 400 naming the limit.
+    let many: Vec<String> = (0..2_000).map(vehicle).collect();
+    let path = format!("/api/history/fleet?step=60000&vehicles={}", many.join(","));
+    let fleet: FleetHistory = get_as(&local, &path).await;
+    assert_eq!(fleet.ids, many[..1_000]);
+    let (status, body) = get(&local, &format!("{path}&vehicles=one-more")).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("at most 2000"), "{body}");
 }
 
 fn temp_dir(name: &str) -> std::path::PathBuf {
@@ -436,9 +614,38 @@ fn a_store_on_disk_is_kept_across_a_restart_of_the_same_scenario_and_replaced_fo
     let history = History::open(&settings).unwrap().unwrap();
     assert!(!history.prepare(&scenario).unwrap(), "restarted: the rows are still there");
     assert_eq!(history.counts().unwrap(), filled);
+    let (from, to) = history.range(None, None, simulator::unix_millis());
+    assert_eq!(history.coverage(from, to).unwrap().gaps, Vec::<Gap>::new(), "the backfill left no gap");
     assert!(history.prepare("another seed").unwrap(), "another scenario's rows are not this one's history");
     assert_eq!(history.counts().unwrap(), (0, 0, 0));
     drop(history);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_restart_on_disk_leaves_the_downtime_a_gap_and_a_store_of_an_older_simulator_gets_it_too() {
+    let dir = temp_dir("downtime");
+    let settings = HistorySettings { minutes: 5, data_dir: Some(dir.clone()) };
+    let now = simulator::unix_millis() / 1_000;
+    let run = |seconds: std::ops::RangeInclusive<i64>| {
+        let history = History::open(&settings).unwrap().unwrap();
+        history.prepare("a scenario").unwrap();
+        history.store_positions(seconds.flat_map(|sec| (0..3).map(move |n| position(&vehicle(n), sec))).collect());
+        history.flush();
+        let (from, to) = history.range(None, None, simulator::unix_millis());
+        history.coverage(from, to).unwrap().gaps
+    };
+    assert_eq!(run(now - 200..=now - 150), Vec::<Gap>::new());
+    // Down for a hundred seconds, then up again on the same store.
+    let downtime = [Gap { from: (now - 149) * 1_000, to: (now - 51) * 1_000 }];
+    assert_eq!(run(now - 50..=now - 10), downtime);
+    // A store an older simulator wrote has no `seconds` table: it is rebuilt from the rows.
+    let sqlite = || rusqlite::Connection::open(dir.join("history.sqlite3")).unwrap();
+    sqlite().execute_batch("DROP TABLE seconds").unwrap();
+    assert_eq!(run(now - 9..=now - 9), downtime);
+    // One an older simulator wrote to after a newer one: the seconds it added are missing.
+    sqlite().execute(&format!("DELETE FROM seconds WHERE sec > {}", now - 40), []).unwrap();
+    assert_eq!(run(now - 8..=now - 8), downtime);
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -11,7 +11,8 @@
 //! | `GET {apiBase}/history?device=D&from=&to=&points=[&metric=M]` | [`SeriesHistory`] |
 //! | `GET {apiBase}/history/track?vehicle=V&from=&to=&points=` | [`TrackHistory`] |
 //! | `GET {apiBase}/history/alerts?from=&to=[&limit=]` | [`AlertLog`] |
-//! | `GET {apiBase}/history/fleet?from=&to=[&step=]` | [`FleetHistory`] |
+//! | `GET {apiBase}/history/fleet?from=&to=[&step=][&vehicles=V1,V2,…]` | [`FleetHistory`] |
+//! | `GET {apiBase}/history/coverage?from=&to=` | [`Coverage`] |
 
 use serde::{Deserialize, Serialize};
 
@@ -25,6 +26,8 @@ pub const TRACK_PATH: &str = "history/track";
 pub const ALERTS_PATH: &str = "history/alerts";
 /// The path of [`FleetHistory`] under `apiBase`.
 pub const FLEET_PATH: &str = "history/fleet";
+/// The path of [`Coverage`] under `apiBase`.
+pub const COVERAGE_PATH: &str = "history/coverage";
 
 /// The storage resolution: one sample per device metric (or vehicle) per second is kept, the
 /// last one of that second. No bucket or frame step is finer.
@@ -45,6 +48,12 @@ pub const MAX_FRAMES: usize = 3_601;
 /// (at 10,000,000, an hour of a large fleet held about 1 GB). An hour of 10,000 vehicles is a
 /// frame every 19 s within it.
 pub const MAX_FLEET_CELLS: usize = 2_000_000;
+/// The most vehicles a [`FleetHistory`] query may name in `vehicles` (each id 1 to 128
+/// characters, none a control character).
+pub const MAX_FLEET_VEHICLES: usize = 2_000;
+/// The fewest consecutive empty seconds that make a [`Gap`]: a single second without data is
+/// a tick published late, not the store missing a stretch.
+pub const MIN_GAP_SECONDS: i64 = 2;
 
 /// The width of the buckets that reduce `from..=to` to at most `points` buckets: the range
 /// divided by `points`, rounded up, and never finer than [`RESOLUTION_MS`].
@@ -171,9 +180,17 @@ pub struct AlertEvent {
     pub by: Option<String>,
 }
 
-/// `GET {apiBase}/history/fleet?from=&to=[&step=]`: the whole fleet frame by frame, shaped for
-/// replay. Frame `k` is at `from + k × step_ms`; in every frame, index `j` of each array is
-/// vehicle `ids[j]`. Each vehicle shows its last fix at or before the frame's time (before its
+/// `GET {apiBase}/history/fleet?from=&to=[&step=][&vehicles=V1,V2,…]`: the fleet frame by
+/// frame, shaped for replay. Frame `k` is at `from + k × step_ms`; in every frame, index `j` of
+/// each array is vehicle `ids[j]`.
+///
+/// Without `vehicles`, the whole fleet, in the store's order (the order vehicles first
+/// reported). With `vehicles` (ids separated by commas; the parameter may be repeated; at most
+/// [`MAX_FLEET_VEHICLES`] in all), only those, in the order asked (an id asked twice counts
+/// once, where it first appears); an id the store does not know is simply absent. The caps
+/// ([`MAX_FRAMES`], [`MAX_FLEET_CELLS`]) and the default step count the vehicles asked for
+/// that the store knows, not the whole fleet: a few vehicles replay every second over an hour
+/// when the whole fleet would need a frame every 19 s. Each vehicle shows its last fix at or before the frame's time (before its
 /// first fix in the range, that first fix), so no cell is ever empty; a vehicle with no fix in
 /// the range is not in `ids`. The look-back is bounded: a frame looks for fixes since the frame
 /// before, but no further back than the server's look-back (the simulator's `LOOKBACK_MS`,
@@ -190,6 +207,45 @@ pub struct FleetHistory {
     pub ids: Vec<String>,
     /// The frames, in time order.
     pub frames: Vec<FleetFrame>,
+}
+
+/// `GET {apiBase}/history/coverage?from=&to=`: where the store holds data over a range, so a
+/// replay timeline can show the stretches it has nothing for (a simulator that was down between
+/// two runs on the same store) rather than a fleet frozen across them.
+///
+/// A [`Gap`] is a run of at least [`MIN_GAP_SECONDS`] consecutive seconds in which the store
+/// holds neither a position nor a sample, between the first and the last second of the range
+/// that it holds something for: the seconds before the first and after the last (at `to`, the
+/// current second, not written yet) are never a gap. No data at all in the range is no gap
+/// either.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Coverage {
+    /// Start of the range answered (inclusive), clamped like every history range.
+    pub from: Millis,
+    /// End of the range answered (inclusive), at most the backend's now.
+    pub to: Millis,
+    /// The gaps, in time order, none overlapping.
+    pub gaps: Vec<Gap>,
+}
+
+/// A stretch of whole seconds with no data: the seconds starting at `from`, `from + 1000`, …,
+/// `to` (both whole seconds, both empty, so a gap of `n` seconds has `to − from = (n − 1) × 1000`).
+/// The store holds something for the second before `from` and the second after `to`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Gap {
+    /// The first empty second (its start, a multiple of [`RESOLUTION_MS`]).
+    pub from: Millis,
+    /// The last empty second (its start, a multiple of [`RESOLUTION_MS`]).
+    pub to: Millis,
+}
+
+impl Gap {
+    /// How many seconds it spans.
+    pub fn seconds(&self) -> i64 {
+        (self.to - self.from) / RESOLUTION_MS + 1
+    }
 }
 
 /// The fleet at one moment: each array has one entry per [`FleetHistory::ids`].
@@ -300,6 +356,14 @@ mod tests {
         let event: AlertEvent =
             serde_json::from_str(r#"{"ts":3,"id":"a1","change":"cleared","alert":null,"by":null}"#).unwrap();
         assert_eq!(event, log.events[2]);
+    }
+
+    #[test]
+    fn coverage_is_camel_case_and_its_gaps_whole_seconds_inclusive() {
+        let coverage = Coverage { from: 0, to: 30_000, gaps: vec![Gap { from: 11_000, to: 19_000 }] };
+        assert_eq!(round_trip(&coverage), r#"{"from":0,"to":30000,"gaps":[{"from":11000,"to":19000}]}"#);
+        assert_eq!(coverage.gaps[0].seconds(), 9);
+        assert_eq!(Gap { from: 5_000, to: 5_000 }.seconds(), 1);
     }
 
     #[test]

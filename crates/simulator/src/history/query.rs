@@ -1,10 +1,11 @@
 //! The reductions the history answers are made of, apart from the store so they are tested on
 //! plain data: buckets of min, max and last (what a chart draws per pixel), an evenly thinned
-//! track, and fleet frames where each vehicle holds its last fix.
+//! track, fleet frames where each vehicle holds its last fix, and the gaps between the seconds
+//! stored.
 
 use std::collections::HashMap;
 
-use telemetry::history::{bucket_index, FleetFrame, MetricHistory};
+use telemetry::history::{bucket_index, FleetFrame, Gap, MetricHistory, MIN_GAP_SECONDS, RESOLUTION_MS};
 use telemetry::Millis;
 
 use crate::history::Fix;
@@ -62,12 +63,32 @@ pub fn thin(len: usize, points: usize) -> Vec<usize> {
     }
 }
 
+/// The gaps between stored seconds (Unix seconds in increasing order, each once): a [`Gap`] for
+/// every hole of at least [`MIN_GAP_SECONDS`] between two of them; nothing before the first or
+/// after the last.
+pub fn gaps(stored: impl IntoIterator<Item = i64>) -> Vec<Gap> {
+    let mut gaps = Vec::new();
+    let mut previous: Option<i64> = None;
+    for sec in stored {
+        if let Some(before) = previous {
+            // `sec - before - 1` seconds are empty between them.
+            if sec - before > MIN_GAP_SECONDS {
+                gaps.push(Gap { from: (before + 1) * RESOLUTION_MS, to: (sec - 1) * RESOLUTION_MS });
+            }
+        }
+        previous = Some(sec);
+    }
+    gaps
+}
+
 /// Fleet frames, one at a time: each frame is offered fixes newest first (a vehicle's first
 /// offer in a frame is its fix there) and holds, for a vehicle offered none, the fix it held
 /// in the frame before.
 pub struct Frames {
     /// Vehicle (store id) → column.
     columns: HashMap<i64, usize>,
+    /// Column → vehicle (store id).
+    vehicles: Vec<i64>,
     current: Vec<Option<Fix>>,
     /// Per column, whether this frame has its fix yet; and how many do.
     found: Vec<bool>,
@@ -84,6 +105,7 @@ impl Frames {
         let n = vehicles.len();
         Self {
             columns,
+            vehicles: vehicles.to_vec(),
             current: vec![None; n],
             found: vec![false; n],
             found_count: 0,
@@ -105,6 +127,11 @@ impl Frames {
     /// Whether every vehicle has its fix in the frame being made (no need to look further back).
     pub fn complete(&self) -> bool {
         self.found_count == self.found.len()
+    }
+
+    /// The vehicles (store ids) with no fix yet in the frame being made, by column.
+    pub fn pending(&self) -> impl Iterator<Item = i64> + '_ {
+        self.vehicles.iter().zip(&self.found).filter(|(_, found)| !**found).map(|(&vehicle, _)| vehicle)
     }
 
     /// Ends the frame being made, at `ts`.
@@ -201,6 +228,19 @@ mod tests {
         assert!(picked.windows(2).all(|w| w[1] > w[0] && w[1] - w[0] <= 4));
     }
 
+    #[test]
+    fn gaps_are_the_holes_of_two_seconds_or_more_between_stored_seconds() {
+        let none = Vec::<Gap>::new();
+        assert_eq!(gaps([]), none);
+        assert_eq!(gaps([7]), none);
+        assert_eq!(gaps(0..=10), none, "continuous");
+        assert_eq!(gaps([1, 2, 4, 5]), none, "one second missing is not a gap");
+        assert_eq!(gaps([1, 2, 5, 6]), [Gap { from: 3_000, to: 4_000 }], "two are");
+        let stored = (0..=10).chain(20..=30).chain(31..=40).chain([100]);
+        assert_eq!(gaps(stored), [Gap { from: 11_000, to: 19_000 }, Gap { from: 41_000, to: 99_000 }]);
+        assert_eq!(gaps([-3, 0]), [Gap { from: -2_000, to: -1_000 }], "before 1970 too");
+    }
+
     fn fix(lat: f64) -> Fix {
         Fix { lat, lon: 8.0, speed: 10.0, heading: 90.0, state: VehicleState::Moving }
     }
@@ -211,10 +251,12 @@ mod tests {
         frames.offer(7, fix(1.0));
         frames.end_frame(1_000);
         assert!(!frames.complete());
+        assert_eq!(frames.pending().collect::<Vec<_>>(), [7, 8, 9], "a new frame has none yet");
         frames.offer(7, fix(2.0)); // newest first: the later offer of 7 does not count
         frames.offer(7, fix(1.5));
         frames.end_frame(2_000);
         frames.offer(8, fix(20.0));
+        assert_eq!(frames.pending().collect::<Vec<_>>(), [7, 9], "by column");
         frames.end_frame(3_000); // 7 holds 2.0
         frames.offer(7, fix(3.0));
         frames.offer(8, fix(21.0));

@@ -3,7 +3,10 @@
 //! * `GET /api/history?device=D&from=&to=&points=[&metric=M]`: a device's metrics in buckets;
 //! * `GET /api/history/track?vehicle=V&from=&to=&points=`: a vehicle's trail;
 //! * `GET /api/history/alerts?from=&to=[&limit=]`: raised, acknowledged, cleared;
-//! * `GET /api/history/fleet?from=&to=[&step=]`: the fleet frame by frame, for replay.
+//! * `GET /api/history/fleet?from=&to=[&step=][&vehicles=V1,V2,…]`: the fleet (or the vehicles
+//!   named: commas between ids, the parameter may be repeated, at most 2,000 ids) frame by
+//!   frame, for replay;
+//! * `GET /api/history/coverage?from=&to=`: the gaps in what the store holds over the range.
 //!
 //! `from` and `to` are Unix ms, by default the window kept (`--history-minutes` back from now),
 //! and clamped to it: `from` is never earlier than the window's start (`from=0` is the whole
@@ -23,7 +26,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use serde::Serialize;
-use telemetry::history::{DEFAULT_ALERT_LIMIT, DEFAULT_POINTS, MAX_ALERT_LIMIT, MAX_POINTS};
+use telemetry::history::{DEFAULT_ALERT_LIMIT, DEFAULT_POINTS, MAX_ALERT_LIMIT, MAX_FLEET_VEHICLES, MAX_POINTS};
 use telemetry::Millis;
 
 use crate::error::ApiError;
@@ -36,6 +39,33 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/api/history/track", get(track))
         .route("/api/history/alerts", get(alerts))
         .route("/api/history/fleet", get(fleet))
+        .route("/api/history/coverage", get(coverage))
+}
+
+/// Whether `value` may be an id (device, vehicle, metric): 1 to 128 characters, none of them
+/// control characters.
+fn is_id(value: &str) -> bool {
+    !value.is_empty() && value.chars().count() <= 128 && !value.chars().any(char::is_control)
+}
+
+/// The ids of every `values` (each a list separated by commas), each checked, at most `max` in
+/// all (an id named twice counts twice here: the query drops the repeat); the error says why.
+fn id_list<'a>(name: &str, values: impl IntoIterator<Item = &'a str>, max: usize) -> Result<Vec<String>, String> {
+    let mut ids = Vec::new();
+    for value in values {
+        for id in value.split(',') {
+            if !is_id(id) {
+                return Err(format!(
+                    "each id in `{name}` must be 1 to 128 characters, no control characters, commas between them"
+                ));
+            }
+            if ids.len() == max {
+                return Err(format!("`{name}` may name at most {max} ids"));
+            }
+            ids.push(id.to_string());
+        }
+    }
+    Ok(ids)
 }
 
 type RawQuery = Result<Query<Vec<(String, String)>>, QueryRejection>;
@@ -55,10 +85,19 @@ impl Params {
     /// An id (device, vehicle, metric): 1 to 128 characters, none of them control characters.
     fn id(&self, name: &str) -> Result<Option<String>, ApiError> {
         let Some(value) = self.get(name) else { return Ok(None) };
-        if value.is_empty() || value.chars().count() > 128 || value.chars().any(char::is_control) {
+        if !is_id(value) {
             return Err(ApiError::bad_request(format!("`{name}` must be 1 to 128 characters")));
         }
         Ok(Some(value.to_string()))
+    }
+
+    /// Ids separated by commas, in every `name` parameter, at most `max`; `None` if absent.
+    fn ids(&self, name: &str, max: usize) -> Result<Option<Vec<String>>, ApiError> {
+        let mut values = self.0.iter().filter(|(key, _)| key == name).map(|(_, value)| value.as_str()).peekable();
+        if values.peek().is_none() {
+            return Ok(None);
+        }
+        id_list(name, values, max).map(Some).map_err(ApiError::bad_request)
     }
 
     fn required_id(&self, name: &str) -> Result<String, ApiError> {
@@ -160,9 +199,37 @@ async fn fleet(State(state): State<Arc<AppState>>, query: RawQuery) -> Result<Re
     let params = Params::parse(query)?;
     let (from, to) = params.range(history)?;
     let step = params.integer("step", 1, 24 * 3_600_000)?;
+    let vehicles = params.ids("vehicles", MAX_FLEET_VEHICLES)?;
     // One at a time: each may hold ~200 MB (`History::fleet_slot`).
     let slot = history.fleet_slot().ok_or_else(|| {
         ApiError::unavailable("another fleet history query is running (one at a time); retry in a second", 1)
     })?;
-    answer(state, Some(slot), move |h| h.fleet(from, to, step)).await
+    answer(state, Some(slot), move |h| h.fleet_of(vehicles.as_deref(), from, to, step)).await
+}
+
+async fn coverage(State(state): State<Arc<AppState>>, query: RawQuery) -> Result<Response, ApiError> {
+    let history = history(&state)?;
+    let params = Params::parse(query)?;
+    let (from, to) = params.range(history)?;
+    answer(state, None, move |h| h.coverage(from, to)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn id_lists_split_at_commas_across_repeats_and_refuse_beyond_the_limit() {
+        assert_eq!(id_list("v", ["a,b", "c"], 3).unwrap(), ["a", "b", "c"]);
+        assert_eq!(id_list("v", ["b,a,b"], 3).unwrap(), ["b", "a", "b"], "as named; the query drops the repeat");
+        let error = id_list("v", ["a,b", "c,d"], 3).unwrap_err();
+        assert!(error.contains("at most 3"), "{error}");
+        for bad in ["", "a,", ",a", "a,,b", "a\u{7}b"] {
+            let error = id_list("v", [bad], 10).unwrap_err();
+            assert!(error.contains("1 to 128"), "{bad:?}: {error}");
+        }
+        assert!(id_list("v", [&*"x".repeat(128)], 1).is_ok());
+        assert!(id_list("v", [&*"x".repeat(129)], 1).is_err());
+        assert!(id_list("v", ["é".repeat(128).as_str()], 1).is_ok(), "characters, not bytes");
+    }
 }

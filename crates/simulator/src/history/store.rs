@@ -7,6 +7,13 @@
 //! at its start, and a fleet frame is one range. A vehicle's track is one point lookup per
 //! second, in one statement. The values are integers (microdegrees, tenths of km/h and of degrees, as precise as
 //! the simulated devices report them), about 30 bytes a row instead of 60.
+//!
+//! `seconds` holds every second that has a position or a sample, written in the same
+//! transaction as they are: the coverage of a range (where the store has a gap) is then one
+//! short range of it, at most 3,600 rows an hour, rather than a lookup per second in positions
+//! and per series and second in samples (keyed by series first, they have no index by second).
+//! It is derived from the two tables, so a store it does not match (written before it existed,
+//! or by an older simulator since) has it rebuilt at open ([`create`]).
 
 use rusqlite::{params, Connection, OptionalExtension};
 use telemetry::{Alert, AlertAcknowledged, AlertCleared, Millis, Reading, VehicleState};
@@ -49,14 +56,77 @@ CREATE TABLE IF NOT EXISTS alert_events (
     by TEXT
 );
 CREATE INDEX IF NOT EXISTS alert_events_ts ON alert_events (ts, seq);
+CREATE TABLE IF NOT EXISTS seconds (sec INTEGER PRIMARY KEY);
 ";
 
 /// The key of the scenario the stored rows belong to, in `meta`.
 const SCENARIO: &str = "scenario";
 
-/// Creates the tables a new store needs (an existing one keeps its rows).
+/// Creates the tables a new store needs (an existing one keeps its rows), and rebuilds
+/// `seconds` if it does not match the rows stored (see [`seconds_match`]).
 pub(crate) fn create(connection: &Connection) -> rusqlite::Result<()> {
-    connection.execute_batch(SCHEMA)
+    connection.execute_batch(SCHEMA)?;
+    if !seconds_match(connection)? {
+        let transaction = connection.unchecked_transaction()?;
+        rebuild_seconds(connection)?;
+        transaction.commit()?;
+    }
+    Ok(())
+}
+
+/// The first and last second that `seconds` holds, and that positions and samples hold.
+type Ends = (Option<i64>, Option<i64>);
+
+/// Whether `seconds` has the same first and last second as positions and samples together: a
+/// store written before `seconds` existed has rows and none there; one written by an older
+/// simulator since has later rows it lacks (written at the time) or earlier seconds it still
+/// has (that one's retention left them). A few reads at the ends of each key.
+fn seconds_match(connection: &Connection) -> rusqlite::Result<bool> {
+    let ends = |sql: &str, params: &[&dyn rusqlite::ToSql]| -> rusqlite::Result<Ends> {
+        connection.prepare_cached(sql)?.query_row(params, |row| Ok((row.get(0)?, row.get(1)?)))
+    };
+    // One aggregate per subquery: `SELECT min(x), max(x)` is a scan, each alone a seek.
+    let recorded = ends("SELECT (SELECT min(sec) FROM seconds), (SELECT max(sec) FROM seconds)", &[])?;
+    let mut stored = ends(POSITION_ENDS, &[])?;
+    let series: Vec<i64> =
+        connection.prepare_cached("SELECT id FROM series")?.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    for id in series {
+        let (first, last) = ends(
+            "SELECT (SELECT min(sec) FROM samples WHERE series = ?1), (SELECT max(sec) FROM samples WHERE series = ?1)",
+            &[&id],
+        )?;
+        stored.0 = stored.0.into_iter().chain(first).min();
+        stored.1 = stored.1.into_iter().chain(last).max();
+    }
+    Ok(recorded == stored)
+}
+
+/// The seconds positions hold, in order: one seek per second (the first one after the one
+/// before), not a read of its rows (10,000 a second for 10,000 vehicles).
+const POSITION_SECONDS: &str = "
+    WITH RECURSIVE s(sec) AS (
+        SELECT min(sec) FROM positions
+        UNION ALL SELECT (SELECT min(p.sec) FROM positions p WHERE p.sec > s.sec) FROM s WHERE s.sec IS NOT NULL
+    )
+    SELECT sec FROM s WHERE sec IS NOT NULL";
+
+/// Fills `seconds` afresh from positions ([`POSITION_SECONDS`]) and samples (all of them: a
+/// small table).
+fn rebuild_seconds(connection: &Connection) -> rusqlite::Result<()> {
+    connection.execute_batch(&format!(
+        "DELETE FROM seconds;
+         INSERT INTO seconds (sec) {POSITION_SECONDS};
+         INSERT OR IGNORE INTO seconds (sec) SELECT DISTINCT sec FROM samples;"
+    ))
+}
+
+/// Records that second `sec` holds data, once per run of rows in the same second.
+fn mark_second(connection: &Connection, last: &mut Option<i64>, sec: i64) -> rusqlite::Result<()> {
+    if *last != Some(sec) {
+        connection.prepare_cached("INSERT OR IGNORE INTO seconds (sec) VALUES (?1)")?.execute([sec])?;
+        *last = Some(sec);
+    }
+    Ok(())
 }
 
 /// The second a time falls in, and its milliseconds within it.
@@ -154,9 +224,11 @@ pub(crate) fn insert_positions(connection: &Connection, ids: &mut Ids, rows: &[P
         "INSERT OR REPLACE INTO positions (sec, vehicle, ms, lat, lon, speed, heading, state)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?;
+    let mut marked = None;
     for row in rows {
         let vehicle = ids.vehicle(connection, &row.id)?;
         let (sec, ms) = split(row.ts);
+        mark_second(connection, &mut marked, sec)?;
         insert.execute(params![
             sec,
             vehicle,
@@ -176,12 +248,14 @@ pub(crate) fn insert_readings(connection: &Connection, ids: &mut Ids, readings: 
     let mut insert =
         connection.prepare_cached("INSERT OR REPLACE INTO samples (series, sec, ms, value) VALUES (?1, ?2, ?3, ?4)")?;
     let mut count = 0;
+    let mut marked = None;
     for reading in readings {
         let (sec, ms) = split(reading.ts);
         for (metric, value) in &reading.values {
             if !value.is_finite() {
                 continue;
             }
+            mark_second(connection, &mut marked, sec)?;
             let series = ids.series(connection, &reading.device, metric)?;
             insert.execute(params![series, sec, ms, value])?;
             count += 1;
@@ -213,6 +287,7 @@ pub(crate) fn retain(connection: &Connection, cutoff: Millis) -> rusqlite::Resul
         removed += samples.execute([id, sec])?;
     }
     removed += connection.prepare_cached("DELETE FROM alert_events WHERE ts < ?1")?.execute([cutoff])?;
+    connection.prepare_cached("DELETE FROM seconds WHERE sec < ?1")?.execute([sec])?;
     Ok(removed)
 }
 
@@ -233,7 +308,8 @@ pub(crate) fn scenario(connection: &Connection) -> rusqlite::Result<Option<Strin
 /// Empties the store and records that its rows will belong to `scenario`.
 pub(crate) fn reset(connection: &Connection, scenario: &str) -> rusqlite::Result<()> {
     connection.execute_batch(
-        "DELETE FROM positions; DELETE FROM samples; DELETE FROM alert_events; DELETE FROM vehicles; DELETE FROM series;",
+        "DELETE FROM positions; DELETE FROM samples; DELETE FROM alert_events; DELETE FROM vehicles; DELETE FROM series;
+         DELETE FROM seconds;",
     )?;
     connection.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)", [SCENARIO, scenario])?;
     Ok(())
@@ -297,12 +373,25 @@ pub(crate) fn vehicle_id(connection: &Connection, name: &str) -> rusqlite::Resul
     connection.prepare_cached("SELECT id FROM vehicles WHERE name = ?1")?.query_row([name], |r| r.get(0)).optional()
 }
 
+/// How many vehicles ever reported.
+pub(crate) fn vehicle_count(connection: &Connection) -> rusqlite::Result<usize> {
+    connection
+        .prepare_cached("SELECT count(*) FROM vehicles")?
+        .query_row([], |r| r.get::<_, i64>(0))
+        .map(|n| n as usize)
+}
+
 /// Every vehicle that ever reported: (integer id, name), by id.
 pub(crate) fn vehicles(connection: &Connection) -> rusqlite::Result<Vec<(i64, String)>> {
     let mut select = connection.prepare_cached("SELECT id, name FROM vehicles ORDER BY id")?;
     let rows = select.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
     rows.collect()
 }
+
+/// The first and last second positions hold: a seek at each end of the key. Each aggregate in a
+/// subquery of its own: SQLite answers `min` or `max` alone from the index, but
+/// `SELECT min(sec), max(sec)` by reading every row (1.8 s for 36 million).
+const POSITION_ENDS: &str = "SELECT (SELECT min(sec) FROM positions), (SELECT max(sec) FROM positions)";
 
 /// A vehicle's fixes from `from` to `to`, in time order: one statement, a point lookup per
 /// second inside SQLite (`CROSS JOIN` keeps the seconds the outer loop; the table is keyed by second first, for the writes and the fleet
@@ -315,9 +404,8 @@ pub(crate) fn track(
     from: Millis,
     to: Millis,
 ) -> rusqlite::Result<Vec<(Millis, Fix)>> {
-    let stored: (Option<i64>, Option<i64>) = connection
-        .prepare_cached("SELECT min(sec), max(sec) FROM positions")?
-        .query_row([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+    let stored: (Option<i64>, Option<i64>) =
+        connection.prepare_cached(POSITION_ENDS)?.query_row([], |row| Ok((row.get(0)?, row.get(1)?)))?;
     let (Some(first), Some(last)) = stored else { return Ok(Vec::new()) };
     let (start, end) = (split(from).0.max(first), split(to).0.min(last));
     if start > end {
@@ -350,6 +438,29 @@ pub(crate) fn second(
     let mut rows = select.query([sec])?;
     while let Some(row) = rows.next()? {
         each(row.get(0)?, sec * 1000 + row.get::<_, i64>(1)?, fix(row, 2)?);
+    }
+    Ok(())
+}
+
+/// A vehicle's fix in second `sec`, if it has one: a point lookup.
+pub(crate) fn fix_at(connection: &Connection, sec: i64, vehicle: i64) -> rusqlite::Result<Option<(Millis, Fix)>> {
+    let mut select = connection
+        .prepare_cached("SELECT ms, lat, lon, speed, heading, state FROM positions WHERE sec = ?1 AND vehicle = ?2")?;
+    select.query_row([sec, vehicle], |row| Ok((sec * 1000 + row.get::<_, i64>(0)?, fix(row, 1)?))).optional()
+}
+
+/// Calls `each(sec)` for every second from `first` to `last` (Unix seconds, inclusive) that
+/// holds a position or a sample, in order.
+pub(crate) fn stored_seconds(
+    connection: &Connection,
+    first: i64,
+    last: i64,
+    mut each: impl FnMut(i64),
+) -> rusqlite::Result<()> {
+    let mut select = connection.prepare_cached("SELECT sec FROM seconds WHERE sec BETWEEN ?1 AND ?2 ORDER BY sec")?;
+    let mut rows = select.query([first, last])?;
+    while let Some(row) = rows.next()? {
+        each(row.get(0)?);
     }
     Ok(())
 }
@@ -447,6 +558,95 @@ mod tests {
         assert_eq!(whole, track);
         assert!(super::track(&connection, a, 3_000, 9_000).unwrap().is_empty());
         assert!(super::track(&connection, a, 1_950, 2_050).unwrap().is_empty(), "within the range only");
+    }
+
+    fn seconds_of(connection: &Connection) -> Vec<i64> {
+        let mut seconds = Vec::new();
+        stored_seconds(connection, i64::MIN / 2, i64::MAX / 2, |sec| seconds.push(sec)).unwrap();
+        seconds
+    }
+
+    fn reading(ts: Millis) -> Reading {
+        Reading {
+            device: "press-01".into(),
+            kind: "process".into(),
+            ts,
+            site: "s".into(),
+            status: telemetry::DeviceStatus::Running,
+            values: [("temperature".to_string(), 70.0), ("pressure".to_string(), 1.0)].into(),
+        }
+    }
+
+    #[test]
+    fn seconds_follow_the_positions_and_samples_and_are_rebuilt_when_they_do_not_match() {
+        let (connection, mut ids) = store();
+        let rows = [row("a", 1_000, 1.0), row("b", 1_500, 1.0), row("a", 2_000, 1.0), row("a", 3_000, 1.0)];
+        insert_positions(&connection, &mut ids, &rows).unwrap();
+        insert_readings(&connection, &mut ids, &[reading(3_100), reading(5_000), reading(6_000)]).unwrap();
+        assert_eq!(seconds_of(&connection), [1, 2, 3, 5, 6], "a position or a sample, each second once");
+        let mut within = Vec::new();
+        stored_seconds(&connection, 2, 5, |sec| within.push(sec)).unwrap();
+        assert_eq!(within, [2, 3, 5]);
+        assert!(seconds_match(&connection).unwrap());
+
+        retain(&connection, 3_000).unwrap();
+        assert_eq!(seconds_of(&connection), [3, 5, 6], "retention cuts them with the rows");
+        assert!(seconds_match(&connection).unwrap());
+
+        // A store written before `seconds` existed: none of them; one an older simulator wrote
+        // to since: the last ones missing, or the first ones left after its retention.
+        for stale in ["DELETE FROM seconds", "DELETE FROM seconds WHERE sec = 6", "INSERT INTO seconds VALUES (1)"] {
+            connection.execute_batch(stale).unwrap();
+            assert!(!seconds_match(&connection).unwrap(), "{stale}");
+            create(&connection).unwrap();
+            assert_eq!(seconds_of(&connection), [3, 5, 6], "rebuilt after {stale}");
+        }
+        // Samples alone count too.
+        connection.execute_batch("DELETE FROM positions; DELETE FROM seconds").unwrap();
+        create(&connection).unwrap();
+        assert_eq!(seconds_of(&connection), [3, 5, 6]);
+
+        reset(&connection, "seed 2").unwrap();
+        assert!(seconds_of(&connection).is_empty());
+        assert!(seconds_match(&connection).unwrap(), "an empty store matches");
+    }
+
+    #[test]
+    fn the_ends_and_the_seconds_of_positions_are_seeks_rather_than_reads_of_every_row() {
+        let (connection, mut ids) = store();
+        let rows: Vec<PositionRow> = (0..50)
+            .flat_map(|sec| {
+                (0..200).map(move |v| row(&format!("v{v}"), sec * 1_000 + i64::from(sec > 25) * 40_000, 1.0))
+            })
+            .collect();
+        insert_positions(&connection, &mut ids, &rows).unwrap();
+        let expected = seconds_of(&connection);
+        assert_eq!(expected.len(), 50);
+        connection.execute_batch("DELETE FROM seconds").unwrap();
+        let before = connection.query_row("SELECT count(*) FROM seconds", [], |r| r.get::<_, i64>(0)).unwrap();
+        assert_eq!(before, 0);
+        let plan = |sql: &str| -> Vec<String> {
+            let mut explain = connection.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+            explain.query_map([], |r| r.get(3)).unwrap().collect::<Result<_, _>>().unwrap()
+        };
+        let ends = plan(POSITION_ENDS);
+        assert!(ends.iter().all(|step| !step.starts_with("SCAN positions")), "the ends are two seeks: {ends:?}");
+        let steps = plan(POSITION_SECONDS);
+        assert!(steps.iter().all(|step| !step.starts_with("SCAN p")), "no scan of positions: {steps:?}");
+        assert!(steps.iter().any(|step| step.contains("USING PRIMARY KEY (sec>?)")), "{steps:?}");
+        rebuild_seconds(&connection).unwrap();
+        assert_eq!(seconds_of(&connection), expected);
+    }
+
+    #[test]
+    fn a_fix_is_looked_up_by_second_and_vehicle() {
+        let (connection, mut ids) = store();
+        insert_positions(&connection, &mut ids, &[row("a", 1_250, 47.5), row("b", 1_300, 46.0)]).unwrap();
+        let a = vehicle_id(&connection, "a").unwrap().unwrap();
+        let (ts, fix) = fix_at(&connection, 1, a).unwrap().unwrap();
+        assert_eq!((ts, fix.lat), (1_250, 47.5));
+        assert_eq!(fix_at(&connection, 2, a).unwrap(), None);
+        assert_eq!(vehicle_count(&connection).unwrap(), 2);
     }
 
     #[test]
