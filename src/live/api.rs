@@ -6,7 +6,7 @@ use gloo_net::http::{Request, Response};
 use serde::de::DeserializeOwned;
 use serde::de::IgnoredAny;
 use signalr::web::{HubConnection, InvokeError};
-use telemetry::history::{AlertLog, FleetHistory, SeriesHistory, TrackHistory};
+use telemetry::history::{AlertLog, Coverage, FleetHistory, SeriesHistory, TrackHistory};
 use telemetry::{AckManyRequest, AlertAcknowledged, Millis, Snapshot, SubscriptionRequest};
 use wasm_bindgen::JsCast;
 
@@ -134,6 +134,11 @@ impl Api {
             query.push_str(&format!("&vehicles={}", ids.join(",")));
         }
         self.get_history(telemetry::history::FLEET_PATH, &query, "fleet history").await
+    }
+
+    /// Where the backend keeps no data from `from` up to its now.
+    pub async fn coverage(&self, from: Millis) -> Result<Option<Coverage>, HistoryError> {
+        self.get_history(telemetry::history::COVERAGE_PATH, &format!("from={from}"), "history coverage").await
     }
 
     async fn get_history<T: DeserializeOwned>(

@@ -28,6 +28,8 @@ const READ_AHEAD_MS: f64 = 4_000.0;
 const PANELS_EVERY_MS: f64 = 250.0;
 /// How often the URL follows the play head.
 const URL_EVERY_MS: f64 = 1_000.0;
+/// How often the gaps in the backend's history are asked for again.
+const COVERAGE_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
 /// At most this many vehicles are replayed frame by frame at 1 s steps; a larger fleet
 /// replays the vehicles its filter passes when they are fewer, and says so.
 pub const SMOOTH_VEHICLES: usize = 2_000;
@@ -55,6 +57,8 @@ struct Inner {
     vehicles: std::cell::RefCell<Vec<String>>,
     /// The live fleet's size when the vehicles were chosen.
     fleet_size: Cell<usize>,
+    /// The backend has no coverage route (404).
+    no_coverage: Cell<bool>,
 }
 
 /// The player; `Clone` shares it.
@@ -79,6 +83,7 @@ impl Player {
                 url_at: Cell::new(f64::MIN),
                 vehicles: std::cell::RefCell::new(Vec::new()),
                 fleet_size: Cell::new(0),
+                no_coverage: Cell::new(false),
             }),
         };
         let this = player.clone();
@@ -86,6 +91,14 @@ impl Player {
             let timeline = store.timeline.get();
             this.changed(timeline);
         });
+        // The gaps in what the backend keeps, for the scrubber: soon after the page opens, then
+        // every half minute (a backend without the route, 404, is not asked again).
+        let this = player.clone();
+        if let Ok(handle) = set_interval_with_handle(move || this.load_coverage(), COVERAGE_EVERY) {
+            on_cleanup(move || handle.clear());
+        }
+        let this = player.clone();
+        set_timeout(move || this.load_coverage(), std::time::Duration::from_secs(2));
         // A new filter during a replay of a large fleet may change which vehicles it carries.
         let this = player.clone();
         Effect::new(move |_| {
@@ -95,6 +108,29 @@ impl Player {
             }
         });
         player
+    }
+
+    fn load_coverage(&self) {
+        let store = self.inner.store;
+        if self.inner.no_coverage.get() {
+            return;
+        }
+        let Some(api) = store.api.get_value() else { return };
+        let this = self.clone();
+        spawn_local(async move {
+            let from = js_sys::Date::now() as i64 - crate::panels::timeline::SPAN_MS;
+            match api.coverage(from).await {
+                Ok(Some(coverage)) => {
+                    let gaps: Vec<(i64, i64)> =
+                        coverage.gaps.iter().map(|g| (g.from, g.to + telemetry::history::RESOLUTION_MS)).collect();
+                    if store.replay_gaps.with_untracked(|old| *old != gaps) {
+                        store.replay_gaps.set(gaps);
+                    }
+                }
+                Ok(None) => this.inner.no_coverage.set(true),
+                Err(error) => web_sys::console::warn_1(&format!("history coverage: {}", error.message).into()),
+            }
+        });
     }
 
     /// The timeline changed (a click, a link, the URL).

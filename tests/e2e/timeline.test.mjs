@@ -4,10 +4,13 @@
 // moment across screens, and *back to live* returns; an alarm raised at a known moment is a mark
 // there and open in the alert list at that moment but not before it; while not live a new alarm
 // is a badge, not a toast; follow keeps the selected vehicle centred during a replay, and its
-// trip over the range played is shown.
+// trip over the range played is shown; the time a simulator was down is a gap on the scrubber.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { restToken, sleep, waitFor } from '../support/simulator.mjs';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { restToken, sleep, startSimulator, waitFor } from '../support/simulator.mjs';
 import { assertNoCrash, text } from '../support/browser.mjs';
 import { setupDashboard } from '../support/setup.mjs';
 
@@ -213,6 +216,27 @@ test('during a replay follow keeps the selected vehicle centred, and its trip ov
   assert.match(await text(page, 'trip-top-speed'), /^\d+ km\/h$/);
   assert.match(await text(page, 'trip-stops'), /^\d+$/);
   assert.match(await text(page, 'trip-span'), /^(\d+ s|\d+ min \d\d s)$/);
+  assertNoCrash(page);
+  await page.context().close();
+});
+
+test('the time the backend was down is a gap on the scrubber', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'timeline-gap-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const flags = ['--vehicles', '5', '--machines', '1', '--rigs', '0', '--data-dir', dir];
+  const first = await startSimulator({ args: flags });
+  await sleep(3000);
+  await first.stop();
+  const down = Date.now();
+  await sleep(5000);
+  const second = await startSimulator({ args: flags, stopAfter: t });
+  const up = Date.now();
+  const page = await dash.open('#/', { apiBase: second.apiBase });
+  const gap = page.getByTestId('timeline-gap');
+  await waitFor(async () => (await gap.count()) === 1, { timeoutMs: 20000, what: 'one gap on the scrubber' });
+  const [from, to] = [Number(await gap.getAttribute('data-from')), Number(await gap.getAttribute('data-to'))];
+  assert.ok(from >= down - 2000 && from <= down + 1000, `the gap starts when it stopped (${from - down} ms off)`);
+  assert.ok(to >= down + 4000 && to <= up + 1000, `and ends when it came back (${to - up} ms off)`);
   assertNoCrash(page);
   await page.context().close();
 });
