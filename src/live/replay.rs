@@ -212,7 +212,7 @@ impl Player {
         if size.abs_diff(chosen_at) > chosen_at / 10 {
             self.choose_vehicles();
         }
-        self.read_ahead(at, timeline.speed().unwrap_or(1), now);
+        self.read_ahead(at, timeline.speed(), now);
         let site_of = |id: &str| store.fleet.with_untracked(|f| f.get(id).map(|p| p.site.clone()));
         let selected = match store.route.with_untracked(Clone::clone) {
             crate::model::route::Route::Fleet { vehicle } => vehicle,
@@ -224,6 +224,12 @@ impl Player {
         });
         if changed == Some(true) {
             store.replay.notify();
+        }
+        // Frames dropped behind the head are no longer held: a jump back there asks again.
+        if let (Some(asked), Some(first)) = (self.inner.asked.get(), store.replay.with_untracked(|r| r.loaded_from())) {
+            if asked.from < first && first <= asked.to {
+                self.inner.asked.set(Some(Asked { from: first, ..asked }));
+            }
         }
         let every = if timeline.speed().is_some() { PANELS_EVERY_MS } else { 1_000.0 };
         if wall - self.inner.panels_at.get() >= every {
@@ -246,7 +252,8 @@ impl Player {
 
     /// Asks for the fleet's frames around the head when they are not held yet, and ahead of it
     /// while playing; one request at a time, with a backoff after a failure.
-    fn read_ahead(&self, at: i64, speed: u32, now: i64) {
+    fn read_ahead(&self, at: i64, speed: Option<u32>, now: i64) {
+        let (playing, speed) = (speed.is_some(), speed.unwrap_or(1));
         let inner = &self.inner;
         if inner.in_flight.get() || inner.unavailable.get() || js_sys::Date::now() < inner.retry_at.get() {
             return;
@@ -263,7 +270,8 @@ impl Player {
         let step = ((vehicles as f64 * f64::from(speed) / CELLS_PER_SECOND).ceil().max(1.0) as i64) * 1_000;
         let frames = (CHUNK_CELLS / vehicles).clamp(2, 120) as i64;
         let span = frames * step;
-        let ahead = (READ_AHEAD_MS * f64::from(speed)) as i64;
+        // Playing: a few seconds of wall time ahead. Paused: the frame after the moment.
+        let ahead = if playing { (READ_AHEAD_MS * f64::from(speed)) as i64 } else { step };
         let asked = inner.asked.get();
         let (from, to) = match asked {
             // A jump outside what was asked: the frames just before it (for trails), and ahead.
@@ -311,7 +319,8 @@ impl Player {
                 Err(error) => {
                     let failures = inner.failures.get() + 1;
                     inner.failures.set(failures);
-                    inner.retry_at.set(js_sys::Date::now() + (1_000.0 * 2f64.powi(failures as i32 - 1)).min(30_000.0));
+                    // Short: a replay waits on it (a 503 says another query is running).
+                    inner.retry_at.set(js_sys::Date::now() + (500.0 * 2f64.powi(failures as i32 - 1)).min(4_000.0));
                     // Asked again from where it stood.
                     inner.asked.set(asked);
                     web_sys::console::warn_1(&format!("replay: {}", error.message).into());

@@ -2,6 +2,7 @@
 
 pub mod alerts;
 pub mod catalog;
+pub mod cluster;
 pub mod equipment;
 pub mod fleet;
 pub mod geo;

@@ -182,7 +182,16 @@ impl Replay {
     /// many as a trail holds). `site_of` gives a vehicle's site (the frames carry none). Returns
     /// whether what is shown changed. Frames far behind `at` are dropped.
     pub fn show(&mut self, at: i64, site_of: impl Fn(&str) -> Option<String>) -> bool {
-        let Some((&newest, _)) = self.frames.range(..=at).next_back() else { return false };
+        let Some((&newest, _)) = self.frames.range(..=at).next_back() else {
+            // Nothing held of that moment: show nothing rather than another moment's fleet.
+            if self.shown.take().is_some() {
+                let trail = self.fleet.trail_length();
+                self.fleet = FleetState::with_trail_length(trail);
+                self.version += 1;
+                return true;
+            }
+            return false;
+        };
         if self.shown == Some(newest) {
             return false;
         }
@@ -286,8 +295,11 @@ mod tests {
         assert!(replay.show(12_000, site));
         assert_eq!(replay.fleet().get("a").unwrap().ts, 12_000);
         assert_eq!(replay.fleet().trail("a").count(), 3);
-        // Before every frame held: nothing to show, nothing changes.
-        assert!(!replay.show(5_000, site));
+        // Before every frame held: the fleet of another moment is not shown.
+        assert!(replay.show(5_000, site));
+        assert!(replay.fleet().is_empty() && replay.shown().is_none());
+        assert!(!replay.show(6_000, site), "still nothing: nothing changes");
+        assert!(replay.show(30_000, site));
     }
 
     #[test]

@@ -220,6 +220,26 @@ test('during a replay follow keeps the selected vehicle centred, and its trip ov
   await page.context().close();
 });
 
+test('paused on a device screen, the charts end at the moment with a cursor and the value as it stood', async () => {
+  const at = Date.now() - 12 * MINUTE;
+  const page = await dash.open(`#/device/press-01?window=15m&at=${at}`);
+  await waitFor(async () => (await page.getByTestId('chart').count()) === 2, { what: 'two charts' });
+  const cursor = page.locator('[data-metric="temperature"] [data-testid="chart-cursor"]');
+  await waitFor(async () => (await cursor.count()) === 1, { what: 'the cursor' });
+  assert.equal(Number(await cursor.getAttribute('data-ts')), at);
+  // The value it names is one the backend recorded in the seconds up to the moment.
+  const [time, value] = (await cursor.textContent()).split(' · ');
+  assert.equal(time, await clock(page, at));
+  const answer = await fetch(`${sim.apiBase}/history?device=press-01&metric=temperature&from=${at - 3000}&to=${at}&points=10`);
+  const { series } = await answer.json();
+  const recorded = series[0].last.map((v) => v.toFixed(1));
+  await waitFor(async () => recorded.includes((await cursor.textContent()).split(' · ')[1].replace(/[^\d.-]/g, '')), {
+    what: `a value recorded then (${recorded.join(', ')}; the cursor says ${value})`,
+  });
+  assertNoCrash(page);
+  await page.context().close();
+});
+
 test('the time the backend was down is a gap on the scrubber', async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'timeline-gap-'));
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
