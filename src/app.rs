@@ -41,7 +41,11 @@ fn same_time(a: &Timeline, b: &Timeline) -> bool {
     let now = js_sys::Date::now() as i64;
     match (a.moment(now), b.moment(now)) {
         (None, None) => true,
-        (Some(x), Some(y)) => (x - y).abs() <= 2_000 && a.speed() == b.speed(),
+        // Within two seconds of wall time at the speed played (the URL follows once a second).
+        (Some(x), Some(y)) => {
+            let speed = i64::from(a.speed().unwrap_or(1));
+            (x - y).abs() <= 2_000 * speed && a.speed() == b.speed()
+        }
         _ => false,
     }
 }
@@ -69,31 +73,48 @@ fn follow_the_url(store: Store) {
     on_change.forget();
     // A link inside the page keeps the moment shown: while not live, `#/…` links are followed
     // with the timeline's `at` (and `speed`) added, so every screen shows the same moment.
-    let on_click = Closure::<dyn FnMut(web_sys::MouseEvent)>::new(move |event: web_sys::MouseEvent| {
-        let timeline = store.timeline.get_untracked();
-        if timeline.is_live() || event.default_prevented() || event.button() != 0 {
-            return;
-        }
-        let Some(anchor) = event
+    // Its `href` is rewritten as the pointer or focus reaches it (so a new tab, a copied link
+    // and a modified click carry the moment too), and again at a plain click, to the moment of
+    // that instant.
+    let anchor_of = |event: &web_sys::Event| {
+        event
             .target()
             .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
             .and_then(|e| e.closest("a[href^='#/']").ok().flatten())
-        else {
-            return;
-        };
+    };
+    let retime = move |anchor: &web_sys::Element| {
         let href = anchor.get_attribute("href").unwrap_or_default();
-        if href.contains("at=") {
-            return;
+        let query = store.timeline.with_untracked(|t| t.query(js_sys::Date::now() as i64));
+        let target = with_time(&href, &query);
+        if target != href {
+            let _ = anchor.set_attribute("href", &target);
         }
-        event.prevent_default();
-        let target = with_time(&href, &timeline.query(js_sys::Date::now() as i64));
-        if let Some(window) = web_sys::window() {
-            let _ = window.location().set_hash(&target);
+        target
+    };
+    let on_reach = Closure::<dyn FnMut(web_sys::Event)>::new(move |event: web_sys::Event| {
+        if let Some(anchor) = anchor_of(&event) {
+            retime(&anchor);
+        }
+    });
+    let on_click = Closure::<dyn FnMut(web_sys::MouseEvent)>::new(move |event: web_sys::MouseEvent| {
+        let plain =
+            event.button() == 0 && !(event.ctrl_key() || event.meta_key() || event.shift_key() || event.alt_key());
+        let Some(anchor) = anchor_of(&event) else { return };
+        let target = retime(&anchor);
+        if plain && !event.default_prevented() && !store.timeline.with_untracked(Timeline::is_live) {
+            event.prevent_default();
+            if let Some(window) = web_sys::window() {
+                let _ = window.location().set_hash(&target);
+            }
         }
     });
     if let Some(document) = web_sys::window().and_then(|w| w.document()) {
+        for kind in ["pointerover", "focusin", "contextmenu"] {
+            let _ = document.add_event_listener_with_callback(kind, on_reach.as_ref().unchecked_ref());
+        }
         let _ = document.add_event_listener_with_callback("click", on_click.as_ref().unchecked_ref());
     }
+    on_reach.forget();
     on_click.forget();
 }
 

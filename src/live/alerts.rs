@@ -7,7 +7,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
-use leptos::prelude::{set_timeout, GetUntracked, GetValue, Set, Update};
+use leptos::prelude::{set_timeout, GetUntracked, GetValue, Set, Update, WithUntracked};
 use telemetry::{Alert, AlertAcknowledged, AlertCleared, Severity};
 
 use crate::store::Store;
@@ -46,6 +46,33 @@ impl AlertQueue {
     }
 }
 
+/// Alarms raised live while the page showed the past, held back from the toasts (the newest
+/// this many).
+const HELD_CAPACITY: usize = 200;
+
+thread_local! {
+    static HELD: RefCell<Vec<Alert>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Back to live: the alarms held back while the page showed the past that still wait for
+/// someone become toasts now (folded as usual), with one tone for a critical one.
+pub fn show_held(store: Store) {
+    let held = HELD.with(|held| std::mem::take(&mut *held.borrow_mut()));
+    if held.is_empty() {
+        return;
+    }
+    let waiting: Vec<Alert> = store.alerts.with_untracked(|feed| {
+        held.into_iter()
+            .filter(|a| feed.iter().any(|e| e.alert.id == a.id && e.needs_acknowledgement() && e.cleared_at.is_none()))
+            .collect()
+    });
+    let now = js_sys::Date::now() as i64;
+    store.toasts.update(|toasts| waiting.iter().for_each(|a| toasts.raise(a, now)));
+    if waiting.iter().any(|a| a.severity == Severity::Critical) && store.sound.get_untracked() {
+        crate::sound::alarm();
+    }
+}
+
 /// Applies events to the history and the toasts, and sounds one tone if a critical alert
 /// fired and sound is on.
 pub fn apply(store: Store, events: Vec<AlertEvent>, now: i64) {
@@ -56,10 +83,18 @@ pub fn apply(store: Store, events: Vec<AlertEvent>, now: i64) {
     // badge of *back to live* instead of covering the replay.
     let live = store.timeline.get_untracked().is_live();
     if !live {
-        let raised: usize =
-            events.iter().map(|e| if let AlertEvent::Raised(alerts) = e { alerts.len() } else { 0 }).sum();
-        if raised > 0 {
-            store.missed_alerts.update(|n| *n = n.saturating_add(raised as u32));
+        let raised: Vec<&Alert> = events
+            .iter()
+            .flat_map(|e| if let AlertEvent::Raised(alerts) = e { alerts.iter().collect() } else { Vec::new() })
+            .collect();
+        if !raised.is_empty() {
+            store.missed_alerts.update(|n| *n = n.saturating_add(raised.len() as u32));
+            HELD.with(|held| {
+                let mut held = held.borrow_mut();
+                held.extend(raised.into_iter().cloned());
+                let over = held.len().saturating_sub(HELD_CAPACITY);
+                held.drain(..over);
+            });
         }
     }
     store.toasts.update(|toasts| {

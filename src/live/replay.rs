@@ -59,6 +59,11 @@ struct Inner {
     fleet_size: Cell<usize>,
     /// The backend has no coverage route (404).
     no_coverage: Cell<bool>,
+    /// Bumped whenever what was asked is forgotten: an answer to an older request is dropped.
+    generation: Cell<u64>,
+    /// The backend refused the question itself (a 4xx): not asked again until the timeline
+    /// changes.
+    refused: Cell<bool>,
 }
 
 /// The player; `Clone` shares it.
@@ -84,6 +89,8 @@ impl Player {
                 vehicles: std::cell::RefCell::new(Vec::new()),
                 fleet_size: Cell::new(0),
                 no_coverage: Cell::new(false),
+                generation: Cell::new(0),
+                refused: Cell::new(false),
             }),
         };
         let this = player.clone();
@@ -133,13 +140,21 @@ impl Player {
         });
     }
 
+    /// Forgets what was asked (an answer on its way is dropped when it comes).
+    fn forget(&self) {
+        self.inner.asked.set(None);
+        self.inner.generation.set(self.inner.generation.get() + 1);
+    }
+
     /// The timeline changed (a click, a link, the URL).
     fn changed(&self, timeline: Timeline) {
         let store = self.inner.store;
         let now = js_sys::Date::now();
+        self.inner.refused.set(false);
         if timeline.is_live() {
-            self.inner.asked.set(None);
+            self.forget();
             store.replay.update(|r| r.clear());
+            crate::live::alerts::show_held(store);
             store.moment.set(None);
             store.alerts_then.set(Default::default());
             store.missed_alerts.set(0);
@@ -184,7 +199,7 @@ impl Player {
         };
         if *self.inner.vehicles.borrow() != vehicles {
             *self.inner.vehicles.borrow_mut() = vehicles;
-            self.inner.asked.set(None);
+            self.forget();
             store.replay.update_untracked(|r| r.clear());
         }
         if !self.inner.unavailable.get() {
@@ -225,10 +240,17 @@ impl Player {
         if changed == Some(true) {
             store.replay.notify();
         }
-        // Frames dropped behind the head are no longer held: a jump back there asks again.
-        if let (Some(asked), Some(first)) = (self.inner.asked.get(), store.replay.with_untracked(|r| r.loaded_from())) {
-            if asked.from < first && first <= asked.to {
-                self.inner.asked.set(Some(Asked { from: first, ..asked }));
+        // What `show` drops (behind the head, and far ahead of it) is no longer held: a jump
+        // there asks again. Clamped to what is kept, not to the frames held, so a moment the
+        // backend has no frame of is not asked for again and again.
+        if let Some(asked) = self.inner.asked.get() {
+            let kept = Asked {
+                from: asked.from.max(at - crate::model::replay::KEEP_BEHIND_MS),
+                to: asked.to.min(at + crate::model::replay::KEEP_AHEAD_MS),
+                ..asked
+            };
+            if kept != asked {
+                self.inner.asked.set((kept.from <= kept.to).then_some(kept));
             }
         }
         let every = if timeline.speed().is_some() { PANELS_EVERY_MS } else { 1_000.0 };
@@ -255,10 +277,18 @@ impl Player {
     fn read_ahead(&self, at: i64, speed: Option<u32>, now: i64) {
         let (playing, speed) = (speed.is_some(), speed.unwrap_or(1));
         let inner = &self.inner;
-        if inner.in_flight.get() || inner.unavailable.get() || js_sys::Date::now() < inner.retry_at.get() {
+        if inner.in_flight.get()
+            || inner.unavailable.get()
+            || inner.refused.get()
+            || js_sys::Date::now() < inner.retry_at.get()
+        {
             return;
         }
         let Some(api) = inner.store.api.get_value() else { return };
+        // The chunks are sized by the fleet: not before the page knows how large it is.
+        if inner.store.fleet.with_untracked(|f| f.is_empty()) {
+            return;
+        }
         let vehicles = {
             let named = inner.vehicles.borrow().len();
             if named > 0 {
@@ -275,7 +305,8 @@ impl Player {
         let asked = inner.asked.get();
         let (from, to) = match asked {
             // A jump outside what was asked: the frames just before it (for trails), and ahead.
-            Some(a) if at >= a.from && at <= a.to + a.step => {
+            // (Slower than asked for: a finer step from the head on, as after a jump.)
+            Some(a) if at >= a.from && at <= a.to + a.step && step >= a.step => {
                 if a.to >= (at + ahead).min(now - step) {
                     return;
                 }
@@ -288,7 +319,7 @@ impl Player {
             return;
         }
         let next = match asked {
-            Some(a) if from > a.from && from <= a.to + a.step => Asked { from: a.from, to, step },
+            Some(a) if from > a.from && from <= a.to + a.step && step >= a.step => Asked { from: a.from, to, step },
             _ => Asked { from, to, step },
         };
         inner.asked.set(Some(next));
@@ -296,11 +327,16 @@ impl Player {
         inner.store.loading.update(|n| *n += 1);
         let this = self.clone();
         let ids = inner.vehicles.borrow().clone();
+        let generation = inner.generation.get();
         spawn_local(async move {
             let answer = api.fleet_history(from, to, step, &ids).await;
             let inner = &this.inner;
             inner.in_flight.set(false);
             inner.store.loading.update(|n| *n = n.saturating_sub(1));
+            // Asked for something since forgotten (live again, other vehicles): dropped.
+            if inner.generation.get() != generation {
+                return;
+            }
             match answer {
                 Ok(Some(history)) => {
                     inner.failures.set(0);
@@ -315,6 +351,15 @@ impl Player {
                         .store
                         .replay_note
                         .set(Some("this backend keeps no fleet history (404): the map cannot show the past".into()));
+                }
+                Err(error) if error.permanent => {
+                    // The same question would get the same answer: say so, and wait for the
+                    // timeline to change.
+                    inner.refused.set(true);
+                    inner
+                        .store
+                        .replay_note
+                        .set(Some(format!("the fleet history refused the replay: {}", error.message)));
                 }
                 Err(error) => {
                     let failures = inner.failures.get() + 1;

@@ -17,8 +17,10 @@ use super::fleet::FleetState;
 
 /// A jump forward longer than this rebuilds the fleet rather than applying every frame between.
 const REBUILD_AFTER_MS: i64 = 120_000;
-/// Frames kept before the moment shown (for trails and a short step back), and after it.
-const KEEP_BEHIND_MS: i64 = 180_000;
+/// Frames kept before the moment shown (for trails and a short step back).
+pub const KEEP_BEHIND_MS: i64 = 180_000;
+/// Frames kept after the moment shown (what was read ahead; more after a jump back is dropped).
+pub const KEEP_AHEAD_MS: i64 = 600_000;
 
 /// One frame and the vehicle ids its arrays follow (shared by every frame of one answer).
 #[derive(Debug, Clone, PartialEq)]
@@ -221,8 +223,8 @@ impl Replay {
         }
         self.shown = Some(newest);
         self.version += 1;
-        let keep_from = at - KEEP_BEHIND_MS;
-        self.frames = self.frames.split_off(&keep_from);
+        self.frames = self.frames.split_off(&(at - KEEP_BEHIND_MS));
+        drop(self.frames.split_off(&(at + KEEP_AHEAD_MS + 1)));
         true
     }
 }

@@ -117,7 +117,9 @@ fn card(catalog: &Catalog, device: &Device, now: i64, stale_after_ms: i64, past:
         .filter_map(|metric| Some((metric, device.series.get(metric)?)))
         .map(|(metric, series)| {
             let look = metric_look(catalog, kind, metric);
-            let value = series.at(now).map(|p| look.format(p.value)).unwrap_or_default();
+            // Live: the newest reading (a device's clock may run ahead of the page's).
+            let point = if past { series.at(now) } else { series.last() };
+            let value = point.map(|p| look.format(p.value)).unwrap_or_default();
             view! {
                 <div class="metric" data-metric=metric.to_string()>
                     <span class="name">{look.name}</span>

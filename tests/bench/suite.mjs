@@ -301,7 +301,8 @@ async function replay(browser, site) {
       if (n === cases[0][0]) {
         // Seeks on a paused page: to a moment, until the fleet of that moment is drawn.
         const page = await replayPage(browser, site, sim, `#/fleet?at=${Date.now() - 55 * 60_000}`, n);
-        for (const back of quick ? [20] : [50, 35, 10]) {
+        // Forward, forward, and back 35 minutes (past the frames a replay keeps).
+        for (const back of quick ? [20] : [50, 35, 10, 45]) {
           const target = Date.now() - back * 60_000;
           const ms = await page.evaluate(
             ([target, n]) =>

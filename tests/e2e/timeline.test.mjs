@@ -72,10 +72,9 @@ test('a link with `at` twenty minutes back shows that moment, paused, with the f
   assert.match(page.url(), new RegExp(`at=${at}`), 'the URL keeps the moment');
   // Exactly where the backend's history puts each vehicle at that moment...
   const then = await fleetAt(at);
-  for (const [id, lat, lon, ts] of await shown(page)) {
+  for (const [id, lat, lon] of await shown(page)) {
     assert.ok(then.has(id), id);
     assert.deepEqual([lat, lon], then.get(id), `${id} as of the moment`);
-    assert.ok(ts <= at, `${id} shown at ${ts}, not after the moment`);
   }
   // ...which is not where they are now.
   const snapshot = await (await fetch(`${sim.apiBase}/snapshot`)).json();
@@ -102,7 +101,7 @@ test('speed=10 plays about ten seconds a second, and the fleet moves with it', a
   const [m2, t2, fleet2] = [await moment(page), Date.now(), await shown(page)];
   const rate = (m2 - m1) / (t2 - t1);
   assert.ok(rate > 7 && rate < 13, `about ten seconds a second: ${rate.toFixed(2)}`);
-  assert.ok(m1 >= from && m2 < Date.now() - 8 * MINUTE, 'from where the link says');
+  assert.ok(m1 >= from && m1 < from + 2 * MINUTE, `from where the link says (${(m1 - from) / 1000} s on)`);
   const moved = fleet2.filter(([id, lat, lon]) => {
     const before = fleet1.find((r) => r[0] === id);
     return before && Math.abs(before[1] - lat) + Math.abs(before[2] - lon) > 1e-5;
@@ -177,15 +176,21 @@ test('an alarm raised at a known moment is a mark there, open in the alert list 
   await waitFor(async () => (await moment(page)) === raisedAt - 10_000, { what: 'paused before it' });
   await waitFor(async () => (await row.count()) === 0, { what: 'not in the list before it was raised' });
 
-  // While not live, a new alarm is a badge on back to live, not a toast over the replay.
-  const fresh = alert(Date.now(), { message: 'raised while replaying' });
+  // While not live, a new alarm is a badge on back to live, not a toast over the replay; back
+  // to live, it is a toast (it still waits for someone).
+  const badge = async () => Number((await text(page, 'timeline-badge')).match(/\d+/)[0]);
+  const before = await badge();
+  const fresh = alert(Date.now(), { message: 'raised while replaying', device: 'held-back-1' });
   await publish([fresh]);
-  await waitFor(async () => (await text(page, 'timeline-badge')) === '1 new', { what: 'the badge' });
+  await waitFor(async () => (await badge()) >= before + 1, { what: 'the badge counting it' });
   assert.equal(await page.getByTestId('timeline-badge').isVisible(), true);
-  assert.equal(await page.getByTestId('toasts').isVisible(), false, 'no toast covers the replay');
+  const freshToast = page.locator('[data-testid="toast"]', { hasText: 'held-back-1' });
+  await sleep(500);
+  assert.equal(await freshToast.count(), 0, 'no toast covers the replay');
   await page.getByTestId('timeline-live').click();
   await waitFor(async () => (await mode(page)) === 'live', { what: 'live' });
   assert.equal(await page.getByTestId('timeline-badge').isVisible(), false);
+  await waitFor(async () => (await freshToast.count()) === 1, { what: 'the alarm held back, now a toast' });
   await waitFor(async () => (await page.locator(`[data-testid="alert-row"][data-alert-id="${fresh.id}"]`).count()) === 1, {
     what: 'the alarm raised meanwhile, in the live list',
   });

@@ -39,10 +39,11 @@ fn duration_text(ms: i64) -> String {
 }
 
 /// The selected vehicle's trip over the range replayed (only while not live).
-fn trip_view(store: Store) -> impl IntoView {
+fn trip_view(store: Store, data: ReadSignal<u64>) -> impl IntoView {
     move || {
         store.moment.get()?;
-        let trip = store.replay.with(|r| r.trip().cloned())?;
+        data.track();
+        let trip = store.replay.with_untracked(|r| r.trip().cloned())?;
         Some(view! {
             <section class="trip" data-testid="trip" aria-label="Trip over the range played">
                 <h3>"Trip replayed"</h3>
@@ -71,11 +72,14 @@ pub fn SelectionPanel(
     selected: Signal<Option<String>>,
 ) -> impl IntoView {
     let store = use_store();
+    // Positions show at most four times a second (a replay moves the fleet every frame).
+    let data = crate::panels::frame::paced(move || store.track_fleet(), std::time::Duration::from_millis(250));
     let details = move || {
         let id = selected.get()?;
         let now = store.shown_now();
         let stale_after = store.stale_after_ms.get();
-        let found = store.with_fleet(|fleet| {
+        data.track();
+        let found = store.with_fleet_untracked(|fleet| {
             let p = fleet.get(&id).cloned()?;
             let speeds: Vec<f64> = fleet.trail(&id).map(|t| t.speed).collect();
             Some((p, speeds))
@@ -125,7 +129,7 @@ pub fn SelectionPanel(
     view! {
         <aside class="selection" aria-label="Selected vehicle" data-testid="selection-panel">
             {move || details().unwrap_or_else(|| view! { <p class="empty">"Click a vehicle to select it."</p> }.into_any())}
-            {trip_view(store)}
+            {trip_view(store, data)}
         </aside>
     }
 }
