@@ -111,12 +111,12 @@ pub fn TimelineBar() -> impl IntoView {
                         let left = position(from);
                         let width = (position(to) - left).max(0.3);
                         view! { <span class="gap" data-testid="timeline-gap" data-from=from.to_string() data-to=to.to_string()
-                            style=format!("left:{left:.2}%;width:{width:.2}%") title="no data kept for this time"></span> }
+                            style:left=format!("{left:.2}%") style:width=format!("{width:.2}%") title="no data kept for this time"></span> }
                     }).collect_view()}
                     {move || marks.get().into_iter().map(|(ts, severity, title)| {
                         let class = format!("mark {}", severity_class(severity));
                         view! { <span class=class data-testid="timeline-mark" data-ts=ts.to_string()
-                            data-severity=severity_class(severity) style=format!("left:{:.2}%", position(ts)) title=title></span> }
+                            data-severity=severity_class(severity) style:left=format!("{:.2}%", position(ts)) title=title></span> }
                     }).collect_view()}
                 </div>
                 <input type="range" data-testid="timeline-scrubber" aria-label="moment shown"

@@ -163,7 +163,7 @@ test('an alarm raised at a known moment is a mark there, open in the alert list 
   await waitFor(async () => (await mark.count()) === 1, { what: 'the mark at the moment it was raised' });
   assert.equal(await mark.getAttribute('data-severity'), 'critical');
   // The mark sits where the moment is on the scrubber (the span is the last hour).
-  const left = parseFloat((await mark.getAttribute('style')).match(/left:([\d.]+)%/)[1]);
+  const left = parseFloat((await mark.getAttribute('style')).match(/left:\s*([\d.]+)%/)[1]);
   assert.ok(Math.abs(left - (55 / 60) * 100) < 1.5, `at 55 minutes of 60: ${left}%`);
   const row = page.locator(`[data-testid="alert-row"][data-alert-id="${known.id}"]`);
   await waitFor(async () => (await row.count()) === 1, { what: 'the alert, live' });

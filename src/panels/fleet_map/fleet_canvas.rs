@@ -10,6 +10,7 @@ use wasm_bindgen::Clamped;
 use web_sys::CanvasRenderingContext2d;
 
 use super::raster::{Frame, Rgba, SpriteSheet};
+use crate::model::cluster::{Cluster, Grid, CELL_PX};
 use crate::model::fleet::{FleetFilter, FleetState, Shown};
 use crate::model::geo::Viewport;
 use crate::panels::frame::device_size;
@@ -29,12 +30,38 @@ fn row(shown: Shown) -> usize {
     Shown::ALL.iter().position(|s| *s == shown).unwrap_or(0)
 }
 
-/// What the fleet layer keeps between frames: the pixel buffer and the sprites.
+/// Clusters gather below this zoom level...
+pub const CLUSTER_BELOW_ZOOM: f64 = 15.0;
+/// ...when more vehicles than this are in view (a smaller fleet is drawn as itself).
+pub const CLUSTER_FROM: usize = 1_000;
+/// CSS colours of the cluster ring per [`Shown::ALL`] row, as the arrows.
+const RING: [&str; 4] = ["rgb(63,185,80)", "rgb(210,153,34)", "rgb(139,152,165)", "rgba(110,118,129,0.55)"];
+
+/// What the fleet layer keeps between frames: the pixel buffer and the sprites, and the
+/// clusters drawn last (for picking).
 #[derive(Default)]
 pub struct Layer {
     frame: Frame,
     bytes: Vec<u8>,
     sheet: Option<SpriteSheet>,
+    grid: Grid,
+    pub clusters: Vec<Cluster>,
+}
+
+/// A cluster's radius in CSS pixels: grows with the count.
+pub fn cluster_radius(count: u32) -> f64 {
+    12.0 + 4.0 * f64::from(count.max(1)).log10()
+}
+
+/// A cluster's breakdown in words (the ring repeats it in colour).
+pub fn cluster_text(c: &Cluster) -> String {
+    let parts: Vec<String> = Shown::ALL
+        .iter()
+        .zip(c.states)
+        .filter(|(_, n)| *n > 0)
+        .map(|(shown, n)| format!("{n} {}", shown.as_str()))
+        .collect();
+    format!("{} vehicles: {}", c.count, parts.join(" · "))
 }
 
 /// What to draw besides the fleet itself.
@@ -46,6 +73,10 @@ pub struct Scene<'a> {
     pub trails_for_all: bool,
     pub now: i64,
     pub stale_after_ms: i64,
+    /// Whether clusters may gather (the toggle, and a zoom below [`CLUSTER_BELOW_ZOOM`]).
+    pub cluster: bool,
+    /// The cluster under the pointer, labelled with its breakdown.
+    pub hovered_cluster: Option<Cluster>,
 }
 
 fn trail(ctx: &CanvasRenderingContext2d, fleet: &FleetState, id: &str, to_screen: &impl Fn(f64, f64) -> (f64, f64)) {
@@ -106,6 +137,19 @@ pub fn draw(ctx: &CanvasRenderingContext2d, view: &Viewport, scale: f64, scene: 
             on_screen.push((p, at, Shown::of(p, scene.now, scene.stale_after_ms)));
         }
     }
+    // Many vehicles at a low zoom: those close together on screen gather into clusters; a
+    // vehicle alone in its cell stays itself.
+    layer.clusters.clear();
+    if scene.cluster && counted.in_view > CLUSTER_FROM {
+        let clustered = layer.grid.cluster(
+            on_screen.iter().map(|(_, (x, y), shown)| (*x, *y, *shown)),
+            (view.width, view.height),
+            CELL_PX,
+        );
+        let singles: Vec<_> = clustered.singles.iter().map(|i| on_screen[*i]).collect();
+        on_screen = singles;
+        layer.clusters = clustered.clusters;
+    }
     if scene.trails_for_all {
         for (p, _, _) in &on_screen {
             let mut points = scene.fleet.trail(&p.id).map(|t| to_device(t.lat, t.lon));
@@ -135,6 +179,7 @@ pub fn draw(ctx: &CanvasRenderingContext2d, view: &Viewport, scale: f64, scene: 
         }
     }
     let _ = ctx.set_transform(scale, 0.0, 0.0, scale, 0.0, 0.0);
+    draw_clusters(ctx, &layer.clusters);
     ctx.set_line_join("round");
     if let Some(id) = scene.selected {
         ctx.begin_path();
@@ -155,5 +200,41 @@ pub fn draw(ctx: &CanvasRenderingContext2d, view: &Viewport, scale: f64, scene: 
         }
         label(ctx, *at, &label_text(p, *shown));
     }
+    if let Some(c) = &scene.hovered_cluster {
+        label(ctx, (c.x, c.y), &cluster_text(c));
+    }
     counted
+}
+
+/// Each cluster: a dark disc with its count, in a ring split by state (moving, idle, stopped,
+/// stale, clockwise from the top).
+fn draw_clusters(ctx: &CanvasRenderingContext2d, clusters: &[Cluster]) {
+    use std::f64::consts::{FRAC_PI_2, TAU};
+    ctx.set_font("bold 11px system-ui, sans-serif");
+    ctx.set_text_align("center");
+    ctx.set_text_baseline("middle");
+    for c in clusters {
+        let r = cluster_radius(c.count);
+        ctx.begin_path();
+        let _ = ctx.arc(c.x, c.y, r, 0.0, TAU);
+        ctx.set_fill_style_str("rgba(13,17,23,0.88)");
+        ctx.fill();
+        let mut start = -FRAC_PI_2;
+        ctx.set_line_width(4.0);
+        for (share, colour) in c.shares().iter().zip(RING) {
+            if *share <= 0.0 {
+                continue;
+            }
+            let end = start + share * TAU;
+            ctx.begin_path();
+            let _ = ctx.arc(c.x, c.y, r - 2.0, start, end);
+            ctx.set_stroke_style_str(colour);
+            ctx.stroke();
+            start = end;
+        }
+        ctx.set_fill_style_str("#e6edf3");
+        let _ = ctx.fill_text(&c.label(), c.x, c.y);
+    }
+    ctx.set_text_align("start");
+    ctx.set_text_baseline("alphabetic");
 }

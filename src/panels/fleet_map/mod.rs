@@ -29,6 +29,39 @@ use crate::model::geo::{nearest, Viewport};
 use crate::model::route::Route;
 use crate::store::{use_store, Store};
 
+thread_local! {
+    /// The clusters of the last frame drawn (count, container x and y, the count per state), and
+    /// how many vehicles in view were drawn as themselves; `window.dashboardClusters()` reads them.
+    #[allow(clippy::type_complexity)]
+    static DRAWN_CLUSTERS: std::cell::RefCell<(Vec<(u32, f64, f64, [u32; 4])>, usize)> = const { std::cell::RefCell::new((Vec::new(), 0)) };
+}
+
+/// `window.dashboardClusters()`: `{clusters: [[count, x, y, moving, idle, stopped, stale]],
+/// singles}` of the last frame drawn (x and y in the map's container pixels).
+fn install_cluster_probe() {
+    use wasm_bindgen::JsValue;
+    let Some(window) = web_sys::window() else { return };
+    let probe = Closure::<dyn Fn() -> JsValue>::new(|| {
+        let rows = js_sys::Array::new();
+        let answer = js_sys::Object::new();
+        DRAWN_CLUSTERS.with(|drawn| {
+            let drawn = drawn.borrow();
+            for (count, x, y, states) in drawn.0.iter() {
+                let row = js_sys::Array::new();
+                for value in [f64::from(*count), *x, *y].into_iter().chain(states.iter().map(|n| f64::from(*n))) {
+                    row.push(&value.into());
+                }
+                rows.push(&row);
+            }
+            let _ = js_sys::Reflect::set(&answer, &"singles".into(), &(drawn.1 as f64).into());
+        });
+        let _ = js_sys::Reflect::set(&answer, &"clusters".into(), &rows);
+        answer.into()
+    })
+    .into_js_value();
+    let _ = js_sys::Reflect::set(&window, &"dashboardClusters".into(), &probe);
+}
+
 /// Shortest time between two redraws caused by new positions.
 const DATA_REDRAW: Duration = Duration::from_millis(100);
 
@@ -51,6 +84,22 @@ struct ViewChoices {
     trails_for_all: RwSignal<bool>,
     /// The vehicle under the pointer, labelled.
     hovered: RwSignal<Option<String>>,
+    /// Whether vehicles close together gather into clusters at low zoom.
+    clusters: RwSignal<bool>,
+    /// The cluster under the pointer, labelled with its breakdown.
+    hovered_cluster: RwSignal<Option<crate::model::cluster::Cluster>>,
+}
+
+/// The cluster drawn under a container point, if any.
+fn cluster_under(state: StoredValue<Option<MapState>, LocalStorage>, at: (f64, f64)) -> Option<crate::model::cluster::Cluster> {
+    state.with_value(|s| {
+        let clusters = &s.as_ref()?.layer.clusters;
+        clusters
+            .iter()
+            .filter(|c| (c.x - at.0).hypot(c.y - at.1) <= fleet_canvas::cluster_radius(c.count))
+            .min_by(|a, b| (a.x - at.0).hypot(a.y - at.1).total_cmp(&(b.x - at.0).hypot(b.y - at.1)))
+            .copied()
+    })
 }
 
 /// One frame: follow, fit once, then draw the scene; reports what it drew.
@@ -94,8 +143,18 @@ fn draw_frame(
                 trails_for_all: choices.trails_for_all.get_untracked(),
                 now,
                 stale_after_ms: store.stale_after_ms.get_untracked(),
+                cluster: choices.clusters.get_untracked() && view.zoom < fleet_canvas::CLUSTER_BELOW_ZOOM,
+                hovered_cluster: choices.hovered_cluster.get_untracked(),
             };
-            Some((fleet_canvas::draw(&s.ctx, &view, scale, &scene, &mut s.layer), view.centre, view.zoom))
+            let counted = fleet_canvas::draw(&s.ctx, &view, scale, &scene, &mut s.layer);
+            DRAWN_CLUSTERS.with(|drawn| {
+                let mut drawn = drawn.borrow_mut();
+                drawn.0.clear();
+                drawn.0.extend(s.layer.clusters.iter().map(|c| (c.count, c.x, c.y, c.states)));
+                let clustered: u32 = s.layer.clusters.iter().map(|c| c.count).sum();
+                drawn.1 = counted.in_view.saturating_sub(clustered as usize);
+            });
+            Some((counted, view.centre, view.zoom))
         })
     });
     if let Some(Some((count, centre, zoom))) = drawn {
@@ -118,9 +177,21 @@ fn wire_events(
         let closure = Closure::<dyn Fn()>::new(move || frames.now());
         map.on(redraw, &closure.into_js_value());
     }
+    let hovered_cluster = choices.hovered_cluster;
     map.on_mouse_click(Box::new(move |event| {
         let point = event.container_point();
         let view = state.with_value(|s| s.as_ref().map(|s| viewport(&s.map)));
+        // A cluster zooms in on itself.
+        if let (Some(view), Some(c)) = (view, cluster_under(state, (point.x(), point.y()))) {
+            let (lat, lon) = view.to_lat_lon(c.x, c.y);
+            state.with_value(|s| {
+                if let Some(s) = s {
+                    s.map.set_view(&LatLng::new(lat, lon), (view.zoom + 2.0).min(18.0));
+                }
+            });
+            hovered_cluster.set(None);
+            return;
+        }
         if let Some(view) = view {
             if let Some(id) = pick(store, &view, (point.x(), point.y())) {
                 select(store, Some(&id));
@@ -136,11 +207,16 @@ fn wire_events(
         cursor.set(Some((at.lat(), at.lng())));
         let point = event.container_point();
         let view = state.with_value(|s| s.as_ref().map(|s| viewport(&s.map)));
-        let under = view.and_then(|view| pick(store, &view, (point.x(), point.y())));
+        let cluster = cluster_under(state, (point.x(), point.y()));
+        if hovered_cluster.get_untracked() != cluster {
+            hovered_cluster.set(cluster);
+        }
+        let under = if cluster.is_some() { None } else { view.and_then(|view| pick(store, &view, (point.x(), point.y()))) };
         if hovered.get_untracked() != under {
             if let Some(container) = node.get_untracked() {
                 let html: &web_sys::HtmlElement = &container;
-                let _ = html.style().set_property("cursor", if under.is_some() { "pointer" } else { "" });
+                let pointer = under.is_some() || cluster.is_some();
+                let _ = html.style().set_property("cursor", if pointer { "pointer" } else { "" });
             }
             hovered.set(under);
         }
@@ -148,6 +224,7 @@ fn wire_events(
     map.on_mouse_out(Box::new(move |_| {
         cursor.set(None);
         hovered.set(None);
+        hovered_cluster.set(None);
     }));
 }
 
@@ -177,7 +254,10 @@ pub fn FleetMap() -> impl IntoView {
         follow: RwSignal::new(false),
         trails_for_all: RwSignal::new(false),
         hovered: RwSignal::new(None),
+        clusters: RwSignal::new(true),
+        hovered_cluster: RwSignal::new(None),
     };
+    install_cluster_probe();
     let fitted = StoredValue::new(false);
     let followed = StoredValue::new(None::<(f64, f64)>);
     let frames = use_frame_scheduler(move || draw_frame(store, state, choices, (fitted, followed), readout));
@@ -245,6 +325,8 @@ pub fn FleetMap() -> impl IntoView {
         choices.follow.track();
         choices.trails_for_all.track();
         choices.hovered.track();
+        choices.clusters.track();
+        choices.hovered_cluster.track();
         frames.now();
     });
     Effect::new(move |_| {
@@ -264,7 +346,7 @@ pub fn FleetMap() -> impl IntoView {
     });
     view! {
         <section class="fleet-map-panel" aria-label="Fleet map">
-            <MapToolbar on_fit=fit_fleet follow=choices.follow trails_for_all=choices.trails_for_all />
+            <MapToolbar on_fit=fit_fleet follow=choices.follow trails_for_all=choices.trails_for_all clusters=choices.clusters />
             <div class="fleet-map" node_ref=node data-testid="fleet-map"></div>
             <MapNotes readout=readout />
             <SelectionPanel selected=selected />

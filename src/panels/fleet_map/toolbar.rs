@@ -17,6 +17,8 @@ pub fn MapToolbar(
     follow: RwSignal<bool>,
     /// Whether every vehicle's trail is drawn, not only the selected one's.
     trails_for_all: RwSignal<bool>,
+    /// Whether vehicles close together gather into clusters at low zoom.
+    clusters: RwSignal<bool>,
 ) -> impl IntoView {
     let store = use_store();
     // Each site the fleet reports from, by the name the catalog gives it (its id otherwise).
@@ -36,6 +38,11 @@ pub fn MapToolbar(
                 <input type="checkbox" data-testid="trails-all" prop:checked=move || trails_for_all.get()
                     on:change=move |ev| trails_for_all.set(event_target_checked(&ev)) />
                 " trails for all"
+            </label>
+            <label title="below zoom 15, when more than 1,000 vehicles are in view">
+                <input type="checkbox" data-testid="clusters" prop:checked=move || clusters.get()
+                    on:change=move |ev| clusters.set(event_target_checked(&ev)) />
+                " clusters"
             </label>
             <label>
                 "site "
