@@ -525,22 +525,26 @@ mod tests {
 
     #[test]
     fn the_built_in_fences_are_where_the_first_vehicles_drive() {
-        let mut fleet = Fleet::new(7, 50, 47.3769, 8.5417);
-        let fences = fleet.geofences();
-        assert_eq!(fences.iter().map(|f| f.id.as_str()).collect::<Vec<_>>(), ["depot", "market"]);
-        assert!(fences.iter().all(|f| f.problem().is_none()));
-        let mut inside = [false; 2];
-        let mut crossings = [0; 2];
-        for _ in 0..1200 {
-            fleet.step(1.0);
-            let positions = fleet.positions(0);
-            for (n, fence) in fences.iter().enumerate() {
-                let now = fence.contains(positions[n].lat, positions[n].lon);
-                crossings[n] += usize::from(now != inside[n]);
-                inside[n] = now;
+        // The default seed and fleet, another, a tiny one and a big one.
+        for (seed, count) in [(42, 50), (7, 50), (42, 2), (1, 500)] {
+            let mut fleet = Fleet::new(seed, count, 47.3769, 8.5417);
+            let fences = fleet.geofences();
+            assert_eq!(fences.iter().map(|f| f.id.as_str()).collect::<Vec<_>>(), ["depot", "market"]);
+            assert!(fences.iter().all(|f| f.problem().is_none()));
+            let mut inside = [false; 2];
+            let mut crossings = [0; 2];
+            for _ in 0..1200 {
+                fleet.step(1.0);
+                let positions = fleet.positions(0);
+                for (n, fence) in fences.iter().enumerate() {
+                    let now = fence.contains(positions[n].lat, positions[n].lon);
+                    crossings[n] += usize::from(now != inside[n]);
+                    inside[n] = now;
+                }
             }
+            assert!(crossings.iter().all(|&c| c >= 4), "seed {seed}: in and out, again and again: {crossings:?}");
         }
-        assert!(crossings.iter().all(|&c| c >= 4), "in and out, again and again: {crossings:?}");
+        let fleet = Fleet::new(7, 50, 47.3769, 8.5417);
         assert_eq!(fleet.geofences(), Fleet::new(7, 50, 47.3769, 8.5417).geofences(), "deterministic");
         let empty = Fleet::new(7, 0, 47.0, 8.0).geofences();
         assert_eq!(empty.len(), 1);

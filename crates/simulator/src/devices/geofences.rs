@@ -204,11 +204,10 @@ impl FenceRules {
 
     fn observe_one(&mut self, p: &Position, next_id: &mut impl FnMut() -> String, outcome: &mut Outcome) {
         let version = self.version;
-        // Found without a copy of the id: only a vehicle seen for the first time costs one.
-        if self.tracks.get(&p.id).is_none() {
-            self.tracks.insert(p.id.clone(), Track::default());
-        }
-        let Some(track) = self.tracks.get_mut(&p.id) else { return };
+        // Taken out and put back with its own key: only a vehicle seen for the first time
+        // costs a copy of its id.
+        let (key, mut track) = self.tracks.remove_entry(&p.id).unwrap_or_else(|| (p.id.clone(), Track::default()));
+        let track = &mut track;
         let alert =
             |next_id: &mut dyn FnMut() -> String, w: &Watched, rule, severity, value: f64, threshold, message| Alert {
                 id: next_id(),
@@ -217,7 +216,7 @@ impl FenceRules {
                 site: p.site.clone(),
                 severity,
                 metric: metric(&w.fence.id, rule),
-                value: (value * 10.0).round() / 10.0,
+                value: (value * 100.0).round() / 100.0,
                 threshold,
                 message,
             };
@@ -286,6 +285,7 @@ impl FenceRules {
             }
         }
         track.seen = version;
+        self.tracks.insert(key, std::mem::take(track));
     }
 }
 
