@@ -17,6 +17,9 @@
 //! `POST {apiBase}/geofences` ([`GEOFENCES_PATH`]) and every dashboard gets it as a `catalog`
 //! push. A polygon's ring closes by itself (the last point is not repeated); polygons that
 //! cross the antimeridian are not supported.
+//! A geofence's shape is required in an update too; an absent `speedLimit` or `dwellMinutes`
+//! keeps the receiver's, like every absent optional (remove the fence and add it again to drop
+//! one).
 //!
 //! ```json
 //! {
