@@ -199,8 +199,13 @@ pub fn start_devices(state: &Arc<AppState>, config: &Config, file: Option<teleme
         let mut world = state.world.lock().expect("world lock");
         world.devices = fleet.registry().chain(equipment.registry().cloned()).collect();
         world.sites = fleet::SITES.iter().map(|s| s.to_string()).collect();
-        // Vehicles are in the registry; the catalog declares the equipment and the sites.
+        // Vehicles are in the registry; the catalog declares the equipment, the sites and the
+        // geofences where the vehicles drive, which the rules watch.
         world.catalog = devices::catalog::with_devices(equipment.registry(), &world.sites);
+        world.catalog.geofences = fleet.geofences();
+        let fences = world.catalog.geofences.clone();
+        world.alerts.set_fences(fences, unix_millis());
+        world.basemap = fleet.basemap();
         file.map(|file| devices::generic::from_file(&mut world, file, config.seed))
     };
     let count = declared.as_ref().map_or(0, |d| d.len());

@@ -10,6 +10,17 @@
 //! kind's `metrics` are the update's (none, if it lists none). Everything the catalog does not
 //! name is still shown, by its id.
 //!
+//! Geofences are entries too: an area (a `polygon` of 3 to [`MAX_POLYGON_POINTS`] points, or a
+//! `circle`: exactly one of the two), with an optional speed limit inside it (km/h) and an
+//! optional longest stay (`dwellMinutes`); the backend raises alerts when a vehicle enters,
+//! leaves, stays too long or speeds inside ([`Geofence`]). A dashboard saves one with
+//! `POST {apiBase}/geofences` ([`GEOFENCES_PATH`]) and every dashboard gets it as a `catalog`
+//! push. A polygon's ring closes by itself (the last point is not repeated); polygons that
+//! cross the antimeridian are not supported.
+//! A geofence's shape is required in an update too; an absent `speedLimit` or `dwellMinutes`
+//! keeps the receiver's, like every absent optional (remove the fence and add it again to drop
+//! one).
+//!
 //! ```json
 //! {
 //!   "kinds": [{ "id": "pump", "name": "Pump", "metrics": [
@@ -17,7 +28,12 @@
 //!       "limits": [{ "severity": "warning", "above": 300, "clear": 280 }] }] }],
 //!   "devices": [{ "id": "pump-07", "name": "Pump 7", "kind": "pump", "site": "harbour" }],
 //!   "sites": [{ "id": "harbour", "name": "Harbour", "centre": { "lat": 53.54, "lon": 9.98 } }],
-//!   "vehicleKinds": [{ "id": "van", "name": "Delivery van" }]
+//!   "vehicleKinds": [{ "id": "van", "name": "Delivery van" }],
+//!   "geofences": [
+//!     { "id": "depot", "name": "Depot", "site": "harbour", "speedLimit": 30, "dwellMinutes": 3,
+//!       "polygon": [{ "lat": 53.541, "lon": 9.981 }, { "lat": 53.541, "lon": 9.983 },
+//!                   { "lat": 53.542, "lon": 9.983 }, { "lat": 53.542, "lon": 9.981 }] },
+//!     { "id": "gate", "name": "Gate", "circle": { "centre": { "lat": 53.54, "lon": 9.98 }, "radiusM": 80 } }]
 //! }
 //! ```
 
@@ -37,6 +53,19 @@ pub const MAX_ENTRIES: usize = 10_000;
 pub const MAX_METRICS: usize = 64;
 /// Limits one metric declares at most.
 pub const MAX_LIMITS: usize = 8;
+/// Geofences a catalog holds at most (each vehicle report is checked against every one).
+pub const MAX_GEOFENCES: usize = 1_000;
+/// Points a geofence polygon has at most (and 3 at least).
+pub const MAX_POLYGON_POINTS: usize = 500;
+/// The largest circle a geofence may be, in metres.
+pub const MAX_RADIUS_M: f64 = 1_000_000.0;
+/// Characters a geofence id has at most (and 1 at least).
+pub const MAX_GEOFENCE_ID: usize = 64;
+/// The functions API path (after `{apiBase}/`) a dashboard saves geofences at: `POST` one
+/// [`Geofence`], or `{"geofences": [...]}`; a removal is `{"id": ..., "removed": true}`.
+pub const GEOFENCES_PATH: &str = "geofences";
+/// Mean Earth radius (IUGG), metres: the haversine distance of circle geofences.
+pub const EARTH_RADIUS_M: f64 = 6_371_008.8;
 
 /// The whole description, or an update to merge into one.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -54,6 +83,9 @@ pub struct Catalog {
     /// Kinds of vehicle: a registry entry of one of these kinds (or of [`VEHICLE`]) is a vehicle.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub vehicle_kinds: Vec<VehicleKind>,
+    /// Areas vehicles are watched in ([`Geofence`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub geofences: Vec<Geofence>,
 }
 
 /// A kind of device: what its readings carry.
@@ -223,6 +255,161 @@ pub struct VehicleKind {
     pub removed: bool,
 }
 
+/// An area vehicles are watched in: the backend raises an alert (metric
+/// `geofence:<id>:enter`, `:exit`, `:dwell`, `:speed`) when a vehicle enters it, leaves it,
+/// stays longer than `dwell_minutes` or drives faster than `speed_limit` inside it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Geofence {
+    /// 1 to [`MAX_GEOFENCE_ID`] characters.
+    pub id: String,
+    /// Shown on the map and in alerts; the id when empty.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    /// The area as a ring of 3 to [`MAX_POLYGON_POINTS`] points (closing by itself: the last
+    /// point is not the first again). Exactly one of `polygon` and `circle`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub polygon: Option<Vec<LatLon>>,
+    /// The area as a circle. Exactly one of `polygon` and `circle`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub circle: Option<Circle>,
+    /// Fastest speed allowed inside, km/h (none when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub speed_limit: Option<f64>,
+    /// Longest stay inside, minutes (fractions allowed; none when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dwell_minutes: Option<f64>,
+    /// The site it belongs to, if any.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub site: String,
+    /// In an update: remove the geofence of this id.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub removed: bool,
+}
+
+/// A circle on the globe.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Circle {
+    /// Its centre.
+    pub centre: LatLon,
+    /// Its radius in metres, more than 0 and at most [`MAX_RADIUS_M`].
+    pub radius_m: f64,
+}
+
+/// The great-circle distance between two points, metres (haversine, on a sphere of
+/// [`EARTH_RADIUS_M`]).
+pub fn distance_m(a: LatLon, b: LatLon) -> f64 {
+    let (lat1, lat2) = (a.lat.to_radians(), b.lat.to_radians());
+    let dlat = lat2 - lat1;
+    let dlon = (b.lon - a.lon).to_radians();
+    let h = (dlat / 2.0).sin().powi(2) + lat1.cos() * lat2.cos() * (dlon / 2.0).sin().powi(2);
+    2.0 * EARTH_RADIUS_M * h.sqrt().min(1.0).asin()
+}
+
+/// Whether (`lat`, `lon`) lies inside the ring `points` (ray casting in degrees: a point on an
+/// edge may go either way; the ring closes by itself).
+pub fn polygon_contains(points: &[LatLon], lat: f64, lon: f64) -> bool {
+    let mut inside = false;
+    let mut j = points.len().wrapping_sub(1);
+    for (i, a) in points.iter().enumerate() {
+        let b = points[j];
+        if (a.lat > lat) != (b.lat > lat) && lon < (b.lon - a.lon) * (lat - a.lat) / (b.lat - a.lat) + a.lon {
+            inside = !inside;
+        }
+        j = i;
+    }
+    inside
+}
+
+impl Geofence {
+    /// Whether the point (WGS 84 degrees) is inside: ray casting for a polygon, the haversine
+    /// distance for a circle. A fence with neither shape or both ([`Catalog::problems`] drops
+    /// those), or a polygon of fewer than 3 points, contains nothing.
+    pub fn contains(&self, lat: f64, lon: f64) -> bool {
+        if !(lat.is_finite() && lon.is_finite()) {
+            return false;
+        }
+        match (&self.polygon, &self.circle) {
+            (Some(points), None) if points.len() >= 3 => polygon_contains(points, lat, lon),
+            (None, Some(circle)) => distance_m(circle.centre, LatLon { lat, lon }) <= circle.radius_m,
+            _ => false,
+        }
+    }
+
+    /// The box around it: (south-west, north-east) corners; `None` without exactly one shape.
+    /// A circle's box is its radius in each direction (the whole band of longitudes near a
+    /// pole).
+    pub fn bounds(&self) -> Option<(LatLon, LatLon)> {
+        match (&self.polygon, &self.circle) {
+            (Some(points), None) if !points.is_empty() => {
+                let mut sw = points[0];
+                let mut ne = points[0];
+                for p in points {
+                    sw = LatLon { lat: sw.lat.min(p.lat), lon: sw.lon.min(p.lon) };
+                    ne = LatLon { lat: ne.lat.max(p.lat), lon: ne.lon.max(p.lon) };
+                }
+                Some((sw, ne))
+            }
+            (None, Some(circle)) => {
+                let dlat = (circle.radius_m / EARTH_RADIUS_M).to_degrees();
+                let c = circle.centre;
+                let cos = (c.lat.abs() + dlat).min(90.0).to_radians().cos();
+                let dlon = if cos < 1e-9 { 180.0 } else { (dlat / cos).min(180.0) };
+                Some((LatLon { lat: c.lat - dlat, lon: c.lon - dlon }, LatLon { lat: c.lat + dlat, lon: c.lon + dlon }))
+            }
+            _ => None,
+        }
+    }
+
+    /// What makes it unusable, if anything: an id empty or longer than [`MAX_GEOFENCE_ID`]
+    /// characters; neither or both of `polygon` and `circle`; a polygon of fewer than 3 or more
+    /// than [`MAX_POLYGON_POINTS`] points; a point not finite or off the globe; a radius not
+    /// finite, not positive or past [`MAX_RADIUS_M`]; a speed limit or dwell not finite or not
+    /// positive. A removal needs only its id.
+    pub fn problem(&self) -> Option<String> {
+        let chars = self.id.chars().count();
+        if chars == 0 || chars > MAX_GEOFENCE_ID {
+            return Some(format!("an id of {chars} characters, 1 to {MAX_GEOFENCE_ID} allowed"));
+        }
+        if self.removed {
+            return None;
+        }
+        let on_globe =
+            |p: &LatLon| p.lat.is_finite() && p.lon.is_finite() && p.lat.abs() <= 90.0 && p.lon.abs() <= 180.0;
+        match (&self.polygon, &self.circle) {
+            (Some(_), Some(_)) => return Some("both a polygon and a circle: give exactly one".into()),
+            (None, None) => return Some("neither a polygon nor a circle: give exactly one".into()),
+            (Some(points), None) => {
+                if points.len() < 3 || points.len() > MAX_POLYGON_POINTS {
+                    return Some(format!("a polygon of {} points, 3 to {MAX_POLYGON_POINTS} allowed", points.len()));
+                }
+                if let Some(index) = points.iter().position(|p| !on_globe(p)) {
+                    return Some(format!("polygon point {index} is not finite or off the globe"));
+                }
+            }
+            (None, Some(circle)) => {
+                if !on_globe(&circle.centre) {
+                    return Some("the circle's centre is not finite or off the globe".into());
+                }
+                if !(circle.radius_m.is_finite() && circle.radius_m > 0.0 && circle.radius_m <= MAX_RADIUS_M) {
+                    return Some(format!(
+                        "a radius of {} m, more than 0 and at most {MAX_RADIUS_M} allowed",
+                        circle.radius_m
+                    ));
+                }
+            }
+        }
+        if self.speed_limit.is_some_and(|v| !(v.is_finite() && v > 0.0)) {
+            return Some("the speed limit must be a positive finite number (km/h)".into());
+        }
+        if self.dwell_minutes.is_some_and(|v| !(v.is_finite() && v > 0.0)) {
+            return Some("dwell minutes must be a positive finite number".into());
+        }
+        None
+    }
+}
+
 fn is_false(b: &bool) -> bool {
     !*b
 }
@@ -233,6 +420,8 @@ fn one_decimal() -> u8 {
 
 /// An entry merged by its id.
 trait Entry {
+    /// Entries of this sort a catalog holds at most.
+    const MAX: usize = MAX_ENTRIES;
     fn id(&self) -> &str;
     fn removed(&self) -> bool;
     /// Takes `old`'s value for each field this update leaves empty (the module docs).
@@ -278,6 +467,26 @@ entry!(
     VehicleKind => |new, old| { keep(&mut new.name, &old.name) },
 );
 
+impl Entry for Geofence {
+    const MAX: usize = MAX_GEOFENCES;
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn removed(&self) -> bool {
+        self.removed
+    }
+    fn keep_from(&mut self, old: &Self) {
+        keep(&mut self.name, &old.name);
+        keep(&mut self.site, &old.site);
+        if self.polygon.is_none() && self.circle.is_none() {
+            self.polygon.clone_from(&old.polygon);
+            self.circle = old.circle;
+        }
+        self.speed_limit = self.speed_limit.or(old.speed_limit);
+        self.dwell_minutes = self.dwell_minutes.or(old.dwell_minutes);
+    }
+}
+
 /// Merges `update` into `into` by id: a removal drops the entry, any other entry replaces the
 /// one of its id whole but for the fields it leaves empty (or is added at the end). Returns whether anything changed. Linear: the
 /// entries are found through an id → index map (an update of 10,000 into 10,000 is on the
@@ -313,7 +522,7 @@ fn merge<T: Entry + PartialEq>(into: &mut Vec<T>, update: Vec<T>) -> bool {
                     changed = true;
                 }
             }
-            (None, false) if live < MAX_ENTRIES => {
+            (None, false) if live < T::MAX => {
                 at.insert(entry.id().to_string(), entries.len());
                 entries.push(Some(entry));
                 live += 1;
@@ -334,7 +543,8 @@ impl Catalog {
         let devices = merge(&mut self.devices, update.devices);
         let sites = merge(&mut self.sites, update.sites);
         let vehicles = merge(&mut self.vehicle_kinds, update.vehicle_kinds);
-        kinds || devices || sites || vehicles
+        let geofences = merge(&mut self.geofences, update.geofences);
+        kinds || devices || sites || vehicles || geofences
     }
 
     /// The kind of this id.
@@ -357,6 +567,16 @@ impl Catalog {
         self.sites.iter().find(|s| s.id == id)
     }
 
+    /// The geofence of this id.
+    pub fn geofence(&self, id: &str) -> Option<&Geofence> {
+        self.geofences.iter().find(|g| g.id == id)
+    }
+
+    /// The geofences (point, WGS 84 degrees) is inside, in catalog order.
+    pub fn geofences_at(&self, lat: f64, lon: f64) -> impl Iterator<Item = &Geofence> {
+        self.geofences.iter().filter(move |g| g.contains(lat, lon))
+    }
+
     /// Whether a registry entry of `kind` is a vehicle.
     pub fn is_vehicle_kind(&self, kind: &str) -> bool {
         kind == VEHICLE || self.vehicle_kinds.iter().any(|v| v.id == kind)
@@ -365,7 +585,8 @@ impl Catalog {
     /// Drops the entries that cannot be used and says why, one line each: an empty id, a
     /// number that is not finite, decimals past 6, a limit with neither or both of `above` and
     /// `below`, a clear level on the wrong side of its limit, more metrics or limits than
-    /// [`MAX_METRICS`] / [`MAX_LIMITS`], a removal is always fine. The rest stays, so one bad
+    /// [`MAX_METRICS`] / [`MAX_LIMITS`], a geofence [`Geofence::problem`] finds unusable; a
+    /// removal is always fine. The rest stays, so one bad
     /// entry never takes its neighbours down.
     pub fn problems(&mut self) -> Vec<String> {
         let mut problems = Vec::new();
@@ -404,6 +625,13 @@ impl Catalog {
                 problems.push("vehicle kind: an empty id".into());
             }
             !v.id.is_empty()
+        });
+        self.geofences.retain(|fence| match fence.problem() {
+            Some(problem) => {
+                problems.push(format!("geofence {:?}: {problem}", fence.id));
+                false
+            }
+            None => true,
         });
         problems
     }
@@ -596,5 +824,115 @@ mod tests {
         assert_eq!(catalog.devices.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(), ["e"]);
         assert!(catalog.sites.is_empty());
         assert!(problems[0].contains("\"both\"") && problems[0].contains("one of `above` and `below`"));
+    }
+
+    fn square(id: &str) -> Geofence {
+        // About 110 m by 75 m around (47.0005, 8.0005).
+        let p = |lat, lon| LatLon { lat, lon };
+        Geofence {
+            id: id.into(),
+            name: "Depot".into(),
+            polygon: Some(vec![p(47.0, 8.0), p(47.0, 8.001), p(47.001, 8.001), p(47.001, 8.0)]),
+            ..Geofence::default()
+        }
+    }
+
+    #[test]
+    fn a_polygon_contains_what_is_inside_its_ring() {
+        let fence = square("depot");
+        assert!(fence.contains(47.0005, 8.0005));
+        assert!(!fence.contains(47.0015, 8.0005) && !fence.contains(47.0005, 7.9999) && !fence.contains(46.9, 8.0005));
+        assert!(!fence.contains(f64::NAN, 8.0005));
+        // A concave ring: an L whose notch is outside.
+        let p = |lat, lon| LatLon { lat, lon };
+        let l = Geofence {
+            id: "l".into(),
+            polygon: Some(vec![p(0.0, 0.0), p(0.0, 2.0), p(1.0, 2.0), p(1.0, 1.0), p(2.0, 1.0), p(2.0, 0.0)]),
+            ..Geofence::default()
+        };
+        assert!(l.contains(0.5, 1.5) && l.contains(1.5, 0.5) && l.contains(0.5, 0.5));
+        assert!(!l.contains(1.5, 1.5), "the notch");
+        // The same ring given the other way round is the same area.
+        let mut reversed = l.clone();
+        reversed.polygon.as_mut().unwrap().reverse();
+        for (lat, lon) in [(0.5, 1.5), (1.5, 1.5), (1.5, 0.5), (3.0, 3.0)] {
+            assert_eq!(l.contains(lat, lon), reversed.contains(lat, lon));
+        }
+        let (sw, ne) = l.bounds().unwrap();
+        assert_eq!((sw, ne), (p(0.0, 0.0), p(2.0, 2.0)));
+    }
+
+    #[test]
+    fn a_circle_contains_what_is_within_its_radius_on_the_globe() {
+        let centre = LatLon { lat: 47.0, lon: 8.0 };
+        let fence =
+            Geofence { id: "c".into(), circle: Some(Circle { centre, radius_m: 100.0 }), ..Geofence::default() };
+        // 90 m and 110 m north (a degree of latitude is about 111.2 km on this sphere).
+        let metre = 1.0 / (EARTH_RADIUS_M.to_radians());
+        assert!(fence.contains(47.0 + 90.0 * metre, 8.0));
+        assert!(!fence.contains(47.0 + 110.0 * metre, 8.0));
+        // East, where a degree of longitude is shorter by cos(lat).
+        let east = metre / 47f64.to_radians().cos();
+        assert!(fence.contains(47.0, 8.0 + 95.0 * east) && !fence.contains(47.0, 8.0 + 105.0 * east));
+        assert!((distance_m(centre, LatLon { lat: 48.0, lon: 8.0 }) - 111_195.0).abs() < 1.0);
+        let (sw, ne) = fence.bounds().unwrap();
+        assert!(sw.lat < 47.0 - 99.0 * metre && ne.lon > 8.0 + 99.0 * east);
+        assert!(!fence.contains(sw.lat, sw.lon), "the box's corner is outside the circle");
+    }
+
+    #[test]
+    fn geofences_merge_by_id_and_unusable_ones_are_named() {
+        let mut catalog = pump();
+        assert!(catalog.merge(Catalog { geofences: vec![square("depot")], ..Catalog::default() }));
+        let text = serde_json::to_value(&catalog).unwrap();
+        assert_eq!(text["geofences"][0]["polygon"][1], serde_json::json!({ "lat": 47.0, "lon": 8.001 }));
+        let update: Catalog = serde_json::from_str(
+            r#"{ "geofences": [{ "id": "depot", "speedLimit": 20, "circle": { "centre": { "lat": 47, "lon": 8 }, "radiusM": 50 } }] }"#,
+        )
+        .unwrap();
+        assert!(catalog.merge(update));
+        let depot = catalog.geofence("depot").unwrap();
+        assert_eq!(depot.name, "Depot", "an empty name keeps the receiver's");
+        assert_eq!(
+            (depot.polygon.is_none(), depot.circle.unwrap().radius_m, depot.speed_limit),
+            (true, 50.0, Some(20.0))
+        );
+        assert_eq!(catalog.geofences_at(47.0, 8.0).count(), 1);
+        assert!(
+            catalog.merge(serde_json::from_str(r#"{ "geofences": [{ "id": "depot", "removed": true }] }"#).unwrap())
+        );
+        assert!(catalog.geofences.is_empty());
+
+        let mut bad: Catalog = serde_json::from_str(
+            r#"{ "geofences": [
+                 { "id": "both", "polygon": [{"lat":0,"lon":0},{"lat":0,"lon":1},{"lat":1,"lon":1}],
+                   "circle": { "centre": { "lat": 0, "lon": 0 }, "radiusM": 5 } },
+                 { "id": "neither" },
+                 { "id": "two", "polygon": [{"lat":0,"lon":0},{"lat":0,"lon":1}] },
+                 { "id": "off", "polygon": [{"lat":0,"lon":0},{"lat":0,"lon":181},{"lat":1,"lon":1}] },
+                 { "id": "flat", "circle": { "centre": { "lat": 0, "lon": 0 }, "radiusM": 0 } },
+                 { "id": "slow", "circle": { "centre": { "lat": 0, "lon": 0 }, "radiusM": 5 }, "speedLimit": -1 },
+                 { "id": "", "circle": { "centre": { "lat": 0, "lon": 0 }, "radiusM": 5 } },
+                 { "id": "gone", "removed": true },
+                 { "id": "ok", "circle": { "centre": { "lat": 0, "lon": 0 }, "radiusM": 5 }, "dwellMinutes": 0.5 } ] }"#,
+        )
+        .unwrap();
+        bad.geofences.push(Geofence { id: "x".repeat(65), ..square("") });
+        let mut many = square("many");
+        many.polygon = Some(vec![LatLon { lat: 0.0, lon: 0.0 }; MAX_POLYGON_POINTS + 1]);
+        bad.geofences.push(many);
+        let problems = bad.problems();
+        assert_eq!(problems.len(), 9, "{problems:#?}");
+        assert_eq!(bad.geofences.iter().map(|g| g.id.as_str()).collect::<Vec<_>>(), ["gone", "ok"]);
+        assert!(problems[0].contains("\"both\"") && problems[0].contains("exactly one"), "{problems:?}");
+        assert!(problems.iter().any(|p| p.contains("501 points")), "{problems:?}");
+    }
+
+    #[test]
+    fn a_catalog_holds_a_bounded_number_of_geofences() {
+        let mut catalog = Catalog::default();
+        let update = (0..MAX_GEOFENCES + 10).map(|n| square(&format!("f{n}"))).collect();
+        assert!(catalog.merge(Catalog { geofences: update, ..Catalog::default() }));
+        assert_eq!(catalog.geofences.len(), MAX_GEOFENCES);
     }
 }

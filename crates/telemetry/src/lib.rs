@@ -7,6 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod basemap;
 pub mod catalog;
 pub mod history;
 pub mod json;

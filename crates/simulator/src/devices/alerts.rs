@@ -1,11 +1,15 @@
 //! Alert rules over equipment readings: thresholds and rate of change, each raised once and
 //! cleared with hysteresis (the value must come back past a lower bound), so a value hovering
-//! at a threshold does not flap.
+//! at a threshold does not flap. The engine also runs the geofence rules over vehicle
+//! positions (`devices::geofences`), whose alerts are held, acknowledged and returned to
+//! normal like the others.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
-use telemetry::catalog::Direction;
-use telemetry::{Alert, AlertAcknowledged, AlertCleared, Catalog, Millis, OpenAlert, Reading, Severity};
+use telemetry::catalog::{Direction, Geofence};
+use telemetry::{Alert, AlertAcknowledged, AlertCleared, Catalog, Millis, OpenAlert, Position, Reading, Severity};
+
+use crate::devices::geofences::FenceRules;
 
 /// When a rule fires and when it clears.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -136,6 +140,8 @@ pub struct AlertEngine {
     ended: VecDeque<AlertAcknowledged>,
     /// (device, metric) → recent (ts, value) for rate-of-change rules.
     history: HashMap<(String, String), VecDeque<(Millis, f64)>>,
+    /// The geofence rules and their open alerts.
+    fences: FenceRules,
     next_id: u64,
     id_prefix: String,
 }
@@ -151,6 +157,7 @@ impl AlertEngine {
             returned: VecDeque::new(),
             ended: VecDeque::new(),
             history: HashMap::new(),
+            fences: FenceRules::default(),
             next_id: 1,
             id_prefix: id_prefix.into(),
         }
@@ -182,6 +189,49 @@ impl AlertEngine {
                     self.returned_to_normal(alert, ts);
                 }
             }
+        }
+        cleared
+    }
+
+    /// The geofences watched.
+    pub fn fences(&self) -> impl Iterator<Item = &Geofence> {
+        self.fences.fences()
+    }
+
+    /// Replaces the geofences watched (the catalog changed: `FenceRules::set_fences` says what
+    /// stays). Alerts of a fence removed, or of a limit it dropped, clear at `ts`; they are
+    /// returned, for the dashboards.
+    pub fn set_fences(&mut self, fences: Vec<Geofence>, ts: Millis) -> Vec<AlertCleared> {
+        let ended = self.fences.set_fences(fences, ts);
+        self.ended_conditions(ended)
+    }
+
+    /// Runs the geofence rules over a batch of positions. Enter and exit events are raised
+    /// and cleared at once (they are never waiting for an acknowledgement); dwell and speeding
+    /// stay open until they clear.
+    pub fn evaluate_positions(&mut self, positions: &[Position]) -> Changes {
+        let (prefix, next_id) = (&self.id_prefix, &mut self.next_id);
+        let mut ids = || {
+            let id = format!("{prefix}-{next_id}");
+            *next_id += 1;
+            id
+        };
+        let outcome = self.fences.observe(positions, &mut ids);
+        let mut changes = Changes::default();
+        for event in outcome.events {
+            changes.cleared.push(AlertCleared { id: event.id.clone(), ts: event.ts });
+            changes.raised.push(event);
+        }
+        changes.raised.extend(outcome.raised);
+        changes.cleared.extend(self.ended_conditions(outcome.ended));
+        changes
+    }
+
+    fn ended_conditions(&mut self, ended: Vec<(Alert, Millis)>) -> Vec<AlertCleared> {
+        let mut cleared = Vec::with_capacity(ended.len());
+        for (alert, ts) in ended {
+            cleared.push(AlertCleared { id: alert.id.clone(), ts });
+            self.returned_to_normal(alert, ts);
         }
         cleared
     }
@@ -314,7 +364,7 @@ impl AlertEngine {
     /// The alerts not over yet, oldest first: active ones with their acknowledgements, and
     /// those returned to normal still to be acknowledged (with when they cleared).
     pub fn open_alerts(&self) -> Vec<OpenAlert> {
-        let active = self.open.values().chain(&self.published).map(|alert| OpenAlert {
+        let active = self.open.values().chain(&self.published).chain(self.fences.open()).map(|alert| OpenAlert {
             alert: alert.clone(),
             acknowledged: self.acknowledged.get(&alert.id).cloned(),
             cleared: None,
@@ -365,7 +415,7 @@ impl AlertEngine {
     /// fine: the first acknowledgement stays, and is the answer.
     pub fn acknowledge(&mut self, id: &str, by: &str, ts: Millis) -> Acknowledgement {
         let ack = || AlertAcknowledged { id: id.to_string(), by: by.to_string(), ts };
-        if self.open.values().chain(&self.published).any(|a| a.id == id) {
+        if self.open.values().chain(&self.published).any(|a| a.id == id) || self.fences.is_open(id) {
             return match self.acknowledged.get(id) {
                 Some(first) => Acknowledgement::Already(first.clone()),
                 None => {

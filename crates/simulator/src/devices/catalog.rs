@@ -54,7 +54,7 @@ pub fn load(path: &Path) -> Result<(Catalog, Vec<String>), String> {
 }
 
 /// `old-town` → `Old town`.
-fn site_name(id: &str) -> String {
+pub fn site_name(id: &str) -> String {
     let words = id.replace(['-', '_'], " ");
     let mut chars = words.chars();
     chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()

@@ -4,7 +4,13 @@
 //! accelerates and brakes smoothly, waits at some corners (idle) and now and then parks for a
 //! while (stopped). Heading always follows the street it is on. Everything is deterministic for
 //! a given seed, so a test or a demo sees the same fleet every time.
+//!
+//! The fleet also describes its world: the street grid its routes cover and the outlines of
+//! its sites ([`Fleet::basemap`], served as `GET /api/basemap`), and the geofences of the
+//! built-in catalog, placed where its vehicles drive ([`Fleet::geofences`]).
 
+use telemetry::basemap::{Basemap, SiteOutline, Street};
+use telemetry::catalog::{Circle, Geofence, LatLon};
 use telemetry::{Position, VehicleState};
 
 use crate::devices::rng::SplitMix64;
@@ -13,6 +19,12 @@ const METRES_PER_DEGREE_LAT: f64 = 111_320.0;
 /// Street grid spacing in metres.
 const BLOCK: f64 = 350.0;
 const ACCELERATION: f64 = 2.0; // m/s²
+/// How far a site's outline reaches past the routes of its vehicles, metres.
+pub const SITE_MARGIN: f64 = 60.0;
+/// Half the side of the built-in `depot` geofence, metres: a square around a junction.
+pub const DEPOT_HALF_SIDE: f64 = 60.0;
+/// The radius of the built-in `market` geofence, metres.
+pub const MARKET_RADIUS: f64 = 80.0;
 
 /// A point in metres east/north of the centre.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -160,13 +172,112 @@ impl Fleet {
         batch
     }
 
-    fn position(&self, v: &Vehicle, ts: i64) -> Position {
+    /// The point `xy` metres from the centre, WGS 84 degrees rounded to 6 decimals.
+    fn lat_lon(&self, xy: Xy) -> LatLon {
         let lon_scale = METRES_PER_DEGREE_LAT * self.centre_lat.to_radians().cos();
+        LatLon {
+            lat: round6(self.centre_lat + xy.y / METRES_PER_DEGREE_LAT),
+            lon: round6(self.centre_lon + xy.x / lon_scale),
+        }
+    }
+
+    fn point(&self, xy: Xy) -> [f64; 2] {
+        let at = self.lat_lon(xy);
+        [at.lat, at.lon]
+    }
+
+    /// The streets and the sites, as the dashboard draws them under the vehicles: one straight
+    /// street per line of the grid across the box of every route (north–south ones named
+    /// `1st Street`, `2nd Street`, … from west to east, east–west ones `A Avenue`, `B Avenue`,
+    /// … from south to north), and per site with vehicles the box of its vehicles' routes
+    /// widened by [`SITE_MARGIN`] (south-west, south-east, north-east, north-west). Every
+    /// position the fleet reports lies on a street. No vehicles: nothing.
+    pub fn basemap(&self) -> Basemap {
+        let corners = || self.vehicles.iter().flat_map(|v| &v.route).map(|xy| grid(*xy));
+        let (Some(west), Some(east)) = (corners().map(|g| g.0).min(), corners().map(|g| g.0).max()) else {
+            return Basemap::default();
+        };
+        let south = corners().map(|g| g.1).min().unwrap_or(0);
+        let north = corners().map(|g| g.1).max().unwrap_or(0);
+        let at = |gx: i64, gy: i64| self.point(Xy { x: gx as f64 * BLOCK, y: gy as f64 * BLOCK });
+        let mut streets = Vec::new();
+        for gx in west..=east {
+            let name = format!("{} Street", ordinal(gx - west + 1));
+            streets.push(Street { name, points: vec![at(gx, south), at(gx, north)] });
+        }
+        for gy in south..=north {
+            let name = format!("{} Avenue", letters(gy - south));
+            streets.push(Street { name, points: vec![at(west, gy), at(east, gy)] });
+        }
+        let sites = SITES
+            .iter()
+            .filter_map(|site| {
+                let mut routes = self.vehicles.iter().filter(|v| v.site == *site).flat_map(|v| &v.route).peekable();
+                let first = **routes.peek()?;
+                let (mut sw, mut ne) = (first, first);
+                for xy in routes {
+                    sw = Xy { x: sw.x.min(xy.x), y: sw.y.min(xy.y) };
+                    ne = Xy { x: ne.x.max(xy.x), y: ne.y.max(xy.y) };
+                }
+                let (w, e, s, n) = (sw.x - SITE_MARGIN, ne.x + SITE_MARGIN, sw.y - SITE_MARGIN, ne.y + SITE_MARGIN);
+                let outline = [(w, s), (e, s), (e, n), (w, n)].map(|(x, y)| self.point(Xy { x, y })).to_vec();
+                Some(SiteOutline { id: site.to_string(), name: crate::devices::catalog::site_name(site), outline })
+            })
+            .collect();
+        Basemap { streets, sites }
+    }
+
+    /// The geofences of the built-in catalog, where the vehicles drive (deterministic for the
+    /// seed): `depot`, "Depot", a square of 2 × [`DEPOT_HALF_SIDE`] around the junction of the
+    /// first vehicle's loop nearest the centre (so that vehicle drives through it on every
+    /// round, and slows down and waits there at times), with a speed limit of 30 km/h and a
+    /// longest stay of 3 minutes; and `market`, "Market square", a circle of
+    /// [`MARKET_RADIUS`] around another junction, of the second vehicle's loop, enter and exit
+    /// only. With no vehicles the depot is around the centre; with one, there is no market.
+    pub fn geofences(&self) -> Vec<Geofence> {
+        let nearest = |v: &Vehicle, except: Option<Xy>| {
+            v.route
+                .iter()
+                .copied()
+                .filter(|xy| Some(*xy) != except)
+                .min_by(|a, b| (a.x.hypot(a.y)).total_cmp(&b.x.hypot(b.y)))
+        };
+        let first = self.vehicles.first();
+        let depot = first.and_then(|v| nearest(v, None)).unwrap_or(Xy { x: 0.0, y: 0.0 });
+        let d = DEPOT_HALF_SIDE;
+        let square = [(-d, -d), (d, -d), (d, d), (-d, d)]
+            .map(|(dx, dy)| self.lat_lon(Xy { x: depot.x + dx, y: depot.y + dy }))
+            .to_vec();
+        let mut fences = vec![Geofence {
+            id: "depot".into(),
+            name: "Depot".into(),
+            polygon: Some(square),
+            speed_limit: Some(30.0),
+            dwell_minutes: Some(3.0),
+            site: first.map(|v| v.site.clone()).unwrap_or_default(),
+            ..Geofence::default()
+        }];
+        if let Some(second) = self.vehicles.get(1) {
+            if let Some(market) = nearest(second, Some(depot)) {
+                fences.push(Geofence {
+                    id: "market".into(),
+                    name: "Market square".into(),
+                    circle: Some(Circle { centre: self.lat_lon(market), radius_m: MARKET_RADIUS }),
+                    site: second.site.clone(),
+                    ..Geofence::default()
+                });
+            }
+        }
+        fences
+    }
+
+    fn position(&self, v: &Vehicle, ts: i64) -> Position {
+        let at = self.lat_lon(v.at);
         Position {
             id: v.id.clone(),
             ts,
-            lat: round6(self.centre_lat + v.at.y / METRES_PER_DEGREE_LAT),
-            lon: round6(self.centre_lon + v.at.x / lon_scale),
+            lat: at.lat,
+            lon: at.lon,
             heading: (v.heading * 10.0).round() / 10.0,
             speed: (v.speed * 3.6 * 10.0).round() / 10.0,
             state: match v.activity {
@@ -178,6 +289,37 @@ impl Fleet {
             seq: v.reports,
         }
     }
+}
+
+/// The grid junction a route corner is at, in blocks east and north of the centre.
+fn grid(xy: Xy) -> (i64, i64) {
+    ((xy.x / BLOCK).round() as i64, (xy.y / BLOCK).round() as i64)
+}
+
+/// `1st`, `2nd`, `3rd`, `4th`, … `11th`, `12th`, `13th`, … `21st`.
+fn ordinal(n: i64) -> String {
+    let suffix = match (n % 10, n % 100) {
+        (_, 11..=13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    format!("{n}{suffix}")
+}
+
+/// `A`, `B`, … `Z`, `AA`, `AB`, … (as spreadsheet columns) for 0, 1, … 25, 26, 27, ….
+fn letters(mut n: i64) -> String {
+    let mut out = Vec::new();
+    loop {
+        out.push(b'A' + (n % 26) as u8);
+        n = n / 26 - 1;
+        if n < 0 {
+            break;
+        }
+    }
+    out.reverse();
+    String::from_utf8(out).unwrap_or_default()
 }
 
 fn round6(value: f64) -> f64 {
@@ -326,6 +468,87 @@ mod tests {
         assert!(seen.contains(&VehicleState::Moving));
         assert!(seen.contains(&VehicleState::Idle));
         assert!(seen.contains(&VehicleState::Stopped));
+    }
+
+    /// Metres from `p` to the segment `a`–`b` (points `[lat, lon]`), locally flat.
+    fn metres_to_segment(p: [f64; 2], a: [f64; 2], b: [f64; 2], lat: f64) -> f64 {
+        let scale = |q: [f64; 2]| (q[1] * METRES_PER_DEGREE_LAT * lat.to_radians().cos(), q[0] * METRES_PER_DEGREE_LAT);
+        let (p, a, b) = (scale(p), scale(a), scale(b));
+        let (dx, dy) = (b.0 - a.0, b.1 - a.1);
+        let t = (((p.0 - a.0) * dx + (p.1 - a.1) * dy) / (dx * dx + dy * dy).max(1e-9)).clamp(0.0, 1.0);
+        (p.0 - a.0 - t * dx).hypot(p.1 - a.1 - t * dy)
+    }
+
+    #[test]
+    fn every_position_over_a_minute_is_on_a_street_and_inside_its_site() {
+        for (seed, count) in [(7, 50), (42, 500)] {
+            let mut fleet = Fleet::new(seed, count, 47.3769, 8.5417);
+            let map = fleet.basemap();
+            assert!(map.streets.iter().all(|s| s.points.len() >= 2));
+            let names: std::collections::HashSet<&str> = map.streets.iter().map(|s| s.name.as_str()).collect();
+            assert_eq!(names.len(), map.streets.len(), "each street once");
+            assert!(names.contains("1st Street") && names.contains("A Avenue") && names.contains("3rd Street"));
+            let outlines: Vec<(String, Geofence)> = map
+                .sites
+                .iter()
+                .map(|s| {
+                    let polygon = s.outline.iter().map(|p| LatLon { lat: p[0], lon: p[1] }).collect();
+                    (s.id.clone(), Geofence { id: s.id.clone(), polygon: Some(polygon), ..Geofence::default() })
+                })
+                .collect();
+            assert_eq!(outlines.len(), 4, "every site has vehicles");
+            for _ in 0..60 {
+                fleet.step(1.0);
+                for p in fleet.positions(0) {
+                    let nearest = map
+                        .streets
+                        .iter()
+                        .flat_map(|s| s.points.windows(2).map(|w| metres_to_segment([p.lat, p.lon], w[0], w[1], p.lat)))
+                        .fold(f64::INFINITY, f64::min);
+                    assert!(nearest < 2.0, "{} is {nearest} m off every street", p.id);
+                    let (_, site) = outlines.iter().find(|(id, _)| *id == p.site).expect("its site has an outline");
+                    assert!(site.contains(p.lat, p.lon), "{} is outside {}", p.id, p.site);
+                }
+            }
+        }
+        assert_eq!(Fleet::new(1, 0, 47.0, 8.0).basemap(), Basemap::default());
+        assert_eq!(Fleet::new(1, 50, 47.0, 8.0).basemap(), Fleet::new(1, 50, 47.0, 8.0).basemap(), "deterministic");
+    }
+
+    #[test]
+    fn street_names_count_in_english_and_letters() {
+        let ordinals: Vec<String> = [1, 2, 3, 4, 11, 12, 13, 21, 22, 101, 111].into_iter().map(ordinal).collect();
+        assert_eq!(ordinals, ["1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "101st", "111th"]);
+        let letters: Vec<String> = [0, 1, 25, 26, 27, 51, 52, 701, 702].into_iter().map(letters).collect();
+        assert_eq!(letters, ["A", "B", "Z", "AA", "AB", "AZ", "BA", "ZZ", "AAA"]);
+    }
+
+    #[test]
+    fn the_built_in_fences_are_where_the_first_vehicles_drive() {
+        // The default seed and fleet, another, a tiny one and a big one.
+        for (seed, count) in [(42, 50), (7, 50), (42, 2), (1, 500)] {
+            let mut fleet = Fleet::new(seed, count, 47.3769, 8.5417);
+            let fences = fleet.geofences();
+            assert_eq!(fences.iter().map(|f| f.id.as_str()).collect::<Vec<_>>(), ["depot", "market"]);
+            assert!(fences.iter().all(|f| f.problem().is_none()));
+            let mut inside = [false; 2];
+            let mut crossings = [0; 2];
+            for _ in 0..1200 {
+                fleet.step(1.0);
+                let positions = fleet.positions(0);
+                for (n, fence) in fences.iter().enumerate() {
+                    let now = fence.contains(positions[n].lat, positions[n].lon);
+                    crossings[n] += usize::from(now != inside[n]);
+                    inside[n] = now;
+                }
+            }
+            assert!(crossings.iter().all(|&c| c >= 4), "seed {seed}: in and out, again and again: {crossings:?}");
+        }
+        let fleet = Fleet::new(7, 50, 47.3769, 8.5417);
+        assert_eq!(fleet.geofences(), Fleet::new(7, 50, 47.3769, 8.5417).geofences(), "deterministic");
+        let empty = Fleet::new(7, 0, 47.0, 8.0).geofences();
+        assert_eq!(empty.len(), 1);
+        assert!(empty[0].contains(47.0, 8.0), "the depot is at the centre");
     }
 
     #[test]

@@ -8,5 +8,6 @@ pub mod catalog;
 pub mod equipment;
 pub mod fleet;
 pub mod generic;
+pub mod geofences;
 pub mod pipeline;
 pub mod rng;

@@ -1,5 +1,5 @@
 //! The device pipeline: each tick, step the scenarios, record the state, evaluate the alert
-//! rules, and publish one batch per target per site group (and per device group for
+//! rules (the geofence rules over the positions), and publish one batch per target per site group (and per device group for
 //! readings), each serialized once per protocol for every listener.
 
 use std::collections::BTreeMap;
@@ -57,14 +57,21 @@ pub async fn run_fleet(state: Arc<AppState>, mut fleet: Fleet, rate: f64) {
         if batch.is_empty() {
             continue;
         }
-        {
+        let changes = {
             let mut world = state.world.lock().expect("world lock");
             for position in &batch {
                 world.positions.insert(position.id.clone(), position.clone());
             }
-        }
+            world.alerts.evaluate_positions(&batch)
+        };
         if let Some(history) = &state.history {
             history.positions(&batch);
+            history.raised(&changes.raised);
+            history.cleared(&changes.cleared);
+        }
+        publish_alerts(&state, changes.raised).await;
+        if !changes.cleared.is_empty() {
+            state.send_to_all(telemetry::HUB, targets::ALERT_CLEARED, [changes.cleared]).await;
         }
         if !state.has_listeners(telemetry::HUB) {
             continue;

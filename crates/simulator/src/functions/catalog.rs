@@ -1,19 +1,26 @@
 //! The functions' catalog: `GET /api/catalog` answers it, and [`World::adopt`] takes an update
-//! in (a `--catalog` file at start, or a document another backend publishes through the
-//! service's REST API), so the functions side knows what every dashboard was told and a
-//! dashboard opened later gets it in its snapshot.
+//! in (a `--catalog` file at start, a document another backend publishes through the
+//! service's REST API, or a geofence a dashboard saves with `POST /api/geofences`), so the
+//! functions side knows what every dashboard was told and a dashboard opened later gets it in
+//! its snapshot. `GET /api/basemap` answers the simulated world's streets and sites.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::Json;
-use telemetry::catalog::Device;
-use telemetry::{groups, AlertCleared, Catalog, DeviceInfo, Millis};
+use telemetry::catalog::{Device, Geofence, MAX_GEOFENCES};
+use telemetry::{groups, targets, AlertCleared, Catalog, DeviceInfo, Millis, HUB};
 
 use crate::devices::alerts::rules_for;
+use crate::error::ApiError;
 use crate::functions::world::World;
-use crate::AppState;
+use crate::functions::JsonBody;
+use crate::{unix_millis, AppState};
+
+/// Geofences one `POST /api/geofences` saves at most.
+pub const MAX_SAVED_GEOFENCES: usize = 100;
 
 /// What adopting a catalog update did.
 #[derive(Debug, Default)]
@@ -34,11 +41,14 @@ impl World {
     /// a removed one leaves the registry with its last reading; its sites, and the sites of its
     /// devices, join the sites dashboards subscribe to (a removed one leaves); and the alert
     /// rules are rebuilt from the merged catalog ([`AlertEngine::set_rules`] says which open
-    /// alerts stay). `ts` stamps the clearings.
+    /// alerts stay), its geofences watched from now on ([`AlertEngine::set_fences`]). `ts`
+    /// stamps the clearings.
     ///
     /// [`AlertEngine::set_rules`]: crate::devices::alerts::AlertEngine::set_rules
+    /// [`AlertEngine::set_fences`]: crate::devices::alerts::AlertEngine::set_fences
     pub fn adopt(&mut self, mut update: Catalog, ts: Millis) -> Adopted {
         let problems = update.problems();
+        let fences_named = !update.geofences.is_empty();
         let (devices, sites) = (update.devices.clone(), update.sites.clone());
         let changed = self.catalog.merge(update);
         // Linear, under the world lock: entries are found by id through maps, not searches.
@@ -78,7 +88,10 @@ impl World {
         }
         self.devices = registry.finish();
         self.sites = subscribed.finish();
-        let cleared = if changed { self.alerts.set_rules(rules_for(&self.catalog), ts) } else { Vec::new() };
+        let mut cleared = if changed { self.alerts.set_rules(rules_for(&self.catalog), ts) } else { Vec::new() };
+        if changed && fences_named {
+            cleared.extend(self.alerts.set_fences(self.catalog.geofences.clone(), ts));
+        }
         Adopted { changed, problems, cleared }
     }
 }
@@ -133,7 +146,75 @@ impl<T> Indexed<T> {
     }
 }
 
+/// `GET /api/basemap`: the streets and site outlines of the simulated world.
+pub(super) async fn basemap(State(state): State<Arc<AppState>>) -> Json<telemetry::basemap::Basemap> {
+    Json(state.world.lock().expect("world lock").basemap.clone())
+}
+
 /// `GET /api/catalog`: the world's catalog.
 pub(super) async fn serve(State(state): State<Arc<AppState>>) -> Json<Catalog> {
     Json(state.world.lock().expect("world lock").catalog.clone())
+}
+
+/// `POST /api/geofences`: saves one geofence (the body is a [`Geofence`]) or several
+/// (`{"geofences": [...]}`, 1 to [`MAX_SAVED_GEOFENCES`]); `{"id": ..., "removed": true}`
+/// removes one. Each is checked ([`Geofence::problem`]: 400 naming the fence and what is
+/// wrong, and nothing is saved), adopted into the functions' catalog ([`World::adopt`]: the
+/// rules watch it from the next position on, and a dashboard opened later has it in
+/// `GET /api/catalog` and its snapshot), and pushed to every dashboard as the `catalog` target
+/// `{"geofences": [...]}` (merged by id there), when it changed anything. Answers that
+/// document. Past [`MAX_GEOFENCES`] in the catalog: 409.
+pub(super) async fn save_geofences(
+    State(state): State<Arc<AppState>>,
+    JsonBody(body): JsonBody<serde_json::Value>,
+) -> Result<Json<Catalog>, ApiError> {
+    let fences = parse_geofences(body)?;
+    let update = Catalog { geofences: fences, ..Catalog::default() };
+    let adopted = {
+        let mut world = state.world.lock().expect("world lock");
+        let known: HashSet<&str> = world.catalog.geofences.iter().map(|g| g.id.as_str()).collect();
+        let new: HashSet<&str> = update
+            .geofences
+            .iter()
+            .filter(|g| !g.removed && !known.contains(g.id.as_str()))
+            .map(|g| g.id.as_str())
+            .collect();
+        if known.len() + new.len() > MAX_GEOFENCES {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                format!("the catalog holds at most {MAX_GEOFENCES} geofences: remove some first"),
+            ));
+        }
+        world.adopt(update.clone(), unix_millis())
+    };
+    if !adopted.cleared.is_empty() {
+        if let Some(history) = &state.history {
+            history.cleared(&adopted.cleared);
+        }
+        state.send_to_all(HUB, targets::ALERT_CLEARED, [adopted.cleared]).await;
+    }
+    if adopted.changed {
+        state.send_to_all(HUB, targets::CATALOG, [update.clone()]).await;
+    }
+    Ok(Json(update))
+}
+
+/// The fences of a `POST /api/geofences` body, each usable, or a 400 saying what is wrong.
+fn parse_geofences(body: serde_json::Value) -> Result<Vec<Geofence>, ApiError> {
+    let bad = |e: serde_json::Error| ApiError::bad_request(format!("not a geofence: {e}"));
+    let fences: Vec<Geofence> = match body {
+        serde_json::Value::Object(mut object) if object.contains_key("geofences") => {
+            serde_json::from_value(object.remove("geofences").unwrap_or_default()).map_err(bad)?
+        }
+        body => vec![serde_json::from_value(body).map_err(bad)?],
+    };
+    if fences.is_empty() || fences.len() > MAX_SAVED_GEOFENCES {
+        return Err(ApiError::bad_request(format!("`geofences` must list 1 to {MAX_SAVED_GEOFENCES} geofences")));
+    }
+    for fence in &fences {
+        if let Some(problem) = fence.problem() {
+            return Err(ApiError::bad_request(format!("geofence {:?}: {problem}", fence.id)));
+        }
+    }
+    Ok(fences)
 }

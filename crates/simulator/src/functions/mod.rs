@@ -7,7 +7,9 @@
 //! * `POST /api/alerts/{id}/ack` `{by}`: acknowledge once, for every dashboard;
 //!   `POST /api/alerts/ack` `{by, ids}` does several in one call and one broadcast;
 //! * `GET /api/snapshot`: the current state, to fill a dashboard at once;
-//! * `GET /api/catalog`: the catalog (kinds, devices, sites), also in the snapshot.
+//! * `GET /api/catalog`: the catalog (kinds, devices, sites, geofences), also in the snapshot;
+//! * `POST /api/geofences`: save (or remove) geofences, adopted and pushed to every dashboard;
+//! * `GET /api/basemap`: the simulated world's streets and site outlines;
 //! * `GET /api/history...`: ranges of the past (`crate::history::routes`).
 
 pub mod catalog;
@@ -39,6 +41,8 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/api/alerts/ack", post(acknowledge_many))
         .route("/api/snapshot", get(snapshot))
         .route("/api/catalog", get(catalog::serve))
+        .route(&format!("/api/{}", telemetry::catalog::GEOFENCES_PATH), post(catalog::save_geofences))
+        .route(&format!("/api/{}", telemetry::basemap::BASEMAP_PATH), get(catalog::basemap))
         .merge(crate::history::routes::routes())
 }
 
@@ -72,7 +76,7 @@ impl AppState {
 }
 
 /// A JSON body, with a 400 that says what is wrong instead of axum's plain-text rejection.
-struct JsonBody<T>(T);
+pub(crate) struct JsonBody<T>(pub(crate) T);
 
 impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;

@@ -1,9 +1,10 @@
 //! What the functions side knows about the devices: last position per vehicle, last reading
-//! per device, the alert engine with open alerts, and the device registry. The pipeline
-//! writes it; `snapshot` and `ack` read and update it.
+//! per device, the alert engine with open alerts (and the geofence rules), the device registry,
+//! the catalog and the basemap. The pipeline writes it; `snapshot` and `ack` read and update it.
 
 use std::collections::BTreeMap;
 
+use telemetry::basemap::Basemap;
 use telemetry::{Catalog, DeviceInfo, Position, Reading, Snapshot};
 
 use crate::devices::alerts::{default_rules, AlertEngine};
@@ -17,6 +18,8 @@ pub struct World {
     /// What the backend declares about its world: the built-in scenarios and their devices, a
     /// `--catalog` file, catalogs published through the REST API (`World::adopt`).
     pub catalog: Catalog,
+    /// The streets and site outlines of the simulated world (`GET /api/basemap`).
+    pub basemap: Basemap,
 }
 
 impl Default for World {
@@ -30,6 +33,7 @@ impl Default for World {
             devices: Vec::new(),
             sites: Vec::new(),
             catalog: Catalog::default(),
+            basemap: Basemap::default(),
         }
     }
 }
