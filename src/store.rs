@@ -109,6 +109,8 @@ store! {
         missed_alerts: u32 = 0,
         /// Where the backend keeps no data within the timeline's span (from, to; Unix ms).
         replay_gaps: Vec<(i64, i64)> = Vec::new(),
+        /// The backend's streets and sites, drawn under the vehicles (none: a plain background).
+        basemap: Option<telemetry::basemap::Basemap> = None,
         /// What the replay cannot show, or shows only in part, in words.
         replay_note: Option<String> = None,
     }

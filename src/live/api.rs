@@ -6,6 +6,8 @@ use gloo_net::http::{Request, Response};
 use serde::de::DeserializeOwned;
 use serde::de::IgnoredAny;
 use signalr::web::{HubConnection, InvokeError};
+use telemetry::basemap::Basemap;
+use telemetry::catalog::Geofence;
 use telemetry::history::{AlertLog, Coverage, FleetHistory, SeriesHistory, TrackHistory};
 use telemetry::{AckManyRequest, AlertAcknowledged, Millis, Snapshot, SubscriptionRequest};
 use wasm_bindgen::JsCast;
@@ -134,6 +136,21 @@ impl Api {
             query.push_str(&format!("&vehicles={}", ids.join(",")));
         }
         self.get_history(telemetry::history::FLEET_PATH, &query, "fleet history").await
+    }
+
+    /// The backend's own world to draw under the vehicles; `None` when it serves none (404).
+    pub async fn basemap(&self) -> Result<Option<Basemap>, HistoryError> {
+        self.get_history(telemetry::basemap::BASEMAP_PATH, "", "basemap").await
+    }
+
+    /// Saves a geofence (or removes one: `removed: true`) through `POST {apiBase}/geofences`;
+    /// every dashboard hears of it as a pushed catalog.
+    pub async fn save_geofence(&self, fence: &Geofence) -> Result<(), String> {
+        let Api::Functions(api_base) = self else {
+            return Err("this backend (a hub reached directly) takes no geofences".into());
+        };
+        let path = telemetry::catalog::GEOFENCES_PATH;
+        post_json(&format!("{api_base}/{path}"), fence, "geofence").await.map(|_| ())
     }
 
     /// Where the backend keeps no data from `from` up to its now.

@@ -11,6 +11,7 @@ pub mod replay;
 pub mod sync;
 
 use std::collections::HashSet;
+use std::time::Duration;
 
 use leptos::prelude::{Set, SetValue, Update, UpdateUntracked, WithUntracked};
 use signalr::web::{ClientOptions, ConnectionState, HubConnection, Lifecycle, Status};
@@ -52,6 +53,7 @@ pub fn start(config: &Config, store: Store) -> HubConnection {
     };
     store.api.set_value(Some(api.clone()));
     store.history.set_value(Some(history::History::new(api.clone(), store)));
+    load_basemap(api.clone(), store, 0);
     // The catch-up after every connect; the handlers tell it about sites it has not joined.
     let syncer = Syncer::new(api, store, config.limits.sites);
     let sites_seen = syncer.clone();
@@ -220,6 +222,23 @@ async fn resynchronise(
 /// A catalog from the backend: the snapshot's replaces what the page has (`whole`), a pushed one
 /// is merged into it by id. Unusable entries are dropped alone, with a console note each, and
 /// counted as skipped; the devices it declares appear (as *no data yet* until they report).
+/// Loads the backend's basemap once, asking again (10 s apart, at most 30 times) while the
+/// backend cannot be reached; a backend without one (404) is drawn on the plain background.
+fn load_basemap(api: Api, store: Store, tries: u32) {
+    leptos::task::spawn_local(async move {
+        match api.basemap().await {
+            Ok(Some(basemap)) => store.basemap.set(Some(basemap)),
+            Ok(None) => {}
+            Err(error) if !error.permanent && tries < 30 => {
+                web_sys::console::warn_1(&format!("basemap: {}", error.message).into());
+                let again = api.clone();
+                leptos::prelude::set_timeout(move || load_basemap(again, store, tries + 1), Duration::from_secs(10));
+            }
+            Err(error) => web_sys::console::warn_1(&format!("basemap: {}; not asked again", error.message).into()),
+        }
+    });
+}
+
 fn apply_catalog(store: Store, mut catalog: telemetry::Catalog, whole: bool) {
     let problems = catalog.problems();
     if !problems.is_empty() {

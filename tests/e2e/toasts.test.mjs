@@ -8,8 +8,8 @@ import { restToken, simulatorBin, startSimulator, waitFor, sleep } from '../supp
 import { assertNoCrash } from '../support/browser.mjs';
 import { setupDashboard, shippedConfig } from '../support/setup.mjs';
 
-// No machines or rigs: every alert in these tests is one the test published.
-const dash = setupDashboard({ simulator: ['--vehicles', '3', '--machines', '0', '--rigs', '0'] });
+// No machines, rigs or geofences: every alert in these tests is one the test published.
+const dash = setupDashboard({ simulator: ['--vehicles', '3', '--machines', '0', '--rigs', '0', '--no-geofences'] });
 const { sim } = dash;
 let quickSite;
 let publishUrl;
@@ -316,7 +316,7 @@ test('a critical alarm that returned to normal is acknowledged from its toast on
 test('an alarm that ends while a page is offline is not open there once it is back', async (t) => {
   // A simulator of its own: the file's holds the storm's thousand alerts, which would push this
   // one out of the history's newest rows.
-  const own = await startSimulator({ args: ['--vehicles', '3', '--machines', '0', '--rigs', '0'], stopAfter: t });
+  const own = await startSimulator({ args: ['--vehicles', '3', '--machines', '0', '--rigs', '0', '--no-geofences'], stopAfter: t });
   const ownUrl = `http://127.0.0.1:${own.servicePort}/api/v1/hubs/telemetry`;
   const publish = async (alerts, target = 'alerts') => {
     const answer = await fetch(ownUrl, {

@@ -62,6 +62,10 @@ pub struct Config {
     /// Number of drilling rigs (rpm, power, angle).
     #[arg(long, default_value_t = 4)]
     pub rigs: usize,
+    /// Leave out the built-in geofences (Depot, Market square) and their alarms: every alert
+    /// then comes from the machines, the rigs, a catalog file, or a publisher.
+    #[arg(long)]
+    pub no_geofences: bool,
     /// Readings per machine or rig per second.
     #[arg(long, default_value_t = 1.0)]
     pub reading_rate: f64,

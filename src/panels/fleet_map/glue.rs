@@ -17,6 +17,11 @@ pub(super) struct MapState {
     pub canvas: HtmlCanvasElement,
     pub ctx: CanvasRenderingContext2d,
     pub layer: fleet_canvas::Layer,
+    /// The canvas under the fleet's: the basemap and the geofences.
+    pub under: HtmlCanvasElement,
+    pub under_ctx: CanvasRenderingContext2d,
+    /// The view and the version of what is under the vehicles when it was last drawn.
+    pub under_drawn: Option<(Viewport, u64)>,
 }
 
 /// Makes the map in `element`, with its scale and the fleet canvas. The error is the sentence
@@ -38,8 +43,11 @@ pub(super) fn mount(element: &HtmlElement) -> Result<MapState, String> {
     if add_scale(&map).is_err() {
         web_sys::console::warn_1(&"fleet map: no scale control".into());
     }
-    let (canvas, ctx) = fleet_canvas(element).map_err(|_| "the fleet canvas could not be created".to_string())?;
-    Ok(MapState { map, canvas, ctx, layer: fleet_canvas::Layer::default() })
+    let (under, under_ctx) =
+        fleet_canvas(element, "basemap-canvas").map_err(|_| "the basemap canvas could not be created".to_string())?;
+    let (canvas, ctx) =
+        fleet_canvas(element, "fleet-canvas").map_err(|_| "the fleet canvas could not be created".to_string())?;
+    Ok(MapState { map, canvas, ctx, layer: fleet_canvas::Layer::default(), under, under_ctx, under_drawn: None })
 }
 
 /// `<`, `>`, `&` and quotes as entities.
@@ -98,11 +106,11 @@ fn remove_attribution_prefix(map: &Map) {
 
 /// The canvas the fleet is drawn on, inside the map container: above the tiles and Leaflet's
 /// panes, below its controls, and transparent to the pointer (the map handles clicks).
-fn fleet_canvas(container: &HtmlElement) -> Result<(HtmlCanvasElement, CanvasRenderingContext2d), JsValue> {
+fn fleet_canvas(container: &HtmlElement, name: &str) -> Result<(HtmlCanvasElement, CanvasRenderingContext2d), JsValue> {
     let document = web_sys::window().and_then(|w| w.document()).ok_or("no document")?;
     let canvas: HtmlCanvasElement = document.create_element("canvas")?.dyn_into()?;
-    canvas.set_class_name("fleet-canvas");
-    canvas.set_attribute("data-testid", "fleet-canvas")?;
+    canvas.set_class_name(name);
+    canvas.set_attribute("data-testid", name)?;
     canvas.set_attribute("aria-hidden", "true")?;
     container.append_child(&canvas)?;
     let ctx = canvas.get_context("2d")?.ok_or("no 2d context")?.dyn_into::<CanvasRenderingContext2d>()?;

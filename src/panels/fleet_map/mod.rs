@@ -4,6 +4,7 @@
 //! No tile server is needed: vehicles are drawn on a plain background with a scale and
 //! coordinates, and the map says that tiles are unavailable ([`notes`]).
 
+mod basemap;
 pub mod fleet_canvas;
 mod glue;
 pub mod notes;
@@ -88,10 +89,17 @@ struct ViewChoices {
     clusters: RwSignal<bool>,
     /// The cluster under the pointer, labelled with its breakdown.
     hovered_cluster: RwSignal<Option<crate::model::cluster::Cluster>>,
+    /// The vertices of the fence being drawn (lat, lon); `None` when none is.
+    drawing: RwSignal<Option<Vec<(f64, f64)>>>,
+    /// Bumped when what is under the vehicles changes (basemap, fences, the fence drawn).
+    under_version: StoredValue<u64>,
 }
 
 /// The cluster drawn under a container point, if any.
-fn cluster_under(state: StoredValue<Option<MapState>, LocalStorage>, at: (f64, f64)) -> Option<crate::model::cluster::Cluster> {
+fn cluster_under(
+    state: StoredValue<Option<MapState>, LocalStorage>,
+    at: (f64, f64),
+) -> Option<crate::model::cluster::Cluster> {
     state.with_value(|s| {
         let clusters = &s.as_ref()?.layer.clusters;
         clusters
@@ -134,6 +142,24 @@ fn draw_frame(
             }
             let view = viewport(&s.map);
             let scale = fit_canvas(&s.canvas, (view.width, view.height));
+            // Under the vehicles: drawn again only when the view or what is there changed.
+            let version = choices.under_version.get_value();
+            if s.under_drawn != Some((view, version)) {
+                fit_canvas(&s.under, (view.width, view.height));
+                store.basemap.with_untracked(|basemap| {
+                    store.catalog.with_untracked(|catalog| {
+                        choices.drawing.with_untracked(|drawing| {
+                            let under = basemap::Under {
+                                basemap: basemap.as_ref(),
+                                fences: &catalog.geofences,
+                                drawing: drawing.as_deref().unwrap_or(&[]),
+                            };
+                            basemap::draw(&s.under_ctx, &view, scale, &under);
+                        })
+                    })
+                });
+                s.under_drawn = Some((view, version));
+            }
             let hovered = choices.hovered.get_untracked();
             let scene = Scene {
                 fleet,
@@ -178,8 +204,15 @@ fn wire_events(
         map.on(redraw, &closure.into_js_value());
     }
     let hovered_cluster = choices.hovered_cluster;
+    let drawing = choices.drawing;
     map.on_mouse_click(Box::new(move |event| {
         let point = event.container_point();
+        // Drawing a fence: each click is a vertex.
+        if drawing.with_untracked(Option::is_some) {
+            let at = event.lat_lng();
+            drawing.update(|d| d.iter_mut().for_each(|d| d.push((at.lat(), at.lng()))));
+            return;
+        }
         let view = state.with_value(|s| s.as_ref().map(|s| viewport(&s.map)));
         // A cluster zooms in on itself.
         if let (Some(view), Some(c)) = (view, cluster_under(state, (point.x(), point.y()))) {
@@ -211,7 +244,8 @@ fn wire_events(
         if hovered_cluster.get_untracked() != cluster {
             hovered_cluster.set(cluster);
         }
-        let under = if cluster.is_some() { None } else { view.and_then(|view| pick(store, &view, (point.x(), point.y()))) };
+        let under =
+            if cluster.is_some() { None } else { view.and_then(|view| pick(store, &view, (point.x(), point.y()))) };
         if hovered.get_untracked() != under {
             if let Some(container) = node.get_untracked() {
                 let html: &web_sys::HtmlElement = &container;
@@ -226,6 +260,60 @@ fn wire_events(
         hovered.set(None);
         hovered_cluster.set(None);
     }));
+}
+
+/// Drawing a geofence: *Draw a fence*, then a click on the map per corner, a name, *Save*
+/// (through the functions API, so every open dashboard gets it).
+#[component]
+fn FenceEditor(drawing: RwSignal<Option<Vec<(f64, f64)>>>) -> impl IntoView {
+    let store = use_store();
+    let name = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<String>);
+    let corners = move || drawing.with(|d| d.as_ref().map_or(0, Vec::len));
+    let save = move |_| {
+        let Some(points) = drawing.get_untracked() else { return };
+        let title = name.get_untracked().trim().to_string();
+        let slug: String =
+            title.to_lowercase().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).take(40).collect();
+        let fence = telemetry::catalog::Geofence {
+            id: format!("{}-{}", slug.trim_matches('-'), js_sys::Date::now() as i64 % 1_000_000),
+            name: title,
+            polygon: Some(
+                points.iter().map(|(lat, lon)| telemetry::catalog::LatLon { lat: *lat, lon: *lon }).collect(),
+            ),
+            ..Default::default()
+        };
+        let Some(api) = store.api.get_value() else {
+            error.set(Some("not connected yet".into()));
+            return;
+        };
+        leptos::task::spawn_local(async move {
+            match api.save_geofence(&fence).await {
+                Ok(()) => {
+                    drawing.set(None);
+                    name.set(String::new());
+                    error.set(None);
+                }
+                Err(e) => error.set(Some(e)),
+            }
+        });
+    };
+    view! {
+        <div class="fence-editor">
+            <button data-testid="fence-draw" aria-pressed=move || drawing.with(Option::is_some).to_string()
+                on:click=move |_| drawing.update(|d| *d = if d.is_some() { None } else { Some(Vec::new()) })>
+                {move || if drawing.with(Option::is_some) { "Stop drawing" } else { "Draw a fence" }}
+            </button>
+            <Show when=move || drawing.with(Option::is_some)>
+                <span data-testid="fence-corners">{move || format!("{} corners: click the map to add one", corners())}</span>
+                <input type="text" data-testid="fence-name" placeholder="Fence name" aria-label="Fence name" maxlength="64"
+                    prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev)) />
+                <button data-testid="fence-save" disabled=move || corners() < 3 || name.with(|n| n.trim().is_empty())
+                    on:click=save>"Save fence"</button>
+            </Show>
+            <span class="error" data-testid="fence-error">{move || error.get()}</span>
+        </div>
+    }
 }
 
 /// The fleet map panel: toolbar, map, the read-out under it and the selected vehicle.
@@ -256,6 +344,8 @@ pub fn FleetMap() -> impl IntoView {
         hovered: RwSignal::new(None),
         clusters: RwSignal::new(true),
         hovered_cluster: RwSignal::new(None),
+        drawing: RwSignal::new(None),
+        under_version: StoredValue::new(0),
     };
     install_cluster_probe();
     let fitted = StoredValue::new(false);
@@ -329,6 +419,14 @@ pub fn FleetMap() -> impl IntoView {
         choices.hovered_cluster.track();
         frames.now();
     });
+    // What is under the vehicles changed: drawn again at the next frame.
+    Effect::new(move |_| {
+        store.basemap.track();
+        store.catalog.track();
+        choices.drawing.track();
+        choices.under_version.update_value(|v| *v += 1);
+        frames.now();
+    });
     Effect::new(move |_| {
         if choices.follow.get() {
             followed.set_value(None);
@@ -347,8 +445,15 @@ pub fn FleetMap() -> impl IntoView {
     view! {
         <section class="fleet-map-panel" aria-label="Fleet map">
             <MapToolbar on_fit=fit_fleet follow=choices.follow trails_for_all=choices.trails_for_all clusters=choices.clusters />
+            <FenceEditor drawing=choices.drawing />
             <div class="fleet-map" node_ref=node data-testid="fleet-map"></div>
             <MapNotes readout=readout />
+            <ul class="geofence-list" data-testid="geofence-list" aria-label="Geofences">
+                {move || store.catalog.with(|c| c.geofences.iter().map(|g| {
+                    let name = if g.name.is_empty() { g.id.clone() } else { g.name.clone() };
+                    view! { <li data-testid="geofence" data-fence-id=g.id.clone()>{format!("◇ {name}")}</li> }
+                }).collect_view())}
+            </ul>
             <SelectionPanel selected=selected />
         </section>
     }

@@ -84,6 +84,7 @@ pub fn MapNotes(
             </span>
             <span data-testid="tiles-note">
                 {move || match (store.tiles.with(|t| t.is_some()), tiles_ok.get()) {
+                    (false, _) if store.basemap.with(Option::is_some) => " · no tile server configured: the backend's streets and sites are drawn",
                     (false, _) => " · no tile server configured: vehicles are drawn on a plain background",
                     (true, Some(false)) => " · map tiles unavailable: vehicles are drawn on a plain background",
                     (true, _) => "",

@@ -111,6 +111,13 @@ pub fn SelectionPanel(
                         <dt>"speed"</dt><dd data-testid="selection-speed">{format!("{:.1} km/h", p.speed)}</dd>
                         <dt>"heading"</dt><dd>{format!("{:.0}°", p.heading)}</dd>
                         <dt>"position"</dt><dd class="mono" data-testid="selection-position">{format_lat_lon(p.lat, p.lon)}</dd>
+                        <dt>"in fences"</dt>
+                        <dd data-testid="selection-fences">{store.catalog.with(|c| {
+                            let names: Vec<String> = c.geofences_at(p.lat, p.lon)
+                                .map(|g| if g.name.is_empty() { g.id.clone() } else { g.name.clone() })
+                                .collect();
+                            if names.is_empty() { "none".to_string() } else { names.join(", ") }
+                        })}</dd>
                         <dt>"last update"</dt><dd>{seen}</dd>
                     </dl>
                     <figure class="speed-chart">
