@@ -97,10 +97,14 @@ fn label(ctx: &CanvasRenderingContext2d, (x, y): (f64, f64), text: &str) {
     let _ = ctx.fill_text(text, left, top + 12.0);
 }
 
-/// A vehicle's label text: id, what it is doing and its speed.
-pub fn label_text(p: &Position, shown: Shown) -> String {
-    format!("{} · {} · {:.0} km/h", p.id, shown.as_str(), p.speed)
+/// A vehicle's label text: id, what it is doing, its speed and how old its last report is.
+pub fn label_text(p: &Position, shown: Shown, now: i64) -> String {
+    format!("{} · {} · {:.0} km/h · {} s ago", p.id, shown.as_str(), p.speed, (now - p.ts).max(0) / 1000)
 }
+
+/// From this zoom on every vehicle on screen is labelled with its id (at most [`MAX_LABELS`]).
+pub const LABELS_FROM_ZOOM: f64 = 17.0;
+const MAX_LABELS: usize = 300;
 
 /// How many vehicles a frame counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -188,6 +192,14 @@ pub fn draw(ctx: &CanvasRenderingContext2d, view: &Viewport, scale: f64, scene: 
         ctx.set_line_width(3.0);
         ctx.stroke();
     }
+    // Close in, every vehicle says which it is.
+    if view.zoom >= LABELS_FROM_ZOOM {
+        ctx.set_font("11px system-ui, sans-serif");
+        ctx.set_fill_style_str("#e6edf3");
+        for (p, (x, y), _) in on_screen.iter().take(MAX_LABELS) {
+            let _ = ctx.fill_text(&p.id, x + 9.0, y + 4.0);
+        }
+    }
     ctx.set_font("12px system-ui, sans-serif");
     for (id, ring) in [(scene.hovered, false), (scene.selected, true)] {
         let Some((p, at, shown)) = id.and_then(|id| on_screen.iter().find(|(p, _, _)| p.id == id)) else { continue };
@@ -198,7 +210,7 @@ pub fn draw(ctx: &CanvasRenderingContext2d, view: &Viewport, scale: f64, scene: 
             ctx.set_line_width(2.5);
             ctx.stroke();
         }
-        label(ctx, *at, &label_text(p, *shown));
+        label(ctx, *at, &label_text(p, *shown, scene.now));
     }
     if let Some(c) = &scene.hovered_cluster {
         label(ctx, (c.x, c.y), &cluster_text(c));

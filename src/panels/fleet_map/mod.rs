@@ -155,8 +155,8 @@ fn draw_frame(
                                 drawing: drawing.as_deref().unwrap_or(&[]),
                             };
                             basemap::draw(&s.under_ctx, &view, scale, &under);
-                        })
-                    })
+                        });
+                    });
                 });
                 s.under_drawn = Some((view, version));
             }
