@@ -61,14 +61,25 @@ pub fn show_held(store: Store) {
     if held.is_empty() {
         return;
     }
-    let waiting: Vec<Alert> = store.alerts.with_untracked(|feed| {
+    // Still waiting: active, or back to normal and unacknowledged (which still needs someone).
+    let waiting: Vec<(Alert, bool)> = store.alerts.with_untracked(|feed| {
         held.into_iter()
-            .filter(|a| feed.iter().any(|e| e.alert.id == a.id && e.needs_acknowledgement() && e.cleared_at.is_none()))
+            .filter_map(|a| {
+                let entry = feed.iter().find(|e| e.alert.id == a.id && e.needs_acknowledgement())?;
+                Some((a, entry.cleared_at.is_some()))
+            })
             .collect()
     });
     let now = js_sys::Date::now() as i64;
-    store.toasts.update(|toasts| waiting.iter().for_each(|a| toasts.raise(a, now)));
-    if waiting.iter().any(|a| a.severity == Severity::Critical) && store.sound.get_untracked() {
+    store.toasts.update(|toasts| {
+        for (alert, cleared) in &waiting {
+            toasts.raise(alert, now);
+            if *cleared {
+                toasts.cleared(&alert.id);
+            }
+        }
+    });
+    if waiting.iter().any(|(a, _)| a.severity == Severity::Critical) && store.sound.get_untracked() {
         crate::sound::alarm();
     }
 }

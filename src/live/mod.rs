@@ -219,9 +219,6 @@ async fn resynchronise(
     joined.map(|()| sites)
 }
 
-/// A catalog from the backend: the snapshot's replaces what the page has (`whole`), a pushed one
-/// is merged into it by id. Unusable entries are dropped alone, with a console note each, and
-/// counted as skipped; the devices it declares appear (as *no data yet* until they report).
 /// Loads the backend's basemap once, asking again (10 s apart, at most 30 times) while the
 /// backend cannot be reached; a backend without one (404) is drawn on the plain background.
 fn load_basemap(api: Api, store: Store, tries: u32) {
@@ -239,6 +236,9 @@ fn load_basemap(api: Api, store: Store, tries: u32) {
     });
 }
 
+/// A catalog from the backend: the snapshot's replaces what the page has (`whole`), a pushed one
+/// is merged into it by id. Unusable entries are dropped alone, with a console note each, and
+/// counted as skipped; the devices it declares appear (as *no data yet* until they report).
 fn apply_catalog(store: Store, mut catalog: telemetry::Catalog, whole: bool) {
     let problems = catalog.problems();
     if !problems.is_empty() {

@@ -144,6 +144,7 @@ impl Player {
     fn forget(&self) {
         self.inner.asked.set(None);
         self.inner.generation.set(self.inner.generation.get() + 1);
+        self.inner.refused.set(false);
     }
 
     /// The timeline changed (a click, a link, the URL).
@@ -356,6 +357,8 @@ impl Player {
                     // The same question would get the same answer: say so, and wait for the
                     // timeline to change.
                     inner.refused.set(true);
+                    // Not taken as asked: after the timeline changes it is asked again.
+                    inner.asked.set(asked);
                     inner
                         .store
                         .replay_note

@@ -58,7 +58,8 @@ test('the simulator\'s streets are drawn under the vehicles, with nothing fetche
       const to = Math.min(canvas.height, Math.round(y1 * scale));
       const column = canvas.getContext('2d').getImageData(Math.round(x * scale) - 1, from, 3, Math.max(1, to - from)).data;
       let rows = 0;
-      for (let r = 0; r < column.length / 12; r += 1) if ([3, 7, 11].some((k) => column[r * 12 + k] > 0)) rows += 1;
+      // Opaque enough to be a street line, not the faint fill of a site.
+      for (let r = 0; r < column.length / 12; r += 1) if ([3, 7, 11].some((k) => column[r * 12 + k] > 40)) rows += 1;
       return { rows, of: Math.max(1, to - from) };
     },
     { x: top.x, y0: top.y, y1: bottom.y },
@@ -76,17 +77,27 @@ test('the simulator\'s streets are drawn under the vehicles, with nothing fetche
 test('a fence drawn on one page appears on another, and a vehicle driven through it raises enter and exit at the right moments', async () => {
   const [a, b] = [await dash.open('#/fleet'), await dash.open('#/')];
   await waitFor(async () => (await text(a, 'map-vehicle-count')) === '20', { what: 'the fleet' });
-  // A moving vehicle, and a box of 200 m a side 150 m ahead of it along its heading.
+  // A moving vehicle, and a box of 200 m a side 300 m ahead of it along its heading (outside
+  // it while the fence is drawn and saved: one already inside when the fence comes raises no
+  // enter).
   const { positions } = await (await fetch(`${sim.apiBase}/snapshot`)).json();
   const vehicle = positions.find((p) => p.state === 'moving' && p.speed > 15 && !['veh-00001', 'veh-00002'].includes(p.id)) ?? positions.find((p) => p.state === 'moving');
-  const north = Math.cos((vehicle.heading * Math.PI) / 180) * 150;
-  const east = Math.sin((vehicle.heading * Math.PI) / 180) * 150;
+  const north = Math.cos((vehicle.heading * Math.PI) / 180) * 300;
+  const east = Math.sin((vehicle.heading * Math.PI) / 180) * 300;
   const mLat = 1 / 111_320;
   const mLon = 1 / (111_320 * Math.cos((vehicle.lat * Math.PI) / 180));
   const [clat, clon] = [vehicle.lat + north * mLat, vehicle.lon + east * mLon];
   const corners = [[-100, -100], [-100, 100], [100, 100], [100, -100]].map(([n, e]) => [clat + n * mLat, clon + e * mLon]);
   // Drawn on page a: the whole fleet in view, a click per corner, a name, save.
   await a.getByTestId('fit-fleet').click();
+  // The read-outs of the fitted view, settled.
+  let last = '';
+  await waitFor(async () => {
+    const now = `${await text(a, 'map-centre')} ${await text(a, 'map-zoom')}`;
+    const settled = now === last;
+    last = now;
+    return settled;
+  }, { intervalMs: 300, what: 'the view settled' });
   await a.getByTestId('fence-draw').click();
   for (const [lat, lon] of corners) {
     const { x, y } = await toScreen(a, lat, lon);

@@ -368,12 +368,20 @@ impl Geofence {
     /// finite, not positive or past [`MAX_RADIUS_M`]; a speed limit or dwell not finite or not
     /// positive. A removal needs only its id.
     pub fn problem(&self) -> Option<String> {
+        const MAX_GEOFENCE_NAME: usize = 100;
         let chars = self.id.chars().count();
         if chars == 0 || chars > MAX_GEOFENCE_ID {
             return Some(format!("an id of {chars} characters, 1 to {MAX_GEOFENCE_ID} allowed"));
         }
         if self.removed {
             return None;
+        }
+        // Names and sites are shown on every page and sent in every snapshot: bounded.
+        if self.name.chars().count() > MAX_GEOFENCE_NAME {
+            return Some(format!("a name of more than {MAX_GEOFENCE_NAME} characters"));
+        }
+        if self.site.chars().count() > MAX_GEOFENCE_ID {
+            return Some(format!("a site id of more than {MAX_GEOFENCE_ID} characters"));
         }
         let on_globe =
             |p: &LatLon| p.lat.is_finite() && p.lon.is_finite() && p.lat.abs() <= 90.0 && p.lon.abs() <= 180.0;
@@ -921,8 +929,11 @@ mod tests {
         let mut many = square("many");
         many.polygon = Some(vec![LatLon { lat: 0.0, lon: 0.0 }; MAX_POLYGON_POINTS + 1]);
         bad.geofences.push(many);
+        // Names and sites are shown everywhere: bounded.
+        bad.geofences.push(Geofence { name: "n".repeat(101), ..square("long-name") });
+        bad.geofences.push(Geofence { site: "s".repeat(65), ..square("long-site") });
         let problems = bad.problems();
-        assert_eq!(problems.len(), 9, "{problems:#?}");
+        assert_eq!(problems.len(), 11, "{problems:#?}");
         assert_eq!(bad.geofences.iter().map(|g| g.id.as_str()).collect::<Vec<_>>(), ["gone", "ok"]);
         assert!(problems[0].contains("\"both\"") && problems[0].contains("exactly one"), "{problems:?}");
         assert!(problems.iter().any(|p| p.contains("501 points")), "{problems:?}");

@@ -92,6 +92,14 @@ pub(super) fn draw(ctx: &CanvasRenderingContext2d, view: &Viewport, scale: f64, 
     ctx.set_font("600 12px system-ui, sans-serif");
     ctx.set_text_align("center");
     for fence in under.fences {
+        // Off screen: not drawn (a catalog may hold a thousand fences of 500 points).
+        if let Some((sw, ne)) = fence.bounds() {
+            let (x0, y0) = to_screen(ne.lat, sw.lon);
+            let (x1, y1) = to_screen(sw.lat, ne.lon);
+            if x1 < 0.0 || y1 < 0.0 || x0 > view.width || y0 > view.height {
+                continue;
+            }
+        }
         let centre = if let Some(polygon) = &fence.polygon {
             path(ctx, polygon.iter().map(|p| to_screen(p.lat, p.lon)), true);
             let n = polygon.len().max(1) as f64;

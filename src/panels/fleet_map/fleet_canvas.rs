@@ -46,11 +46,26 @@ pub struct Layer {
     sheet: Option<SpriteSheet>,
     grid: Grid,
     pub clusters: Vec<Cluster>,
+    /// While clusters gather: the vehicles drawn as themselves and where (what a pointer can
+    /// pick); `None` when every vehicle is drawn as itself.
+    pub alone: Option<Vec<(String, (f64, f64))>>,
+    /// Vehicles in view drawn as themselves in the last frame.
+    pub alone_in_view: usize,
 }
 
 /// A cluster's radius in CSS pixels: grows with the count.
 pub fn cluster_radius(count: u32) -> f64 {
     12.0 + 4.0 * f64::from(count.max(1)).log10()
+}
+
+/// The cluster drawn under a container point, if any.
+pub fn cluster_under(clusters: &[Cluster], at: (f64, f64)) -> Option<Cluster> {
+    clusters
+        .iter()
+        .map(|c| (c, (c.x - at.0).hypot(c.y - at.1)))
+        .filter(|(c, d)| *d <= cluster_radius(c.count))
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(c, _)| *c)
 }
 
 /// A cluster's breakdown in words (the ring repeats it in colour).
@@ -75,8 +90,9 @@ pub struct Scene<'a> {
     pub stale_after_ms: i64,
     /// Whether clusters may gather (the toggle, and a zoom below [`CLUSTER_BELOW_ZOOM`]).
     pub cluster: bool,
-    /// The cluster under the pointer, labelled with its breakdown.
-    pub hovered_cluster: Option<Cluster>,
+    /// Where the pointer is over a cluster (container pixels): that cluster is labelled with its
+    /// breakdown, as drawn in this frame.
+    pub pointer_on_cluster: Option<(f64, f64)>,
 }
 
 fn trail(ctx: &CanvasRenderingContext2d, fleet: &FleetState, id: &str, to_screen: &impl Fn(f64, f64) -> (f64, f64)) {
@@ -143,17 +159,26 @@ pub fn draw(ctx: &CanvasRenderingContext2d, view: &Viewport, scale: f64, scene: 
     }
     // Many vehicles at a low zoom: those close together on screen gather into clusters; a
     // vehicle alone in its cell stays itself.
+    // The selected and the hovered vehicle are always drawn as themselves, and so are the ones
+    // at the edge, just outside the view.
     layer.clusters.clear();
+    layer.alone = None;
     if scene.cluster && counted.in_view > CLUSTER_FROM {
+        let apart = |p: &Position, at: (f64, f64)| {
+            Some(p.id.as_str()) == scene.selected || Some(p.id.as_str()) == scene.hovered || !view.contains(at, 0.0)
+        };
+        let (alone, pool): (Vec<_>, Vec<_>) = on_screen.into_iter().partition(|(p, at, _)| apart(p, *at));
         let clustered = layer.grid.cluster(
-            on_screen.iter().map(|(_, (x, y), shown)| (*x, *y, *shown)),
+            pool.iter().map(|(_, (x, y), shown)| (*x, *y, *shown)),
             (view.width, view.height),
             CELL_PX,
         );
-        let singles: Vec<_> = clustered.singles.iter().map(|i| on_screen[*i]).collect();
-        on_screen = singles;
+        on_screen = alone;
+        on_screen.extend(clustered.singles.iter().map(|i| pool[*i]));
         layer.clusters = clustered.clusters;
+        layer.alone = Some(on_screen.iter().map(|(p, at, _)| (p.id.clone(), *at)).collect());
     }
+    layer.alone_in_view = on_screen.iter().filter(|(_, at, _)| view.contains(*at, 0.0)).count();
     if scene.trails_for_all {
         for (p, _, _) in &on_screen {
             let mut points = scene.fleet.trail(&p.id).map(|t| to_device(t.lat, t.lon));
@@ -212,8 +237,9 @@ pub fn draw(ctx: &CanvasRenderingContext2d, view: &Viewport, scale: f64, scene: 
         }
         label(ctx, *at, &label_text(p, *shown, scene.now));
     }
-    if let Some(c) = &scene.hovered_cluster {
-        label(ctx, (c.x, c.y), &cluster_text(c));
+    let hovered = scene.pointer_on_cluster.and_then(|at| cluster_under(&layer.clusters, at));
+    if let Some(c) = hovered {
+        label(ctx, (c.x, c.y), &cluster_text(&c));
     }
     counted
 }

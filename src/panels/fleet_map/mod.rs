@@ -34,11 +34,12 @@ thread_local! {
     /// The clusters of the last frame drawn (count, container x and y, the count per state), and
     /// how many vehicles in view were drawn as themselves; `window.dashboardClusters()` reads them.
     #[allow(clippy::type_complexity)]
-    static DRAWN_CLUSTERS: std::cell::RefCell<(Vec<(u32, f64, f64, [u32; 4])>, usize)> = const { std::cell::RefCell::new((Vec::new(), 0)) };
+    static DRAWN_CLUSTERS: std::cell::RefCell<(Vec<(u32, f64, f64, [u32; 4])>, usize, bool)> = const { std::cell::RefCell::new((Vec::new(), 0, false)) };
 }
 
 /// `window.dashboardClusters()`: `{clusters: [[count, x, y, moving, idle, stopped, stale]],
-/// singles}` of the last frame drawn (x and y in the map's container pixels).
+/// singles, selectedAlone}` of the last frame drawn (x and y in the map's container pixels;
+/// whether the selected vehicle was drawn as itself).
 fn install_cluster_probe() {
     use wasm_bindgen::JsValue;
     let Some(window) = web_sys::window() else { return };
@@ -55,6 +56,7 @@ fn install_cluster_probe() {
                 rows.push(&row);
             }
             let _ = js_sys::Reflect::set(&answer, &"singles".into(), &(drawn.1 as f64).into());
+            let _ = js_sys::Reflect::set(&answer, &"selectedAlone".into(), &drawn.2.into());
         });
         let _ = js_sys::Reflect::set(&answer, &"clusters".into(), &rows);
         answer.into()
@@ -67,7 +69,20 @@ fn install_cluster_probe() {
 const DATA_REDRAW: Duration = Duration::from_millis(100);
 
 /// The vehicle under a container point, of those the filter passes.
-fn pick(store: Store, view: &Viewport, at: (f64, f64)) -> Option<String> {
+fn pick(
+    store: Store,
+    state: StoredValue<Option<MapState>, LocalStorage>,
+    view: &Viewport,
+    at: (f64, f64),
+) -> Option<String> {
+    // While clusters gather, only a vehicle drawn as itself can be picked.
+    let alone = state.with_value(|s| {
+        let alone = s.as_ref()?.layer.alone.as_ref()?;
+        Some(nearest(alone.iter().map(|(id, xy)| (id, *xy)), at, PICK_RADIUS).cloned())
+    });
+    if let Some(picked) = alone {
+        return picked;
+    }
     let to_screen = view.to_screen();
     store.with_fleet_untracked(|fleet| {
         store.fleet_filter.with_untracked(|filter| {
@@ -87,27 +102,20 @@ struct ViewChoices {
     hovered: RwSignal<Option<String>>,
     /// Whether vehicles close together gather into clusters at low zoom.
     clusters: RwSignal<bool>,
-    /// The cluster under the pointer, labelled with its breakdown.
-    hovered_cluster: RwSignal<Option<crate::model::cluster::Cluster>>,
+    /// Where the pointer is, while it is over a cluster (that cluster is labelled).
+    pointer_on_cluster: RwSignal<Option<(f64, f64)>>,
     /// The vertices of the fence being drawn (lat, lon); `None` when none is.
     drawing: RwSignal<Option<Vec<(f64, f64)>>>,
     /// Bumped when what is under the vehicles changes (basemap, fences, the fence drawn).
     under_version: StoredValue<u64>,
 }
 
-/// The cluster drawn under a container point, if any.
+/// The cluster drawn under a container point in the last frame, if any.
 fn cluster_under(
     state: StoredValue<Option<MapState>, LocalStorage>,
     at: (f64, f64),
 ) -> Option<crate::model::cluster::Cluster> {
-    state.with_value(|s| {
-        let clusters = &s.as_ref()?.layer.clusters;
-        clusters
-            .iter()
-            .filter(|c| (c.x - at.0).hypot(c.y - at.1) <= fleet_canvas::cluster_radius(c.count))
-            .min_by(|a, b| (a.x - at.0).hypot(a.y - at.1).total_cmp(&(b.x - at.0).hypot(b.y - at.1)))
-            .copied()
-    })
+    state.with_value(|s| fleet_canvas::cluster_under(&s.as_ref()?.layer.clusters, at))
 }
 
 /// One frame: follow, fit once, then draw the scene; reports what it drew.
@@ -170,15 +178,17 @@ fn draw_frame(
                 now,
                 stale_after_ms: store.stale_after_ms.get_untracked(),
                 cluster: choices.clusters.get_untracked() && view.zoom < fleet_canvas::CLUSTER_BELOW_ZOOM,
-                hovered_cluster: choices.hovered_cluster.get_untracked(),
+                pointer_on_cluster: choices.pointer_on_cluster.get_untracked(),
             };
             let counted = fleet_canvas::draw(&s.ctx, &view, scale, &scene, &mut s.layer);
             DRAWN_CLUSTERS.with(|drawn| {
                 let mut drawn = drawn.borrow_mut();
                 drawn.0.clear();
                 drawn.0.extend(s.layer.clusters.iter().map(|c| (c.count, c.x, c.y, c.states)));
-                let clustered: u32 = s.layer.clusters.iter().map(|c| c.count).sum();
-                drawn.1 = counted.in_view.saturating_sub(clustered as usize);
+                drawn.1 = s.layer.alone_in_view;
+                drawn.2 = selected
+                    .as_deref()
+                    .is_some_and(|id| s.layer.alone.as_ref().is_none_or(|alone| alone.iter().any(|(a, _)| a == id)));
             });
             Some((counted, view.centre, view.zoom))
         })
@@ -203,7 +213,7 @@ fn wire_events(
         let closure = Closure::<dyn Fn()>::new(move || frames.now());
         map.on(redraw, &closure.into_js_value());
     }
-    let hovered_cluster = choices.hovered_cluster;
+    let pointer_on_cluster = choices.pointer_on_cluster;
     let drawing = choices.drawing;
     map.on_mouse_click(Box::new(move |event| {
         let point = event.container_point();
@@ -222,11 +232,11 @@ fn wire_events(
                     s.map.set_view(&LatLng::new(lat, lon), (view.zoom + 2.0).min(18.0));
                 }
             });
-            hovered_cluster.set(None);
+            pointer_on_cluster.set(None);
             return;
         }
         if let Some(view) = view {
-            if let Some(id) = pick(store, &view, (point.x(), point.y())) {
+            if let Some(id) = pick(store, state, &view, (point.x(), point.y())) {
                 select(store, Some(&id));
             }
         }
@@ -240,25 +250,26 @@ fn wire_events(
         cursor.set(Some((at.lat(), at.lng())));
         let point = event.container_point();
         let view = state.with_value(|s| s.as_ref().map(|s| viewport(&s.map)));
-        let cluster = cluster_under(state, (point.x(), point.y()));
-        if hovered_cluster.get_untracked() != cluster {
-            hovered_cluster.set(cluster);
+        let xy = (point.x(), point.y());
+        let cluster = cluster_under(state, xy);
+        let on_cluster = cluster.map(|_| xy);
+        if pointer_on_cluster.get_untracked() != on_cluster {
+            pointer_on_cluster.set(on_cluster);
         }
-        let under =
-            if cluster.is_some() { None } else { view.and_then(|view| pick(store, &view, (point.x(), point.y()))) };
+        let under = if cluster.is_some() { None } else { view.and_then(|view| pick(store, state, &view, xy)) };
+        if let Some(container) = node.get_untracked() {
+            let html: &web_sys::HtmlElement = &container;
+            let pointer = under.is_some() || cluster.is_some();
+            let _ = html.style().set_property("cursor", if pointer { "pointer" } else { "" });
+        }
         if hovered.get_untracked() != under {
-            if let Some(container) = node.get_untracked() {
-                let html: &web_sys::HtmlElement = &container;
-                let pointer = under.is_some() || cluster.is_some();
-                let _ = html.style().set_property("cursor", if pointer { "pointer" } else { "" });
-            }
             hovered.set(under);
         }
     }));
     map.on_mouse_out(Box::new(move |_| {
         cursor.set(None);
         hovered.set(None);
-        hovered_cluster.set(None);
+        pointer_on_cluster.set(None);
     }));
 }
 
@@ -269,14 +280,20 @@ fn FenceEditor(drawing: RwSignal<Option<Vec<(f64, f64)>>>) -> impl IntoView {
     let store = use_store();
     let name = RwSignal::new(String::new());
     let error = RwSignal::new(None::<String>);
+    // A save on its way: another click waits for it (a double click makes one fence).
+    let saving = RwSignal::new(false);
     let corners = move || drawing.with(|d| d.as_ref().map_or(0, Vec::len));
     let save = move |_| {
+        if saving.get_untracked() {
+            return;
+        }
         let Some(points) = drawing.get_untracked() else { return };
         let title = name.get_untracked().trim().to_string();
         let slug: String =
             title.to_lowercase().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).take(40).collect();
         let fence = telemetry::catalog::Geofence {
-            id: format!("{}-{}", slug.trim_matches('-'), js_sys::Date::now() as i64 % 1_000_000),
+            // A random suffix: fences merge by id, so a collision would replace another one.
+            id: format!("{}-{:08x}", slug.trim_matches('-'), (js_sys::Math::random() * f64::from(u32::MAX)) as u32),
             name: title,
             polygon: Some(
                 points.iter().map(|(lat, lon)| telemetry::catalog::LatLon { lat: *lat, lon: *lon }).collect(),
@@ -287,8 +304,11 @@ fn FenceEditor(drawing: RwSignal<Option<Vec<(f64, f64)>>>) -> impl IntoView {
             error.set(Some("not connected yet".into()));
             return;
         };
+        saving.set(true);
         leptos::task::spawn_local(async move {
-            match api.save_geofence(&fence).await {
+            let saved = api.save_geofence(&fence).await;
+            saving.set(false);
+            match saved {
                 Ok(()) => {
                     drawing.set(None);
                     name.set(String::new());
@@ -308,7 +328,7 @@ fn FenceEditor(drawing: RwSignal<Option<Vec<(f64, f64)>>>) -> impl IntoView {
                 <span data-testid="fence-corners">{move || format!("{} corners: click the map to add one", corners())}</span>
                 <input type="text" data-testid="fence-name" placeholder="Fence name" aria-label="Fence name" maxlength="64"
                     prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev)) />
-                <button data-testid="fence-save" disabled=move || corners() < 3 || name.with(|n| n.trim().is_empty())
+                <button data-testid="fence-save" disabled=move || corners() < 3 || name.with(|n| n.trim().is_empty()) || saving.get()
                     on:click=save>"Save fence"</button>
             </Show>
             <span class="error" data-testid="fence-error">{move || error.get()}</span>
@@ -343,7 +363,7 @@ pub fn FleetMap() -> impl IntoView {
         trails_for_all: RwSignal::new(false),
         hovered: RwSignal::new(None),
         clusters: RwSignal::new(true),
-        hovered_cluster: RwSignal::new(None),
+        pointer_on_cluster: RwSignal::new(None),
         drawing: RwSignal::new(None),
         under_version: StoredValue::new(0),
     };
@@ -416,7 +436,7 @@ pub fn FleetMap() -> impl IntoView {
         choices.trails_for_all.track();
         choices.hovered.track();
         choices.clusters.track();
-        choices.hovered_cluster.track();
+        choices.pointer_on_cluster.track();
         frames.now();
     });
     // What is under the vehicles changed: drawn again at the next frame.

@@ -26,7 +26,8 @@ use std::collections::{BTreeMap, HashMap};
 use telemetry::catalog::{Geofence, LatLon};
 use telemetry::{Alert, Millis, Position, Severity};
 
-/// How far below the speed limit (km/h) a speeding alert clears.
+/// How far below the speed limit (km/h) a speeding alert clears (for a limit under 10 km/h,
+/// at half the limit, so it can clear at all).
 pub const SPEED_HYSTERESIS_KMH: f64 = 5.0;
 
 /// Least time between two changes of whether a vehicle is inside a fence (see the module docs).
@@ -277,7 +278,7 @@ impl FenceRules {
                     let raised = alert(next_id, w, FenceRule::Speed, Severity::Warning, p.speed, limit, message);
                     self.open.insert(key, raised.clone());
                     outcome.raised.push(raised);
-                } else if open && p.speed < limit - SPEED_HYSTERESIS_KMH {
+                } else if open && p.speed < (limit - SPEED_HYSTERESIS_KMH).max(limit / 2.0) {
                     if let Some(open) = self.open.remove(&key) {
                         outcome.ended.push((open, p.ts));
                     }
