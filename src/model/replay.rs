@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use telemetry::catalog::LatLon;
 use telemetry::history::{FleetFrame, FleetHistory};
 use telemetry::{Position, VehicleState};
 
@@ -29,12 +30,9 @@ struct Frame {
     frame: FleetFrame,
 }
 
-/// The distance in metres between two points on the globe (haversine, mean Earth radius).
-pub fn distance_m((lat1, lon1): (f64, f64), (lat2, lon2): (f64, f64)) -> f64 {
-    let (p1, p2) = (lat1.to_radians(), lat2.to_radians());
-    let (dp, dl) = ((lat2 - lat1).to_radians(), (lon2 - lon1).to_radians());
-    let a = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
-    2.0 * 6_371_008.8 * a.sqrt().min(1.0).asin()
+/// The distance in metres between two points on the globe (the catalog's haversine).
+pub fn distance_m(a: (f64, f64), b: (f64, f64)) -> f64 {
+    telemetry::catalog::distance_m(LatLon { lat: a.0, lon: a.1 }, LatLon { lat: b.0, lon: b.1 })
 }
 
 /// A vehicle's trip over a played range.

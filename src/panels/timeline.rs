@@ -53,27 +53,26 @@ pub fn TimelineBar() -> impl IntoView {
         let wall = js_sys::Date::now() as i64;
         store.timeline.update(|t| t.pause(wall));
     };
-    // Alarm marks: every alert raised within the span, where it was raised. Recomputed when the
-    // alerts change or every few seconds as the span moves.
+    // The span the marks are placed on moves every ten seconds, not every second: a thousand
+    // marks are laid out again when the alerts change or the span moves (a 0.3 % drift between).
+    let span_end = Memo::new(move |_| now() / 10_000 * 10_000 + 10_000);
+    let position = move |ts: i64, end: i64| {
+        let from = end - SPAN_MS;
+        ((ts - from) as f64 / SPAN_MS as f64 * 100.0).clamp(0.0, 100.0)
+    };
+    // Alarm marks: every alert raised within the span, where it was raised.
     let marks = Memo::new(move |_| {
-        let (from, to) = (start() / 5_000 * 5_000, now());
+        let end = span_end.get();
         store.alerts.with(|feed| {
             feed.iter()
-                .filter(|e| e.alert.ts >= from && e.alert.ts <= to)
+                .filter(|e| e.alert.ts >= end - SPAN_MS && e.alert.ts <= end)
                 .map(|e| {
-                    (
-                        e.alert.ts,
-                        e.alert.severity,
-                        format!("{} · {} · {}", e.alert.device, e.alert.metric, e.alert.message),
-                    )
+                    let title = format!("{} · {} · {}", e.alert.device, e.alert.metric, e.alert.message);
+                    (e.alert.ts, e.alert.severity, title, position(e.alert.ts, end))
                 })
                 .collect::<Vec<_>>()
         })
     });
-    let position = move |ts: i64| {
-        let (from, to) = (start(), now());
-        ((ts - from) as f64 / (to - from).max(1) as f64 * 100.0).clamp(0.0, 100.0)
-    };
     let gaps = move || store.replay_gaps.get();
     let missed = move || store.missed_alerts.get();
     view! {
@@ -108,15 +107,16 @@ pub fn TimelineBar() -> impl IntoView {
             <div class="scrubber">
                 <div class="marks" aria-hidden="true">
                     {move || gaps().into_iter().map(|(from, to)| {
-                        let left = position(from);
-                        let width = (position(to) - left).max(0.3);
+                        let end = span_end.get();
+                        let left = position(from, end);
+                        let width = (position(to, end) - left).max(0.3);
                         view! { <span class="gap" data-testid="timeline-gap" data-from=from.to_string() data-to=to.to_string()
                             style:left=format!("{left:.2}%") style:width=format!("{width:.2}%") title="no data kept for this time"></span> }
                     }).collect_view()}
-                    {move || marks.get().into_iter().map(|(ts, severity, title)| {
+                    {move || marks.get().into_iter().map(|(ts, severity, title, left)| {
                         let class = format!("mark {}", severity_class(severity));
                         view! { <span class=class data-testid="timeline-mark" data-ts=ts.to_string()
-                            data-severity=severity_class(severity) style:left=format!("{:.2}%", position(ts)) title=title></span> }
+                            data-severity=severity_class(severity) style:left=format!("{left:.2}%") title=title></span> }
                     }).collect_view()}
                 </div>
                 <input type="range" data-testid="timeline-scrubber" aria-label="moment shown"

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { simulatorBin, waitFor } from '../support/simulator.mjs';
-import { assertNoCrash } from '../support/browser.mjs';
+import { assertNoCrash, centredOnSelection } from '../support/browser.mjs';
 import { outputDir, setupDashboard } from '../support/setup.mjs';
 
 const dash = setupDashboard({ simulator: ['--vehicles', '300', '--rate', '2'] });
@@ -95,11 +95,7 @@ test('a selected vehicle moves in its panel, and follow keeps it in view', async
   });
 
   await page.getByTestId('follow').check();
-  const near = async () => {
-    const [lat, lon] = (await page.getByTestId('selection-position').textContent()).split(', ').map(Number);
-    const [clat, clon] = (await page.getByTestId('map-centre').textContent()).split(', ').map(Number);
-    return Math.abs(lat - clat) < 0.002 && Math.abs(lon - clon) < 0.002;
-  };
+  const near = () => centredOnSelection(page);
   await waitFor(near, { what: 'the map to centre on the followed vehicle' });
   await new Promise((r) => setTimeout(r, 2500));
   assert.ok(await near(), 'still in view after it moved on');

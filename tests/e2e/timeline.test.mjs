@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { restToken, sleep, startSimulator, waitFor } from '../support/simulator.mjs';
-import { assertNoCrash, text } from '../support/browser.mjs';
+import { assertNoCrash, centredOnSelection, text } from '../support/browser.mjs';
 import { setupDashboard } from '../support/setup.mjs';
 
 const dash = setupDashboard({ simulator: ['--vehicles', '20', '--machines', '1', '--rigs', '0'] });
@@ -204,11 +204,7 @@ test('during a replay follow keeps the selected vehicle centred, and its trip ov
   await waitFor(async () => (await mode(page)) === 'playing 30×', { what: 'playing' });
   await waitFor(async () => (await page.getByTestId('selection-id').count()) === 1, { timeoutMs: 20000, what: 'the selection' });
   await page.getByTestId('follow').check();
-  const near = async () => {
-    const [lat, lon] = (await page.getByTestId('selection-position').textContent()).split(', ').map(Number);
-    const [clat, clon] = (await page.getByTestId('map-centre').textContent()).split(', ').map(Number);
-    return Math.abs(lat - clat) < 0.002 && Math.abs(lon - clon) < 0.002;
-  };
+  const near = () => centredOnSelection(page);
   await waitFor(near, { what: 'the map centred on the followed vehicle' });
   const first = await page.getByTestId('selection-position').textContent();
   await sleep(3000);

@@ -49,3 +49,10 @@ export function assertNoCrash(page) {
   const crashes = page.problems.filter((p) => p.startsWith('pageerror') || p.includes('panicked'));
   assert.deepEqual(crashes, [], 'the app neither panicked nor threw');
 }
+
+/** Whether the fleet map's centre is within `degrees` of the selected vehicle's position. */
+export async function centredOnSelection(page, degrees = 0.002) {
+  const [lat, lon] = (await page.getByTestId('selection-position').textContent()).split(', ').map(Number);
+  const [clat, clon] = (await page.getByTestId('map-centre').textContent()).split(', ').map(Number);
+  return Math.abs(lat - clat) < degrees && Math.abs(lon - clon) < degrees;
+}
