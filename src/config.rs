@@ -537,7 +537,7 @@ mod tests {
     fn limits_default_for_a_large_deployment_and_are_checked() {
         let limits = resolve(r#"{"apiBase":"/api"}"#, &[]).unwrap().limits;
         assert_eq!(limits, Limits::default());
-        assert_eq!((limits.vehicles, limits.devices), (20_000, 5_000));
+        assert_eq!((limits.vehicles, limits.devices), (200_000, 5_000));
         let config = resolve(r#"{"apiBase":"/api","maxVehicles":5,"maxDevices":2,"maxSeries":9,"maxSites":3}"#, &[]);
         assert_eq!(config.unwrap().limits, Limits { vehicles: 5, devices: 2, series: 9, sites: 3 });
         for bad in ["0", "-1", "2.5", "\"many\"", "true", "100000000"] {
@@ -546,7 +546,7 @@ mod tests {
         }
         // Not from the page URL: a link cannot make the page drop its fleet.
         let overrides = vec![("maxVehicles".to_string(), "1".to_string())];
-        assert_eq!(resolve(r#"{"apiBase":"/api"}"#, &overrides).unwrap().limits.vehicles, 20_000);
+        assert_eq!(resolve(r#"{"apiBase":"/api"}"#, &overrides).unwrap().limits.vehicles, 200_000);
     }
 
     #[test]

@@ -22,6 +22,9 @@ struct Metrics {
     first_datum_at: Option<f64>,
     /// `performance.now()` when the first datum pushed through the hub was applied.
     first_push_at: Option<f64>,
+    /// How long each frame of the fleet layer took in wasm (ms), and of that the clustering.
+    map_draw: Histogram,
+    map_cluster: Histogram,
 }
 
 thread_local! {
@@ -90,7 +93,7 @@ fn heap_in_use() -> usize {
     0
 }
 
-fn performance_now() -> f64 {
+pub(crate) fn performance_now() -> f64 {
     web_sys::window().and_then(|w| w.performance()).map(|p| p.now()).unwrap_or(0.0)
 }
 
@@ -125,6 +128,19 @@ pub fn snapshot_applied(n: usize) {
     }
 }
 
+/// A frame of the fleet layer took `draw_ms` in wasm (projection, clustering, rasterizing,
+/// the pixels handed to the canvas), `cluster_ms` of it gathering clusters (0 when none did).
+pub fn map_drawn(draw_ms: f64, cluster_ms: Option<f64>) {
+    METRICS.with(|m| {
+        let mut m = m.borrow_mut();
+        // In tenths of a millisecond: the histogram's buckets are whole units.
+        m.map_draw.record(draw_ms * 10.0);
+        if let Some(ms) = cluster_ms {
+            m.map_cluster.record(ms * 10.0);
+        }
+    });
+}
+
 /// What a batch carried.
 pub enum Kind {
     Positions,
@@ -149,6 +165,17 @@ fn snapshot() -> JsValue {
         set(&object, "batches", (m.batches as f64).into());
         set(&object, "firstDatumAt", m.first_datum_at.map_or(JsValue::NULL, JsValue::from));
         set(&object, "firstPushAt", m.first_push_at.map_or(JsValue::NULL, JsValue::from));
+        let histogram = |h: &Histogram| {
+            let out = js_sys::Object::new();
+            for (key, q) in [("p50", 0.5), ("p99", 0.99)] {
+                set(&out, key, h.quantile(q).map_or(JsValue::NULL, |t| JsValue::from(t / 10.0)));
+            }
+            set(&out, "max", (h.max() / 10.0).into());
+            set(&out, "count", (h.count() as f64).into());
+            JsValue::from(out)
+        };
+        set(&object, "mapDrawMs", histogram(&m.map_draw));
+        set(&object, "mapClusterMs", histogram(&m.map_cluster));
     });
     let memory = wasm_bindgen::memory().unchecked_into::<js_sys::WebAssembly::Memory>();
     let bytes = memory.buffer().unchecked_into::<js_sys::ArrayBuffer>().byte_length();
@@ -168,6 +195,8 @@ pub fn install() {
             m.positions = 0;
             m.readings = 0;
             m.batches = 0;
+            m.map_draw.reset();
+            m.map_cluster.reset();
         });
     })
     .into_js_value();

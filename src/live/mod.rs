@@ -22,6 +22,7 @@ use telemetry::{targets, Position, Reading};
 use crate::bench::metrics::{self, Kind};
 use crate::config::{Backend, Config};
 use crate::model::alerts::AlertFeed;
+use crate::model::fleet::Shape;
 use crate::model::status::{LiveStatus, Phase};
 use crate::model::sync::SyncState;
 use crate::store::Store;
@@ -189,6 +190,8 @@ async fn resynchronise(
         store.equipment.update_untracked(|e| e.retain_known(|id| known.contains(id)));
     }
     store.fleet.update(|fleet| {
+        // The registry says what kind each vehicle is (the catalog, below, how each kind looks).
+        fleet.set_kinds(snapshot.devices.iter().map(|d| (d.id.clone(), d.kind.clone())));
         fleet.apply(snapshot.positions);
     });
     let now = js_sys::Date::now() as i64;
@@ -265,6 +268,19 @@ fn apply_catalog(store: Store, mut catalog: telemetry::Catalog, whole: bool) {
             .collect()
     });
     store.equipment.update(|e| store.catalog.with_untracked(|c| e.declare(&declared, |kind| c.is_vehicle_kind(kind))));
+    // The shapes vehicles are drawn with: each kind's, and the kind of each vehicle it declares.
+    store.catalog.with_untracked(|c| {
+        let shapes: Vec<(String, Shape)> = c.vehicle_kinds.iter().map(|k| (k.id.clone(), Shape::of_kind(k))).collect();
+        let vehicles: Vec<(String, String)> = declared
+            .iter()
+            .filter(|d| !d.removed && !d.kind.is_empty() && c.is_vehicle_kind(&d.kind))
+            .map(|d| (d.id.clone(), d.kind.clone()))
+            .collect();
+        store.fleet.update(|fleet| {
+            fleet.set_kind_shapes(shapes);
+            fleet.set_kinds(vehicles);
+        });
+    });
 }
 
 /// Keeps the items `problem` finds nothing wrong with; returns how many it dropped and the

@@ -235,6 +235,7 @@ impl Player {
             _ => None,
         };
         let changed = store.replay.try_update_untracked(|r| {
+            store.fleet.with_untracked(|live| r.adopt_kinds(live));
             r.follow_trip(selected.as_deref());
             r.show(at, site_of)
         });

@@ -10,12 +10,20 @@ const MAX_LATITUDE: f64 = 85.051_128_779_806_59;
 /// World pixels at zoom 0 (one 256-pixel tile).
 const TILE: f64 = 256.0;
 
-/// A point in world pixels at `zoom`: x grows east, y grows south.
-pub fn project(lat: f64, lon: f64, zoom: f64) -> (f64, f64) {
-    let scale = TILE * zoom.exp2();
+/// A point on the Mercator square, both axes 0 to 1 (x grows east, y grows south): the
+/// projection without the zoom, so a vehicle's is computed once per report and each frame only
+/// scales and shifts it.
+pub fn mercator(lat: f64, lon: f64) -> (f64, f64) {
     let lat = lat.clamp(-MAX_LATITUDE, MAX_LATITUDE).to_radians();
     let x = (lon + 180.0) / 360.0;
     let y = 0.5 - (lat.tan() + 1.0 / lat.cos()).ln() / (2.0 * PI);
+    (x, y)
+}
+
+/// A point in world pixels at `zoom`: x grows east, y grows south.
+pub fn project(lat: f64, lon: f64, zoom: f64) -> (f64, f64) {
+    let scale = TILE * zoom.exp2();
+    let (x, y) = mercator(lat, lon);
     (x * scale, y * scale)
 }
 
@@ -50,6 +58,13 @@ impl Viewport {
             let (x, y) = project(lat, lon, zoom);
             (x - ox, y - oy)
         }
+    }
+
+    /// A function from a [`mercator`] point to screen pixels: a scale and a shift.
+    pub fn world_to_screen(&self) -> impl Fn((f64, f64)) -> (f64, f64) {
+        let (ox, oy) = self.origin();
+        let scale = TILE * self.zoom.exp2();
+        move |(x, y)| (x * scale - ox, y * scale - oy)
     }
 
     /// The (lat, lon) under a screen pixel.
@@ -113,6 +128,9 @@ mod tests {
         let to_screen = view.to_screen();
         let (x, y) = to_screen(47.3769, 8.5417);
         assert!((x - 400.0).abs() < 1e-6 && (y - 300.0).abs() < 1e-6);
+        let (wx, wy) = view.world_to_screen()(mercator(47.38, 8.55));
+        let (ex, ey) = to_screen(47.38, 8.55);
+        assert!((wx - ex).abs() < 1e-6 && (wy - ey).abs() < 1e-6, "the same point either way");
         let (east, north) = to_screen(47.38, 8.55);
         assert!(east > 400.0 && north < 300.0, "north-east is up and right");
         let (lat, lon) = view.to_lat_lon(east, north);

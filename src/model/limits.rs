@@ -21,7 +21,7 @@ pub struct Limits {
 impl Default for Limits {
     /// Room for a large deployment.
     fn default() -> Self {
-        Self { vehicles: 20_000, devices: 5_000, series: 10_000, sites: 1_000 }
+        Self { vehicles: 200_000, devices: 5_000, series: 10_000, sites: 1_000 }
     }
 }
 

@@ -147,6 +147,11 @@ impl Replay {
         *self = Self { version: self.version + 1, ..Self::new(trail) };
     }
 
+    /// Draws the replayed vehicles with the kinds the live fleet knows them by.
+    pub fn adopt_kinds(&mut self, live: &FleetState) {
+        self.fleet.adopt_kinds(live);
+    }
+
     /// The fleet as of the moment shown.
     pub fn fleet(&self) -> &FleetState {
         &self.fleet
@@ -185,8 +190,7 @@ impl Replay {
         let Some((&newest, _)) = self.frames.range(..=at).next_back() else {
             // Nothing held of that moment: show nothing rather than another moment's fleet.
             if self.shown.take().is_some() {
-                let trail = self.fleet.trail_length();
-                self.fleet = FleetState::with_trail_length(trail);
+                self.fleet = self.fleet.emptied();
                 self.version += 1;
                 return true;
             }
@@ -200,7 +204,7 @@ impl Replay {
             self.shown.map_or(i64::MIN, |s| s + 1)
         } else {
             let trail = self.fleet.trail_length();
-            self.fleet = FleetState::with_trail_length(trail);
+            self.fleet = self.fleet.emptied();
             if let Some(trip) = self.trip.as_mut() {
                 *trip = Trip::new(&trip.vehicle);
             }

@@ -202,6 +202,7 @@ pub fn start_devices(state: &Arc<AppState>, config: &Config, file: Option<teleme
         // Vehicles are in the registry; the catalog declares the equipment, the sites and the
         // geofences where the vehicles drive, which the rules watch.
         world.catalog = devices::catalog::with_devices(equipment.registry(), &world.sites);
+        world.catalog.vehicle_kinds = fleet::vehicle_kinds();
         world.catalog.geofences = if config.no_geofences { Vec::new() } else { fleet.geofences() };
         let fences = world.catalog.geofences.clone();
         world.alerts.set_fences(fences, unix_millis());

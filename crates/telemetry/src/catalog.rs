@@ -28,7 +28,7 @@
 //!       "limits": [{ "severity": "warning", "above": 300, "clear": 280 }] }] }],
 //!   "devices": [{ "id": "pump-07", "name": "Pump 7", "kind": "pump", "site": "harbour" }],
 //!   "sites": [{ "id": "harbour", "name": "Harbour", "centre": { "lat": 53.54, "lon": 9.98 } }],
-//!   "vehicleKinds": [{ "id": "van", "name": "Delivery van" }],
+//!   "vehicleKinds": [{ "id": "van", "name": "Delivery van" }, { "id": "hauler", "shape": "truck" }],
 //!   "geofences": [
 //!     { "id": "depot", "name": "Depot", "site": "harbour", "speedLimit": 30, "dwellMinutes": 3,
 //!       "polygon": [{ "lat": 53.541, "lon": 9.981 }, { "lat": 53.541, "lon": 9.983 },
@@ -250,6 +250,10 @@ pub struct VehicleKind {
     /// Shown on screen; the id when empty.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub name: String,
+    /// How the map draws it: `arrow`, `truck`, `van` or `forklift`. When empty (or not one of
+    /// those), the shape the id names if it names one, else an arrow.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub shape: String,
     /// In an update: remove the vehicle kind of this id.
     #[serde(default, skip_serializing_if = "is_false")]
     pub removed: bool,
@@ -472,7 +476,10 @@ entry!(
         keep(&mut new.name, &old.name);
         new.centre = new.centre.or(old.centre);
     },
-    VehicleKind => |new, old| { keep(&mut new.name, &old.name) },
+    VehicleKind => |new, old| {
+        keep(&mut new.name, &old.name);
+        keep(&mut new.shape, &old.shape);
+    },
 );
 
 impl Entry for Geofence {

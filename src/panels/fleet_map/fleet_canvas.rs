@@ -11,7 +11,7 @@ use web_sys::CanvasRenderingContext2d;
 
 use super::raster::{Frame, Rgba, SpriteSheet};
 use crate::model::cluster::{Cluster, Grid, CELL_PX};
-use crate::model::fleet::{FleetFilter, FleetState, Shown};
+use crate::model::fleet::{FleetFilter, FleetState, Shape, Shown};
 use crate::model::geo::Viewport;
 use crate::panels::frame::device_size;
 
@@ -51,6 +51,9 @@ pub struct Layer {
     pub alone: Option<Vec<(String, (f64, f64))>>,
     /// Vehicles in view drawn as themselves in the last frame.
     pub alone_in_view: usize,
+    /// Where the selected vehicle was drawn in the last frame (container pixels), as what
+    /// shape and turned to which heading.
+    pub selected: Option<((f64, f64), Shape, f64)>,
 }
 
 /// A cluster's radius in CSS pixels: grows with the count.
@@ -93,6 +96,8 @@ pub struct Scene<'a> {
     /// Where the pointer is over a cluster (container pixels): that cluster is labelled with its
     /// breakdown, as drawn in this frame.
     pub pointer_on_cluster: Option<(f64, f64)>,
+    /// A vehicle kind's name as shown (the catalog's, or the id).
+    pub kind_name: &'a dyn Fn(&str) -> String,
 }
 
 fn trail(ctx: &CanvasRenderingContext2d, fleet: &FleetState, id: &str, to_screen: &impl Fn(f64, f64) -> (f64, f64)) {
@@ -113,9 +118,11 @@ fn label(ctx: &CanvasRenderingContext2d, (x, y): (f64, f64), text: &str) {
     let _ = ctx.fill_text(text, left, top + 12.0);
 }
 
-/// A vehicle's label text: id, what it is doing, its speed and how old its last report is.
-pub fn label_text(p: &Position, shown: Shown, now: i64) -> String {
-    format!("{} · {} · {:.0} km/h · {} s ago", p.id, shown.as_str(), p.speed, (now - p.ts).max(0) / 1000)
+/// A vehicle's label text: id, its kind (when the registry names one), what it is doing, its
+/// speed and how old its last report is.
+pub fn label_text(p: &Position, kind: Option<&str>, shown: Shown, now: i64) -> String {
+    let kind = kind.map(|k| format!(" ({k})")).unwrap_or_default();
+    format!("{}{kind} · {} · {:.0} km/h · {} s ago", p.id, shown.as_str(), p.speed, (now - p.ts).max(0) / 1000)
 }
 
 /// From this zoom on every vehicle on screen is labelled with its id (at most [`MAX_LABELS`]).
@@ -134,27 +141,28 @@ pub struct Counted {
 /// Draws the scene for `view` on a canvas whose backing store is `scale` device pixels per
 /// CSS pixel. Returns how many vehicles pass the filter, and how many of them are in view.
 pub fn draw(ctx: &CanvasRenderingContext2d, view: &Viewport, scale: f64, scene: &Scene, layer: &mut Layer) -> Counted {
+    let started = crate::bench::metrics::performance_now();
     if layer.sheet.as_ref().is_none_or(|sheet| sheet.scale != scale) {
-        layer.sheet = Some(SpriteSheet::arrows(&FILLS, OUTLINE, SIZE, scale));
+        layer.sheet = Some(SpriteSheet::new(&FILLS, OUTLINE, SIZE, scale));
     }
-    let Some(sheet) = layer.sheet.as_ref() else { return Counted::default() };
     let (width, height) = device_size((view.width, view.height), scale);
     let (width, height) = (width as usize, height as usize);
     layer.frame.reset(width, height);
     let to_screen = view.to_screen();
+    let world_to_screen = view.world_to_screen();
     let to_device = |lat, lon| {
         let (x, y) = to_screen(lat, lon);
         (x * scale, y * scale)
     };
     let mut counted = Counted::default();
-    let mut on_screen: Vec<(&Position, (f64, f64), Shown)> = Vec::new();
-    for p in scene.fleet.filtered(scene.filter) {
+    let mut on_screen: Vec<(&Position, (f64, f64), Shown, Shape)> = Vec::new();
+    for (p, world, shape) in scene.fleet.drawn(scene.filter) {
         counted.matching += 1;
-        let at = to_screen(p.lat, p.lon);
+        let at = world_to_screen(world);
         counted.in_view += usize::from(view.contains(at, 0.0));
-        // An arrow just outside still shows its edge.
-        if view.contains(at, 2.0 * SIZE) {
-            on_screen.push((p, at, Shown::of(p, scene.now, scene.stale_after_ms)));
+        // A vehicle just outside still shows its edge.
+        if view.contains(at, 2.5 * SIZE) {
+            on_screen.push((p, at, Shown::of(p, scene.now, scene.stale_after_ms), shape));
         }
     }
     // Many vehicles at a low zoom: those close together on screen gather into clusters; a
@@ -163,24 +171,31 @@ pub fn draw(ctx: &CanvasRenderingContext2d, view: &Viewport, scale: f64, scene: 
     // at the edge, just outside the view.
     layer.clusters.clear();
     layer.alone = None;
+    let mut cluster_ms = None;
     if scene.cluster && counted.in_view > CLUSTER_FROM {
+        let clustering = crate::bench::metrics::performance_now();
         let apart = |p: &Position, at: (f64, f64)| {
             Some(p.id.as_str()) == scene.selected || Some(p.id.as_str()) == scene.hovered || !view.contains(at, 0.0)
         };
-        let (alone, pool): (Vec<_>, Vec<_>) = on_screen.into_iter().partition(|(p, at, _)| apart(p, *at));
+        let (alone, pool): (Vec<_>, Vec<_>) = on_screen.into_iter().partition(|(p, at, _, _)| apart(p, *at));
         let clustered = layer.grid.cluster(
-            pool.iter().map(|(_, (x, y), shown)| (*x, *y, *shown)),
+            pool.iter().map(|(_, (x, y), shown, _)| (*x, *y, *shown)),
             (view.width, view.height),
             CELL_PX,
         );
         on_screen = alone;
         on_screen.extend(clustered.singles.iter().map(|i| pool[*i]));
         layer.clusters = clustered.clusters;
-        layer.alone = Some(on_screen.iter().map(|(p, at, _)| (p.id.clone(), *at)).collect());
+        layer.alone = Some(on_screen.iter().map(|(p, at, _, _)| (p.id.clone(), *at)).collect());
+        cluster_ms = Some(crate::bench::metrics::performance_now() - clustering);
     }
-    layer.alone_in_view = on_screen.iter().filter(|(_, at, _)| view.contains(*at, 0.0)).count();
+    layer.alone_in_view = on_screen.iter().filter(|(_, at, _, _)| view.contains(*at, 0.0)).count();
+    layer.selected = scene
+        .selected
+        .and_then(|id| on_screen.iter().find(|v| v.0.id == id))
+        .map(|(p, at, _, shape)| (*at, *shape, p.heading));
     if scene.trails_for_all {
-        for (p, _, _) in &on_screen {
+        for (p, _, _, _) in &on_screen {
             let mut points = scene.fleet.trail(&p.id).map(|t| to_device(t.lat, t.lon));
             if let Some(mut from) = points.next() {
                 for to in points {
@@ -190,10 +205,16 @@ pub fn draw(ctx: &CanvasRenderingContext2d, view: &Viewport, scale: f64, scene: 
             }
         }
     }
+    let Some(sheet) = layer.sheet.as_mut() else { return counted };
+    for shape in Shape::ALL {
+        if on_screen.iter().any(|v| v.3 == shape) {
+            sheet.ensure(shape);
+        }
+    }
     // Stale ones first, so a live vehicle is never hidden under a silent one.
     for shown in [Shown::Stale, Shown::Stopped, Shown::Idle, Shown::Moving] {
-        for (p, (x, y), _) in on_screen.iter().filter(|(_, _, s)| *s == shown) {
-            layer.frame.blit(sheet.get(row(shown), p.heading), (x * scale, y * scale));
+        for (p, (x, y), _, shape) in on_screen.iter().filter(|v| v.2 == shown) {
+            layer.frame.blit(sheet.shape(*shape, row(shown), p.heading), (x * scale, y * scale));
         }
     }
     layer.frame.to_rgba(&mut layer.bytes);
@@ -221,13 +242,15 @@ pub fn draw(ctx: &CanvasRenderingContext2d, view: &Viewport, scale: f64, scene: 
     if view.zoom >= LABELS_FROM_ZOOM {
         ctx.set_font("11px system-ui, sans-serif");
         ctx.set_fill_style_str("#e6edf3");
-        for (p, (x, y), _) in on_screen.iter().take(MAX_LABELS) {
+        for (p, (x, y), _, _) in on_screen.iter().take(MAX_LABELS) {
             let _ = ctx.fill_text(&p.id, x + 9.0, y + 4.0);
         }
     }
     ctx.set_font("12px system-ui, sans-serif");
     for (id, ring) in [(scene.hovered, false), (scene.selected, true)] {
-        let Some((p, at, shown)) = id.and_then(|id| on_screen.iter().find(|(p, _, _)| p.id == id)) else { continue };
+        let Some((p, at, shown, _)) = id.and_then(|id| on_screen.iter().find(|(p, _, _, _)| p.id == id)) else {
+            continue;
+        };
         if ring {
             ctx.begin_path();
             let _ = ctx.arc(at.0, at.1, 2.0 * SIZE, 0.0, std::f64::consts::TAU);
@@ -235,12 +258,14 @@ pub fn draw(ctx: &CanvasRenderingContext2d, view: &Viewport, scale: f64, scene: 
             ctx.set_line_width(2.5);
             ctx.stroke();
         }
-        label(ctx, *at, &label_text(p, *shown, scene.now));
+        let kind = scene.fleet.kind(&p.id).map(|k| (scene.kind_name)(k));
+        label(ctx, *at, &label_text(p, kind.as_deref(), *shown, scene.now));
     }
     let hovered = scene.pointer_on_cluster.and_then(|at| cluster_under(&layer.clusters, at));
     if let Some(c) = hovered {
         label(ctx, (c.x, c.y), &cluster_text(&c));
     }
+    crate::bench::metrics::map_drawn(crate::bench::metrics::performance_now() - started, cluster_ms);
     counted
 }
 

@@ -7,6 +7,7 @@
 mod basemap;
 pub mod fleet_canvas;
 mod glue;
+pub mod legend;
 pub mod notes;
 pub mod raster;
 pub mod selection;
@@ -21,11 +22,12 @@ use wasm_bindgen::closure::Closure;
 
 use self::fleet_canvas::{Scene, PICK_RADIUS};
 use self::glue::{fit, viewport, MapState};
+use self::legend::MapLegend;
 use self::notes::{MapNotes, Readout};
 use self::selection::{select, SelectionPanel};
 use self::toolbar::MapToolbar;
 use super::frame::{fit_canvas, use_frame_scheduler, FrameScheduler};
-use crate::model::fleet::FleetState;
+use crate::model::fleet::{FleetState, Shape};
 use crate::model::geo::{nearest, Viewport};
 use crate::model::route::Route;
 use crate::store::{use_store, Store};
@@ -33,13 +35,25 @@ use crate::store::{use_store, Store};
 thread_local! {
     /// The clusters of the last frame drawn (count, container x and y, the count per state), and
     /// how many vehicles in view were drawn as themselves; `window.dashboardClusters()` reads them.
-    #[allow(clippy::type_complexity)]
-    static DRAWN_CLUSTERS: std::cell::RefCell<(Vec<(u32, f64, f64, [u32; 4])>, usize, bool)> = const { std::cell::RefCell::new((Vec::new(), 0, false)) };
+    static DRAWN_CLUSTERS: std::cell::RefCell<Drawn> = const { std::cell::RefCell::new(Drawn { clusters: Vec::new(), singles: 0, selected_alone: false, selected: None }) };
+}
+
+/// What the last frame drew, for the probe.
+struct Drawn {
+    /// Count, x, y and the count per state of each cluster.
+    clusters: Vec<(u32, f64, f64, [u32; 4])>,
+    /// Vehicles in view drawn as themselves.
+    singles: usize,
+    /// Whether the selected vehicle was drawn as itself.
+    selected_alone: bool,
+    /// Where the selected vehicle was drawn (container pixels), its shape and heading.
+    selected: Option<((f64, f64), Shape, f64)>,
 }
 
 /// `window.dashboardClusters()`: `{clusters: [[count, x, y, moving, idle, stopped, stale]],
-/// singles, selectedAlone}` of the last frame drawn (x and y in the map's container pixels;
-/// whether the selected vehicle was drawn as itself).
+/// singles, selectedAlone, selected}` of the last frame drawn (x and y in the map's container
+/// pixels; whether the selected vehicle was drawn as itself; `selected`: `[x, y, shape,
+/// heading]` where it was drawn and as what, or null).
 fn install_cluster_probe() {
     use wasm_bindgen::JsValue;
     let Some(window) = web_sys::window() else { return };
@@ -48,15 +62,19 @@ fn install_cluster_probe() {
         let answer = js_sys::Object::new();
         DRAWN_CLUSTERS.with(|drawn| {
             let drawn = drawn.borrow();
-            for (count, x, y, states) in drawn.0.iter() {
+            for (count, x, y, states) in drawn.clusters.iter() {
                 let row = js_sys::Array::new();
                 for value in [f64::from(*count), *x, *y].into_iter().chain(states.iter().map(|n| f64::from(*n))) {
                     row.push(&value.into());
                 }
                 rows.push(&row);
             }
-            let _ = js_sys::Reflect::set(&answer, &"singles".into(), &(drawn.1 as f64).into());
-            let _ = js_sys::Reflect::set(&answer, &"selectedAlone".into(), &drawn.2.into());
+            let _ = js_sys::Reflect::set(&answer, &"singles".into(), &(drawn.singles as f64).into());
+            let _ = js_sys::Reflect::set(&answer, &"selectedAlone".into(), &drawn.selected_alone.into());
+            let selected = drawn.selected.map_or(JsValue::NULL, |((x, y), shape, heading)| {
+                js_sys::Array::of4(&x.into(), &y.into(), &shape.as_str().into(), &heading.into()).into()
+            });
+            let _ = js_sys::Reflect::set(&answer, &"selected".into(), &selected);
         });
         let _ = js_sys::Reflect::set(&answer, &"clusters".into(), &rows);
         answer.into()
@@ -116,6 +134,15 @@ fn cluster_under(
     at: (f64, f64),
 ) -> Option<crate::model::cluster::Cluster> {
     state.with_value(|s| fleet_canvas::cluster_under(&s.as_ref()?.layer.clusters, at))
+}
+
+/// A vehicle kind's name as shown: the catalog's, else its id.
+pub fn kind_name(catalog: &telemetry::Catalog, kind: &str) -> String {
+    catalog
+        .vehicle_kinds
+        .iter()
+        .find(|k| k.id == kind && !k.name.is_empty())
+        .map_or_else(|| kind.to_string(), |k| k.name.clone())
 }
 
 /// One frame: follow, fit once, then draw the scene; reports what it drew.
@@ -179,14 +206,16 @@ fn draw_frame(
                 stale_after_ms: store.stale_after_ms.get_untracked(),
                 cluster: choices.clusters.get_untracked() && view.zoom < fleet_canvas::CLUSTER_BELOW_ZOOM,
                 pointer_on_cluster: choices.pointer_on_cluster.get_untracked(),
+                kind_name: &|kind| store.catalog.with_untracked(|c| kind_name(c, kind)),
             };
             let counted = fleet_canvas::draw(&s.ctx, &view, scale, &scene, &mut s.layer);
             DRAWN_CLUSTERS.with(|drawn| {
                 let mut drawn = drawn.borrow_mut();
-                drawn.0.clear();
-                drawn.0.extend(s.layer.clusters.iter().map(|c| (c.count, c.x, c.y, c.states)));
-                drawn.1 = s.layer.alone_in_view;
-                drawn.2 = selected
+                drawn.clusters.clear();
+                drawn.clusters.extend(s.layer.clusters.iter().map(|c| (c.count, c.x, c.y, c.states)));
+                drawn.singles = s.layer.alone_in_view;
+                drawn.selected = s.layer.selected;
+                drawn.selected_alone = selected
                     .as_deref()
                     .is_some_and(|id| s.layer.alone.as_ref().is_none_or(|alone| alone.iter().any(|(a, _)| a == id)));
             });
@@ -468,6 +497,7 @@ pub fn FleetMap() -> impl IntoView {
             <FenceEditor drawing=choices.drawing />
             <div class="fleet-map" node_ref=node data-testid="fleet-map"></div>
             <MapNotes readout=readout />
+            <MapLegend />
             <ul class="geofence-list" data-testid="geofence-list" aria-label="Geofences">
                 {move || store.catalog.with(|c| c.geofences.iter().map(|g| {
                     let name = if g.name.is_empty() { g.id.clone() } else { g.name.clone() };

@@ -4,6 +4,8 @@
 //! milliseconds in wasm, where asking the canvas to fill 10,000 paths cost Chromium's software
 //! rasterizer about 80 ms per frame. Plain Rust, tested natively.
 
+use crate::model::fleet::Shape;
+
 /// A colour, straight (not premultiplied) alpha.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rgba(pub u8, pub u8, pub u8, pub u8);
@@ -47,14 +49,64 @@ fn edge_distance(polygon: &[(f64, f64)], x: f64, y: f64) -> f64 {
     best
 }
 
+/// A shape's outline seen from above, pointing north, in units of `size`: (forward, right)
+/// pairs from its centre.
+pub fn outline(shape: Shape) -> &'static [(f64, f64)] {
+    match shape {
+        // A notched arrow; the tip is 1.5 × further than the back corners.
+        Shape::Arrow => &[(1.5, 0.0), (-1.0, 1.0), (-0.4, 0.0), (-1.0, -1.0)],
+        // A long box, its narrower cab ahead with the front corners cut.
+        Shape::Truck => &[
+            (-1.4, -0.62),
+            (-1.4, 0.62),
+            (0.55, 0.62),
+            (0.55, 0.5),
+            (1.25, 0.5),
+            (1.45, 0.3),
+            (1.45, -0.3),
+            (1.25, -0.5),
+            (0.55, -0.5),
+            (0.55, -0.62),
+        ],
+        // A short wide box with a pointed nose.
+        Shape::Van => &[(-0.9, -0.72), (-0.9, 0.72), (0.4, 0.72), (1.3, 0.0), (0.4, -0.72)],
+        // A small body with two forks ahead.
+        Shape::Forklift => &[
+            (-0.75, -0.7),
+            (-0.75, 0.7),
+            (0.3, 0.7),
+            (0.3, 0.62),
+            (1.4, 0.62),
+            (1.4, 0.26),
+            (0.3, 0.26),
+            (0.3, -0.26),
+            (1.4, -0.26),
+            (1.4, -0.62),
+            (0.3, -0.62),
+            (0.3, -0.7),
+        ],
+    }
+}
+
+/// `shape`'s outline turned to `heading` (degrees clockwise from north) around `centre`,
+/// `size` pixels per unit (an arrow's centre to its back corner).
+pub fn shape_polygon(shape: Shape, centre: (f64, f64), heading: f64, size: f64) -> Vec<(f64, f64)> {
+    let (sin, cos) = heading.to_radians().sin_cos();
+    // Screen y grows downwards: north is -y.
+    outline(shape)
+        .iter()
+        .map(|(forward, right)| {
+            let (forward, right) = (forward * size, right * size);
+            (centre.0 + sin * forward + cos * right, centre.1 - cos * forward + sin * right)
+        })
+        .collect()
+}
+
 /// The arrow outline for `heading` (degrees clockwise from north) around `centre`, `size`
 /// pixels from centre to the back corners (the tip is 1.5 × further).
 pub fn arrow(centre: (f64, f64), heading: f64, size: f64) -> [(f64, f64); 4] {
-    let (sin, cos) = heading.to_radians().sin_cos();
-    // Screen y grows downwards: north is -y.
-    let at =
-        |forward: f64, right: f64| (centre.0 + sin * forward + cos * right, centre.1 - cos * forward + sin * right);
-    [at(1.5 * size, 0.0), at(-size, size), at(-0.4 * size, 0.0), at(-size, -size)]
+    let p = shape_polygon(Shape::Arrow, centre, heading, size);
+    [p[0], p[1], p[2], p[3]]
 }
 
 impl Sprite {
@@ -88,38 +140,81 @@ impl Sprite {
     }
 }
 
-/// One arrow sprite per colour and heading step, for one pixel scale.
+/// One sprite per shape, colour and heading step, for one pixel scale. A shape's sprites are
+/// drawn the first time it is asked for ([`SpriteSheet::ensure`]): a fleet of arrows never pays
+/// for trucks.
 #[derive(Debug, Clone)]
 pub struct SpriteSheet {
     /// Device pixels per CSS pixel it was drawn for.
     pub scale: f64,
-    sprites: Vec<Sprite>,
+    fills: Vec<Rgba>,
+    outline: Rgba,
+    /// Device pixels per shape unit.
+    size: f64,
+    side: usize,
+    /// Per [`Shape::index`]: its sprites, fill row by fill row, once drawn.
+    sprites: Vec<Vec<Sprite>>,
 }
 
 impl SpriteSheet {
-    /// Arrows `size` CSS pixels (centre to back corner) at `scale`, one row per fill colour.
-    pub fn arrows(fills: &[Rgba], outline: Rgba, size: f64, scale: f64) -> Self {
+    /// Shapes `size` CSS pixels per unit at `scale`, one row per fill colour; the arrows drawn
+    /// now, the other shapes when first needed.
+    pub fn new(fills: &[Rgba], outline: Rgba, size: f64, scale: f64) -> Self {
         let size = size * scale;
         let side = (3.2 * size).ceil() as usize + 2;
+        let mut sheet = SpriteSheet {
+            scale,
+            fills: fills.to_vec(),
+            outline,
+            size,
+            side,
+            sprites: vec![Vec::new(); Shape::ALL.len()],
+        };
+        sheet.ensure(Shape::Arrow);
+        sheet
+    }
+
+    /// Arrows only, as [`SpriteSheet::new`].
+    pub fn arrows(fills: &[Rgba], outline: Rgba, size: f64, scale: f64) -> Self {
+        Self::new(fills, outline, size, scale)
+    }
+
+    /// Draws `shape`'s sprites if they are not drawn yet.
+    pub fn ensure(&mut self, shape: Shape) {
+        if !self.sprites[shape.index()].is_empty() {
+            return;
+        }
+        let (side, size, scale, outline) = (self.side, self.size, self.scale, self.outline);
         let centre = (side as f64 / 2.0, side as f64 / 2.0);
-        let sprites = fills
+        self.sprites[shape.index()] = self
+            .fills
             .iter()
             .flat_map(|&fill| {
                 (0..HEADINGS).map(move |step| {
                     let heading = step as f64 * 360.0 / HEADINGS as f64;
-                    // The outline fades with the fill (a stale arrow is faint all over).
+                    // The outline fades with the fill (a stale vehicle is faint all over).
                     let outline = Rgba(outline.0, outline.1, outline.2, outline.3.min(fill.3));
-                    Sprite::polygon(side, &arrow(centre, heading, size), fill, outline, scale.max(1.0))
+                    let polygon = shape_polygon(shape, centre, heading, size);
+                    Sprite::polygon(side, &polygon, fill, outline, scale.max(1.0))
                 })
             })
             .collect();
-        SpriteSheet { scale, sprites }
     }
 
-    /// The sprite of colour row `row` nearest to `heading`.
+    /// The arrow of colour row `row` nearest to `heading`.
     pub fn get(&self, row: usize, heading: f64) -> &Sprite {
+        self.shape(Shape::Arrow, row, heading)
+    }
+
+    /// The sprite of `shape` (an arrow if that shape is not drawn yet) in colour row `row`
+    /// nearest to `heading`.
+    pub fn shape(&self, shape: Shape, row: usize, heading: f64) -> &Sprite {
+        let sprites = match &self.sprites[shape.index()] {
+            drawn if !drawn.is_empty() => drawn,
+            _ => &self.sprites[Shape::Arrow.index()],
+        };
         let step = (heading.rem_euclid(360.0) / (360.0 / HEADINGS as f64)).round() as usize % HEADINGS;
-        &self.sprites[(row * HEADINGS + step).min(self.sprites.len() - 1)]
+        &sprites[(row * HEADINGS + step).min(sprites.len() - 1)]
     }
 }
 
@@ -254,6 +349,41 @@ mod tests {
         assert!(y > 0.1 && x.abs() < y.abs() / 4.0, "south is down: {x},{y}");
         assert_eq!(sheet.get(0, 361.0), sheet.get(0, 1.0), "headings wrap");
         assert_eq!(sheet.get(0, -90.0), sheet.get(0, 270.0));
+    }
+
+    /// Which pixels a sprite covers.
+    fn mask(sprite: &Sprite) -> Vec<bool> {
+        sprite.pixels.iter().map(|p| p[3] > 127).collect()
+    }
+
+    #[test]
+    fn each_kind_of_vehicle_has_its_own_shape_turned_to_its_heading() {
+        let mut sheet = SpriteSheet::new(&[GREEN], DARK, 6.0, 1.0);
+        assert!(std::ptr::eq(sheet.shape(Shape::Truck, 0, 0.0), sheet.get(0, 0.0)), "an arrow until drawn");
+        for shape in Shape::ALL {
+            sheet.ensure(shape);
+        }
+        let masks: Vec<Vec<bool>> = Shape::ALL.iter().map(|s| mask(sheet.shape(*s, 0, 0.0))).collect();
+        for (i, a) in masks.iter().enumerate() {
+            for b in &masks[i + 1..] {
+                let differ = a.iter().zip(b).filter(|(x, y)| x != y).count();
+                assert!(differ > 20, "shapes {i} and another differ in only {differ} pixels");
+            }
+        }
+        for shape in Shape::ALL {
+            let side = sheet.shape(shape, 0, 0.0).side;
+            let north = mask(sheet.shape(shape, 0, 0.0));
+            let south = mask(sheet.shape(shape, 0, 180.0));
+            // Turned half round, each pixel lands where its mirror through the centre was.
+            let turned = (0..side * side).filter(|i| north[*i] != south[side * side - 1 - i]).count();
+            assert!(turned * 10 < north.iter().filter(|m| **m).count(), "{shape:?} turns with its heading");
+            let body = north.iter().filter(|m| **m).count();
+            assert!(body > 30, "{shape:?} is drawn ({body} pixels)");
+            let edge = |x: usize, y: usize| north[y * side + x];
+            assert!((0..side).all(|i| !edge(i, 0) && !edge(0, i)), "{shape:?} fits its sprite");
+        }
+        assert_eq!(Shape::parse("Forklift"), Some(Shape::Forklift));
+        assert_eq!(Shape::parse("tractor"), None);
     }
 
     #[test]

@@ -82,11 +82,12 @@ pub fn SelectionPanel(
         let found = store.with_fleet_untracked(|fleet| {
             let p = fleet.get(&id).cloned()?;
             let speeds: Vec<f64> = fleet.trail(&id).map(|t| t.speed).collect();
-            Some((p, speeds))
+            let kind = fleet.kind(&id).map(|k| store.catalog.with_untracked(|c| super::kind_name(c, k)));
+            Some((p, speeds, kind))
         });
         Some(match found {
             None => view! { <p data-testid="selection-missing">{format!("{id}: no position yet")}</p> }.into_any(),
-            Some((p, speeds)) => {
+            Some((p, speeds, kind)) => {
                 let date = js_sys::Date::new(&(p.ts as f64).into());
                 let seen = format!("{:02}:{:02}:{:02}", date.get_hours(), date.get_minutes(), date.get_seconds());
                 let shown = Shown::of(&p, now.max(p.ts), stale_after);
@@ -105,6 +106,7 @@ pub fn SelectionPanel(
                 view! {
                     <dl>
                         <dt>"vehicle"</dt><dd data-testid="selection-id">{p.id.clone()}</dd>
+                        <dt>"kind"</dt><dd data-testid="selection-kind">{kind.unwrap_or_else(|| "–".into())}</dd>
                         <dt>"site"</dt><dd>{p.site.clone()}</dd>
                         <dt>"state"</dt>
                         <dd data-testid="selection-state" class=format!("state-{}", shown.as_str())>{state}</dd>

@@ -71,6 +71,32 @@ pub struct Fleet {
 /// Site names vehicles are spread over.
 pub const SITES: [&str; 4] = ["harbour", "airport", "old-town", "industrial"];
 
+/// The kinds of vehicle the fleet has (id, name), declared in the catalog; the map draws each
+/// with its own shape (the id names it). Of every ten vehicles, six are vans, three trucks and
+/// one a forklift ([`kind_of`]).
+pub const KINDS: [(&str, &str); 3] = [("van", "Delivery van"), ("truck", "Truck"), ("forklift", "Forklift")];
+
+/// The kind of the `index`th vehicle.
+pub fn kind_of(index: usize) -> &'static str {
+    match index % 10 {
+        0..=5 => KINDS[0].0,
+        6..=8 => KINDS[1].0,
+        _ => KINDS[2].0,
+    }
+}
+
+/// The catalog's entries for [`KINDS`].
+pub fn vehicle_kinds() -> Vec<telemetry::catalog::VehicleKind> {
+    KINDS
+        .iter()
+        .map(|(id, name)| telemetry::catalog::VehicleKind {
+            id: id.to_string(),
+            name: name.to_string(),
+            ..Default::default()
+        })
+        .collect()
+}
+
 impl Fleet {
     /// `count` vehicles around (`centre_lat`, `centre_lon`), deterministic for `seed`.
     pub fn new(seed: u64, count: usize, centre_lat: f64, centre_lon: f64) -> Self {
@@ -134,10 +160,10 @@ impl Fleet {
 
     /// Registry entries of the vehicles.
     pub fn registry(&self) -> impl Iterator<Item = telemetry::DeviceInfo> + '_ {
-        self.vehicles.iter().map(|v| telemetry::DeviceInfo {
+        self.vehicles.iter().enumerate().map(|(i, v)| telemetry::DeviceInfo {
             id: v.id.clone(),
             name: format!("Vehicle {}", v.id.trim_start_matches("veh-").trim_start_matches('0')),
-            kind: telemetry::catalog::VEHICLE.into(),
+            kind: kind_of(i).into(),
             site: v.site.clone(),
         })
     }
@@ -383,6 +409,17 @@ fn step_vehicle(v: &mut Vehicle, dt: f64, rng: &mut SplitMix64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_fleet_has_vans_trucks_and_a_forklift_in_ten_each_kind_declared() {
+        let fleet = Fleet::new(7, 20, 47.37, 8.54);
+        let kinds: Vec<String> = fleet.registry().map(|d| d.kind).collect();
+        let count = |k: &str| kinds.iter().filter(|x| *x == k).count();
+        assert_eq!((count("van"), count("truck"), count("forklift")), (12, 6, 2));
+        let mut catalog = telemetry::Catalog { vehicle_kinds: vehicle_kinds(), ..Default::default() };
+        assert!(catalog.problems().is_empty());
+        assert!(kinds.iter().all(|k| catalog.is_vehicle_kind(k)), "every registry kind is a declared vehicle kind");
+    }
 
     #[test]
     fn same_seed_same_fleet() {
