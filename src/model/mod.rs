@@ -1,10 +1,12 @@
 //! Pure state of the dashboard: plain Rust, no browser, tested natively.
 
+pub mod alarm_health;
 pub mod alerts;
 pub mod catalog;
 pub mod cluster;
 pub mod equipment;
 pub mod fleet;
+pub mod flood;
 pub mod geo;
 pub mod histogram;
 pub mod limits;
