@@ -247,7 +247,14 @@ impl AlertFeed {
                     entry.acknowledged.get_or_insert(AlertAcknowledged { id, by: by.unwrap_or_default(), ts });
                 }
                 AlertChange::Cleared => _ = entry.cleared_at.get_or_insert(ts),
-                AlertChange::Raised => {}
+                // Re-alarms and suppressions: not read here yet.
+                AlertChange::Raised
+                | AlertChange::ReAlarmed
+                | AlertChange::Shelved
+                | AlertChange::Unshelved
+                | AlertChange::OutOfService
+                | AlertChange::ReturnedToService
+                | AlertChange::Unknown => {}
             }
         }
         let mut added = 0;
@@ -462,6 +469,8 @@ mod tests {
             change,
             alert: (change == AlertChange::Raised).then(|| alert(id, ts)),
             by: by.map(String::from),
+            suppression: None,
+            reason: None,
         };
         let mut feed = AlertFeed::default();
         feed.raise(vec![alert("open-now", 50)]);

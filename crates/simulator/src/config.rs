@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
+use telemetry::AlarmPolicy;
 
 use crate::faults::Faults;
 use crate::history::HistorySettings;
@@ -131,6 +132,17 @@ pub struct Config {
     /// Keep the history in DIR/history.sqlite3, so a restart keeps it (default: in memory).
     #[arg(long, env = "SIMULATOR_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Re-alarm: an alert acknowledged and still active this many minutes after its
+    /// acknowledgement is unacknowledged again (`alertReAlarmed`). Fractions are fine (0.05 is
+    /// 3 s). Off when absent.
+    #[arg(long, value_name = "MINUTES")]
+    pub re_alarm_minutes: Option<f64>,
+    /// The longest an alarm may be shelved (`POST /api/suppressions`), minutes.
+    #[arg(long, default_value_t = telemetry::alarms::DEFAULT_MAX_SHELVE_MINUTES, value_name = "MINUTES")]
+    pub max_shelve_minutes: f64,
+    /// The longest an alarm or a device may be out of service, minutes.
+    #[arg(long, default_value_t = telemetry::alarms::DEFAULT_MAX_OUT_OF_SERVICE_MINUTES, value_name = "MINUTES")]
+    pub max_out_of_service_minutes: f64,
     /// Log level or filter (error, warn, info, debug, trace, or a tracing filter); RUST_LOG wins.
     #[arg(long, default_value = "info")]
     pub log_level: String,
@@ -200,6 +212,8 @@ pub struct Settings {
     pub remote_service: bool,
     /// Where and how long history is kept (off by default here; the flags turn it on).
     pub history: HistorySettings,
+    /// Re-alarm and the longest suppressions (in the snapshot as `alarmPolicy`).
+    pub alarms: AlarmPolicy,
 }
 
 impl Settings {
@@ -214,6 +228,7 @@ impl Settings {
             faults: Faults::default(),
             remote_service: false,
             history: HistorySettings::default(),
+            alarms: AlarmPolicy::default(),
         }
     }
 }
@@ -227,6 +242,7 @@ pub fn settings_from(config: &Config) -> Result<Settings, String> {
         }
     }
     let faults = faults_from(config);
+    let alarms = alarm_policy(config)?;
     if config.remote_service {
         let service_only = faults.service_fault_flag().or_else(|| {
             [("--service-port", config.service_port.is_some()), ("--plain-hub", config.plain_hub)]
@@ -251,6 +267,26 @@ pub fn settings_from(config: &Config) -> Result<Settings, String> {
         transports: TransportPolicy { stateful_reconnect: config.stateful_reconnect, plain_hub: config.plain_hub },
         faults,
         history: HistorySettings { minutes: config.history_minutes, data_dir: config.data_dir.clone() },
+        alarms,
+    })
+}
+
+/// The alarm flags, each a number of minutes above 0.
+fn alarm_policy(config: &Config) -> Result<AlarmPolicy, String> {
+    let minutes = [
+        ("--re-alarm-minutes", config.re_alarm_minutes),
+        ("--max-shelve-minutes", Some(config.max_shelve_minutes)),
+        ("--max-out-of-service-minutes", Some(config.max_out_of_service_minutes)),
+    ];
+    for (flag, value) in minutes {
+        if value.is_some_and(|m| !m.is_finite() || m <= 0.0) {
+            return Err(format!("{flag} must be a number of minutes above 0"));
+        }
+    }
+    Ok(AlarmPolicy {
+        re_alarm_minutes: config.re_alarm_minutes,
+        max_shelve_minutes: config.max_shelve_minutes,
+        max_out_of_service_minutes: config.max_out_of_service_minutes,
     })
 }
 

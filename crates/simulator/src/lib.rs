@@ -2,7 +2,7 @@
 //! rooms by role:
 //!
 //! * [`functions`]: the functions API (production: Azure Functions) on one port, `/api/...`:
-//!   negotiate, subscriptions, acknowledgements, snapshot, catalog;
+//!   negotiate, subscriptions, acknowledgements, suppressions, snapshot, catalog;
 //! * [`service`]: an embedded SignalR service (production: Azure SignalR Service, serverless
 //!   mode) on another, `/client/...` and the REST API `/api/v1/...`, with tokens signed by the
 //!   connection string's AccessKey;
@@ -73,7 +73,8 @@ impl AppState {
         } else {
             Publisher::Embedded
         };
-        Arc::new(Self { settings, hubs: Hubs::default(), world: Mutex::new(World::default()), publisher, history })
+        let world = World { alarm_policy: settings.alarms.clone(), ..World::default() };
+        Arc::new(Self { settings, hubs: Hubs::default(), world: Mutex::new(world), publisher, history })
     }
 
     /// The client URL of a hub, which is also the audience of its client tokens.
@@ -109,7 +110,8 @@ pub struct Local {
 
 /// Serves the functions API and the embedded service on two free loopback ports, the service
 /// signing with `access_key`; `adjust` changes the default settings (timing, lifetimes, ...).
-/// No devices run: the caller publishes what it needs.
+/// No devices run: the caller publishes what it needs. The alarm clock runs (suppressions
+/// expire, alerts re-alarm).
 pub async fn serve_local(access_key: &str, adjust: impl FnOnce(&mut Settings)) -> std::io::Result<Local> {
     let functions_listener = TcpListener::bind("127.0.0.1:0").await?;
     let service_listener = TcpListener::bind("127.0.0.1:0").await?;
@@ -121,6 +123,7 @@ pub async fn serve_local(access_key: &str, adjust: impl FnOnce(&mut Settings)) -
     let mut settings = Settings::for_connection(connection);
     adjust(&mut settings);
     let state = AppState::new(settings);
+    functions::alarms::start_clock(&state);
     tokio::spawn(axum::serve(functions_listener, functions_app(state.clone(), vec![])).into_future());
     tokio::spawn(axum::serve(service_listener, service_app(state.clone(), vec![])).into_future());
     Ok(Local { functions, service, state })
@@ -137,6 +140,7 @@ pub async fn run(config: Config, shutdown: impl std::future::Future<Output = ()>
     let history = History::open(&settings.history)?;
     let state = AppState::with_history(settings, history);
     let declared = start_devices(&state, &config, catalog);
+    functions::alarms::start_clock(&state);
     state.settings.faults.start(&state);
     print_banner(&config, &state, &listeners, declared)?;
     tokio::select! {
@@ -244,6 +248,12 @@ fn print_banner(config: &Config, state: &AppState, listeners: &Listeners, declar
         Some(history) => println!("  history: {} minutes, {}", history.window_ms() / 60_000, history.location()),
         None => println!("  history: off"),
     }
+    let policy = &state.settings.alarms;
+    let re_alarm = policy.re_alarm_minutes.map_or("off".to_string(), |m| format!("after {m} min"));
+    println!(
+        "  alarms: re-alarm {re_alarm}; shelve at most {} min, out of service {} min",
+        policy.max_shelve_minutes, policy.max_out_of_service_minutes
+    );
     Ok(())
 }
 

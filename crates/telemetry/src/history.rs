@@ -11,12 +11,13 @@
 //! | `GET {apiBase}/history?device=D&from=&to=&points=[&metric=M]` | [`SeriesHistory`] |
 //! | `GET {apiBase}/history/track?vehicle=V&from=&to=&points=` | [`TrackHistory`] |
 //! | `GET {apiBase}/history/alerts?from=&to=[&limit=]` | [`AlertLog`] |
+//! | `GET {apiBase}/history/alerts?id=A[&from=&to=&limit=]` | [`AlertLog`]: one alert's timeline |
 //! | `GET {apiBase}/history/fleet?from=&to=[&step=][&vehicles=V1,V2,…]` | [`FleetHistory`] |
 //! | `GET {apiBase}/history/coverage?from=&to=` | [`Coverage`] |
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Alert, Millis, VehicleState};
+use crate::{Alert, Millis, Suppression, SuppressionEndReason, VehicleState};
 
 /// The path of [`SeriesHistory`] under `apiBase`.
 pub const SERIES_PATH: &str = "history";
@@ -141,7 +142,20 @@ pub struct TrackHistory {
 }
 
 /// `GET {apiBase}/history/alerts?from=&to=[&limit=]`: what happened to alerts over a range,
-/// oldest first; when more than `limit` happened, the newest `limit`.
+/// oldest first; when more than `limit` happened, the newest `limit`. Suppressions made and
+/// ended ([`AlertChange::Shelved`] …) are among them, in time order.
+///
+/// `GET {apiBase}/history/alerts?id=A[&from=&to=&limit=]`: the timeline of alert `A`, oldest
+/// first: every event of that alert (raised, with the alert and so its value and threshold;
+/// acknowledged, with who; re-alarmed; cleared), and the suppression events of its point that
+/// overlap its life: the shelves of its device and metric, the out-of-service of that metric
+/// or of the whole device, each with both its start and its end (even when one of them lies
+/// outside the alert's life). The alert's life runs from its first event to its last once it
+/// is over (cleared and acknowledged), to `to` while it is not; a suppression without an end
+/// event lasts to its `until`. `from` and `to` default to the window kept, `limit` (1 to
+/// [`MAX_ALERT_LIMIT`]) to [`MAX_ALERT_LIMIT`], and the oldest `limit` are kept. An unknown id
+/// has no events (an empty answer, not an error); one raised before the window kept shows
+/// what is left of it, without its suppressions (its point is unknown).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AlertLog {
@@ -149,7 +163,7 @@ pub struct AlertLog {
     pub events: Vec<AlertEvent>,
 }
 
-/// What happened to an alert.
+/// What happened to an alert, or to the suppression of an alarm point.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum AlertChange {
@@ -159,6 +173,35 @@ pub enum AlertChange {
     Acknowledged,
     /// Its condition returned to normal ([`crate::targets::ALERT_CLEARED`]).
     Cleared,
+    /// Its acknowledgement ran out while it was still active: unacknowledged again
+    /// ([`crate::targets::ALERT_REALARMED`]).
+    ReAlarmed,
+    /// An alarm point was shelved ([`crate::targets::SUPPRESSED`], kind `shelved`); the event's
+    /// `id` is the suppression's, `suppression` says which point and until when.
+    Shelved,
+    /// A shelf ended: ended by someone, expired or replaced (`reason`)
+    /// ([`crate::targets::SUPPRESSION_ENDED`]).
+    Unshelved,
+    /// An alarm point, or a whole device, was taken out of service
+    /// ([`crate::targets::SUPPRESSED`], kind `outOfService`).
+    OutOfService,
+    /// An out of service ended: ended, expired or replaced (`reason`).
+    ReturnedToService,
+    /// A change this version of the contract does not know (a newer backend's): the rest of
+    /// the log still reads. Never sent by a backend of this version.
+    #[serde(other)]
+    Unknown,
+}
+
+impl AlertChange {
+    /// Whether the event is about a suppression (its `id` is the suppression's, not an
+    /// alert's).
+    pub fn is_suppression(self) -> bool {
+        matches!(
+            self,
+            AlertChange::Shelved | AlertChange::Unshelved | AlertChange::OutOfService | AlertChange::ReturnedToService
+        )
+    }
 }
 
 /// One event of the [`AlertLog`].
@@ -166,18 +209,32 @@ pub enum AlertChange {
 #[serde(rename_all = "camelCase")]
 pub struct AlertEvent {
     /// When: the alert's own `ts` when raised (device time), the acknowledgement's (server
-    /// time), the clearing reading's (device time).
+    /// time), the clearing reading's (device time), the re-alarm's (server time: when it fell
+    /// due); for a suppression made, its `ts`, and for one ended, the end's (server time; its
+    /// `until` when it expired).
     pub ts: Millis,
-    /// The alert's id ([`Alert::id`]).
+    /// The alert's id ([`Alert::id`]); for a suppression event
+    /// ([`AlertChange::is_suppression`]), the suppression's ([`Suppression::id`]).
     pub id: String,
     /// What happened.
     pub change: AlertChange,
     /// The alert itself, for [`AlertChange::Raised`]; absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alert: Option<Alert>,
-    /// Who acknowledged it, for [`AlertChange::Acknowledged`]; absent otherwise.
+    /// Who acknowledged it, for [`AlertChange::Acknowledged`]; who made the suppression, for
+    /// [`AlertChange::Shelved`] and [`AlertChange::OutOfService`]; who ended it, for
+    /// [`AlertChange::Unshelved`] and [`AlertChange::ReturnedToService`] (absent when it
+    /// expired); absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub by: Option<String>,
+    /// The suppression, as made, for the four suppression events: which point
+    /// (`device`, `metric`), its kind, who, why, from `ts` until `until`. Absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suppression: Option<Suppression>,
+    /// Why the suppression ended, for [`AlertChange::Unshelved`] and
+    /// [`AlertChange::ReturnedToService`]; absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<SuppressionEndReason>,
 }
 
 /// `GET {apiBase}/history/fleet?from=&to=[&step=][&vehicles=V1,V2,…]`: the fleet frame by
@@ -337,6 +394,8 @@ mod tests {
                     change: AlertChange::Raised,
                     alert: Some(fixtures::alert("a1", 1)),
                     by: None,
+                    suppression: None,
+                    reason: None,
                 },
                 AlertEvent {
                     ts: 2,
@@ -344,8 +403,18 @@ mod tests {
                     change: AlertChange::Acknowledged,
                     alert: None,
                     by: Some("ann".into()),
+                    suppression: None,
+                    reason: None,
                 },
-                AlertEvent { ts: 3, id: "a1".into(), change: AlertChange::Cleared, alert: None, by: None },
+                AlertEvent {
+                    ts: 3,
+                    id: "a1".into(),
+                    change: AlertChange::Cleared,
+                    alert: None,
+                    by: None,
+                    suppression: None,
+                    reason: None,
+                },
             ],
         };
         let text = round_trip(&log);
@@ -356,6 +425,52 @@ mod tests {
         let event: AlertEvent =
             serde_json::from_str(r#"{"ts":3,"id":"a1","change":"cleared","alert":null,"by":null}"#).unwrap();
         assert_eq!(event, log.events[2]);
+    }
+
+    #[test]
+    fn suppression_events_carry_the_suppression_and_why_it_ended_and_unknown_changes_still_read() {
+        let shelf = Suppression {
+            id: "sup-1".into(),
+            kind: crate::SuppressionKind::Shelved,
+            device: "press-01".into(),
+            metric: Some("temperature".into()),
+            by: "ann".into(),
+            reason: "chattering".into(),
+            ts: 10,
+            until: 910,
+        };
+        let ended = AlertEvent {
+            ts: 500,
+            id: "sup-1".into(),
+            change: AlertChange::Unshelved,
+            alert: None,
+            by: Some("bob".into()),
+            suppression: Some(shelf),
+            reason: Some(SuppressionEndReason::Ended),
+        };
+        let text = round_trip(&ended);
+        assert!(
+            text.starts_with(
+                r#"{"ts":500,"id":"sup-1","change":"unshelved","by":"bob","suppression":{"id":"sup-1","kind":"shelved""#
+            ),
+            "{text}"
+        );
+        assert!(text.ends_with(r#""until":910},"reason":"ended"}"#), "{text}");
+        assert!(ended.change.is_suppression() && !AlertChange::ReAlarmed.is_suppression());
+        for (change, name) in [
+            (AlertChange::ReAlarmed, "reAlarmed"),
+            (AlertChange::Shelved, "shelved"),
+            (AlertChange::OutOfService, "outOfService"),
+            (AlertChange::ReturnedToService, "returnedToService"),
+        ] {
+            assert_eq!(serde_json::to_value(change).unwrap(), name);
+        }
+        let log: AlertLog = serde_json::from_str(
+            r#"{"events":[{"ts":1,"id":"x","change":"escalated"},{"ts":2,"id":"x","change":"cleared"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(log.events[0].change, AlertChange::Unknown);
+        assert_eq!(log.events[1].change, AlertChange::Cleared);
     }
 
     #[test]

@@ -12,7 +12,10 @@
 use jsonread::{Error, Reader};
 use serde::de::DeserializeOwned;
 
-use crate::{Alert, AlertAcknowledged, AlertCleared, Position, Reading, VehicleState};
+use crate::{
+    Alert, AlertAcknowledged, AlertCleared, AlertReAlarmed, Position, Reading, Suppression, SuppressionEnded,
+    SuppressionKind, VehicleState,
+};
 
 /// A wire type that arrives in batches (a JSON array of them per invocation).
 pub trait Batch: DeserializeOwned {
@@ -64,6 +67,21 @@ impl Batch for Alert {
 }
 impl Batch for AlertAcknowledged {}
 impl Batch for AlertCleared {}
+impl Batch for AlertReAlarmed {}
+impl Batch for SuppressionEnded {}
+
+impl Batch for Suppression {
+    fn problem(&self) -> Option<String> {
+        if self.id.is_empty() || self.device.is_empty() {
+            return Some(format!("suppression {:?}: the id and the device must not be empty", self.id));
+        }
+        if self.kind == SuppressionKind::Shelved && self.metric.as_deref().is_none_or(str::is_empty) {
+            return Some(format!("suppression {}: a shelf names a metric", self.id));
+        }
+        (self.until < self.ts)
+            .then(|| format!("suppression {}: it ends ({}) before it begins ({})", self.id, self.until, self.ts))
+    }
+}
 
 /// The hand-written path: `Err` means "ask serde_json", not "invalid".
 fn positions(text: &[u8]) -> Result<Vec<Position>, Error> {

@@ -7,11 +7,16 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod alarms;
 pub mod basemap;
 pub mod catalog;
 pub mod history;
 pub mod json;
 
+pub use alarms::{
+    AlarmPolicy, AlertReAlarmed, EndSuppressionRequest, Suppression, SuppressionEndReason, SuppressionEnded,
+    SuppressionKind, SuppressionRequest,
+};
 pub use catalog::Catalog;
 
 /// The hub every dashboard connects to.
@@ -29,6 +34,14 @@ pub mod targets {
     pub const ALERT_ACKNOWLEDGED: &str = "alertAcknowledged";
     /// A batch of [`AlertCleared`](crate::AlertCleared).
     pub const ALERT_CLEARED: &str = "alertCleared";
+    /// A batch of [`AlertReAlarmed`](crate::AlertReAlarmed): acknowledged alerts that are
+    /// unacknowledged again ([`crate::alarms`]).
+    pub const ALERT_REALARMED: &str = "alertReAlarmed";
+    /// A batch of [`Suppression`](crate::Suppression)s made (shelved, out of service), sent to
+    /// every dashboard.
+    pub const SUPPRESSED: &str = "suppressed";
+    /// A batch of [`SuppressionEnded`](crate::SuppressionEnded), sent to every dashboard.
+    pub const SUPPRESSION_ENDED: &str = "suppressionEnded";
     /// One [`Catalog`](crate::Catalog) document (not a batch), merged by id into what the
     /// dashboard has.
     pub const CATALOG: &str = "catalog";
@@ -218,6 +231,14 @@ pub struct Snapshot {
     /// The backend's description of its world (absent from a backend without one).
     #[serde(default)]
     pub catalog: Catalog,
+    /// The suppressions in force (shelved, out of service), oldest first (absent from a
+    /// backend without them: none).
+    #[serde(default)]
+    pub suppressions: Vec<Suppression>,
+    /// What the backend does with alarms over time: re-alarm, the longest shelf and out of
+    /// service (absent: no re-alarm, the defaults of [`AlarmPolicy`]).
+    #[serde(default)]
+    pub alarm_policy: AlarmPolicy,
     /// When the snapshot was taken (Unix ms).
     pub ts: Millis,
 }
@@ -229,7 +250,8 @@ pub struct OpenAlert {
     /// The alert itself; its fields sit at the top level of the JSON object.
     #[serde(flatten)]
     pub alert: Alert,
-    /// The acknowledgement, `null` while nobody has acknowledged the alert.
+    /// The acknowledgement, `null` while nobody has acknowledged the alert (and again once it
+    /// re-alarmed: [`AlertReAlarmed`]).
     pub acknowledged: Option<AlertAcknowledged>,
     /// When its condition returned to normal (Unix epoch milliseconds), for an alert that did
     /// so before anyone acknowledged it: it stays until acknowledged (ISA-18.2's *returned to
@@ -356,6 +378,16 @@ mod tests {
         assert_eq!(json["id"], "a1");
         assert!(json["acknowledged"].is_null());
         assert_eq!(serde_json::from_value::<OpenAlert>(json).unwrap(), open);
+    }
+
+    #[test]
+    fn a_snapshot_without_suppressions_or_policy_still_parses() {
+        let old = r#"{"positions":[],"readings":[],"alerts":[],"devices":[],"sites":["s"],"ts":5}"#;
+        let snapshot: Snapshot = serde_json::from_str(old).unwrap();
+        assert!(snapshot.suppressions.is_empty());
+        assert_eq!(snapshot.alarm_policy, AlarmPolicy::default());
+        let text = serde_json::to_string(&Snapshot::default()).unwrap();
+        assert!(text.contains(r#""suppressions":[],"alarmPolicy":{"reAlarmMinutes":null,"#), "{text}");
     }
 
     #[test]

@@ -7,7 +7,9 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use telemetry::catalog::{Direction, Geofence};
-use telemetry::{Alert, AlertAcknowledged, AlertCleared, Catalog, Millis, OpenAlert, Position, Reading, Severity};
+use telemetry::{
+    Alert, AlertAcknowledged, AlertCleared, AlertReAlarmed, Catalog, Millis, OpenAlert, Position, Reading, Severity,
+};
 
 use crate::devices::geofences::FenceRules;
 
@@ -411,11 +413,55 @@ impl AlertEngine {
         self.returned.clear();
     }
 
+    /// Whether the alert `id` is active (its condition not returned to normal).
+    fn is_active(&self, id: &str) -> bool {
+        self.open.values().chain(&self.published).any(|a| a.id == id) || self.fences.is_open(id)
+    }
+
+    /// Re-alarm (ISA-18.2): every alert acknowledged at least `period_ms` before `now` and still
+    /// active loses its acknowledgement, so it is active unacknowledged again and the next
+    /// acknowledgement is a new one. Returns them, each stamped with when it fell due (the
+    /// acknowledgement's time plus the period), oldest first.
+    pub fn re_alarm(&mut self, period_ms: i64, now: Millis) -> Vec<AlertReAlarmed> {
+        let due: Vec<String> = self
+            .acknowledged
+            .values()
+            .filter(|ack| ack.ts.saturating_add(period_ms) <= now)
+            .map(|ack| ack.id.clone())
+            .collect();
+        let mut again = Vec::with_capacity(due.len());
+        for id in due {
+            // Acknowledgements are only kept for active alerts; one that is not (it cannot be,
+            // but a stale entry must not re-alarm a past alert) is simply dropped.
+            let active = self.is_active(&id);
+            if let Some(ack) = self.acknowledged.remove(&id) {
+                if active {
+                    again.push(AlertReAlarmed { id, ts: ack.ts.saturating_add(period_ms) });
+                }
+            }
+        }
+        again.sort_by(|a, b| a.ts.cmp(&b.ts).then_with(|| a.id.cmp(&b.id)));
+        again
+    }
+
+    /// Re-alarms another publisher announced (the service's REST API): each alert known here,
+    /// active and acknowledged loses its acknowledgement. Returns those.
+    pub fn adopt_re_alarmed(&mut self, again: Vec<AlertReAlarmed>) -> Vec<AlertReAlarmed> {
+        let mut adopted = Vec::new();
+        for re_alarm in again {
+            if self.is_active(&re_alarm.id) && self.acknowledged.remove(&re_alarm.id).is_some() {
+                adopted.push(re_alarm);
+            }
+        }
+        adopted
+    }
+
     /// Acknowledges an alert that is active or returned to normal (which ends it). Again is
-    /// fine: the first acknowledgement stays, and is the answer.
+    /// fine: the first acknowledgement stays, and is the answer (until it re-alarms:
+    /// [`AlertEngine::re_alarm`]).
     pub fn acknowledge(&mut self, id: &str, by: &str, ts: Millis) -> Acknowledgement {
         let ack = || AlertAcknowledged { id: id.to_string(), by: by.to_string(), ts };
-        if self.open.values().chain(&self.published).any(|a| a.id == id) || self.fences.is_open(id) {
+        if self.is_active(id) {
             return match self.acknowledged.get(id) {
                 Some(first) => Acknowledgement::Already(first.clone()),
                 None => {
@@ -574,6 +620,31 @@ mod tests {
         // The same rules again change nothing.
         let same = engine.rules().to_vec();
         assert!(engine.set_rules(same, 80).is_empty());
+    }
+
+    #[test]
+    fn an_acknowledged_alert_still_active_re_alarms_after_the_period_and_a_cleared_one_never() {
+        let mut engine = threshold_only();
+        let raised = engine.evaluate(&[reading(0, 101.0)]).raised;
+        let (warning, critical) = (raised[0].id.clone(), raised[1].id.clone());
+        assert!(matches!(engine.acknowledge(&warning, "ann", 1_000), Acknowledgement::New(_)));
+        assert!(matches!(engine.acknowledge(&critical, "ann", 2_000), Acknowledgement::New(_)));
+        assert!(engine.re_alarm(3_000, 3_999).is_empty(), "not due yet");
+        assert_eq!(engine.re_alarm(3_000, 4_000), [AlertReAlarmed { id: warning.clone(), ts: 4_000 }]);
+        // The critical clears (below 95) while acknowledged: it is over, and never re-alarms.
+        assert_eq!(engine.evaluate(&[reading(4_500, 90.0)]).cleared.len(), 1);
+        assert!(engine.re_alarm(3_000, 60_000).is_empty());
+        let open = engine.open_alerts();
+        assert_eq!(open.len(), 1, "{open:?}");
+        assert_eq!((open[0].alert.id.as_str(), open[0].acknowledged.as_ref()), (warning.as_str(), None));
+        // Acknowledged again: a new acknowledgement, which re-alarms again a period later.
+        let Acknowledgement::New(ack) = engine.acknowledge(&warning, "bob", 70_000) else { panic!("new") };
+        assert_eq!(ack.by, "bob");
+        assert_eq!(engine.re_alarm(3_000, 73_000), [AlertReAlarmed { id: warning.clone(), ts: 73_000 }]);
+        // Re-alarmed, then cleared: returned to normal unacknowledged, waiting for its ack.
+        engine.evaluate(&[reading(74_000, 80.0)]);
+        assert_eq!(engine.open_alerts()[0].cleared, Some(74_000));
+        assert!(engine.re_alarm(3_000, 200_000).is_empty());
     }
 
     fn published_alert(id: &str) -> Alert {

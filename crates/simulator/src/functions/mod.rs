@@ -6,12 +6,17 @@
 //!   `device:<id>` groups (serverless clients cannot manage groups themselves);
 //! * `POST /api/alerts/{id}/ack` `{by}`: acknowledge once, for every dashboard;
 //!   `POST /api/alerts/ack` `{by, ids}` does several in one call and one broadcast;
+//! * `POST /api/suppressions` `{kind, device, metric?, minutes, reason?, by}`: shelve an alarm
+//!   point, or take one (or a whole device) out of service; `DELETE /api/suppressions/{id}`
+//!   ends one early, `GET /api/suppressions` lists them; expiry and re-alarm run on a clock
+//!   ([`alarms`]);
 //! * `GET /api/snapshot`: the current state, to fill a dashboard at once;
 //! * `GET /api/catalog`: the catalog (kinds, devices, sites, geofences), also in the snapshot;
 //! * `POST /api/geofences`: save (or remove) geofences, adopted and pushed to every dashboard;
 //! * `GET /api/basemap`: the simulated world's streets and site outlines;
 //! * `GET /api/history...`: ranges of the past (`crate::history::routes`).
 
+pub mod alarms;
 pub mod catalog;
 pub mod publisher;
 pub mod world;
@@ -20,7 +25,7 @@ use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use telemetry::{
@@ -39,6 +44,8 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/api/subscriptions", post(subscribe).delete(unsubscribe))
         .route("/api/alerts/{id}/ack", post(acknowledge))
         .route("/api/alerts/ack", post(acknowledge_many))
+        .route(&format!("/api/{}", telemetry::alarms::SUPPRESSIONS_PATH), post(alarms::create).get(alarms::list))
+        .route(&format!("/api/{}/{{id}}", telemetry::alarms::SUPPRESSIONS_PATH), delete(alarms::remove))
         .route("/api/snapshot", get(snapshot))
         .route("/api/catalog", get(catalog::serve))
         .route(&format!("/api/{}", telemetry::catalog::GEOFENCES_PATH), post(catalog::save_geofences))

@@ -1,18 +1,25 @@
 //! What the functions side knows about the devices: last position per vehicle, last reading
-//! per device, the alert engine with open alerts (and the geofence rules), the device registry,
-//! the catalog and the basemap. The pipeline writes it; `snapshot` and `ack` read and update it.
+//! per device, the alert engine with open alerts (and the geofence rules), the suppressions of
+//! alarm points (shelved, out of service) and the alarm policy, the device registry, the catalog
+//! and the basemap. The pipeline writes it; `snapshot`, `ack` and `suppressions` read and update
+//! it.
 
 use std::collections::BTreeMap;
 
 use telemetry::basemap::Basemap;
-use telemetry::{Catalog, DeviceInfo, Position, Reading, Snapshot};
+use telemetry::{AlarmPolicy, Catalog, DeviceInfo, Position, Reading, Snapshot};
 
 use crate::devices::alerts::{default_rules, AlertEngine};
+use crate::functions::alarms::Suppressions;
 
 pub struct World {
     pub positions: BTreeMap<String, Position>,
     pub readings: BTreeMap<String, Reading>,
     pub alerts: AlertEngine,
+    /// Shelved and out-of-service alarm points (`functions::alarms`).
+    pub suppressions: Suppressions,
+    /// Re-alarm and the longest suppressions: the settings' (`AppState::with_history`).
+    pub alarm_policy: AlarmPolicy,
     pub devices: Vec<DeviceInfo>,
     pub sites: Vec<String>,
     /// What the backend declares about its world: the built-in scenarios and their devices, a
@@ -30,6 +37,8 @@ impl Default for World {
             positions: BTreeMap::new(),
             readings: BTreeMap::new(),
             alerts: AlertEngine::new(default_rules(), prefix),
+            suppressions: Suppressions::default(),
+            alarm_policy: AlarmPolicy::default(),
             devices: Vec::new(),
             sites: Vec::new(),
             catalog: Catalog::default(),
@@ -48,6 +57,8 @@ impl World {
             devices: self.devices.clone(),
             sites: self.sites.clone(),
             catalog: self.catalog.clone(),
+            suppressions: self.suppressions.active(ts),
+            alarm_policy: self.alarm_policy.clone(),
             ts,
         }
     }

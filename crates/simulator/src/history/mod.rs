@@ -30,7 +30,10 @@ use telemetry::history::{
     bucket_ms, AlertLog, Coverage, FleetHistory, SeriesHistory, TrackHistory, MAX_FLEET_CELLS, MAX_FRAMES,
     RESOLUTION_MS,
 };
-use telemetry::{Alert, AlertAcknowledged, AlertCleared, Millis, Position, Reading, VehicleState};
+use telemetry::{
+    Alert, AlertAcknowledged, AlertCleared, AlertReAlarmed, Millis, Position, Reading, Suppression, SuppressionEnded,
+    VehicleState,
+};
 
 pub use telemetry::history::{AlertChange, AlertEvent};
 pub use writer::Counters;
@@ -275,6 +278,27 @@ impl History {
         }
     }
 
+    /// Records alerts re-alarmed (their acknowledgement ran out).
+    pub fn re_alarmed(&self, again: &[AlertReAlarmed]) {
+        if !again.is_empty() {
+            self.offer(Write::Alerts(store::re_alarmed_events(again)));
+        }
+    }
+
+    /// Records suppressions made (shelved, out of service).
+    pub fn suppressed(&self, made: &[Suppression]) {
+        if !made.is_empty() {
+            self.offer(Write::Alerts(store::suppressed_events(made)));
+        }
+    }
+
+    /// Records suppressions ended (ended, expired, replaced), with what each was.
+    pub fn suppressions_ended(&self, ended: &[(Suppression, SuppressionEnded)]) {
+        if !ended.is_empty() {
+            self.offer(Write::Alerts(store::suppression_ended_events(ended)));
+        }
+    }
+
     /// Waits until everything queued before is written.
     pub fn flush(&self) {
         let (reply, done) = mpsc::channel();
@@ -360,6 +384,20 @@ impl History {
     /// The newest `limit` alert events from `from` to `to`, oldest first.
     pub fn alerts(&self, from: Millis, to: Millis, limit: u32) -> Result<AlertLog, QueryError> {
         Ok(AlertLog { events: self.readers.with(|c| store::alert_events(c, from, to, limit))? })
+    }
+
+    /// The timeline of alert `id` from `from` to `to`: its events and the suppression events of
+    /// its point that overlap its life ([`query::timeline`]), the oldest `limit`.
+    pub fn alert_timeline(&self, id: &str, from: Millis, to: Millis, limit: u32) -> Result<AlertLog, QueryError> {
+        let events = self.readers.with(|c| {
+            let own = store::events_of_alert(c, id, from, to)?;
+            let point = match query::raised_alert(&own) {
+                Some(alert) => store::suppression_events_of_device(c, &alert.device, from, to)?,
+                None => Vec::new(),
+            };
+            Ok(query::timeline(own, point, to, limit as usize))
+        })?;
+        Ok(AlertLog { events })
     }
 
     /// Where the store has nothing from `from` to `to`: the gaps of two seconds or more between
@@ -476,7 +514,7 @@ impl Drop for History {
 }
 
 /// Records the alerts (and clearings) another publisher sent through the service's REST API,
-/// as the alert engine does (`service::rest`); a batch of something else is not history.
+/// as the alert engine does (`service::rest`); a batch of something else is not history here.
 pub fn record_published(state: &crate::AppState, target: &str, batch: Option<&serde_json::Value>) {
     use serde::Deserialize;
     let (Some(history), Some(batch)) = (&state.history, batch) else { return };
@@ -489,6 +527,8 @@ pub fn record_published(state: &crate::AppState, target: &str, batch: Option<&se
             history.cleared(&cleared);
         }
     }
+    // Suppressions published are recorded where they are adopted (`service::rest`): the end of
+    // one needs what it was, which adopting it takes from the world.
 }
 
 /// How far back a fleet frame looks for each vehicle's fix when frames are further apart than

@@ -1,12 +1,14 @@
 //! The reductions the history answers are made of, apart from the store so they are tested on
 //! plain data: buckets of min, max and last (what a chart draws per pixel), an evenly thinned
-//! track, fleet frames where each vehicle holds its last fix, and the gaps between the seconds
-//! stored.
+//! track, fleet frames where each vehicle holds its last fix, the gaps between the seconds
+//! stored, and an alert's timeline.
 
 use std::collections::HashMap;
 
-use telemetry::history::{bucket_index, FleetFrame, Gap, MetricHistory, MIN_GAP_SECONDS, RESOLUTION_MS};
-use telemetry::Millis;
+use telemetry::history::{
+    bucket_index, AlertChange, AlertEvent, FleetFrame, Gap, MetricHistory, MIN_GAP_SECONDS, RESOLUTION_MS,
+};
+use telemetry::{Alert, Millis};
 
 use crate::history::Fix;
 
@@ -194,6 +196,54 @@ impl Frames {
     }
 }
 
+/// The alert an alert's events say was raised, if they hold its raising.
+pub fn raised_alert(events: &[(i64, AlertEvent)]) -> Option<&Alert> {
+    events.iter().find(|(_, e)| e.change == AlertChange::Raised).and_then(|(_, e)| e.alert.as_ref())
+}
+
+/// An alert's timeline from its own events (`own`) and the suppression events of its device
+/// (`point`), each with its `seq` (the order written): its events, and those of every
+/// suppression of its point (`Suppression::covers` its device and metric) whose span overlaps
+/// the alert's life, oldest first (by `ts`, then as written), the first `limit`.
+///
+/// The alert's life runs from its first event to its last once it is over (cleared, and
+/// acknowledged since it last re-alarmed), else to `to` (or its last event, if later: device
+/// clocks run ahead). A suppression spans its `ts` to its end event, or to its `until` when
+/// it has none (an end not recorded, or not happened yet).
+pub fn timeline(
+    own: Vec<(i64, AlertEvent)>,
+    point: Vec<(i64, AlertEvent)>,
+    to: Millis,
+    limit: usize,
+) -> Vec<AlertEvent> {
+    let Some(start) = own.iter().map(|(_, e)| e.ts).min() else { return Vec::new() };
+    let last = own.iter().map(|(_, e)| e.ts).max().unwrap_or(start);
+    let seq_of = |change: AlertChange| own.iter().filter(|(_, e)| e.change == change).map(|(seq, _)| *seq).max();
+    let acknowledged = match (seq_of(AlertChange::Acknowledged), seq_of(AlertChange::ReAlarmed)) {
+        (Some(ack), again) => again.is_none_or(|again| ack > again),
+        (None, _) => false,
+    };
+    let over = acknowledged && seq_of(AlertChange::Cleared).is_some();
+    let end = if over { last } else { to.max(last) };
+    let mut events = Vec::new();
+    if let Some(alert) = raised_alert(&own) {
+        let (device, metric) = (alert.device.clone(), alert.metric.clone());
+        let mut spans: HashMap<String, (Millis, Millis)> = HashMap::new();
+        for (_, event) in &point {
+            let Some(suppression) = event.suppression.as_ref().filter(|s| s.covers(&device, &metric)) else { continue };
+            let span = spans.entry(suppression.id.clone()).or_insert((suppression.ts, suppression.until));
+            if matches!(event.change, AlertChange::Unshelved | AlertChange::ReturnedToService) {
+                span.1 = event.ts;
+            }
+        }
+        let overlaps = |id: &str| spans.get(id).is_some_and(|&(from, until)| from <= end && until >= start);
+        events.extend(point.into_iter().filter(|(_, e)| e.suppression.as_ref().is_some_and(|s| overlaps(&s.id))));
+    }
+    events.extend(own);
+    events.sort_by_key(|(seq, e)| (e.ts, *seq));
+    events.into_iter().take(limit).map(|(_, e)| e).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -278,5 +328,94 @@ mod tests {
         let (columns, frames) = frames.finish();
         assert_eq!(columns, [1], "a vehicle never offered is left out");
         assert!(frames.iter().all(|f| f.lon.len() == 1 && f.state.len() == 1));
+    }
+
+    fn event(seq: i64, ts: Millis, id: &str, change: AlertChange) -> (i64, AlertEvent) {
+        let alert = (change == AlertChange::Raised).then(|| Alert {
+            id: id.into(),
+            ts,
+            device: "press-01".into(),
+            site: "harbour".into(),
+            severity: telemetry::Severity::Warning,
+            metric: "temperature".into(),
+            value: 91.0,
+            threshold: 90.0,
+            message: "hot".into(),
+        });
+        (seq, AlertEvent { ts, id: id.into(), change, alert, by: None, suppression: None, reason: None })
+    }
+
+    /// A suppression `id` of `metric` (`None`: the whole device, out of service) from `ts` to
+    /// `until`: its start event, and its end at `ended` if any.
+    fn suppression(
+        seq: i64,
+        id: &str,
+        metric: Option<&str>,
+        (ts, until): (Millis, Millis),
+        ended: Option<Millis>,
+    ) -> Vec<(i64, AlertEvent)> {
+        let kind = if metric.is_some() {
+            telemetry::SuppressionKind::Shelved
+        } else {
+            telemetry::SuppressionKind::OutOfService
+        };
+        let made = telemetry::Suppression {
+            id: id.into(),
+            kind,
+            device: "press-01".into(),
+            metric: metric.map(String::from),
+            by: "ann".into(),
+            reason: String::new(),
+            ts,
+            until,
+        };
+        let (start, end) = match kind {
+            telemetry::SuppressionKind::Shelved => (AlertChange::Shelved, AlertChange::Unshelved),
+            telemetry::SuppressionKind::OutOfService => (AlertChange::OutOfService, AlertChange::ReturnedToService),
+        };
+        let mut events = vec![(seq, AlertEvent { suppression: Some(made.clone()), ..event(seq, ts, id, start).1 })];
+        if let Some(at) = ended {
+            events.push((seq + 1, AlertEvent { suppression: Some(made), ..event(seq + 1, at, id, end).1 }));
+        }
+        events
+    }
+
+    #[test]
+    fn a_timeline_holds_the_alert_and_the_suppressions_of_its_point_over_its_life() {
+        let own = vec![
+            event(10, 1_000, "a1", AlertChange::Raised),
+            event(11, 2_000, "a1", AlertChange::Acknowledged),
+            event(12, 5_000, "a1", AlertChange::ReAlarmed),
+            event(13, 6_000, "a1", AlertChange::Acknowledged),
+            event(14, 7_000, "a1", AlertChange::Cleared),
+        ];
+        let mut point = Vec::new();
+        point.extend(suppression(1, "before", Some("temperature"), (0, 500), Some(400)));
+        point.extend(suppression(3, "shelf", Some("temperature"), (500, 90_000), Some(3_000)));
+        point.extend(suppression(5, "other-metric", Some("pressure"), (1_500, 90_000), None));
+        point.extend(suppression(6, "device", None, (6_500, 60_000), None));
+        point.extend(suppression(7, "after", Some("temperature"), (8_000, 9_000), None));
+        let events = timeline(own.clone(), point.clone(), 100_000, 100);
+        let seen: Vec<(&str, AlertChange)> = events.iter().map(|e| (e.id.as_str(), e.change)).collect();
+        assert_eq!(
+            seen,
+            [
+                ("shelf", AlertChange::Shelved),
+                ("a1", AlertChange::Raised),
+                ("a1", AlertChange::Acknowledged),
+                ("shelf", AlertChange::Unshelved),
+                ("a1", AlertChange::ReAlarmed),
+                ("a1", AlertChange::Acknowledged),
+                ("device", AlertChange::OutOfService),
+                ("a1", AlertChange::Cleared),
+            ],
+            "over at 7 s: the shelf ended before the raise and the one made after are not in it"
+        );
+        assert_eq!(timeline(own.clone(), point.clone(), 100_000, 3).len(), 3, "the oldest `limit`");
+        // Not acknowledged since it re-alarmed: not over, its life runs on to `to`.
+        let open: Vec<_> = own.iter().filter(|(seq, _)| *seq != 13).cloned().collect();
+        let events = timeline(open, point, 100_000, 100);
+        assert!(events.iter().any(|e| e.id == "after"), "a shelf after the clear, while it waits for its ack");
+        assert!(timeline(Vec::new(), Vec::new(), 1, 10).is_empty(), "an unknown alert");
     }
 }

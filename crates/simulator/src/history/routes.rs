@@ -2,7 +2,9 @@
 //!
 //! * `GET /api/history?device=D&from=&to=&points=[&metric=M]`: a device's metrics in buckets;
 //! * `GET /api/history/track?vehicle=V&from=&to=&points=`: a vehicle's trail;
-//! * `GET /api/history/alerts?from=&to=[&limit=]`: raised, acknowledged, cleared;
+//! * `GET /api/history/alerts?from=&to=[&limit=]`: raised, acknowledged, re-alarmed, cleared,
+//!   and the suppressions made and ended; with `id=A`, alert `A`'s timeline (its events and
+//!   the suppressions of its point over its life);
 //! * `GET /api/history/fleet?from=&to=[&step=][&vehicles=V1,V2,…]`: the fleet (or the vehicles
 //!   named: commas between ids, the parameter may be repeated, at most 2,000 ids) frame by
 //!   frame, for replay;
@@ -190,6 +192,11 @@ async fn alerts(State(state): State<Arc<AppState>>, query: RawQuery) -> Result<R
     let history = history(&state)?;
     let params = Params::parse(query)?;
     let (from, to) = params.range(history)?;
+    // One alert's timeline: all of it by default (an alert has a handful of events).
+    if let Some(id) = params.id("id")? {
+        let limit = params.count("limit", MAX_ALERT_LIMIT, MAX_ALERT_LIMIT)?;
+        return answer(state, None, move |h| h.alert_timeline(&id, from, to, limit)).await;
+    }
     let limit = params.count("limit", DEFAULT_ALERT_LIMIT, MAX_ALERT_LIMIT)?;
     answer(state, None, move |h| h.alerts(from, to, limit)).await
 }

@@ -16,7 +16,10 @@
 //! or by an older simulator since) has it rebuilt at open ([`create`]).
 
 use rusqlite::{params, Connection, OptionalExtension};
-use telemetry::{Alert, AlertAcknowledged, AlertCleared, Millis, Reading, VehicleState};
+use telemetry::{
+    Alert, AlertAcknowledged, AlertCleared, AlertReAlarmed, Millis, Reading, Suppression, SuppressionEndReason,
+    SuppressionEnded, SuppressionKind, VehicleState,
+};
 
 use crate::history::{AlertChange, AlertEvent, Fix, PositionRow};
 
@@ -53,19 +56,52 @@ CREATE TABLE IF NOT EXISTS alert_events (
     id TEXT NOT NULL,
     change INTEGER NOT NULL,
     alert TEXT,
-    by TEXT
+    by TEXT,
+    device TEXT,
+    metric TEXT,
+    suppression TEXT,
+    reason TEXT
 );
 CREATE INDEX IF NOT EXISTS alert_events_ts ON alert_events (ts, seq);
 CREATE TABLE IF NOT EXISTS seconds (sec INTEGER PRIMARY KEY);
 ";
 
+/// The columns `alert_events` gained with suppressions and timelines: the point an event is
+/// about (`device`, `metric`: of the alert raised, or of the suppression), the suppression
+/// (JSON) and why it ended (JSON). A store written before has them added at open, empty.
+const ALERT_EVENT_COLUMNS: [&str; 4] = ["device", "metric", "suppression", "reason"];
+
+/// The indexes over those columns: an alert's events by id (its timeline), the suppressions
+/// of a device's points by device.
+const ALERT_EVENT_INDEXES: &str = "
+CREATE INDEX IF NOT EXISTS alert_events_id ON alert_events (id, seq);
+CREATE INDEX IF NOT EXISTS alert_events_device ON alert_events (device, ts);
+";
+
 /// The key of the scenario the stored rows belong to, in `meta`.
 const SCENARIO: &str = "scenario";
 
-/// Creates the tables a new store needs (an existing one keeps its rows), and rebuilds
-/// `seconds` if it does not match the rows stored (see [`seconds_match`]).
+/// Adds to `alert_events` the [`ALERT_EVENT_COLUMNS`] it lacks (a store written by an older
+/// simulator), then their indexes.
+fn add_alert_event_columns(connection: &Connection) -> rusqlite::Result<()> {
+    let present: Vec<String> = connection
+        .prepare("SELECT name FROM pragma_table_info('alert_events')")?
+        .query_map([], |row| row.get(0))?
+        .collect::<Result<_, _>>()?;
+    for column in ALERT_EVENT_COLUMNS {
+        if !present.iter().any(|p| p == column) {
+            connection.execute_batch(&format!("ALTER TABLE alert_events ADD COLUMN {column} TEXT"))?;
+        }
+    }
+    connection.execute_batch(ALERT_EVENT_INDEXES)
+}
+
+/// Creates the tables a new store needs (an existing one keeps its rows, and gains the columns
+/// it lacks), and rebuilds `seconds` if it does not match the rows stored (see
+/// [`seconds_match`]).
 pub(crate) fn create(connection: &Connection) -> rusqlite::Result<()> {
     connection.execute_batch(SCHEMA)?;
+    add_alert_event_columns(connection)?;
     if !seconds_match(connection)? {
         let transaction = connection.unchecked_transaction()?;
         rebuild_seconds(connection)?;
@@ -150,20 +186,28 @@ fn state_of(code: i64) -> VehicleState {
     }
 }
 
+/// How each change is stored (its code, and so a stored event's change, never changes).
+const CHANGE_CODES: [(AlertChange, i64); 9] = [
+    (AlertChange::Raised, 0),
+    (AlertChange::Acknowledged, 1),
+    (AlertChange::Cleared, 2),
+    (AlertChange::ReAlarmed, 3),
+    (AlertChange::Shelved, 4),
+    (AlertChange::Unshelved, 5),
+    (AlertChange::OutOfService, 6),
+    (AlertChange::ReturnedToService, 7),
+    (AlertChange::Unknown, 255),
+];
+
+/// The codes of the suppression changes (`AlertChange::is_suppression`), for SQL.
+const SUPPRESSION_CODES: &str = "4, 5, 6, 7";
+
 fn change_code(change: AlertChange) -> i64 {
-    match change {
-        AlertChange::Raised => 0,
-        AlertChange::Acknowledged => 1,
-        AlertChange::Cleared => 2,
-    }
+    CHANGE_CODES.iter().find(|(c, _)| *c == change).map_or(255, |(_, code)| *code)
 }
 
 fn change_of(code: i64) -> AlertChange {
-    match code {
-        1 => AlertChange::Acknowledged,
-        2 => AlertChange::Cleared,
-        _ => AlertChange::Raised,
-    }
+    CHANGE_CODES.iter().find(|(_, c)| *c == code).map_or(AlertChange::Unknown, |(change, _)| *change)
 }
 
 /// The integer id of `name` in a dictionary table, added if new.
@@ -264,13 +308,36 @@ pub(crate) fn insert_readings(connection: &Connection, ids: &mut Ids, readings: 
     Ok(count)
 }
 
-/// Appends alert events.
+/// Appends alert events, each with the point it is about (the alert's or the suppression's
+/// device and metric) for the timelines.
 pub(crate) fn insert_alert_events(connection: &Connection, events: &[AlertEvent]) -> rusqlite::Result<()> {
-    let mut insert = connection
-        .prepare_cached("INSERT INTO alert_events (ts, id, change, alert, by) VALUES (?1, ?2, ?3, ?4, ?5)")?;
+    let mut insert = connection.prepare_cached(
+        "INSERT INTO alert_events (ts, id, change, alert, by, device, metric, suppression, reason)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?;
+    fn json<T: serde::Serialize>(value: &T) -> String {
+        serde_json::to_string(value).unwrap_or_default()
+    }
     for event in events {
-        let alert = event.alert.as_ref().map(|a| serde_json::to_string(a).unwrap_or_default());
-        insert.execute(params![event.ts, event.id, change_code(event.change), alert, event.by])?;
+        let alert = event.alert.as_ref().map(json);
+        let suppression = event.suppression.as_ref().map(json);
+        let reason = event.reason.as_ref().map(json);
+        let (device, metric) = match (&event.alert, &event.suppression) {
+            (Some(alert), _) => (Some(alert.device.as_str()), Some(alert.metric.as_str())),
+            (None, Some(s)) => (Some(s.device.as_str()), s.metric.as_deref()),
+            (None, None) => (None, None),
+        };
+        insert.execute(params![
+            event.ts,
+            event.id,
+            change_code(event.change),
+            alert,
+            event.by,
+            device,
+            metric,
+            suppression,
+            reason
+        ])?;
     }
     Ok(())
 }
@@ -465,6 +532,26 @@ pub(crate) fn stored_seconds(
     Ok(())
 }
 
+/// The columns an [`AlertEvent`] is read from, [`event_of`]'s order, then `seq`.
+const EVENT_COLUMNS: &str = "ts, id, change, alert, by, suppression, reason, seq";
+
+/// An event from a row of [`EVENT_COLUMNS`], with its `seq`.
+fn event_of(row: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, AlertEvent)> {
+    fn parsed<T: serde::de::DeserializeOwned>(text: Option<String>) -> Option<T> {
+        text.and_then(|text| serde_json::from_str(&text).ok())
+    }
+    let event = AlertEvent {
+        ts: row.get(0)?,
+        id: row.get(1)?,
+        change: change_of(row.get(2)?),
+        alert: parsed::<Alert>(row.get(3)?),
+        by: row.get(4)?,
+        suppression: parsed::<Suppression>(row.get(5)?),
+        reason: parsed::<SuppressionEndReason>(row.get(6)?),
+    };
+    Ok((row.get(7)?, event))
+}
+
 /// The newest `limit` alert events from `from` to `to`, oldest first.
 pub(crate) fn alert_events(
     connection: &Connection,
@@ -472,56 +559,106 @@ pub(crate) fn alert_events(
     to: Millis,
     limit: u32,
 ) -> rusqlite::Result<Vec<AlertEvent>> {
-    let mut select = connection.prepare_cached(
-        "SELECT ts, id, change, alert, by FROM alert_events WHERE ts BETWEEN ?1 AND ?2
-         ORDER BY ts DESC, seq DESC LIMIT ?3",
-    )?;
-    let rows = select.query_map(params![from, to, limit], |row| {
-        let alert: Option<String> = row.get(3)?;
-        Ok(AlertEvent {
-            ts: row.get(0)?,
-            id: row.get(1)?,
-            change: change_of(row.get(2)?),
-            alert: alert.and_then(|text| serde_json::from_str::<Alert>(&text).ok()),
-            by: row.get(4)?,
-        })
-    })?;
+    let mut select = connection.prepare_cached(&format!(
+        "SELECT {EVENT_COLUMNS} FROM alert_events WHERE ts BETWEEN ?1 AND ?2 ORDER BY ts DESC, seq DESC LIMIT ?3"
+    ))?;
+    let rows = select.query_map(params![from, to, limit], |row| event_of(row).map(|(_, event)| event))?;
     let mut events = rows.collect::<Result<Vec<_>, _>>()?;
     events.reverse();
     Ok(events)
 }
 
+/// Every event of alert `id` from `from` to `to`, with its `seq`, in the order written (by the
+/// id index: however long the log, only this alert's rows are read). At most
+/// [`telemetry::history::MAX_ALERT_LIMIT`]: an alert has a handful.
+pub(crate) fn events_of_alert(
+    connection: &Connection,
+    id: &str,
+    from: Millis,
+    to: Millis,
+) -> rusqlite::Result<Vec<(i64, AlertEvent)>> {
+    let mut select = connection.prepare_cached(&format!(
+        "SELECT {EVENT_COLUMNS} FROM alert_events INDEXED BY alert_events_id
+         WHERE id = ?1 AND ts BETWEEN ?2 AND ?3 ORDER BY seq LIMIT ?4"
+    ))?;
+    let limit = telemetry::history::MAX_ALERT_LIMIT;
+    let rows = select.query_map(params![id, from, to, limit], event_of)?;
+    rows.collect()
+}
+
+/// The suppression events (made, ended) of `device`'s points from `from` to `to`, with their
+/// `seq`, in the order written: by the device index, a device's rows only.
+pub(crate) fn suppression_events_of_device(
+    connection: &Connection,
+    device: &str,
+    from: Millis,
+    to: Millis,
+) -> rusqlite::Result<Vec<(i64, AlertEvent)>> {
+    let mut select = connection.prepare_cached(&format!(
+        "SELECT {EVENT_COLUMNS} FROM alert_events INDEXED BY alert_events_device
+         WHERE device = ?1 AND ts BETWEEN ?2 AND ?3 AND change IN ({SUPPRESSION_CODES}) ORDER BY seq LIMIT ?4"
+    ))?;
+    let limit = telemetry::history::MAX_ALERT_LIMIT;
+    let rows = select.query_map(params![device, from, to, limit], event_of)?;
+    rows.collect()
+}
+
+/// An event of `change` to `id` at `ts`, with nothing else.
+fn event(ts: Millis, id: &str, change: AlertChange) -> AlertEvent {
+    AlertEvent { ts, id: id.to_string(), change, alert: None, by: None, suppression: None, reason: None }
+}
+
 /// The log's events for alerts raised.
 pub(crate) fn raised_events(alerts: &[Alert]) -> Vec<AlertEvent> {
-    alerts
-        .iter()
-        .map(|a| AlertEvent {
-            ts: a.ts,
-            id: a.id.clone(),
-            change: AlertChange::Raised,
-            alert: Some(a.clone()),
-            by: None,
-        })
-        .collect()
+    alerts.iter().map(|a| AlertEvent { alert: Some(a.clone()), ..event(a.ts, &a.id, AlertChange::Raised) }).collect()
 }
 
 /// The log's events for alerts cleared.
 pub(crate) fn cleared_events(cleared: &[AlertCleared]) -> Vec<AlertEvent> {
-    cleared
-        .iter()
-        .map(|c| AlertEvent { ts: c.ts, id: c.id.clone(), change: AlertChange::Cleared, alert: None, by: None })
-        .collect()
+    cleared.iter().map(|c| event(c.ts, &c.id, AlertChange::Cleared)).collect()
 }
 
 /// The log's events for acknowledgements.
 pub(crate) fn acknowledged_events(acks: &[AlertAcknowledged]) -> Vec<AlertEvent> {
     acks.iter()
-        .map(|a| AlertEvent {
-            ts: a.ts,
-            id: a.id.clone(),
-            change: AlertChange::Acknowledged,
-            alert: None,
-            by: Some(a.by.clone()),
+        .map(|a| AlertEvent { by: Some(a.by.clone()), ..event(a.ts, &a.id, AlertChange::Acknowledged) })
+        .collect()
+}
+
+/// The log's events for alerts re-alarmed.
+pub(crate) fn re_alarmed_events(again: &[AlertReAlarmed]) -> Vec<AlertEvent> {
+    again.iter().map(|a| event(a.ts, &a.id, AlertChange::ReAlarmed)).collect()
+}
+
+/// The log's events for suppressions made: at their `ts`, by who made them.
+pub(crate) fn suppressed_events(made: &[Suppression]) -> Vec<AlertEvent> {
+    made.iter()
+        .map(|s| {
+            let change = match s.kind {
+                SuppressionKind::Shelved => AlertChange::Shelved,
+                SuppressionKind::OutOfService => AlertChange::OutOfService,
+            };
+            AlertEvent { by: Some(s.by.clone()), suppression: Some(s.clone()), ..event(s.ts, &s.id, change) }
+        })
+        .collect()
+}
+
+/// The log's events for suppressions ended: at the end's `ts`, by who ended them (none when
+/// they expired), with why.
+pub(crate) fn suppression_ended_events(ended: &[(Suppression, SuppressionEnded)]) -> Vec<AlertEvent> {
+    ended
+        .iter()
+        .map(|(s, end)| {
+            let change = match s.kind {
+                SuppressionKind::Shelved => AlertChange::Unshelved,
+                SuppressionKind::OutOfService => AlertChange::ReturnedToService,
+            };
+            AlertEvent {
+                by: (!end.by.is_empty()).then(|| end.by.clone()),
+                suppression: Some(s.clone()),
+                reason: Some(end.reason),
+                ..event(end.ts, &s.id, change)
+            }
         })
         .collect()
 }
@@ -671,5 +808,85 @@ mod tests {
         ids.clear();
         assert!(is_empty(&connection).unwrap());
         assert_eq!(scenario(&connection).unwrap().as_deref(), Some("seed 1"));
+    }
+
+    #[test]
+    fn a_store_written_before_suppressions_gains_their_columns_and_keeps_its_events() {
+        let connection = Connection::open_in_memory().unwrap();
+        connection
+            .execute_batch(
+                "CREATE TABLE alert_events (seq INTEGER PRIMARY KEY, ts INTEGER NOT NULL, id TEXT NOT NULL,
+                 change INTEGER NOT NULL, alert TEXT, by TEXT);
+                 INSERT INTO alert_events (ts, id, change, by) VALUES (5, 'old', 1, 'ann');",
+            )
+            .unwrap();
+        create(&connection).unwrap();
+        create(&connection).unwrap();
+        let events = alert_events(&connection, 0, 10, 10).unwrap();
+        assert_eq!(events.len(), 1);
+        assert_eq!((events[0].change, events[0].by.as_deref()), (AlertChange::Acknowledged, Some("ann")));
+        assert_eq!(events[0].suppression, None);
+    }
+
+    #[test]
+    fn suppression_and_re_alarm_events_are_stored_with_their_point_and_read_back() {
+        let (connection, _) = store();
+        let shelf = Suppression {
+            id: "sup-1".into(),
+            kind: SuppressionKind::Shelved,
+            device: "press-01".into(),
+            metric: Some("temperature".into()),
+            by: "ann".into(),
+            reason: "chattering".into(),
+            ts: 100,
+            until: 1_000,
+        };
+        let expired = SuppressionEnded {
+            id: "sup-1".into(),
+            by: String::new(),
+            ts: 1_000,
+            reason: SuppressionEndReason::Expired,
+        };
+        let alert = Alert {
+            id: "a1".into(),
+            ts: 200,
+            device: "press-01".into(),
+            site: "harbour".into(),
+            severity: telemetry::Severity::Warning,
+            metric: "temperature".into(),
+            value: 91.0,
+            threshold: 90.0,
+            message: "hot".into(),
+        };
+        let mut events = raised_events(&[alert]);
+        events.extend(suppressed_events(std::slice::from_ref(&shelf)));
+        events.extend(re_alarmed_events(&[AlertReAlarmed { id: "a1".into(), ts: 500 }]));
+        events.extend(suppression_ended_events(&[(shelf.clone(), expired)]));
+        insert_alert_events(&connection, &events).unwrap();
+        let log = alert_events(&connection, 0, 2_000, 100).unwrap();
+        let changes: Vec<AlertChange> = log.iter().map(|e| e.change).collect();
+        assert_eq!(
+            changes,
+            [AlertChange::Shelved, AlertChange::Raised, AlertChange::ReAlarmed, AlertChange::Unshelved]
+        );
+        assert_eq!(log[0].suppression.as_ref(), Some(&shelf));
+        assert_eq!(log[0].by.as_deref(), Some("ann"));
+        assert_eq!(
+            (log[3].by.as_deref(), log[3].reason),
+            (None, Some(SuppressionEndReason::Expired)),
+            "expired: by nobody"
+        );
+        assert_eq!(events_of_alert(&connection, "a1", 0, 2_000).unwrap().len(), 2);
+        let point = suppression_events_of_device(&connection, "press-01", 0, 2_000).unwrap();
+        assert_eq!(
+            point.iter().map(|(_, e)| e.change).collect::<Vec<_>>(),
+            [AlertChange::Shelved, AlertChange::Unshelved]
+        );
+        assert!(suppression_events_of_device(&connection, "press-02", 0, 2_000).unwrap().is_empty());
+        assert_eq!(change_of(99), AlertChange::Unknown);
+        let suppression_codes: Vec<String> =
+            CHANGE_CODES.iter().filter(|(c, _)| c.is_suppression()).map(|(_, code)| code.to_string()).collect();
+        assert_eq!(suppression_codes.join(", "), SUPPRESSION_CODES);
+        assert!(CHANGE_CODES.iter().all(|(change, code)| change_of(*code) == *change));
     }
 }

@@ -33,7 +33,9 @@ pub(super) enum Action {
 /// * `snapshot()` → the snapshot, as `GET /api/snapshot`;
 /// * `catalog()` → the catalog, as `GET /api/catalog`;
 /// * `subscribe(groups)` / `unsubscribe(groups)` → the caller's groups, as `/api/subscriptions`;
-/// * `acknowledge(by, ids)` → the acknowledgements made, as `POST /api/alerts/ack`.
+/// * `acknowledge(by, ids)` → the acknowledgements made, as `POST /api/alerts/ack`;
+/// * `suppress(request)` → the suppression made, as `POST /api/suppressions`;
+/// * `endSuppression(id, by)` → its end, as `DELETE /api/suppressions/{id}`.
 ///
 /// See [`is_dashboard_method`] for which targets these are.
 pub(super) fn dashboard_method(
@@ -55,6 +57,23 @@ pub(super) fn dashboard_method(
             "catalog" => {
                 let catalog = state.world.lock().expect("world lock").catalog.clone();
                 encode(protocol, &catalog)
+            }
+            "suppress" => {
+                async {
+                    let request: serde_json::Value = arg(&arguments, 0, &method)?;
+                    let made = functions::alarms::suppress(&state, request).await.map_err(|e| e.message)?;
+                    encode(protocol, &made)
+                }
+                .await
+            }
+            "endsuppression" => {
+                async {
+                    let id: String = arg(&arguments, 0, &method)?;
+                    let by: String = arg(&arguments, 1, &method).unwrap_or_default();
+                    let ended = functions::alarms::end_suppression(&state, &id, &by).await.map_err(|e| e.message)?;
+                    encode(protocol, &ended)
+                }
+                .await
             }
             "acknowledge" => {
                 async {
@@ -84,7 +103,9 @@ pub(super) fn dashboard_method(
 
 /// Whether `target` is one of the dashboards' methods.
 pub(super) fn is_dashboard_method(target: &str) -> bool {
-    ["snapshot", "catalog", "subscribe", "unsubscribe", "acknowledge"].iter().any(|m| m.eq_ignore_ascii_case(target))
+    ["snapshot", "catalog", "subscribe", "unsubscribe", "acknowledge", "suppress", "endSuppression"]
+        .iter()
+        .any(|m| m.eq_ignore_ascii_case(target))
 }
 
 fn completion(invocation_id: String, result: Result<Option<Payload>, String>) -> HubMessage {

@@ -21,6 +21,8 @@ use axum::routing::{delete, get, head, post, put};
 use axum::Router;
 use serde::Deserialize;
 
+use telemetry::targets;
+
 use super::hub::{valid_hub_name, Broadcast, Hub};
 use super::jwt;
 use crate::error::ApiError;
@@ -132,25 +134,57 @@ fn message(state: &AppState, hub: &str, body: &Bytes) -> Result<(Arc<Broadcast>,
     Ok((Broadcast::invocation(target, arguments), adopted))
 }
 
-/// Keeps published alerts and clearings, and adopts a published catalog (a first argument that
-/// is not a batch of them, or not a catalog, is only passed on). Returns whether the functions'
-/// catalog changed.
+/// Keeps published alerts and clearings, suppressions made and ended and re-alarms, and adopts
+/// a published catalog (a first argument that is not a batch of them, or not a catalog, is only
+/// passed on). Returns whether the functions' catalog changed.
 fn record(state: &AppState, target: &str, batch: Option<&serde_json::Value>) -> bool {
     let Some(batch) = batch else { return false };
-    if target == telemetry::targets::CATALOG {
+    if target == targets::CATALOG {
         return adopt_catalog(state, batch);
     }
+    if [targets::SUPPRESSED, targets::SUPPRESSION_ENDED, targets::ALERT_REALARMED].contains(&target) {
+        adopt_alarm_changes(state, target, batch);
+        return false;
+    }
     let mut world = state.world.lock().expect("world lock");
-    if target == telemetry::targets::ALERTS {
+    if target == targets::ALERTS {
         if let Ok(alerts) = serde_json::from_value::<Vec<telemetry::Alert>>(batch.clone()) {
             world.alerts.record_published(alerts);
         }
-    } else if target == telemetry::targets::ALERT_CLEARED {
+    } else if target == targets::ALERT_CLEARED {
         if let Ok(cleared) = serde_json::from_value::<Vec<telemetry::AlertCleared>>(batch.clone()) {
             world.alerts.record_published_cleared(&cleared);
         }
     }
     false
+}
+
+/// Suppressions and re-alarms another backend published (one that runs its own alarm
+/// management and tells the dashboards through the service): the functions side keeps them, so
+/// later snapshots list the suppressions in force (those past their `until` leave it, without
+/// an end of their own: their publisher sends that) and show a re-alarmed alert
+/// unacknowledged, and records them in the history's alert log (an end is recorded for a
+/// suppression known here only: the log's event says what was suppressed).
+fn adopt_alarm_changes(state: &AppState, target: &str, batch: &serde_json::Value) {
+    let now = crate::unix_millis();
+    if target == targets::SUPPRESSED {
+        let Ok(made) = serde_json::from_value::<Vec<telemetry::Suppression>>(batch.clone()) else { return };
+        let kept = state.world.lock().expect("world lock").suppressions.adopt(made, now);
+        if let Some(history) = &state.history {
+            history.suppressed(&kept);
+        }
+    } else if target == targets::SUPPRESSION_ENDED {
+        let Ok(ended) = serde_json::from_value::<Vec<telemetry::SuppressionEnded>>(batch.clone()) else { return };
+        let ended = state.world.lock().expect("world lock").suppressions.adopt_ended(ended);
+        if let Some(history) = &state.history {
+            history.suppressions_ended(&ended);
+        }
+    } else if let Ok(again) = serde_json::from_value::<Vec<telemetry::AlertReAlarmed>>(batch.clone()) {
+        let again = state.world.lock().expect("world lock").alerts.adopt_re_alarmed(again);
+        if let Some(history) = &state.history {
+            history.re_alarmed(&again);
+        }
+    }
 }
 
 /// A catalog another backend published: the functions side adopts it (`World::adopt`: its
@@ -169,7 +203,7 @@ fn adopt_catalog(state: &AppState, document: &serde_json::Value) -> bool {
         if let Some(history) = &state.history {
             history.cleared(&adopted.cleared);
         }
-        let cleared = Broadcast::invocation(telemetry::targets::ALERT_CLEARED, [adopted.cleared]);
+        let cleared = Broadcast::invocation(targets::ALERT_CLEARED, [adopted.cleared]);
         state.hubs.get(telemetry::HUB).broadcast(cleared);
     }
     adopted.changed
