@@ -12,6 +12,8 @@ use crate::model::route::Route;
 use crate::model::status::{LiveStatus, Phase};
 use crate::model::timeline::{with_time, Timeline};
 use crate::model::toasts::{ToastSettings, Toasts};
+use crate::panels::alarm_health::AlarmHealth;
+use crate::panels::alarm_timeline::AlarmTimeline;
 use crate::panels::alert_history::{restore_settings, AlertHistory};
 use crate::panels::alert_list::AlertList;
 use crate::panels::device_detail::DeviceDetail;
@@ -20,7 +22,7 @@ use crate::panels::fleet_map::FleetMap;
 use crate::panels::overview::Overview;
 use crate::panels::status_bar::StatusBar;
 use crate::panels::timeline::TimelineBar;
-use crate::panels::toasts::ToastStack;
+use crate::panels::toasts::{FloodBanner, ToastStack};
 use crate::panels::vehicle_list::VehicleList;
 use crate::store::Store;
 use crate::{config, live};
@@ -126,9 +128,16 @@ pub fn App() -> impl IntoView {
     follow_the_url(store);
     live::replay::Player::start(store);
     restore_settings(store);
-    if let Ok(handle) =
-        set_interval_with_handle(move || store.clock.set(js_sys::Date::now() as i64), Duration::from_secs(1))
-    {
+    live::notify::restore(store);
+    live::notify::keep_title(store);
+    if let Ok(handle) = set_interval_with_handle(
+        move || {
+            let now = js_sys::Date::now() as i64;
+            store.clock.set(now);
+            live::alerts::tick(store, now);
+        },
+        Duration::from_secs(1),
+    ) {
         on_cleanup(move || handle.clear());
     }
     spawn_local(async move {
@@ -179,6 +188,8 @@ pub fn App() -> impl IntoView {
         .into_any(),
         Route::Equipment => view! { <EquipmentGrid /> }.into_any(),
         Route::Alerts => view! { <AlertHistory /> }.into_any(),
+        Route::Alarm { id } => view! { <AlarmTimeline id=id /> }.into_any(),
+        Route::AlarmHealth => view! { <AlarmHealth /> }.into_any(),
         Route::Fleet { .. } => view! {
             <FleetMap />
             <VehicleList />
@@ -195,6 +206,7 @@ pub fn App() -> impl IntoView {
                 {nav_link(Route::Equipment, "equipment")}
                 {nav_link(Route::Fleet { vehicle: None }, "fleet")}
                 {nav_link(Route::Alerts, "alerts")}
+                {nav_link(Route::AlarmHealth, "health")}
                 <a class="nav-badge" href=Route::Alerts.href() data-testid="unacknowledged-badge" title="unacknowledged alerts"
                     class:none=move || unacknowledged() == 0>
                     {move || format!("{} alerts open", unacknowledged())}
@@ -211,6 +223,7 @@ pub fn App() -> impl IntoView {
         <p class="note history-note" data-testid="history-note" hidden=move || store.history_note.with(Option::is_none)>
             {move || store.history_note.get()}
         </p>
+        <FloodBanner />
         <main class="app-main">{screen}</main>
         <ToastStack />
     }

@@ -113,6 +113,14 @@ store! {
         basemap: Option<telemetry::basemap::Basemap> = None,
         /// What the replay cannot show, or shows only in part, in words.
         replay_note: Option<String> = None,
+        /// Alarm points shelved or out of service now, and the backend's alarm policy.
+        suppressions: crate::model::suppressions::Suppressions = crate::model::suppressions::Suppressions::default(),
+        /// Floods of the alarms that notify on this page (ISA-18.2: more than 10 in 10 minutes).
+        flood: crate::model::flood::FloodWatch = crate::model::flood::FloodWatch::default(),
+        /// Why the last shelving (or ending one) failed, if it did.
+        suppress_error: Option<String> = None,
+        /// Desktop notifications for critical alarms while the tab is hidden (opted in or not).
+        notifications: crate::live::notify::Choice = crate::live::notify::Choice::Off,
     }
     stored {
         /// Where snapshot, subscriptions and acknowledgements go, once connected. Not a signal:

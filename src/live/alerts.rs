@@ -7,7 +7,8 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
-use leptos::prelude::{set_timeout, GetUntracked, GetValue, Set, Update, WithUntracked};
+use leptos::prelude::{set_timeout, GetUntracked, GetValue, Notify, Set, Update, UpdateUntracked, WithUntracked};
+use telemetry::alarms::{AlertReAlarmed, Suppression, SuppressionEnded};
 use telemetry::{Alert, AlertAcknowledged, AlertCleared, Severity};
 
 use crate::store::Store;
@@ -19,6 +20,11 @@ pub enum AlertEvent {
     Raised(Vec<Alert>),
     Acknowledged(Vec<AlertAcknowledged>),
     Cleared(Vec<AlertCleared>),
+    /// Acknowledged, still active after the re-alarm period: unacknowledged again.
+    ReAlarmed(Vec<AlertReAlarmed>),
+    /// Alarm points shelved or put out of service.
+    Suppressed(Vec<Suppression>),
+    SuppressionEnded(Vec<SuppressionEnded>),
 }
 
 /// Queued events and whether a flush is due.
@@ -85,37 +91,75 @@ pub fn show_held(store: Store) {
 }
 
 /// Applies events to the history and the toasts, and sounds one tone if a critical alert
-/// fired and sound is on.
+/// fired and sound is on. An alarm of a point shelved or out of service is recorded but does
+/// not notify: no toast, no tone, no desktop notification, and it does not count towards a
+/// flood. A re-alarm notifies again like a new alarm.
 pub fn apply(store: Store, events: Vec<AlertEvent>, now: i64) {
-    let critical = events
-        .iter()
-        .any(|e| matches!(e, AlertEvent::Raised(alerts) if alerts.iter().any(|a| a.severity == Severity::Critical)));
     // Toasts are for the present: while the page shows the past, a new alarm counts on the
     // badge of *back to live* instead of covering the replay.
     let live = store.timeline.get_untracked().is_live();
-    if !live {
-        let raised: Vec<&Alert> = events
-            .iter()
-            .flat_map(|e| if let AlertEvent::Raised(alerts) = e { alerts.iter().collect() } else { Vec::new() })
-            .collect();
-        if !raised.is_empty() {
-            store.missed_alerts.update(|n| *n = n.saturating_add(raised.len() as u32));
-            HELD.with(|held| {
-                let mut held = held.borrow_mut();
-                held.extend(raised.into_iter().cloned());
-                let over = held.len().saturating_sub(HELD_CAPACITY);
-                held.drain(..over);
-            });
-        }
-    }
-    store.toasts.update(|toasts| {
+    // Suppressions first, so alarms in the same batch see them.
+    let mut back: Vec<Suppression> = Vec::new();
+    store.suppressions.update(|held| {
         for event in &events {
             match event {
-                AlertEvent::Raised(_) if !live => {}
-                AlertEvent::Raised(alerts) => alerts.iter().for_each(|a| toasts.raise(a, now)),
+                AlertEvent::Suppressed(list) => list.iter().for_each(|s| held.add(s.clone(), now)),
+                AlertEvent::SuppressionEnded(list) => back.extend(list.iter().filter_map(|e| held.end(&e.id))),
+                _ => {}
+            }
+        }
+    });
+    let suppressed =
+        |alert: &Alert| store.suppressions.with_untracked(|s| s.of(&alert.device, &alert.metric, now).is_some());
+    let re_alarmed: Vec<Alert> = store.alerts.with_untracked(|feed| {
+        events
+            .iter()
+            .flat_map(|e| if let AlertEvent::ReAlarmed(ids) = e { ids.iter().collect() } else { Vec::new() })
+            .filter_map(|re| feed.iter().find(|entry| entry.alert.id == re.id && entry.cleared_at.is_none()))
+            .map(|entry| entry.alert.clone())
+            .collect()
+    });
+    // What notifies: new alarms and re-alarms, of points not suppressed.
+    let notifying: Vec<Alert> = events
+        .iter()
+        .flat_map(|e| if let AlertEvent::Raised(alerts) = e { alerts.iter().collect() } else { Vec::new() })
+        .chain(re_alarmed.iter())
+        .filter(|a| !suppressed(a))
+        .cloned()
+        .collect();
+    let critical = notifying.iter().any(|a| a.severity == Severity::Critical);
+    if !live && !notifying.is_empty() {
+        store.missed_alerts.update(|n| *n = n.saturating_add(notifying.len() as u32));
+        HELD.with(|held| {
+            let mut held = held.borrow_mut();
+            held.extend(notifying.iter().cloned());
+            let over = held.len().saturating_sub(HELD_CAPACITY);
+            held.drain(..over);
+        });
+    }
+    if !notifying.is_empty() {
+        store.flood.update(|watch| {
+            watch.raised(now, notifying.iter().map(|a| a.severity));
+        });
+    }
+    store.toasts.update(|toasts| {
+        // A point just suppressed leaves the stack.
+        for event in &events {
+            if let AlertEvent::Suppressed(list) = event {
+                for s in list {
+                    toasts.retain(|t| !s.covers(&t.alert.device, &t.alert.metric));
+                }
+            }
+        }
+        for event in &events {
+            match event {
                 AlertEvent::Acknowledged(acks) => acks.iter().for_each(|a| toasts.acknowledged(&a.id)),
                 AlertEvent::Cleared(cleared) => cleared.iter().for_each(|c| toasts.cleared(&c.id)),
+                _ => {}
             }
+        }
+        if live {
+            notifying.iter().for_each(|a| toasts.raise(a, now));
         }
     });
     store.alerts.update(|feed| {
@@ -124,11 +168,58 @@ pub fn apply(store: Store, events: Vec<AlertEvent>, now: i64) {
                 AlertEvent::Raised(alerts) => feed.raise(alerts),
                 AlertEvent::Acknowledged(acks) => feed.acknowledge(acks),
                 AlertEvent::Cleared(cleared) => feed.clear(cleared),
+                AlertEvent::ReAlarmed(ids) => _ = feed.re_alarm(&ids),
+                AlertEvent::Suppressed(_) | AlertEvent::SuppressionEnded(_) => {}
             }
         }
     });
+    if !back.is_empty() {
+        unsuppressed(store, &back, now);
+    }
+    if live && !notifying.is_empty() {
+        crate::live::notify::alarms(store, &notifying);
+    }
     if critical && live && store.sound.get_untracked() {
         crate::sound::alarm();
+    }
+}
+
+/// Suppressions ended (by someone, or their time was up): the alarms of those points still
+/// waiting for someone come back to the stack.
+fn unsuppressed(store: Store, ended: &[Suppression], now: i64) {
+    let waiting: Vec<(Alert, bool)> = store.alerts.with_untracked(|feed| {
+        feed.iter()
+            .filter(|e| e.needs_acknowledgement() && ended.iter().any(|s| s.covers(&e.alert.device, &e.alert.metric)))
+            .filter(|e| store.suppressions.with_untracked(|s| s.of(&e.alert.device, &e.alert.metric, now).is_none()))
+            .map(|e| (e.alert.clone(), e.cleared_at.is_some()))
+            .collect()
+    });
+    if waiting.is_empty() || !store.timeline.get_untracked().is_live() {
+        return;
+    }
+    store.toasts.update(|toasts| {
+        // Oldest first, so the newest ends on top.
+        for (alert, cleared) in waiting.iter().rev() {
+            toasts.raise(alert, now);
+            if *cleared {
+                toasts.cleared(&alert.id);
+            }
+        }
+    });
+}
+
+/// The clock moved on: suppressions whose time is up end here too (the backend says so as
+/// well; whichever comes first), and the flood window moves.
+pub fn tick(store: Store, now: i64) {
+    let over = store.suppressions.try_update_untracked(|s| s.expire(now)).unwrap_or_default();
+    if !over.is_empty() {
+        store.suppressions.notify();
+        unsuppressed(store, &over, now);
+    }
+    let changed =
+        store.flood.try_update_untracked(|watch| watch.tick(now).is_some() || watch.flood.ongoing().is_some());
+    if changed == Some(true) {
+        store.flood.notify();
     }
 }
 

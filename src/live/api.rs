@@ -6,6 +6,7 @@ use gloo_net::http::{Request, Response};
 use serde::de::DeserializeOwned;
 use serde::de::IgnoredAny;
 use signalr::web::{HubConnection, InvokeError};
+use telemetry::alarms::{Suppression, SuppressionEnded, SuppressionRequest};
 use telemetry::basemap::Basemap;
 use telemetry::catalog::Geofence;
 use telemetry::history::{AlertLog, Coverage, FleetHistory, SeriesHistory, TrackHistory};
@@ -116,6 +117,13 @@ impl Api {
         self.get_history(telemetry::history::TRACK_PATH, &query, "track history").await
     }
 
+    /// What happened to alerts from `from` up to the backend's now, as much as the backend
+    /// gives in one answer (the alarm-health figures).
+    pub async fn alarm_log(&self, from: Millis) -> Result<Option<AlertLog>, HistoryError> {
+        let query = format!("from={from}&limit={}", telemetry::history::MAX_ALERT_LIMIT);
+        self.get_history(telemetry::history::ALERTS_PATH, &query, "alarm log").await
+    }
+
     /// What happened to alerts from `from` up to the backend's now.
     pub async fn alert_log(&self, from: Millis) -> Result<Option<AlertLog>, HistoryError> {
         self.get_history(telemetry::history::ALERTS_PATH, &format!("from={from}"), "alert history").await
@@ -151,6 +159,52 @@ impl Api {
         };
         let path = telemetry::catalog::GEOFENCES_PATH;
         post_json(&format!("{api_base}/{path}"), fence, "geofence").await.map(|_| ())
+    }
+
+    /// Shelves an alarm point or puts a device out of service (`POST {apiBase}/suppressions`);
+    /// every dashboard hears of it as `suppressed`.
+    pub async fn suppress(&self, request: &SuppressionRequest) -> Result<Suppression, String> {
+        match self {
+            Api::Functions(api_base) => {
+                let path = telemetry::alarms::SUPPRESSIONS_PATH;
+                let response = post_json(&format!("{api_base}/{path}"), request, "shelving").await?;
+                response.json().await.map_err(|e| format!("the shelving answer is not the expected JSON: {e}"))
+            }
+            Api::Hub(hub) => hub
+                .invoke::<Suppression>("suppress", &(request,))
+                .await
+                .map_err(|e| format!("the hub's suppress failed: {e}")),
+        }
+    }
+
+    /// Ends a suppression before its time (`DELETE {apiBase}/suppressions/{id}`).
+    pub async fn end_suppression(&self, id: &str, by: &str) -> Result<SuppressionEnded, String> {
+        match self {
+            Api::Functions(api_base) => {
+                let path = telemetry::alarms::SUPPRESSIONS_PATH;
+                let body = telemetry::alarms::EndSuppressionRequest { by: by.to_string() };
+                let response = Request::delete(&format!("{api_base}/{path}/{}", encode(id)))
+                    .json(&body)
+                    .map_err(|e| format!("cannot encode the request: {e}"))?
+                    .send()
+                    .await
+                    .map_err(|e| format!("ending the suppression failed: {e}"))?;
+                if !response.ok() {
+                    let detail = response.text().await.unwrap_or_default();
+                    return Err(format!("ending the suppression answered HTTP {}: {detail}", response.status()));
+                }
+                response.json().await.map_err(|e| format!("the answer is not the expected JSON: {e}"))
+            }
+            Api::Hub(hub) => hub
+                .invoke::<SuppressionEnded>("endSuppression", &(id, by))
+                .await
+                .map_err(|e| format!("the hub's endSuppression failed: {e}")),
+        }
+    }
+
+    /// Everything that happened to one alert, oldest first.
+    pub async fn alert_timeline(&self, id: &str) -> Result<Option<AlertLog>, HistoryError> {
+        self.get_history(telemetry::history::ALERTS_PATH, &format!("id={}", encode(id)), "the alarm's timeline").await
     }
 
     /// Where the backend keeps no data from `from` up to its now.

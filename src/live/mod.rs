@@ -7,6 +7,7 @@ pub mod alerts;
 pub mod api;
 pub mod frame;
 pub mod history;
+pub mod notify;
 pub mod replay;
 pub mod sync;
 
@@ -98,9 +99,27 @@ pub fn start(config: &Config, store: Store) -> HubConnection {
             acknowledged.push(store, AlertEvent::Acknowledged(batch));
         }
     });
+    let cleared = queue.clone();
     connection.on(targets::ALERT_CLEARED, move |arguments| {
         if let Some(batch) = batch(store, targets::ALERT_CLEARED, arguments) {
-            queue.push(store, AlertEvent::Cleared(batch));
+            cleared.push(store, AlertEvent::Cleared(batch));
+        }
+    });
+    let re_alarmed = queue.clone();
+    connection.on(targets::ALERT_REALARMED, move |arguments| {
+        if let Some(batch) = batch(store, targets::ALERT_REALARMED, arguments) {
+            re_alarmed.push(store, AlertEvent::ReAlarmed(batch));
+        }
+    });
+    let suppressed = queue.clone();
+    connection.on(targets::SUPPRESSED, move |arguments| {
+        if let Some(batch) = batch(store, targets::SUPPRESSED, arguments) {
+            suppressed.push(store, AlertEvent::Suppressed(batch));
+        }
+    });
+    connection.on(targets::SUPPRESSION_ENDED, move |arguments| {
+        if let Some(batch) = batch(store, targets::SUPPRESSION_ENDED, arguments) {
+            queue.push(store, AlertEvent::SuppressionEnded(batch));
         }
     });
     let catalog_sites = syncer.clone();
@@ -195,6 +214,8 @@ async fn resynchronise(
         fleet.apply(snapshot.positions);
     });
     let now = js_sys::Date::now() as i64;
+    // Before the alerts, so none of a suppressed point is taken for one that notifies.
+    store.suppressions.update(|s| s.load(snapshot.suppressions, snapshot.alarm_policy, now));
     let returned: Vec<String> =
         snapshot.alerts.iter().filter(|a| a.cleared.is_some()).map(|a| a.alert.id.clone()).collect();
     let snapshot_ts = snapshot.ts;

@@ -140,8 +140,10 @@ pub fn compute(events: &[AlertEvent], open: &[Open], from: i64, to: i64) -> Heal
         by_key.entry(key_of(alert)).or_default().push(*ts);
     }
     let total = raised.len().max(1) as f64;
-    let mut actors: Vec<Actor> =
-        by_key.iter().map(|(key, ts)| Actor { key: key.clone(), count: ts.len(), share: ts.len() as f64 / total }).collect();
+    let mut actors: Vec<Actor> = by_key
+        .iter()
+        .map(|(key, ts)| Actor { key: key.clone(), count: ts.len(), share: ts.len() as f64 / total })
+        .collect();
     actors.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.key.cmp(&b.key)));
     actors.truncate(BAD_ACTORS);
     let bad_actor_share = actors.iter().map(|a| a.share).sum();
@@ -166,11 +168,8 @@ pub fn compute(events: &[AlertEvent], open: &[Open], from: i64, to: i64) -> Heal
     let mut standing: Vec<Open> = open.iter().filter(|o| !o.cleared && to - o.raised > STANDING_MS).cloned().collect();
     standing.sort_by_key(|o| o.raised);
 
-    let raised_at: HashMap<&str, i64> = events
-        .iter()
-        .filter(|e| e.change == AlertChange::Raised)
-        .map(|e| (e.id.as_str(), e.ts))
-        .collect();
+    let raised_at: HashMap<&str, i64> =
+        events.iter().filter(|e| e.change == AlertChange::Raised).map(|e| (e.id.as_str(), e.ts)).collect();
     let mut to_ack: Vec<i64> = events
         .iter()
         .filter(|e| e.change == AlertChange::Acknowledged && e.ts >= from && e.ts < to)
@@ -230,11 +229,21 @@ mod tests {
                 message: String::new(),
             }),
             by: None,
+            suppression: None,
+            reason: None,
         }
     }
 
     fn acked(id: &str, ts: i64) -> AlertEvent {
-        AlertEvent { ts, id: id.into(), change: AlertChange::Acknowledged, alert: None, by: Some("op".into()) }
+        AlertEvent {
+            ts,
+            id: id.into(),
+            change: AlertChange::Acknowledged,
+            alert: None,
+            by: Some("op".into()),
+            suppression: None,
+            reason: None,
+        }
     }
 
     /// A scripted hour with known answers: a chattering pump (4 within 40 s, then 2 more), a
@@ -247,7 +256,13 @@ mod tests {
         }
         for i in 0..12 {
             let device = format!("press-{i:02}");
-            events.push(raised(&format!("b{i}"), T0 + 30 * MIN + i * 2_000, &device, "temperature", Severity::Critical));
+            events.push(raised(
+                &format!("b{i}"),
+                T0 + 30 * MIN + i * 2_000,
+                &device,
+                "temperature",
+                Severity::Critical,
+            ));
         }
         for (i, at) in [2, 14, 52, 58].iter().enumerate() {
             events.push(raised(&format!("o{i}"), T0 + at * MIN, "rig-1", "rpm", Severity::Info));
@@ -263,9 +278,24 @@ mod tests {
     #[test]
     fn the_figures_of_a_scripted_hour() {
         let open = vec![
-            Open { id: "s".into(), key: Key { device: "tank".into(), metric: "level".into() }, raised: T0 - 2 * MIN, cleared: false },
-            Open { id: "r".into(), key: Key { device: "tank".into(), metric: "flow".into() }, raised: T0 - 2 * MIN, cleared: true },
-            Open { id: "n".into(), key: Key { device: "tank".into(), metric: "temp".into() }, raised: T0 + 30 * MIN, cleared: false },
+            Open {
+                id: "s".into(),
+                key: Key { device: "tank".into(), metric: "level".into() },
+                raised: T0 - 2 * MIN,
+                cleared: false,
+            },
+            Open {
+                id: "r".into(),
+                key: Key { device: "tank".into(), metric: "flow".into() },
+                raised: T0 - 2 * MIN,
+                cleared: true,
+            },
+            Open {
+                id: "n".into(),
+                key: Key { device: "tank".into(), metric: "temp".into() },
+                raised: T0 + 30 * MIN,
+                cleared: false,
+            },
         ];
         let health = compute(&hour(), &open, T0, T0 + 60 * MIN);
         assert_eq!(health.raised, 22);

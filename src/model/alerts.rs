@@ -71,6 +71,39 @@ pub struct AlertEntry {
     /// The server no longer has it (a snapshot left it out): acknowledged elsewhere or ended,
     /// nothing is left to do about it here.
     pub over: bool,
+    /// Times it came back unacknowledged, still active after its acknowledgement (re-alarm).
+    pub re_alarms: u32,
+}
+
+/// ISA-18.2's states of an alarm, shown the same way on every screen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Isa {
+    ActiveUnacknowledged,
+    ActiveAcknowledged,
+    ReturnedUnacknowledged,
+    Normal,
+}
+
+impl Isa {
+    /// The code (a CSS class and a test's handle).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Isa::ActiveUnacknowledged => "active-unacknowledged",
+            Isa::ActiveAcknowledged => "active-acknowledged",
+            Isa::ReturnedUnacknowledged => "returned-unacknowledged",
+            Isa::Normal => "normal",
+        }
+    }
+
+    /// In words.
+    pub fn words(self) -> &'static str {
+        match self {
+            Isa::ActiveUnacknowledged => "active, unacknowledged",
+            Isa::ActiveAcknowledged => "active, acknowledged",
+            Isa::ReturnedUnacknowledged => "returned to normal, unacknowledged",
+            Isa::Normal => "normal",
+        }
+    }
 }
 
 impl AlertEntry {
@@ -78,6 +111,18 @@ impl AlertEntry {
     /// "returned to normal, unacknowledged"), and not over.
     pub fn needs_acknowledgement(&self) -> bool {
         self.acknowledged.is_none() && !self.over
+    }
+
+    /// Its ISA-18.2 state. An alert the server no longer has is normal (acknowledged elsewhere,
+    /// or over).
+    pub fn isa(&self) -> Isa {
+        match (self.acknowledged.is_some(), self.cleared_at.is_some() || self.over) {
+            _ if self.over => Isa::Normal,
+            (false, false) => Isa::ActiveUnacknowledged,
+            (true, false) => Isa::ActiveAcknowledged,
+            (false, true) => Isa::ReturnedUnacknowledged,
+            (true, true) => Isa::Normal,
+        }
     }
 
     /// Where it stands, in words (the alert list and the history say the same).
@@ -160,7 +205,7 @@ impl AlertFeed {
                 continue;
             }
             self.ids.insert(alert.id.clone());
-            let mut entry = AlertEntry { alert, acknowledged: None, cleared_at: None, over: false };
+            let mut entry = AlertEntry { alert, acknowledged: None, cleared_at: None, over: false, re_alarms: 0 };
             while let Some(at) = self.early.iter().position(|e| e.id() == entry.alert.id) {
                 match self.early.remove(at) {
                     Some(Early::Acknowledged(ack)) => entry.acknowledged = Some(ack),
@@ -234,7 +279,7 @@ impl AlertFeed {
                     at.insert(alert.id.clone(), older.len());
                     let raised_ts = event.ts;
                     let over = snapshot_ts.is_some_and(|ts| raised_ts <= ts);
-                    older.push(AlertEntry { alert, acknowledged: None, cleared_at: None, over });
+                    older.push(AlertEntry { alert, acknowledged: None, cleared_at: None, over, re_alarms: 0 });
                 }
                 (AlertChange::Raised, _) => {}
                 (change, _) => later.push((change, event.id, event.ts, event.by)),
@@ -282,6 +327,20 @@ impl AlertFeed {
                 None => self.hold(Early::Acknowledged(ack)),
             }
         }
+    }
+
+    /// Alerts acknowledged and still active after the backend's re-alarm period: unacknowledged
+    /// again. Returns those held that re-alarmed (to notify again).
+    pub fn re_alarm(&mut self, ids: &[telemetry::alarms::AlertReAlarmed]) -> Vec<Alert> {
+        let mut again = Vec::new();
+        for re in ids {
+            if let Some(entry) = self.entries.iter_mut().find(|e| e.alert.id == re.id && e.cleared_at.is_none()) {
+                entry.acknowledged = None;
+                entry.re_alarms = entry.re_alarms.saturating_add(1);
+                again.push(entry.alert.clone());
+            }
+        }
+        again
     }
 
     pub fn clear(&mut self, cleared: Vec<AlertCleared>) {
@@ -363,6 +422,7 @@ impl AlertFeed {
                 acknowledged: e.acknowledged.clone().filter(|ack| ack.ts <= at),
                 cleared_at: e.cleared_at.filter(|ts| *ts <= at),
                 over: false,
+                re_alarms: 0,
             })
             .collect();
         let ids = entries.iter().map(|e| e.alert.id.clone()).collect();

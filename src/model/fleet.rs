@@ -246,18 +246,25 @@ impl FleetState {
     }
 
     /// Every vehicle passing `filter` as the map draws it, in slot order (not id order): its
-    /// report, where it is on the [`mercator`] square, and its shape.
+    /// slot ([`FleetState::at`]), its report, where it is on the [`mercator`] square, and its
+    /// shape.
     pub fn drawn<'a>(
         &'a self,
         filter: &'a FleetFilter,
-    ) -> impl Iterator<Item = (&'a Position, (f64, f64), Shape)> + 'a {
+    ) -> impl Iterator<Item = (u32, &'a Position, (f64, f64), Shape)> + 'a {
         let all = filter.is_empty();
         self.positions
             .iter()
             .zip(&self.world)
             .zip(&self.shapes)
-            .filter(move |((p, _), _)| all || filter.matches(p))
-            .map(|((p, w), s)| (p, *w, *s))
+            .enumerate()
+            .filter(move |(_, ((p, _), _))| all || filter.matches(p))
+            .map(|(slot, ((p, w), s))| (slot as u32, p, *w, *s))
+    }
+
+    /// The vehicle in `slot` (as [`FleetState::drawn`] names it).
+    pub fn at(&self, slot: u32) -> &Position {
+        &self.positions[slot as usize]
     }
 
     /// South-west and north-east corners of the vehicles passing `filter`.
@@ -547,7 +554,7 @@ mod tests {
         fleet.apply(vec![pos("c", 1, 1.0), pos("a", 1, 2.0), pos("b", 1, 3.0)]);
         fleet.apply(vec![pos("a", 2, 4.0)]);
         let drawn: Vec<(String, (f64, f64))> =
-            fleet.drawn(&FleetFilter::default()).map(|(p, w, _)| (p.id.clone(), w)).collect();
+            fleet.drawn(&FleetFilter::default()).map(|(_, p, w, _)| (p.id.clone(), w)).collect();
         assert_eq!(drawn.iter().map(|d| d.0.as_str()).collect::<Vec<_>>(), ["c", "a", "b"], "slot order");
         for (id, world) in &drawn {
             let p = fleet.get(id).unwrap();
@@ -559,7 +566,8 @@ mod tests {
         assert_eq!(fleet.trail("a").map(|t| t.lat).collect::<Vec<_>>(), [2.0, 4.0], "trails follow their slots");
         assert_eq!(fleet.trail("b").map(|t| t.lat).collect::<Vec<_>>(), [3.0]);
         let all = FleetFilter::default();
-        let (p, world, _) = fleet.drawn(&all).find(|d| d.0.id == "b").unwrap();
+        let (slot, p, world, _) = fleet.drawn(&all).find(|d| d.1.id == "b").unwrap();
+        assert_eq!(fleet.at(slot).id, "b");
         assert_eq!(world, mercator(p.lat, p.lon));
         let only_b = FleetFilter { query: "b".into(), ..FleetFilter::default() };
         assert_eq!(fleet.drawn(&only_b).count(), 1);
@@ -589,7 +597,7 @@ mod tests {
         fleet.set_kinds([("t2".to_string(), "truck".to_string())]);
         fleet.apply(vec![pos("t2", 1, 1.0)]);
         assert_eq!(fleet.shape("t2"), Shape::Truck);
-        let shapes: Vec<Shape> = fleet.drawn(&FleetFilter::default()).map(|d| d.2).collect();
+        let shapes: Vec<Shape> = fleet.drawn(&FleetFilter::default()).map(|d| d.3).collect();
         assert_eq!(shapes, [Shape::Truck, Shape::Forklift, Shape::Arrow, Shape::Truck]);
         // A replay's fleet, rebuilt, draws them the same.
         let mut replayed = FleetState::default();

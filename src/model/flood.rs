@@ -67,7 +67,13 @@ pub struct Flood {
 
 impl Default for Flood {
     fn default() -> Self {
-        Self { buckets: VecDeque::with_capacity(SECONDS), newest: None, in_window: 0, ongoing: None, moments: VecDeque::new() }
+        Self {
+            buckets: VecDeque::with_capacity(SECONDS),
+            newest: None,
+            in_window: 0,
+            ongoing: None,
+            moments: VecDeque::new(),
+        }
     }
 }
 
@@ -119,7 +125,8 @@ impl Flood {
                 ended
             }
             None if self.in_window > FLOOD_ABOVE => {
-                self.ongoing = Some(Ongoing { since: now, raised: u64::from(self.in_window), in_window: self.in_window });
+                self.ongoing =
+                    Some(Ongoing { since: now, raised: u64::from(self.in_window), in_window: self.in_window });
                 self.remember(Moment { change: Change::Began, ts: now, in_window: self.in_window, raised_in_flood: 0 });
                 Some(Change::Began)
             }
@@ -147,6 +154,59 @@ impl Flood {
     /// The floods' beginnings and ends, oldest first (the last hundred).
     pub fn moments(&self) -> impl DoubleEndedIterator<Item = &Moment> {
         self.moments.iter()
+    }
+}
+
+/// The page's own flood watch: the detector fed with the alarms that notify here, and how many
+/// of each severity were raised since the flood began (the summary toast's counts).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FloodWatch {
+    pub flood: Flood,
+    /// Critical, warning, info raised since the flood in progress began.
+    pub by_severity: [u64; 3],
+}
+
+impl FloodWatch {
+    /// Alarms of these severities were raised at `now`.
+    pub fn raised(&mut self, now: i64, severities: impl IntoIterator<Item = telemetry::Severity>) -> Option<Change> {
+        let mut counts = [0u64; 3];
+        for severity in severities {
+            counts[severity_index(severity)] += 1;
+        }
+        let total: u64 = counts.iter().sum();
+        if total == 0 {
+            return self.tick(now);
+        }
+        let was = self.flood.ongoing().is_some();
+        let change = self.flood.raised(now, total.min(u64::from(u32::MAX)) as u32);
+        if self.flood.ongoing().is_some() {
+            if !was {
+                // The flood began with the whole window; its split is not known further back
+                // than these.
+                self.by_severity = [0; 3];
+            }
+            for (held, n) in self.by_severity.iter_mut().zip(counts) {
+                *held += n;
+            }
+        }
+        change
+    }
+
+    /// The window moves on to `now`.
+    pub fn tick(&mut self, now: i64) -> Option<Change> {
+        let change = self.flood.tick(now);
+        if change == Some(Change::Ended) {
+            self.by_severity = [0; 3];
+        }
+        change
+    }
+}
+
+fn severity_index(severity: telemetry::Severity) -> usize {
+    match severity {
+        telemetry::Severity::Critical => 0,
+        telemetry::Severity::Warning => 1,
+        telemetry::Severity::Info => 2,
     }
 }
 
@@ -230,6 +290,18 @@ mod tests {
         flood.raised(T0 + 10 * WINDOW_MS - 5_000, 1);
         assert_eq!(flood.in_window(), 3);
         assert!(flood.buckets.len() <= SECONDS, "fixed memory");
+    }
+
+    #[test]
+    fn the_watch_counts_each_severity_in_the_flood() {
+        use telemetry::Severity::{Critical, Info, Warning};
+        let mut watch = FloodWatch::default();
+        assert_eq!(watch.raised(T0, [Info; 10]), None);
+        assert_eq!(watch.raised(T0 + 1_000, [Critical, Warning]), Some(Change::Began));
+        watch.raised(T0 + 2_000, [Critical, Info, Info]);
+        assert_eq!(watch.by_severity, [2, 1, 2]);
+        assert_eq!(watch.tick(T0 + WINDOW_MS + 3_000), Some(Change::Ended));
+        assert_eq!(watch.by_severity, [0, 0, 0]);
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod route;
 pub mod sequence;
 pub mod series;
 pub mod status;
+pub mod suppressions;
 pub mod sync;
 pub mod timeline;
 pub mod toasts;

@@ -44,6 +44,12 @@ pub enum Route {
     Equipment,
     /// The alert history.
     Alerts,
+    /// One alarm and everything that happened to it.
+    Alarm {
+        id: String,
+    },
+    /// The alarm system's health against EEMUA 191.
+    AlarmHealth,
     /// The fleet map; `vehicle` is the selected vehicle, if any.
     Fleet {
         vehicle: Option<String>,
@@ -68,6 +74,8 @@ impl Route {
         match segments.as_slice() {
             ["equipment"] => Route::Equipment,
             ["alerts"] => Route::Alerts,
+            ["alerts", id] => decode_id(id).map_or(Route::Alerts, |id| Route::Alarm { id }),
+            ["alarms", "health"] => Route::AlarmHealth,
             ["fleet"] => Route::Fleet {
                 vehicle: query.split('&').find_map(|pair| pair.strip_prefix("vehicle=")).and_then(decode_id),
             },
@@ -94,6 +102,8 @@ impl Route {
             Route::Overview => "#/".into(),
             Route::Equipment => "#/equipment".into(),
             Route::Alerts => "#/alerts".into(),
+            Route::Alarm { id } => format!("#/alerts/{}", encode(id)),
+            Route::AlarmHealth => "#/alarms/health".into(),
             Route::Fleet { vehicle: None } => "#/fleet".into(),
             Route::Fleet { vehicle: Some(id) } => format!("#/fleet?vehicle={}", encode(id)),
             Route::Device { id, window } => format!("#/device/{}?window={}", encode(id), window.as_str()),
@@ -142,6 +152,8 @@ mod tests {
             Route::Overview,
             Route::Equipment,
             Route::Alerts,
+            Route::Alarm { id: "alert-17/3 ü".into() },
+            Route::AlarmHealth,
             Route::Fleet { vehicle: None },
             Route::Fleet { vehicle: Some("veh-00007".into()) },
             Route::Device { id: "press-01".into(), window: Window::OneHour },

@@ -153,6 +153,12 @@ impl Toasts {
         }
     }
 
+    /// Keeps only the toasts `keep` says to (a point shelved leaves the stack whatever its
+    /// severity).
+    pub fn retain(&mut self, keep: impl Fn(&Toast) -> bool) {
+        self.list.retain(|t| keep(t));
+    }
+
     /// Closes a toast by hand (critical ones only go when acknowledged).
     pub fn dismiss(&mut self, key: u64) {
         self.list.retain(|t| t.key != key || t.severity == Severity::Critical);
@@ -185,6 +191,11 @@ impl Toasts {
 
     pub fn is_paused(&self) -> bool {
         self.paused_since.is_some()
+    }
+
+    /// Every toast held, newest first.
+    pub fn iter(&self) -> impl Iterator<Item = &Toast> {
+        self.list.iter()
     }
 
     /// The toasts on screen, newest first.

@@ -6,7 +6,8 @@
 use leptos::prelude::*;
 use telemetry::Severity;
 
-use super::alert_list::{device_href, severity_label};
+use super::alarm_actions::alarm_state;
+use super::alert_list::{alarm_href, device_href, severity_label};
 use super::choice::choice;
 use super::table::heading_row;
 use crate::live::alerts::acknowledge;
@@ -141,6 +142,8 @@ pub fn AlertHistory() -> impl IntoView {
                     <span class="error" data-testid="history-ack-error">{move || store.ack_error.get()}</span>
                 </Show>
             </div>
+            <FloodMoments />
+            <NotificationsChoice />
             <p class="note" data-testid="alert-history-note">
                 {move || {
                     let n = matching();
@@ -166,15 +169,24 @@ fn history_row(store: Store, entry: AlertEntry) -> impl IntoView {
     let state_text = entry.state_text();
     let needs_acknowledgement = entry.needs_acknowledgement();
     let id = entry.alert.id.clone();
+    let (row_id, row_device) = (entry.alert.id.clone(), entry.alert.device.clone());
+    let timeline = alarm_href(&entry.alert.id);
+    let state_entry = entry.clone();
     view! {
-        <tr class=format!("severity-{severity}") data-testid="history-row" data-alert-id=entry.alert.id.clone()>
+        <tr class=format!("severity-{severity}") data-testid="history-row" data-alert-id=row_id>
             <td class="mono">{time}</td>
             <td><span aria-hidden="true">{icon}</span>" "{severity}</td>
-            <td><a href=device_href(store, &entry.alert.device) data-testid="history-device">{entry.alert.device.clone()}</a></td>
+            <td><a href=device_href(store, &row_device) data-testid="history-device">{row_device.clone()}</a></td>
             <td>{entry.alert.site.clone()}</td>
             <td class="mono">{format!("{} {:.1} / {:.1}", entry.alert.metric, entry.alert.value, entry.alert.threshold)}</td>
             <td data-testid="history-message">{entry.alert.message.clone()}</td>
-            <td data-testid="history-state">{state_text}</td>
+            <td data-testid="history-state">
+                {state_text}
+                <br />
+                {move || alarm_state(store, &state_entry)}
+                " "
+                <a href=timeline data-testid="history-timeline">"timeline"</a>
+            </td>
             <td>
                 // Open, or back to normal and still unacknowledged (ISA-18.2): both wait for someone.
                 // Not while the page shows the past: what is shown then is not what is open now.
@@ -186,5 +198,71 @@ fn history_row(store: Store, entry: AlertEntry) -> impl IntoView {
                 })}
             </td>
         </tr>
+    }
+}
+
+/// The floods' beginnings and ends on this page (the alarm history's own entries).
+#[component]
+fn FloodMoments() -> impl IntoView {
+    let store = use_store();
+    let moments = move || {
+        store.flood.with(|f| {
+            f.flood
+                .moments()
+                .rev()
+                .map(|m| {
+                    let at = js_sys::Date::new(&(m.ts as f64).into());
+                    let at = format!("{:02}:{:02}:{:02}", at.get_hours(), at.get_minutes(), at.get_seconds());
+                    let (code, text) = match m.change {
+                        crate::model::flood::Change::Began => {
+                            ("began", format!("{at} alarm flood began: {} alarms in 10 minutes", m.in_window))
+                        }
+                        crate::model::flood::Change::Ended => (
+                            "ended",
+                            format!(
+                                "{at} alarm flood ended: {} alarms in 10 minutes, {} over the flood",
+                                m.in_window, m.raised_in_flood
+                            ),
+                        ),
+                    };
+                    view! { <li data-testid="flood-moment" data-change=code>{text}</li> }
+                })
+                .collect_view()
+        })
+    };
+    view! {
+        <ul class="flood-moments" data-testid="flood-moments" aria-label="Alarm floods">{moments}</ul>
+    }
+}
+
+/// Desktop notifications for critical alarms while this tab is hidden: opt in with one click
+/// (the browser asks too); a refusal is remembered and said.
+#[component]
+fn NotificationsChoice() -> impl IntoView {
+    use crate::live::notify::{opt_in, opt_out, Choice};
+    let store = use_store();
+    view! {
+        <p class="notifications" data-testid="notifications" data-choice=move || store.notifications.get().as_str()>
+            {move || match store.notifications.get() {
+                Choice::Off => view! {
+                    <button data-testid="notifications-on" on:click=move |_| opt_in(store)>
+                        "Notify me of critical alarms while this tab is hidden"
+                    </button>
+                }.into_any(),
+                Choice::On => view! {
+                    <span>"Desktop notifications are on for critical alarms while this tab is hidden. "</span>
+                    <button data-testid="notifications-off" on:click=move |_| opt_out(store)>"Turn off"</button>
+                }.into_any(),
+                Choice::Refused => view! {
+                    <span data-testid="notifications-refused">
+                        "Desktop notifications were refused in this browser: allow them in the site's settings to get them. "
+                    </span>
+                    <button data-testid="notifications-retry" on:click=move |_| opt_in(store)>"Ask again"</button>
+                }.into_any(),
+                Choice::Unsupported => view! {
+                    <span>"This browser cannot show desktop notifications here."</span>
+                }.into_any(),
+            }}
+        </p>
     }
 }

@@ -21,6 +21,11 @@ pub fn device_href(store: Store, device: &str) -> String {
     }
 }
 
+/// Where an alarm's own timeline is.
+pub fn alarm_href(id: &str) -> String {
+    Route::Alarm { id: id.to_string() }.href()
+}
+
 /// A severity as an icon and a word (never colour alone).
 pub fn severity_label(severity: Severity) -> (&'static str, &'static str) {
     match severity {
@@ -60,6 +65,8 @@ fn alert_row(store: Store, entry: &AlertEntry) -> impl IntoView + use<> {
             <a class="device" href=device_href(store, &entry.alert.device)>{entry.alert.device.clone()}</a>
             <span class="message" data-testid="alert-message">{entry.alert.message.clone()}</span>
             <span class="state" data-testid="alert-state">{state}</span>
+            {super::alarm_actions::alarm_state(store, entry)}
+            <a class="timeline" href=alarm_href(&entry.alert.id)>"timeline"</a>
         </li>
     }
 }

@@ -56,6 +56,24 @@ pub fn DeviceDetail(
             }
         })
         .collect_view();
+    let maintenance = id.clone();
+    let alarms_of = id.clone();
+    // This device's alarms still standing, each with where it stands (ISA-18.2).
+    let alarms = move || {
+        store.with_alerts(|feed| {
+            feed.iter()
+                .filter(|e| e.alert.device == alarms_of && !e.over && e.isa() != crate::model::alerts::Isa::Normal)
+                .take(20)
+                .map(|e| view! {
+                    <li data-testid="device-alarm" data-alert-id=e.alert.id.clone()>
+                        <a href=super::alert_list::alarm_href(&e.alert.id)>{format!("{} · {}", e.alert.metric, e.alert.message)}</a>
+                        " "
+                        {super::alarm_actions::alarm_state(store, e)}
+                    </li>
+                })
+                .collect_view()
+        })
+    };
     let device = id.clone();
     let charts = move || {
         metrics
@@ -76,6 +94,8 @@ pub fn DeviceDetail(
                     {move || if paused.get() { "Resume" } else { "Pause" }}
                 </button>
             </div>
+            <super::alarm_actions::Maintenance device=maintenance.clone() />
+            <ul class="device-alarms" data-testid="device-alarms" aria-label="Alarms of this device">{alarms}</ul>
             <Show when=move || !metrics.with(|m| m.is_empty()) fallback=|| view! { <p class="empty">"No readings yet for this device."</p> }>
                 <div class="charts">{charts.clone()}</div>
             </Show>

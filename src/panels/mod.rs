@@ -1,5 +1,8 @@
 //! Feature views. Each reads the store through `use_store()`.
 
+pub mod alarm_actions;
+pub mod alarm_health;
+pub mod alarm_timeline;
 pub mod alert_history;
 pub mod alert_list;
 pub mod chart;

@@ -4,8 +4,10 @@
 //! pointer or focus on the stack stops toasts from leaving. Every string from the wire is text.
 
 use leptos::prelude::*;
+use telemetry::alarms::SuppressionKind;
 use telemetry::Severity;
 
+use super::alarm_actions::SuppressForm;
 use super::alert_list::{device_href, severity_label};
 use crate::live::alerts::acknowledge;
 use crate::model::route::Route;
@@ -30,12 +32,41 @@ pub fn ToastStack() -> impl IntoView {
         let paused = hovered.get_value() || focused.get_value();
         store.toasts.update(|t| t.pause(paused, js_sys::Date::now() as i64));
     };
+    // In a flood only critical alarms show one by one (up to the stack's bound); the rest are
+    // one summary by severity.
+    let flooding = move || store.flood.with(|f| f.flood.ongoing().is_some());
     let visible = move |critical: bool| {
+        let flooding = flooding();
         store.toasts.with(|t| {
+            if flooding {
+                let bound = t.settings().visible;
+                return match critical {
+                    true => {
+                        t.iter().filter(|toast| toast.severity == Severity::Critical).take(bound).cloned().collect()
+                    }
+                    false => Vec::new(),
+                };
+            }
             t.visible().filter(|toast| (toast.severity == Severity::Critical) == critical).cloned().collect::<Vec<_>>()
         })
     };
-    let more = move || store.toasts.with(|t| t.more());
+    let more = move || {
+        let flooding = flooding();
+        store.toasts.with(|t| match flooding {
+            true => t.len().saturating_sub(
+                t.iter().filter(|x| x.severity == Severity::Critical).take(t.settings().visible).count(),
+            ),
+            false => t.more(),
+        })
+    };
+    let summary = move || {
+        store.flood.with(|f| {
+            f.flood.ongoing().map(|_| {
+                let [critical, warning, info] = f.by_severity;
+                format!("Alarm flood: {critical} critical, {warning} warning, {info} info since it began")
+            })
+        })
+    };
     view! {
         <div class="toasts" data-testid="toasts" hidden=move || !store.is_live()
             on:mouseenter=move |_| hold(hovered, true) on:mouseleave=move |_| hold(hovered, false)
@@ -43,6 +74,12 @@ pub fn ToastStack() -> impl IntoView {
             <div role="alert" aria-live="assertive" aria-atomic="false" data-testid="toasts-assertive">
                 <For each=move || visible(true) key=|t| (t.key, t.count, t.cleared, t.open_ids.len()) children=toast />
             </div>
+            <Show when=flooding>
+                <div class="toast toast-summary" data-testid="flood-summary">
+                    <p class="toast-title"><strong>{summary}</strong></p>
+                    <p class="toast-meta">"Critical alarms still show one by one; the rest are in the alert history."</p>
+                </div>
+            </Show>
             <div role="status" aria-live="polite" aria-atomic="false" data-testid="toasts-polite">
                 <For each=move || visible(false) key=|t| (t.key, t.count, t.cleared, t.open_ids.len()) children=toast />
             </div>
@@ -77,6 +114,8 @@ fn toast(toast: Toast) -> impl IntoView {
     };
     let critical = toast.severity == Severity::Critical;
     let href = device_href(store, &alert.device);
+    let shelving = RwSignal::new(false);
+    let (shelf_device, shelf_metric) = (alert.device.clone(), Some(alert.metric.clone()));
     view! {
         <div class=format!("toast severity-{severity}") data-testid="toast" data-device=alert.device.clone()>
             <p class="toast-title">
@@ -97,6 +136,8 @@ fn toast(toast: Toast) -> impl IntoView {
             </p>
             <p class="toast-actions">
                 <button data-testid="toast-ack" on:click=ack>"Acknowledge"</button>
+                <button data-testid="toast-shelve" aria-expanded=move || shelving.get().to_string()
+                    on:click=move |_| shelving.update(|s| *s = !*s)>"Shelve…"</button>
                 <a href=href data-testid="toast-show">"Show"</a>
                 {(!critical).then(|| view! {
                     <button data-testid="toast-dismiss" on:click=move |_| store.toasts.update(|t| t.dismiss(key))>
@@ -104,6 +145,39 @@ fn toast(toast: Toast) -> impl IntoView {
                     </button>
                 })}
             </p>
+            <Show when=move || shelving.get()>
+                <p class="toast-shelf">
+                    <SuppressForm kind=SuppressionKind::Shelved device=shelf_device.clone() metric=shelf_metric.clone() />
+                </p>
+            </Show>
+            <Show when=move || shelving.get() && store.suppress_error.with(Option::is_some)>
+                <p class="toast-error" role="alert" data-testid="suppress-error">{move || store.suppress_error.get()}</p>
+            </Show>
         </div>
+    }
+}
+
+/// The page says in words when alarms flood in: how many in the last ten minutes, how many
+/// since the flood began and at what rate.
+#[component]
+pub fn FloodBanner() -> impl IntoView {
+    let store = use_store();
+    let text = move || {
+        let now = store.clock.get();
+        store.flood.with(|f| {
+            f.flood.ongoing().map(|o| {
+                format!(
+                    "Alarm flood since {}: {} alarms in the last 10 minutes, {} since it began ({:.1} per minute). \
+                     Critical alarms still show one by one.",
+                    crate::panels::alarm_actions::clock(o.since),
+                    o.in_window,
+                    o.raised,
+                    o.rate_per_minute(now)
+                )
+            })
+        })
+    };
+    view! {
+        <p class="flood-banner" role="alert" data-testid="flood-banner" hidden=move || text().is_none()>{text}</p>
     }
 }

@@ -54,6 +54,19 @@ pub struct Layer {
     /// Where the selected vehicle was drawn in the last frame (container pixels), as what
     /// shape and turned to which heading.
     pub selected: Option<((f64, f64), Shape, f64)>,
+    /// The vehicles on screen, and those that may gather into clusters: kept between frames
+    /// for their allocations.
+    on_screen: Vec<OnScreen>,
+    pool: Vec<OnScreen>,
+}
+
+/// A vehicle on screen in this frame: its slot in the fleet, where, how it is drawn.
+#[derive(Debug, Clone, Copy)]
+struct OnScreen {
+    slot: u32,
+    at: (f64, f64),
+    shown: Shown,
+    shape: Shape,
 }
 
 /// A cluster's radius in CSS pixels: grows with the count.
@@ -155,14 +168,17 @@ pub fn draw(ctx: &CanvasRenderingContext2d, view: &Viewport, scale: f64, scene: 
         (x * scale, y * scale)
     };
     let mut counted = Counted::default();
-    let mut on_screen: Vec<(&Position, (f64, f64), Shown, Shape)> = Vec::new();
-    for (p, world, shape) in scene.fleet.drawn(scene.filter) {
+    let fleet = scene.fleet;
+    // The buffers of the frame before, emptied: a frame of 100,000 vehicles allocates nothing.
+    let mut on_screen = std::mem::take(&mut layer.on_screen);
+    on_screen.clear();
+    for (slot, p, world, shape) in fleet.drawn(scene.filter) {
         counted.matching += 1;
         let at = world_to_screen(world);
         counted.in_view += usize::from(view.contains(at, 0.0));
         // A vehicle just outside still shows its edge.
         if view.contains(at, 2.5 * SIZE) {
-            on_screen.push((p, at, Shown::of(p, scene.now, scene.stale_after_ms), shape));
+            on_screen.push(OnScreen { slot, at, shown: Shown::of(p, scene.now, scene.stale_after_ms), shape });
         }
     }
     // Many vehicles at a low zoom: those close together on screen gather into clusters; a
@@ -174,29 +190,36 @@ pub fn draw(ctx: &CanvasRenderingContext2d, view: &Viewport, scale: f64, scene: 
     let mut cluster_ms = None;
     if scene.cluster && counted.in_view > CLUSTER_FROM {
         let clustering = crate::bench::metrics::performance_now();
-        let apart = |p: &Position, at: (f64, f64)| {
-            Some(p.id.as_str()) == scene.selected || Some(p.id.as_str()) == scene.hovered || !view.contains(at, 0.0)
+        let apart = |v: &OnScreen| {
+            let id = fleet.at(v.slot).id.as_str();
+            Some(id) == scene.selected || Some(id) == scene.hovered || !view.contains(v.at, 0.0)
         };
-        let (alone, pool): (Vec<_>, Vec<_>) = on_screen.into_iter().partition(|(p, at, _, _)| apart(p, *at));
-        let clustered = layer.grid.cluster(
-            pool.iter().map(|(_, (x, y), shown, _)| (*x, *y, *shown)),
-            (view.width, view.height),
-            CELL_PX,
-        );
-        on_screen = alone;
+        let mut pool = std::mem::take(&mut layer.pool);
+        pool.clear();
+        let mut kept = 0;
+        for i in 0..on_screen.len() {
+            if apart(&on_screen[i]) {
+                on_screen.swap(kept, i);
+                kept += 1;
+            }
+        }
+        pool.extend(on_screen.drain(kept..));
+        let clustered =
+            layer.grid.cluster(pool.iter().map(|v| (v.at.0, v.at.1, v.shown)), (view.width, view.height), CELL_PX);
         on_screen.extend(clustered.singles.iter().map(|i| pool[*i]));
+        layer.pool = pool;
         layer.clusters = clustered.clusters;
-        layer.alone = Some(on_screen.iter().map(|(p, at, _, _)| (p.id.clone(), *at)).collect());
+        layer.alone = Some(on_screen.iter().map(|v| (fleet.at(v.slot).id.clone(), v.at)).collect());
         cluster_ms = Some(crate::bench::metrics::performance_now() - clustering);
     }
-    layer.alone_in_view = on_screen.iter().filter(|(_, at, _, _)| view.contains(*at, 0.0)).count();
+    layer.alone_in_view = on_screen.iter().filter(|v| view.contains(v.at, 0.0)).count();
     layer.selected = scene
         .selected
-        .and_then(|id| on_screen.iter().find(|v| v.0.id == id))
-        .map(|(p, at, _, shape)| (*at, *shape, p.heading));
+        .and_then(|id| on_screen.iter().find(|v| fleet.at(v.slot).id == id))
+        .map(|v| (v.at, v.shape, fleet.at(v.slot).heading));
     if scene.trails_for_all {
-        for (p, _, _, _) in &on_screen {
-            let mut points = scene.fleet.trail(&p.id).map(|t| to_device(t.lat, t.lon));
+        for v in &on_screen {
+            let mut points = fleet.trail(&fleet.at(v.slot).id).map(|t| to_device(t.lat, t.lon));
             if let Some(mut from) = points.next() {
                 for to in points {
                     layer.frame.line(from, to, TRAIL);
@@ -207,14 +230,15 @@ pub fn draw(ctx: &CanvasRenderingContext2d, view: &Viewport, scale: f64, scene: 
     }
     let Some(sheet) = layer.sheet.as_mut() else { return counted };
     for shape in Shape::ALL {
-        if on_screen.iter().any(|v| v.3 == shape) {
+        if on_screen.iter().any(|v| v.shape == shape) {
             sheet.ensure(shape);
         }
     }
     // Stale ones first, so a live vehicle is never hidden under a silent one.
     for shown in [Shown::Stale, Shown::Stopped, Shown::Idle, Shown::Moving] {
-        for (p, (x, y), _, shape) in on_screen.iter().filter(|v| v.2 == shown) {
-            layer.frame.blit(sheet.shape(*shape, row(shown), p.heading), (x * scale, y * scale));
+        for v in on_screen.iter().filter(|v| v.shown == shown) {
+            let heading = fleet.at(v.slot).heading;
+            layer.frame.blit(sheet.shape(v.shape, row(shown), heading), (v.at.0 * scale, v.at.1 * scale));
         }
     }
     layer.frame.to_rgba(&mut layer.bytes);
@@ -242,15 +266,16 @@ pub fn draw(ctx: &CanvasRenderingContext2d, view: &Viewport, scale: f64, scene: 
     if view.zoom >= LABELS_FROM_ZOOM {
         ctx.set_font("11px system-ui, sans-serif");
         ctx.set_fill_style_str("#e6edf3");
-        for (p, (x, y), _, _) in on_screen.iter().take(MAX_LABELS) {
-            let _ = ctx.fill_text(&p.id, x + 9.0, y + 4.0);
+        for v in on_screen.iter().take(MAX_LABELS) {
+            let _ = ctx.fill_text(&fleet.at(v.slot).id, v.at.0 + 9.0, v.at.1 + 4.0);
         }
     }
     ctx.set_font("12px system-ui, sans-serif");
     for (id, ring) in [(scene.hovered, false), (scene.selected, true)] {
-        let Some((p, at, shown, _)) = id.and_then(|id| on_screen.iter().find(|(p, _, _, _)| p.id == id)) else {
+        let Some(v) = id.and_then(|id| on_screen.iter().find(|v| fleet.at(v.slot).id == id)) else {
             continue;
         };
+        let (p, at, shown) = (fleet.at(v.slot), &v.at, &v.shown);
         if ring {
             ctx.begin_path();
             let _ = ctx.arc(at.0, at.1, 2.0 * SIZE, 0.0, std::f64::consts::TAU);
@@ -265,6 +290,7 @@ pub fn draw(ctx: &CanvasRenderingContext2d, view: &Viewport, scale: f64, scene: 
     if let Some(c) = hovered {
         label(ctx, (c.x, c.y), &cluster_text(&c));
     }
+    layer.on_screen = on_screen;
     crate::bench::metrics::map_drawn(crate::bench::metrics::performance_now() - started, cluster_ms);
     counted
 }
