@@ -155,6 +155,7 @@ pub fn App() -> impl IntoView {
                 store
                     .toasts
                     .set(Toasts::new(ToastSettings { dismiss_after_ms: config.toast_ms, ..ToastSettings::default() }));
+                store.flood.set(crate::model::flood::FloodWatch::with_window(config.flood_window_ms));
                 live::start(&config, store);
             }
             Err(error) => store.status.set(LiveStatus {

@@ -13,7 +13,8 @@
 //! `"serverTimeoutSeconds"` (default 30, 2 to 600) is how long a silent connection (no data, no
 //! ping) is trusted before it is taken as dead and reconnected.
 //! `"toastSeconds"` (default 8) is how long info and warning toasts stay (critical ones stay
-//! until acknowledged), `"staleAfterSeconds"` (default 15) is when a silent device or vehicle is shown offline or
+//! until acknowledged), `"floodWindowSeconds"` (default 600) the window alarm floods are
+//! counted over, `"staleAfterSeconds"` (default 15) is when a silent device or vehicle is shown offline or
 //! stale, `"trailLength"` (default 30) how many positions each vehicle's trail keeps, and
 //! `"tileUrl"` / `"tileAttribution"` name a map tile server (none by default: the map draws on
 //! a plain background).
@@ -46,6 +47,10 @@ pub struct Config {
     pub trail_length: usize,
     /// Info and warning toasts leave after this long (config `toastSeconds`).
     pub toast_ms: i64,
+    /// Alarm floods are counted over this window (config `floodWindowSeconds`, default ten
+    /// minutes as ISA-18.2 counts them; more than 10 alarms in it begin a flood, fewer than 5
+    /// end it).
+    pub flood_window_ms: i64,
     /// A connection that hears nothing (not even a ping) for this long is taken as dead and
     /// reconnected (config `serverTimeoutSeconds`, default 30 like the official client's).
     pub server_timeout_ms: u64,
@@ -225,6 +230,8 @@ fields! {
     tile_attribution: String = "tileAttribution", query: Anywhere, Text => |v: Text, _| Ok(v.unwrap_or_default());
     trail_length: usize = "trailLength", query: Never, Json => trail_positions;
     toast_ms: i64 = "toastSeconds", query: Never, Json => |v, f| seconds(v, f, 8.0, 1.0..=3_600.0);
+    /// The window alarm floods are counted over (ISA-18.2: ten minutes).
+    flood_window_ms: i64 = "floodWindowSeconds", query: Never, Json => |v, f| seconds(v, f, 600.0, 10.0..=3_600.0);
     /// Let the page URL change where it connects (`apiBase`, `hubUrl`, `tileUrl`) on any host,
     /// not only on a loopback one.
     allow_url_overrides: bool = "allowUrlOverrides", query: Never, Json => flag;
@@ -259,6 +266,7 @@ pub fn resolve_for(text: &str, overrides: &[(String, String)], loopback_page: bo
             tile_attribution,
             trail_length,
             toast_ms,
+            flood_window_ms,
             allow_url_overrides,
             max_vehicles,
             max_devices,
@@ -305,6 +313,7 @@ pub fn resolve_for(text: &str, overrides: &[(String, String)], loopback_page: bo
         tiles,
         trail_length,
         toast_ms,
+        flood_window_ms,
         server_timeout_ms,
         allow_url_overrides,
         limits: Limits { vehicles: max_vehicles, devices: max_devices, series: max_series, sites: max_sites },
@@ -560,6 +569,9 @@ mod tests {
             assert!(err.to_string().contains("`trailLength`"), "{bad}: {err}");
         }
         assert_eq!(resolve(r#"{"apiBase":"/api"}"#, &[]).unwrap().toast_ms, 8_000);
+        assert_eq!(resolve(r#"{"apiBase":"/api"}"#, &[]).unwrap().flood_window_ms, 600_000);
+        assert_eq!(resolve(r#"{"apiBase":"/api","floodWindowSeconds":20}"#, &[]).unwrap().flood_window_ms, 20_000);
+        assert!(resolve(r#"{"apiBase":"/api","floodWindowSeconds":1}"#, &[]).is_err(), "too short to mean a flood");
         assert_eq!(resolve(r#"{"apiBase":"/api","toastSeconds":2.5}"#, &[]).unwrap().toast_ms, 2_500);
         let err = resolve(r#"{"apiBase":"/api","toastSeconds":0}"#, &[]).unwrap_err();
         assert!(err.to_string().contains("`toastSeconds`"), "{err}");

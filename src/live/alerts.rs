@@ -142,24 +142,27 @@ pub fn apply(store: Store, events: Vec<AlertEvent>, now: i64) {
             watch.raised(now, notifying.iter().map(|a| a.severity));
         });
     }
+    // In arrival order: an alarm raised and cleared in the same moment shows as cleared.
     store.toasts.update(|toasts| {
-        // A point just suppressed leaves the stack.
-        for event in &events {
-            if let AlertEvent::Suppressed(list) = event {
-                for s in list {
-                    toasts.retain(|t| !s.covers(&t.alert.device, &t.alert.metric));
-                }
-            }
-        }
         for event in &events {
             match event {
+                AlertEvent::Raised(alerts) if live => {
+                    alerts.iter().filter(|a| !suppressed(a)).for_each(|a| toasts.raise(a, now));
+                }
+                AlertEvent::ReAlarmed(ids) if live => re_alarmed
+                    .iter()
+                    .filter(|a| ids.iter().any(|re| re.id == a.id) && !suppressed(a))
+                    .for_each(|a| toasts.raise(a, now)),
                 AlertEvent::Acknowledged(acks) => acks.iter().for_each(|a| toasts.acknowledged(&a.id)),
                 AlertEvent::Cleared(cleared) => cleared.iter().for_each(|c| toasts.cleared(&c.id)),
+                // A point just suppressed leaves the stack.
+                AlertEvent::Suppressed(list) => {
+                    for s in list {
+                        toasts.retain(|t| !s.covers(&t.alert.device, &t.alert.metric));
+                    }
+                }
                 _ => {}
             }
-        }
-        if live {
-            notifying.iter().for_each(|a| toasts.raise(a, now));
         }
     });
     store.alerts.update(|feed| {

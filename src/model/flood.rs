@@ -15,8 +15,6 @@ pub const FLOOD_ENDS_BELOW: u32 = 5;
 /// Flood beginnings and ends remembered.
 const MOMENTS_KEPT: usize = 100;
 
-const SECONDS: usize = (WINDOW_MS / 1_000) as usize;
-
 /// A flood beginning or ending.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Change {
@@ -56,6 +54,8 @@ impl Ongoing {
 /// The detector.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Flood {
+    /// Seconds in the window.
+    seconds: usize,
     /// Alarms raised per second, the newest second last.
     buckets: VecDeque<u32>,
     /// The second of the newest bucket.
@@ -67,17 +67,24 @@ pub struct Flood {
 
 impl Default for Flood {
     fn default() -> Self {
+        Self::with_window(WINDOW_MS)
+    }
+}
+
+impl Flood {
+    /// A detector counting over `window_ms` (at least a second) rather than ten minutes.
+    pub fn with_window(window_ms: i64) -> Self {
+        let seconds = (window_ms / 1_000).max(1) as usize;
         Self {
-            buckets: VecDeque::with_capacity(SECONDS),
+            seconds,
+            buckets: VecDeque::with_capacity(seconds),
             newest: None,
             in_window: 0,
             ongoing: None,
             moments: VecDeque::new(),
         }
     }
-}
 
-impl Flood {
     /// Moves the window to `now` (ms): the seconds that fall out stop counting, and a flood
     /// that fell below its end ends. Returns the change, if one happened.
     pub fn tick(&mut self, now: i64) -> Option<Change> {
@@ -88,10 +95,10 @@ impl Flood {
                 self.newest = Some(second);
             }
             Some(newest) if second > newest => {
-                let steps = (second - newest).min(SECONDS as i64 + 1);
+                let steps = (second - newest).min(self.seconds as i64 + 1);
                 for _ in 0..steps {
                     self.buckets.push_back(0);
-                    while self.buckets.len() > SECONDS {
+                    while self.buckets.len() > self.seconds {
                         self.in_window -= self.buckets.pop_front().unwrap_or(0);
                     }
                 }
@@ -141,6 +148,11 @@ impl Flood {
         self.moments.push_back(moment);
     }
 
+    /// The window's length (ms).
+    pub fn window_ms(&self) -> i64 {
+        self.seconds as i64 * 1_000
+    }
+
     /// Alarms raised in the last ten minutes (as of the last tick).
     pub fn in_window(&self) -> u32 {
         self.in_window
@@ -167,6 +179,11 @@ pub struct FloodWatch {
 }
 
 impl FloodWatch {
+    /// A watch over `window_ms` (config `floodWindowSeconds`).
+    pub fn with_window(window_ms: i64) -> Self {
+        Self { flood: Flood::with_window(window_ms), by_severity: [0; 3] }
+    }
+
     /// Alarms of these severities were raised at `now`.
     pub fn raised(&mut self, now: i64, severities: impl IntoIterator<Item = telemetry::Severity>) -> Option<Change> {
         let mut counts = [0u64; 3];
@@ -289,7 +306,11 @@ mod tests {
         flood.raised(T0 + 10 * WINDOW_MS, 2);
         flood.raised(T0 + 10 * WINDOW_MS - 5_000, 1);
         assert_eq!(flood.in_window(), 3);
-        assert!(flood.buckets.len() <= SECONDS, "fixed memory");
+        assert!(flood.buckets.len() <= 600, "fixed memory");
+        let mut short = Flood::with_window(20_000);
+        short.raised(T0, 11);
+        assert!(short.ongoing().is_some());
+        assert_eq!(short.tick(T0 + 21_000), Some(Change::Ended), "a window of its own");
     }
 
     #[test]

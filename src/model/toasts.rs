@@ -193,6 +193,11 @@ impl Toasts {
         self.paused_since.is_some()
     }
 
+    /// Open critical alerts whose toast had to go (counted until acknowledged).
+    pub fn dropped(&self) -> usize {
+        self.dropped_critical.len()
+    }
+
     /// Every toast held, newest first.
     pub fn iter(&self) -> impl Iterator<Item = &Toast> {
         self.list.iter()

@@ -86,6 +86,7 @@ fn durations(store: Store, kind: SuppressionKind) -> Vec<f64> {
 
 fn duration_text(minutes: f64) -> String {
     match minutes {
+        m if m < 1.0 => format!("{:.0} s", m * 60.0),
         m if m < 60.0 => format!("{m:.0} min"),
         m if (m / 60.0).fract() == 0.0 => format!("{:.0} h", m / 60.0),
         m => format!("{:.1} h", m / 60.0),

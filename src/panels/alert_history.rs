@@ -180,8 +180,8 @@ fn history_row(store: Store, entry: AlertEntry) -> impl IntoView {
             <td>{entry.alert.site.clone()}</td>
             <td class="mono">{format!("{} {:.1} / {:.1}", entry.alert.metric, entry.alert.value, entry.alert.threshold)}</td>
             <td data-testid="history-message">{entry.alert.message.clone()}</td>
-            <td data-testid="history-state">
-                {state_text}
+            <td>
+                <span data-testid="history-state">{state_text}</span>
                 <br />
                 {move || alarm_state(store, &state_entry)}
                 " "
@@ -215,12 +215,12 @@ fn FloodMoments() -> impl IntoView {
                     let at = format!("{:02}:{:02}:{:02}", at.get_hours(), at.get_minutes(), at.get_seconds());
                     let (code, text) = match m.change {
                         crate::model::flood::Change::Began => {
-                            ("began", format!("{at} alarm flood began: {} alarms in 10 minutes", m.in_window))
+                            ("began", format!("{at} alarm flood began: {} alarms in the flood window", m.in_window))
                         }
                         crate::model::flood::Change::Ended => (
                             "ended",
                             format!(
-                                "{at} alarm flood ended: {} alarms in 10 minutes, {} over the flood",
+                                "{at} alarm flood ended: {} alarms in the window, {} over the flood",
                                 m.in_window, m.raised_in_flood
                             ),
                         ),

@@ -53,9 +53,10 @@ pub fn ToastStack() -> impl IntoView {
     let more = move || {
         let flooding = flooding();
         store.toasts.with(|t| match flooding {
-            true => t.len().saturating_sub(
-                t.iter().filter(|x| x.severity == Severity::Critical).take(t.settings().visible).count(),
-            ),
+            true => {
+                let shown = t.iter().filter(|x| x.severity == Severity::Critical).take(t.settings().visible).count();
+                t.len().saturating_sub(shown) + t.dropped()
+            }
             false => t.more(),
         })
     };
@@ -157,6 +158,14 @@ fn toast(toast: Toast) -> impl IntoView {
     }
 }
 
+fn window_text(ms: i64) -> String {
+    match ms {
+        600_000 => "10 minutes".into(),
+        ms if ms % 60_000 == 0 => format!("{} minutes", ms / 60_000),
+        ms => format!("{} seconds", ms / 1_000),
+    }
+}
+
 /// The page says in words when alarms flood in: how many in the last ten minutes, how many
 /// since the flood began and at what rate.
 #[component]
@@ -167,10 +176,11 @@ pub fn FloodBanner() -> impl IntoView {
         store.flood.with(|f| {
             f.flood.ongoing().map(|o| {
                 format!(
-                    "Alarm flood since {}: {} alarms in the last 10 minutes, {} since it began ({:.1} per minute). \
+                    "Alarm flood since {}: {} alarms in the last {}, {} since it began ({:.1} per minute). \
                      Critical alarms still show one by one.",
                     crate::panels::alarm_actions::clock(o.since),
                     o.in_window,
+                    window_text(f.flood.window_ms()),
                     o.raised,
                     o.rate_per_minute(now)
                 )
