@@ -67,16 +67,18 @@ pub fn show_held(store: Store) {
     if held.is_empty() {
         return;
     }
-    // Still waiting: active, or back to normal and unacknowledged (which still needs someone).
+    // Still waiting: active, or back to normal and unacknowledged (which still needs someone),
+    // and not of a point shelved or taken out of service meanwhile.
+    let now = js_sys::Date::now() as i64;
     let waiting: Vec<(Alert, bool)> = store.alerts.with_untracked(|feed| {
         held.into_iter()
+            .filter(|a| store.suppressions.with_untracked(|s| s.of(&a.device, &a.metric, now).is_none()))
             .filter_map(|a| {
                 let entry = feed.iter().find(|e| e.alert.id == a.id && e.needs_acknowledgement())?;
                 Some((a, entry.cleared_at.is_some()))
             })
             .collect()
     });
-    let now = js_sys::Date::now() as i64;
     store.toasts.update(|toasts| {
         for (alert, cleared) in &waiting {
             toasts.raise(alert, now);
@@ -129,13 +131,7 @@ pub fn apply(store: Store, events: Vec<AlertEvent>, now: i64) {
         .collect();
     let critical = notifying.iter().any(|a| a.severity == Severity::Critical);
     if !live && !notifying.is_empty() {
-        store.missed_alerts.update(|n| *n = n.saturating_add(notifying.len() as u32));
-        HELD.with(|held| {
-            let mut held = held.borrow_mut();
-            held.extend(notifying.iter().cloned());
-            let over = held.len().saturating_sub(HELD_CAPACITY);
-            held.drain(..over);
-        });
+        hold(store, notifying.clone());
     }
     if !notifying.is_empty() {
         store.flood.update(|watch| {
@@ -187,9 +183,44 @@ pub fn apply(store: Store, events: Vec<AlertEvent>, now: i64) {
     }
 }
 
+/// Alarms that notify again (re-alarmed while the page was away): toasts, the flood count,
+/// a notification, the tone; those of points suppressed now stay quiet.
+pub fn notify_again(store: Store, alerts: Vec<Alert>, now: i64) {
+    let alerts: Vec<Alert> = alerts
+        .into_iter()
+        .filter(|a| store.suppressions.with_untracked(|s| s.of(&a.device, &a.metric, now).is_none()))
+        .collect();
+    if alerts.is_empty() {
+        return;
+    }
+    store.flood.update(|watch| {
+        watch.raised(now, alerts.iter().map(|a| a.severity));
+    });
+    if !store.timeline.get_untracked().is_live() {
+        hold(store, alerts);
+        return;
+    }
+    store.toasts.update(|toasts| alerts.iter().for_each(|a| toasts.raise(a, now)));
+    crate::live::notify::alarms(store, &alerts);
+    if alerts.iter().any(|a| a.severity == Severity::Critical) && store.sound.get_untracked() {
+        crate::sound::alarm();
+    }
+}
+
+/// Alarms to notify once the page is live again (it shows the past now).
+fn hold(store: Store, alerts: Vec<Alert>) {
+    store.missed_alerts.update(|n| *n = n.saturating_add(alerts.len() as u32));
+    HELD.with(|held| {
+        let mut held = held.borrow_mut();
+        held.extend(alerts);
+        let over = held.len().saturating_sub(HELD_CAPACITY);
+        held.drain(..over);
+    });
+}
+
 /// Suppressions ended (by someone, or their time was up): the alarms of those points still
-/// waiting for someone come back to the stack.
-fn unsuppressed(store: Store, ended: &[Suppression], now: i64) {
+/// waiting for someone come back to the stack (held for later while the page shows the past).
+pub fn unsuppressed(store: Store, ended: &[Suppression], now: i64) {
     let waiting: Vec<(Alert, bool)> = store.alerts.with_untracked(|feed| {
         feed.iter()
             .filter(|e| e.needs_acknowledgement() && ended.iter().any(|s| s.covers(&e.alert.device, &e.alert.metric)))
@@ -197,7 +228,11 @@ fn unsuppressed(store: Store, ended: &[Suppression], now: i64) {
             .map(|e| (e.alert.clone(), e.cleared_at.is_some()))
             .collect()
     });
-    if waiting.is_empty() || !store.timeline.get_untracked().is_live() {
+    if waiting.is_empty() {
+        return;
+    }
+    if !store.timeline.get_untracked().is_live() {
+        hold(store, waiting.into_iter().map(|(a, _)| a).collect());
         return;
     }
     store.toasts.update(|toasts| {

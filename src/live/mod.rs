@@ -214,8 +214,16 @@ async fn resynchronise(
         fleet.apply(snapshot.positions);
     });
     let now = js_sys::Date::now() as i64;
-    // Before the alerts, so none of a suppressed point is taken for one that notifies.
+    // Before the alerts, so none of a suppressed point is taken for one that notifies. What
+    // began or ended while the page was away is reconciled with the toasts below.
+    let suppressed_before: Vec<telemetry::alarms::Suppression> =
+        store.suppressions.with_untracked(|s| s.iter().cloned().collect());
     store.suppressions.update(|s| s.load(snapshot.suppressions, snapshot.alarm_policy, now));
+    let (began, ended) = store.suppressions.with_untracked(|s| {
+        let began: Vec<_> = s.iter().filter(|n| !suppressed_before.iter().any(|o| o.id == n.id)).cloned().collect();
+        let ended: Vec<_> = suppressed_before.into_iter().filter(|o| !s.iter().any(|n| n.id == o.id)).collect();
+        (began, ended)
+    });
     let returned: Vec<String> =
         snapshot.alerts.iter().filter(|a| a.cleared.is_some()).map(|a| a.alert.id.clone()).collect();
     let snapshot_ts = snapshot.ts;
@@ -223,14 +231,25 @@ async fn resynchronise(
         .alerts
         .try_update(|feed| {
             feed.snapshot_ts = Some(snapshot_ts);
-            feed.load(snapshot.alerts, now, &alerts_before)
+            feed.load_with_re_alarms(snapshot.alerts, now, &alerts_before)
         })
         .unwrap_or_default();
+    let (over, re_alarmed) = over;
     store.toasts.update(|toasts| {
         // Over while the page was away: nothing is left to acknowledge.
         over.iter().for_each(|id| toasts.acknowledged(id));
         returned.iter().for_each(|id| toasts.cleared(id));
+        // Shelved or taken out of service meanwhile: off the stack.
+        for s in &began {
+            toasts.retain(|t| !s.covers(&t.alert.device, &t.alert.metric));
+        }
     });
+    // Re-alarmed while the page was away: they notify again; a shelf that ended meanwhile
+    // lets its alarms back.
+    alerts::notify_again(store, re_alarmed, now);
+    if !ended.is_empty() {
+        alerts::unsuppressed(store, &ended, now);
+    }
     apply_catalog(store, snapshot.catalog, true);
     // The alarms of the last hour behind the open ones (once a page).
     if let Some(history) = history::loader(store) {

@@ -6,7 +6,7 @@
 //! title and icon carry the count of alarms waiting for acknowledgement, whether or not the
 //! operator opted in.
 
-use leptos::prelude::{Get, GetUntracked, Set, With};
+use leptos::prelude::{GetUntracked, Set, With};
 use telemetry::{Alert, Severity};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -114,12 +114,34 @@ fn hidden() -> bool {
     web_sys::window().and_then(|w| w.document()).is_some_and(|d| d.hidden())
 }
 
+/// A point notified again within this long stays folded into the notification it has.
+const FOLD_MS: i64 = 60_000;
+/// Points remembered for folding at most (the oldest forgotten first).
+const FOLDED: usize = 1_000;
+
+thread_local! {
+    /// When each point (its notification's tag) last notified.
+    static LAST: std::cell::RefCell<std::collections::HashMap<String, i64>> = Default::default();
+    /// The one click handler every notification shares: it reads where to go from the
+    /// notification itself, so no closure is made per notification.
+    static ON_CLICK: Closure<dyn Fn(web_sys::Event)> = Closure::new(|event: web_sys::Event| {
+        let Some(notification) = event.target().and_then(|t| t.dyn_into::<web_sys::Notification>().ok()) else { return };
+        if let (Some(window), Some(href)) = (web_sys::window(), notification.data().as_string()) {
+            let _ = window.focus();
+            let _ = window.location().set_hash(&href);
+        }
+        notification.close();
+    });
+}
+
 /// Alarms that notify were raised: the critical ones show a desktop notification while the tab
-/// is hidden (opted in). One per device and metric: a repeat replaces the one before.
+/// is hidden (opted in). One per device and metric: repeats within a minute fold into the one
+/// shown (no new pop-up); after that, a repeat replaces it.
 pub fn alarms(store: Store, alerts: &[Alert]) {
     if store.notifications.get_untracked() != Choice::On || !hidden() {
         return;
     }
+    let now = js_sys::Date::now() as i64;
     let mut shown: Vec<(&str, &str)> = Vec::new();
     // Newest last in a batch: the newest of each point is the one shown.
     for alert in alerts.iter().rev().filter(|a| a.severity == Severity::Critical) {
@@ -127,39 +149,46 @@ pub fn alarms(store: Store, alerts: &[Alert]) {
             continue;
         }
         shown.push((&alert.device, &alert.metric));
-        show(alert);
+        let tag = format!("alarm:{}:{}", alert.device, alert.metric);
+        let fresh = LAST.with(|last| {
+            let mut last = last.borrow_mut();
+            if last.get(&tag).is_some_and(|at| now - at < FOLD_MS) {
+                return false;
+            }
+            if last.len() >= FOLDED {
+                last.retain(|_, at| now - *at < FOLD_MS);
+                if last.len() >= FOLDED {
+                    last.clear();
+                }
+            }
+            last.insert(tag.clone(), now);
+            true
+        });
+        if fresh {
+            show(alert, &tag);
+        }
     }
 }
 
-fn show(alert: &Alert) {
+fn show(alert: &Alert, tag: &str) {
     let options = web_sys::NotificationOptions::new();
     options
         .set_body(&format!("{} · {:.1} (limit {:.1}) · {}", alert.message, alert.value, alert.threshold, alert.site));
-    options.set_tag(&format!("alarm:{}:{}", alert.device, alert.metric));
+    options.set_tag(tag);
     options.set_renotify(true);
     options.set_require_interaction(true);
+    options.set_data(&crate::panels::alert_list::alarm_href(&alert.id).into());
     let title = format!("Critical: {} · {}", alert.device, alert.metric);
     let Ok(notification) = web_sys::Notification::new_with_options(&title, &options) else { return };
-    let href = crate::panels::alert_list::alarm_href(&alert.id);
-    let clicked = notification.clone();
-    let on_click = Closure::<dyn Fn()>::new(move || {
-        if let Some(window) = web_sys::window() {
-            let _ = window.focus();
-            let _ = window.location().set_hash(&href);
-        }
-        clicked.close();
-    });
-    notification.set_onclick(Some(on_click.as_ref().unchecked_ref()));
-    // One closure per notification shown, and they are shown only for critical alarms while
-    // the tab is hidden: few enough to let them live as long as the page.
-    on_click.forget();
+    ON_CLICK.with(|on_click| notification.set_onclick(Some(on_click.as_ref().unchecked_ref())));
 }
 
 /// Keeps the tab's title and icon on the count of alarms waiting for acknowledgement (not those
 /// of points shelved or out of service).
 pub fn keep_title(store: Store) {
     leptos::prelude::Effect::new(move |_| {
-        let now = store.clock.get();
+        // Suppressions say when one ends (by time too): no need to wake every second.
+        let now = js_sys::Date::now() as i64;
         let waiting = store.alerts.with(|feed| {
             store.suppressions.with(|s| {
                 feed.iter()

@@ -26,8 +26,10 @@ pub const BAD_ACTORS: usize = 10;
 pub mod target {
     /// Steady state: about one alarm per ten minutes.
     pub const PER_10_MINUTES: f64 = 1.0;
-    /// Average per hour.
-    pub const PER_HOUR: f64 = 5.0;
+    /// Average per hour: the steady state's one per ten minutes.
+    pub const PER_HOUR: f64 = 6.0 * PER_10_MINUTES;
+    /// The most in ten minutes before it is a flood (ISA-18.2).
+    pub const PEAK_PER_10_MINUTES: usize = 10;
     /// Peak per hour.
     pub const PEAK_PER_HOUR: f64 = 15.0;
     /// Share of time in flood, at most.
@@ -36,6 +38,13 @@ pub mod target {
     pub const BAD_ACTOR_SHARE: f64 = 0.05;
     /// Priority split, high / medium / low (critical / warning / info).
     pub const SPLIT: [f64; 3] = [0.05, 0.15, 0.80];
+    /// How far each share may be from [`SPLIT`] (absolute) and still be "about" it.
+    pub const SPLIT_TOLERANCE: [f64; 3] = [0.05, 0.10, 0.15];
+
+    /// Whether a split (shares critical / warning / info) is about the target one.
+    pub fn split_met(split: [f64; 3]) -> bool {
+        split.iter().zip(SPLIT).zip(SPLIT_TOLERANCE).all(|((share, goal), slack)| (share - goal).abs() <= slack)
+    }
 }
 
 /// An alarm point: a device's metric (the rule that raises).
@@ -322,6 +331,8 @@ mod tests {
         assert_eq!(health.ack_p50, Some(3 * MIN));
         assert_eq!(health.ack_p90, Some(10 * MIN));
         assert!((health.split[0] - 12.0 / 22.0).abs() < 1e-9 && (health.split[2] - 4.0 / 22.0).abs() < 1e-9);
+        assert!(!target::split_met(health.split));
+        assert!(target::split_met([0.04, 0.2, 0.76]) && !target::split_met([0.0, 1.0, 0.0]));
     }
 
     #[test]

@@ -228,7 +228,19 @@ impl AlertFeed {
     /// cleared, or was acknowledged and cleared, while the page was away) and is marked cleared
     /// at `now`; one that arrived live meanwhile is left alone. Returns the ids that are over,
     /// unacknowledged here, for their toasts.
-    pub fn load(&mut self, mut open: Vec<OpenAlert>, now: i64, known_before: &HashSet<String>) -> Vec<String> {
+    pub fn load(&mut self, open: Vec<OpenAlert>, now: i64, known_before: &HashSet<String>) -> Vec<String> {
+        self.load_with_re_alarms(open, now, known_before).0
+    }
+
+    /// [`AlertFeed::load`], and the alerts held as acknowledged that the snapshot lists
+    /// unacknowledged while still active: they re-alarmed while the page was away (to notify
+    /// again).
+    pub fn load_with_re_alarms(
+        &mut self,
+        mut open: Vec<OpenAlert>,
+        now: i64,
+        known_before: &HashSet<String>,
+    ) -> (Vec<String>, Vec<Alert>) {
         let listed: HashSet<String> = open.iter().map(|item| item.alert.id.clone()).collect();
         let mut over = Vec::new();
         let gone = |e: &AlertEntry| known_before.contains(&e.alert.id) && !listed.contains(&e.alert.id);
@@ -241,8 +253,18 @@ impl AlertFeed {
         }
         // Oldest first, so the newest ends on top.
         open.sort_by_key(|item| item.alert.ts);
+        let mut re_alarmed = Vec::new();
         for item in open {
             let (acknowledged, cleared) = (item.acknowledged, item.cleared);
+            if acknowledged.is_none() && cleared.is_none() {
+                if let Some(entry) =
+                    self.entries.iter_mut().find(|e| e.alert.id == item.alert.id && e.acknowledged.is_some())
+                {
+                    entry.acknowledged = None;
+                    entry.re_alarms = entry.re_alarms.saturating_add(1);
+                    re_alarmed.push(item.alert.clone());
+                }
+            }
             self.raise(vec![item.alert.clone()]);
             if let Some(ack) = acknowledged {
                 self.acknowledge(vec![ack]);
@@ -253,7 +275,7 @@ impl AlertFeed {
         }
         // What the snapshot did not bring is for alerts that are over or unknown: stale now.
         self.early.clear();
-        over
+        (over, re_alarmed)
     }
 
     /// Joins the alert log behind what is held: each alert raised in it and not held is added

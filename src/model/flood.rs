@@ -174,14 +174,18 @@ impl Flood {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FloodWatch {
     pub flood: Flood,
-    /// Critical, warning, info raised since the flood in progress began.
+    /// Critical, warning, info raised since the flood in progress began (the window's alarms
+    /// that began it included, as the flood's own count has them).
     pub by_severity: [u64; 3],
+    /// Critical, warning, info raised per second over the window, oldest first: the split of
+    /// the alarms that begin a flood.
+    recent: VecDeque<(i64, [u64; 3])>,
 }
 
 impl FloodWatch {
     /// A watch over `window_ms` (config `floodWindowSeconds`).
     pub fn with_window(window_ms: i64) -> Self {
-        Self { flood: Flood::with_window(window_ms), by_severity: [0; 3] }
+        Self { flood: Flood::with_window(window_ms), by_severity: [0; 3], recent: VecDeque::new() }
     }
 
     /// Alarms of these severities were raised at `now`.
@@ -194,23 +198,39 @@ impl FloodWatch {
         if total == 0 {
             return self.tick(now);
         }
+        let second = now.div_euclid(1_000);
+        match self.recent.back_mut() {
+            Some((at, held)) if *at >= second => held.iter_mut().zip(counts).for_each(|(h, n)| *h += n),
+            _ => self.recent.push_back((second, counts)),
+        }
+        self.forget_before(second);
         let was = self.flood.ongoing().is_some();
         let change = self.flood.raised(now, total.min(u64::from(u32::MAX)) as u32);
         if self.flood.ongoing().is_some() {
-            if !was {
-                // The flood began with the whole window; its split is not known further back
-                // than these.
+            if was {
+                self.by_severity.iter_mut().zip(counts).for_each(|(held, n)| *held += n);
+            } else {
+                // Begun by the whole window: its split, as the flood's count has it.
                 self.by_severity = [0; 3];
-            }
-            for (held, n) in self.by_severity.iter_mut().zip(counts) {
-                *held += n;
+                for (_, held) in &self.recent {
+                    self.by_severity.iter_mut().zip(held).for_each(|(s, n)| *s += n);
+                }
             }
         }
         change
     }
 
+    /// Drops the seconds that fell out of the window ending at `second`.
+    fn forget_before(&mut self, second: i64) {
+        let window = self.flood.window_ms() / 1_000;
+        while self.recent.front().is_some_and(|(at, _)| *at <= second - window) {
+            self.recent.pop_front();
+        }
+    }
+
     /// The window moves on to `now`.
     pub fn tick(&mut self, now: i64) -> Option<Change> {
+        self.forget_before(now.div_euclid(1_000));
         let change = self.flood.tick(now);
         if change == Some(Change::Ended) {
             self.by_severity = [0; 3];
@@ -233,7 +253,7 @@ pub fn time_in_flood(raised: &[i64], from: i64, to: i64) -> i64 {
     let mut times: Vec<i64> = raised.to_vec();
     times.sort_unstable();
     let mut flood = Flood::default();
-    // Alarms before the range still count in its first ten minutes.
+    // Alarms given from before the range still count in its first ten minutes.
     let start = times.first().map_or(from, |t| (*t).min(from)).div_euclid(1_000) * 1_000;
     let mut next = times.iter().peekable();
     let mut in_flood = 0;
@@ -319,8 +339,10 @@ mod tests {
         let mut watch = FloodWatch::default();
         assert_eq!(watch.raised(T0, [Info; 10]), None);
         assert_eq!(watch.raised(T0 + 1_000, [Critical, Warning]), Some(Change::Began));
+        assert_eq!(watch.by_severity, [1, 1, 10], "the whole window that began it");
         watch.raised(T0 + 2_000, [Critical, Info, Info]);
-        assert_eq!(watch.by_severity, [2, 1, 2]);
+        assert_eq!(watch.by_severity, [2, 1, 12]);
+        assert_eq!(watch.by_severity.iter().sum::<u64>(), watch.flood.ongoing().unwrap().raised, "as the flood counts");
         assert_eq!(watch.tick(T0 + WINDOW_MS + 3_000), Some(Change::Ended));
         assert_eq!(watch.by_severity, [0, 0, 0]);
     }

@@ -93,6 +93,26 @@ fn duration_text(minutes: f64) -> String {
     }
 }
 
+/// What a form holds while the operator fills it in, kept by whoever outlives the form (a toast
+/// is built again when its alarm repeats; what was chosen must not go with it).
+#[derive(Clone, Copy)]
+pub struct FormState {
+    pub minutes: RwSignal<Option<f64>>,
+    pub reason: RwSignal<String>,
+}
+
+impl FormState {
+    pub fn new() -> Self {
+        Self { minutes: RwSignal::new(None), reason: RwSignal::new(String::new()) }
+    }
+}
+
+impl Default for FormState {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// A duration, a reason and a button: shelve this point, or put this device out of service.
 #[component]
 pub fn SuppressForm(
@@ -101,16 +121,20 @@ pub fn SuppressForm(
     /// The point's metric (a shelf); none: the whole device (out of service).
     #[prop(default = None)]
     metric: Option<String>,
+    /// Where the choices live (a new one when not given).
+    #[prop(default = FormState::new())]
+    state: FormState,
 ) -> impl IntoView {
     let store = use_store();
-    let minutes = RwSignal::new(None::<f64>);
-    let reason = RwSignal::new(String::new());
+    let FormState { minutes, reason } = state;
+    // The durations offered change only with the backend's policy.
+    let offered = Memo::new(move |_| durations(store, kind));
     let (prefix, label, button) = match kind {
         SuppressionKind::Shelved => ("shelve", "Shelve for", "Shelve"),
         SuppressionKind::OutOfService => ("maintenance", "Out of service for", "Put out of service"),
     };
     let submit = move |_| {
-        let chosen = minutes.get_untracked().unwrap_or_else(|| durations(store, kind)[0]);
+        let chosen = minutes.get_untracked().unwrap_or_else(|| offered.with_untracked(|o| o[0]));
         suppress(store, kind, device.clone(), metric.clone(), chosen, reason.get_untracked());
     };
     view! {
@@ -118,8 +142,8 @@ pub fn SuppressForm(
             <label>
                 {label} " "
                 <select data-testid=format!("{prefix}-minutes") on:change=move |ev| minutes.set(event_target_value(&ev).parse().ok())>
-                    {move || durations(store, kind).into_iter().map(|m| view! {
-                        <option value=m.to_string()>{duration_text(m)}</option>
+                    {move || offered.get().into_iter().map(|m| view! {
+                        <option value=m.to_string() selected=minutes.get_untracked() == Some(m)>{duration_text(m)}</option>
                     }).collect_view()}
                 </select>
             </label>
@@ -133,10 +157,11 @@ pub fn SuppressForm(
 }
 
 /// Where an alarm stands: its ISA-18.2 state in words, and whether its point is shelved or out
-/// of service (by whom, until when, why). Tracks the suppressions and the clock.
+/// of service (by whom, until when, why). Tracks the suppressions (which say when one ends,
+/// by time too), not the clock.
 pub fn alarm_state(store: Store, entry: &AlertEntry) -> impl IntoView + use<> {
     let isa = entry.isa();
-    let now = store.clock.get();
+    let now = js_sys::Date::now() as i64;
     let suppression: Option<Suppression> =
         store.suppressions.with(|s| s.of(&entry.alert.device, &entry.alert.metric, now).cloned());
     let kind = suppression.as_ref().map(|s| s.kind.as_str()).unwrap_or("none");
@@ -153,13 +178,17 @@ pub fn alarm_state(store: Store, entry: &AlertEntry) -> impl IntoView + use<> {
 #[component]
 pub fn Maintenance(device: String) -> impl IntoView {
     let store = use_store();
+    // Built again only when the device goes in or out of service, not on every change of the
+    // suppressions (a form being filled in must stay as it is).
     let current = {
         let device = device.clone();
-        move || store.suppressions.with(|s| s.device_out_of_service(&device, store.clock.get()).cloned())
+        Memo::new(move |_| {
+            store.suppressions.with(|s| s.device_out_of_service(&device, js_sys::Date::now() as i64).cloned())
+        })
     };
     view! {
         <div class="maintenance" data-testid="maintenance">
-            {move || match current() {
+            {move || match current.get() {
                 Some(s) => {
                     let id = s.id.clone();
                     view! {

@@ -8,7 +8,7 @@ use leptos::prelude::*;
 use telemetry::alarms::{SuppressionEndReason, SuppressionKind};
 use telemetry::history::{AlertChange, AlertEvent};
 
-use super::alarm_actions::{alarm_state, clock, end, SuppressForm};
+use super::alarm_actions::{alarm_state, clock, end, FormState, SuppressForm};
 use super::alert_list::{device_href, severity_label};
 use crate::live::alerts::acknowledge;
 use crate::store::use_store;
@@ -75,18 +75,28 @@ fn change_code(change: AlertChange) -> &'static str {
 pub fn AlarmTimeline(id: String) -> impl IntoView {
     let store = use_store();
     let events = RwSignal::new(None::<Result<Vec<AlertEvent>, String>>);
+    // This alarm as held here, and the shelf of its point: each a memo, so what shows them is
+    // built again only when they change (not whenever another alarm arrives).
     let entry = {
         let id = id.clone();
-        move || store.alerts.with(|feed| feed.iter().find(|e| e.alert.id == id).cloned())
+        Memo::new(move |_| store.alerts.with(|feed| feed.iter().find(|e| e.alert.id == id).cloned()))
     };
-    // Asked when the screen opens and again whenever the alarm changes here (a push).
-    let version = {
-        let entry = entry.clone();
-        Memo::new(move |_| {
-            let suppressions = store.suppressions.with(|s| s.len());
-            entry().map(|e| (e.acknowledged.is_some(), e.cleared_at, e.re_alarms, suppressions))
+    let shelf = Memo::new(move |_| {
+        entry.with(|e| {
+            let e = e.as_ref()?;
+            store.suppressions.with(|s| {
+                s.iter()
+                    .find(|x| x.kind == SuppressionKind::Shelved && x.covers(&e.alert.device, &e.alert.metric))
+                    .map(|x| x.id.clone())
+            })
         })
-    };
+    });
+    let form = FormState::new();
+    // Asked when the screen opens and again whenever the alarm changes here (a push).
+    let version = Memo::new(move |_| {
+        let suppressions = store.suppressions.with(|s| s.len());
+        entry.with(|e| e.as_ref().map(|e| (e.acknowledged.is_some(), e.cleared_at, e.re_alarms, suppressions)))
+    });
     let asked_for = id.clone();
     Effect::new(move |_| {
         version.track();
@@ -103,18 +113,13 @@ pub fn AlarmTimeline(id: String) -> impl IntoView {
         });
     });
     let header = {
-        let entry = entry.clone();
         move || {
-            entry().map(|e| {
+            entry.get().map(|e| {
                 let (icon, severity) = severity_label(e.alert.severity);
                 let ack_ids = vec![e.alert.id.clone()];
                 let waiting = e.needs_acknowledgement();
                 let (device, metric) = (e.alert.device.clone(), e.alert.metric.clone());
-                let shelf = store.suppressions.with(|s| {
-                    s.iter()
-                        .find(|x| x.kind == SuppressionKind::Shelved && x.covers(&device, &metric))
-                        .map(|x| x.id.clone())
-                });
+                let shelf = shelf.get();
                 view! {
                     <p class=format!("alarm-head severity-{severity}")>
                         <span aria-hidden="true">{icon}</span> " " <strong>{severity}</strong> " "
@@ -130,7 +135,9 @@ pub fn AlarmTimeline(id: String) -> impl IntoView {
                             Some(shelf) => view! {
                                 <button data-testid="alarm-unshelve" on:click=move |_| end(store, shelf.clone())>"Unshelve"</button>
                             }.into_any(),
-                            None => view! { <SuppressForm kind=SuppressionKind::Shelved device=device.clone() metric=Some(metric.clone()) /> }.into_any(),
+                            None => view! {
+                                <SuppressForm kind=SuppressionKind::Shelved device=device.clone() metric=Some(metric.clone()) state=form />
+                            }.into_any(),
                         }}
                     </p>
                 }

@@ -7,16 +7,24 @@ use leptos::prelude::*;
 use telemetry::alarms::SuppressionKind;
 use telemetry::Severity;
 
-use super::alarm_actions::SuppressForm;
+use super::alarm_actions::{FormState, SuppressForm};
 use super::alert_list::{device_href, severity_label};
 use crate::live::alerts::acknowledge;
 use crate::model::route::Route;
 use crate::model::toasts::Toast;
 use crate::store::use_store;
 
+/// The one shelve form the stack has open (by toast key), and what it holds.
+#[derive(Clone, Copy)]
+struct ShelfForms {
+    open: RwSignal<Option<u64>>,
+    form: FormState,
+}
+
 #[component]
 pub fn ToastStack() -> impl IntoView {
     let store = use_store();
+    provide_context(ShelfForms { open: RwSignal::new(None), form: FormState::new() });
     // Time moves toasts out (not while paused); only a change notifies the view.
     Effect::new(move |_| {
         let now = store.clock.get();
@@ -115,8 +123,12 @@ fn toast(toast: Toast) -> impl IntoView {
     };
     let critical = toast.severity == Severity::Critical;
     let href = device_href(store, &alert.device);
-    let shelving = RwSignal::new(false);
+    // Open or not, and what was chosen, outlive the toast's view: a chattering alarm folds its
+    // repeats into this toast, which builds it again.
+    let shelf: ShelfForms = expect_context();
+    let shelving = Signal::derive(move || shelf.open.get() == Some(key));
     let (shelf_device, shelf_metric) = (alert.device.clone(), Some(alert.metric.clone()));
+    let form = shelf.form;
     view! {
         <div class=format!("toast severity-{severity}") data-testid="toast" data-device=alert.device.clone()>
             <p class="toast-title">
@@ -138,7 +150,7 @@ fn toast(toast: Toast) -> impl IntoView {
             <p class="toast-actions">
                 <button data-testid="toast-ack" on:click=ack>"Acknowledge"</button>
                 <button data-testid="toast-shelve" aria-expanded=move || shelving.get().to_string()
-                    on:click=move |_| shelving.update(|s| *s = !*s)>"Shelve…"</button>
+                    on:click=move |_| shelf.open.update(|open| *open = if *open == Some(key) { None } else { Some(key) })>"Shelve…"</button>
                 <a href=href data-testid="toast-show">"Show"</a>
                 {(!critical).then(|| view! {
                     <button data-testid="toast-dismiss" on:click=move |_| store.toasts.update(|t| t.dismiss(key))>
@@ -148,7 +160,7 @@ fn toast(toast: Toast) -> impl IntoView {
             </p>
             <Show when=move || shelving.get()>
                 <p class="toast-shelf">
-                    <SuppressForm kind=SuppressionKind::Shelved device=shelf_device.clone() metric=shelf_metric.clone() />
+                    <SuppressForm kind=SuppressionKind::Shelved device=shelf_device.clone() metric=shelf_metric.clone() state=form />
                 </p>
             </Show>
             <Show when=move || shelving.get() && store.suppress_error.with(Option::is_some)>

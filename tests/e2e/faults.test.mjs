@@ -162,7 +162,9 @@ test('a batch with one bad item applies the good ones beside it and counts the b
     args: ['--vehicles', '2', '--machines', '1', '--rigs', '0', '--reading-rate', '0.01'],
     stopAfter: t,
   });
-  const machine = (await (await fetch(`${sim.apiBase}/snapshot`)).json()).devices.find((d) => d.kind !== 'vehicle');
+  const snapshot = await (await fetch(`${sim.apiBase}/snapshot`)).json();
+  const vehicleKinds = new Set(['vehicle', ...snapshot.catalog.vehicleKinds.map((k) => k.id)]);
+  const machine = snapshot.devices.find((d) => !vehicleKinds.has(d.kind));
   assert.ok(machine, 'the simulator has a machine');
   const page = await open(sim, '', '#/equipment');
   await page.getByTestId('equipment-card').first().waitFor({ timeout: 15000 });

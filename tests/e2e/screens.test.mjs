@@ -69,7 +69,9 @@ test('sorted by last seen, the device heard from most recently comes first', asy
   // Readings only from the snapshot (one every 1,000 s), then the ones this test sends; one kind,
   // so one group in the grid.
   const sim = await startSimulator({ args: ['--vehicles', '1', '--machines', '4', '--rigs', '0', '--reading-rate', '0.001'], stopAfter: t });
-  const devices = (await (await fetch(`${sim.apiBase}/snapshot`)).json()).devices.filter((d) => d.kind !== 'vehicle');
+  const snapshot = await (await fetch(`${sim.apiBase}/snapshot`)).json();
+  const vehicleKinds = new Set(['vehicle', ...snapshot.catalog.vehicleKinds.map((k) => k.id)]);
+  const devices = snapshot.devices.filter((d) => !vehicleKinds.has(d.kind));
   const page = await dash.open('#/equipment', { apiBase: sim.apiBase });
   await waitFor(async () => (await page.getByTestId('equipment-card').count()) === 4, { what: 'four cards' });
   const order = () => page.getByTestId('equipment-card').evaluateAll((cards) => cards.map((c) => c.dataset.deviceId));

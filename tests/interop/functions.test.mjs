@@ -8,6 +8,9 @@ import { restToken, waitFor } from '../support/simulator.mjs';
 import { collect, hubConnection } from '../support/hub-client.mjs';
 import { setupSimulator } from '../support/setup.mjs';
 
+/** A registry entry of a vehicle kind the catalog declares (the simulator's vans, trucks and forklifts), or of `vehicle`. */
+const isVehicle = (snapshot, d) => d.kind === 'vehicle' || (snapshot.catalog?.vehicleKinds ?? []).some((k) => k.id === d.kind);
+
 const sim = setupSimulator(['--vehicles', '20', '--rate', '5', '--machines', '4', '--rigs', '4', '--reading-rate', '5']);
 
 async function connect(t) {
@@ -28,8 +31,8 @@ async function post(path, body, method = 'POST') {
 test('a client subscribed to one site receives only that site', async (t) => {
   const snapshot = await (await fetch(`${sim.apiBase}/snapshot`)).json();
   assert.deepEqual(snapshot.sites, ['harbour', 'airport', 'old-town', 'industrial']);
-  assert.equal(snapshot.devices.filter((d) => d.kind === 'vehicle').length, 20);
-  assert.equal(snapshot.devices.filter((d) => d.kind !== 'vehicle').length, 8);
+  assert.equal(snapshot.devices.filter((d) => isVehicle(snapshot, d)).length, 20);
+  assert.equal(snapshot.devices.filter((d) => !isVehicle(snapshot, d)).length, 8);
   assert.ok(snapshot.positions.length > 0 && snapshot.readings.length > 0, 'the snapshot carries state');
 
   const { connection, received } = await connect(t);
