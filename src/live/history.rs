@@ -31,6 +31,12 @@ const DEVICE_POINTS: u32 = 3_700;
 /// How far back a card's sparklines go (they show two minutes): a grid of thousands of devices
 /// asks for this much of each, and a device's screen for its hour.
 const RECENT_SPAN_MS: i64 = 120_000;
+/// A device's seconds at the seam between history and live data are asked for again this long
+/// after its history came: the backend writes its history behind the live data (never waiting
+/// on it), so the seconds just before a first answer may not have been written yet.
+const SEAM_AFTER: std::time::Duration = std::time::Duration::from_secs(5);
+/// How far back the second look at the seam reaches.
+const SEAM_SPAN_MS: i64 = 30_000;
 /// How far back a selected vehicle's track goes.
 const TRACK_SPAN_MS: i64 = 600_000;
 /// How far back the alert log goes.
@@ -51,6 +57,8 @@ fn backoff_ms(failures: u32) -> f64 {
 enum Want {
     Device(String),
     Recent(String),
+    /// The seconds at the seam of a device's history and its live data, looked at again.
+    Seam(String),
     Track(String),
     Alerts,
 }
@@ -59,7 +67,7 @@ impl Want {
     /// The route it is asked on: a backend may keep some history and not the rest.
     fn route(&self) -> &'static str {
         match self {
-            Want::Device(_) | Want::Recent(_) => telemetry::history::SERIES_PATH,
+            Want::Device(_) | Want::Recent(_) | Want::Seam(_) => telemetry::history::SERIES_PATH,
             Want::Track(_) => telemetry::history::TRACK_PATH,
             Want::Alerts => telemetry::history::ALERTS_PATH,
         }
@@ -148,6 +156,10 @@ impl History {
                 match result {
                     Ok(true) => {
                         this.inner.failed.borrow_mut().remove(&want);
+                        if let Want::Device(device) | Want::Recent(device) = &want {
+                            let (again, seam) = (this.clone(), Want::Seam(device.clone()));
+                            leptos::prelude::set_timeout(move || again.want(seam), SEAM_AFTER);
+                        }
                     }
                     Ok(false) => this.no_history(want.route()),
                     Err(HistoryError { message, permanent }) => {
@@ -189,9 +201,11 @@ impl History {
         let store = self.inner.store;
         let now = js_sys::Date::now() as i64;
         match want {
-            Want::Device(device) | Want::Recent(device) => {
+            Want::Device(device) | Want::Recent(device) | Want::Seam(device) => {
                 let (span, points) = match want {
                     Want::Recent(_) => (RECENT_SPAN_MS, (RECENT_SPAN_MS / 1000) as u32 + 60),
+                    // Half-second buckets: every second the backend wrote is in one.
+                    Want::Seam(_) => (SEAM_SPAN_MS, (2 * SEAM_SPAN_MS / 1000) as u32),
                     _ => (DEVICE_SPAN_MS, DEVICE_POINTS),
                 };
                 // Not on the page yet (a link opened before the snapshot): asked again later.

@@ -129,6 +129,7 @@ fn toast(toast: Toast) -> impl IntoView {
     let shelving = Signal::derive(move || shelf.open.get() == Some(key));
     let (shelf_device, shelf_metric) = (alert.device.clone(), Some(alert.metric.clone()));
     let form = shelf.form;
+    let state_id = alert.id.clone();
     view! {
         <div class=format!("toast severity-{severity}") data-testid="toast" data-device=alert.device.clone()>
             <p class="toast-title">
@@ -146,6 +147,11 @@ fn toast(toast: Toast) -> impl IntoView {
             <p class="toast-meta">
                 {format!("{} {:.1} (limit {:.1}) · {} · {at}", alert.metric, alert.value, alert.threshold, alert.site)}
                 {toast.cleared.then_some(" · back to normal")}
+            </p>
+            <p class="toast-state">
+                {move || store.alerts.with(|feed| {
+                    feed.iter().find(|e| e.alert.id == state_id).map(|e| super::alarm_actions::alarm_state(store, e))
+                })}
             </p>
             <p class="toast-actions">
                 <button data-testid="toast-ack" on:click=ack>"Acknowledge"</button>

@@ -12,10 +12,10 @@ import { restToken, simulatorBin, startSimulator, waitFor, sleep } from '../supp
 import { assertNoCrash, text } from '../support/browser.mjs';
 import { setupDashboard, shippedConfig } from '../support/setup.mjs';
 
-// Every alert here is one the test published. Re-alarm after 3 s, shelves of at most 6 s.
+// Every alert here is one the test published. Re-alarm after 3 s, shelves of at most 12 s.
 const dash = setupDashboard({
   simulator: ['--vehicles', '3', '--machines', '0', '--rigs', '0', '--no-geofences',
-    '--re-alarm-minutes', '0.05', '--max-shelve-minutes', '0.1', '--max-out-of-service-minutes', '30'],
+    '--re-alarm-minutes', '0.05', '--max-shelve-minutes', '0.2', '--max-out-of-service-minutes', '30'],
 });
 const { sim } = dash;
 let floodSite;
@@ -73,8 +73,8 @@ test('shelved on one page, an alarm leaves the other\'s stack, repeats stay quie
   await publish([chattering]);
   for (const page of [a, b]) await toast(page, 'pump-7').waitFor();
   await toast(a, 'pump-7').getByTestId('toast-shelve').click();
-  // The backend's longest shelf is 6 s here: the only duration offered.
-  assert.deepEqual(await toast(a, 'pump-7').getByTestId('shelve-minutes').locator('option').allTextContents(), ['6 s']);
+  // The backend's longest shelf is 12 s here: the only duration offered.
+  assert.deepEqual(await toast(a, 'pump-7').getByTestId('shelve-minutes').locator('option').allTextContents(), ['12 s']);
   await toast(a, 'pump-7').getByTestId('shelve-reason').fill('chattering');
   const shelvedAt = Date.now();
   await toast(a, 'pump-7').getByTestId('shelve-submit').click();
@@ -84,6 +84,11 @@ test('shelved on one page, an alarm leaves the other\'s stack, repeats stay quie
   // Shown as shelved, by whom and why, in the other page's list.
   await waitFor(async () => (await b.locator(`[data-testid="alert-row"][data-alert-id="${chattering.id}"] [data-testid="isa-state"]`).getAttribute('data-suppressed')) === 'shelved', { what: 'shelved in the list' });
   assert.match(await b.locator(`[data-alert-id="${chattering.id}"] [data-testid="isa-state"]`).textContent(), /active, unacknowledged · shelved by ann until \d\d:\d\d \(chattering\)/);
+  // A reload keeps it: the snapshot lists the shelf, and the alarm does not toast.
+  await b.reload();
+  await waitFor(async () => (await text(b, 'connection-state')) === 'connected', { what: 'connected again' });
+  await waitFor(async () => (await b.locator(`[data-testid="alert-row"][data-alert-id="${chattering.id}"] [data-testid="isa-state"]`).getAttribute('data-suppressed')) === 'shelved', { what: 'still shelved after a reload' });
+  assert.equal(await toast(b, 'pump-7').count(), 0);
   // It chatters on: recorded, but no toast while shelved; another point still toasts.
   const repeat = alert({ device: 'pump-7', metric: 'pressure', message: 'pressure chattering again' });
   const other = alert({ device: 'pump-8', metric: 'pressure' });
@@ -91,16 +96,34 @@ test('shelved on one page, an alarm leaves the other\'s stack, repeats stay quie
   await toast(b, 'pump-8').waitFor();
   await b.locator(`[data-alert-id="${repeat.id}"]`).waitFor();
   assert.equal(await toast(b, 'pump-7').count(), 0, 'a shelved point does not toast');
-  // The shelf ends by itself after 6 s, and the alarms still waiting are back on both pages.
+  // The shelf ends by itself after 12 s, and the alarms still waiting are back on both pages.
   for (const page of [a, b]) {
-    await waitFor(async () => (await toast(page, 'pump-7').count()) === 1, { timeoutMs: 15000, what: 'back after the shelf' });
+    await waitFor(async () => (await toast(page, 'pump-7').count()) === 1, { timeoutMs: 25000, what: 'back after the shelf' });
   }
-  assert.ok(Date.now() - shelvedAt >= 5000, 'not before the shelf time');
+  assert.ok(Date.now() - shelvedAt >= 11000, 'not before the shelf time');
   assert.equal(await b.locator(`[data-alert-id="${chattering.id}"] [data-testid="isa-state"]`).getAttribute('data-suppressed'), 'none');
   for (const page of [a, b]) {
     assertNoCrash(page);
     await page.context().close();
   }
+});
+
+test('a vehicle\'s alarms are in its panel on the map, with where they stand; a toast says it too', async () => {
+  const { devices } = await (await fetch(`${sim.apiBase}/snapshot`)).json();
+  const vehicle = devices.find((d) => d.id.startsWith('veh-')).id;
+  const page = await live(`#/fleet?vehicle=${vehicle}`);
+  const speeding = alert({ device: vehicle, metric: 'speed', message: 'speeding' });
+  await publish([speeding]);
+  const row = page.locator(`[data-testid="selection-alarm"][data-alert-id="${speeding.id}"] [data-testid="isa-state"]`);
+  await waitFor(async () => (await row.count()) === 1, { what: 'the alarm in the vehicle panel' });
+  assert.equal(await row.getAttribute('data-isa'), 'active-unacknowledged');
+  assert.equal(await toast(page, vehicle).locator('[data-testid="isa-state"]').getAttribute('data-isa'), 'active-unacknowledged');
+  // Back to normal before anyone acknowledged it, then acknowledged: normal, out of the panel.
+  await publish([{ id: speeding.id, ts: Date.now() }], 'alertCleared');
+  await waitFor(async () => (await row.getAttribute('data-isa').catch(() => null)) === 'returned-unacknowledged', { what: 'returned to normal, unacknowledged' });
+  await toast(page, vehicle).getByTestId('toast-ack').click();
+  await waitFor(async () => (await row.count()) === 0, { what: 'normal: out of the panel' });
+  await page.context().close();
 });
 
 test('a device out of service raises no toast, and returned to service its waiting alarm does', async () => {

@@ -121,6 +121,24 @@ pub fn SelectionPanel(
                             if names.is_empty() { "none".to_string() } else { names.join(", ") }
                         })}</dd>
                         <dt>"last update"</dt><dd>{seen}</dd>
+                        <dt>"alarms"</dt>
+                        <dd>
+                            <ul class="selection-alarms" data-testid="selection-alarms">
+                                {store.with_alerts(|feed| {
+                                    feed.iter()
+                                        .filter(|e| e.alert.device == p.id && !e.over && e.isa() != crate::model::alerts::Isa::Normal)
+                                        .take(10)
+                                        .map(|e| view! {
+                                            <li data-testid="selection-alarm" data-alert-id=e.alert.id.clone()>
+                                                <a href=crate::panels::alert_list::alarm_href(&e.alert.id)>{e.alert.metric.clone()}</a>
+                                                " "
+                                                {crate::panels::alarm_actions::alarm_state(store, e)}
+                                            </li>
+                                        })
+                                        .collect_view()
+                                })}
+                            </ul>
+                        </dd>
                     </dl>
                     <figure class="speed-chart">
                         <svg class="spark" viewBox=format!("0 0 {SPEED_W} {SPEED_H}") role="img" data-testid="selection-speed-chart"
