@@ -261,6 +261,15 @@ pub fn tick(store: Store, now: i64) {
     }
 }
 
+/// Who acknowledges, shelves and takes out of service, as sent to the functions API: the name
+/// the operator gave (at most [`telemetry::alarms::MAX_BY_CHARS`] characters), or `dashboard`.
+pub fn operator(store: Store) -> String {
+    match store.operator.get_untracked().trim() {
+        "" => "dashboard".to_string(),
+        name => name.chars().take(telemetry::alarms::MAX_BY_CHARS).collect(),
+    }
+}
+
 /// Acknowledges `ids` as the operator through the functions API (or the hub); the result shows here at once
 /// (the broadcast that follows reaches every other dashboard). A failure is shown, not lost.
 pub fn acknowledge(store: Store, ids: Vec<String>) {
@@ -271,10 +280,7 @@ pub fn acknowledge(store: Store, ids: Vec<String>) {
         store.ack_error.set(Some("not connected yet: the configuration is still loading".into()));
         return;
     };
-    let by = match store.operator.get_untracked().trim() {
-        "" => "dashboard".to_string(),
-        name => name.to_string(),
-    };
+    let by = operator(store);
     leptos::task::spawn_local(async move {
         match api.acknowledge(ids, &by).await {
             Ok(acks) => {

@@ -7,7 +7,7 @@
 use leptos::prelude::*;
 use telemetry::alarms::{Suppression, SuppressionKind, SuppressionRequest};
 
-use crate::live::alerts::{apply, AlertEvent};
+use crate::live::alerts::{apply, operator, AlertEvent};
 use crate::model::alerts::AlertEntry;
 use crate::model::suppressions::describe;
 use crate::store::{use_store, Store};
@@ -19,13 +19,6 @@ const SHELF_MINUTES: [f64; 5] = [15.0, 60.0, 240.0, 480.0, 1_440.0];
 pub fn clock(ms: i64) -> String {
     let date = js_sys::Date::new(&(ms as f64).into());
     format!("{:02}:{:02}", date.get_hours(), date.get_minutes())
-}
-
-fn operator(store: Store) -> String {
-    match store.operator.get_untracked().trim() {
-        "" => "dashboard".to_string(),
-        name => name.chars().take(telemetry::alarms::MAX_BY_CHARS).collect(),
-    }
 }
 
 /// Shelves `metric` of `device` (or, out of service, the device or one metric) for `minutes`.

@@ -10,13 +10,9 @@ use telemetry::history::{AlertChange, AlertEvent};
 
 use super::alarm_actions::{alarm_state, clock, end, FormState, SuppressForm};
 use super::alert_list::{device_href, severity_label};
+use super::chart::clock_time;
 use crate::live::alerts::acknowledge;
 use crate::store::use_store;
-
-fn time(ms: i64) -> String {
-    let date = js_sys::Date::new(&(ms as f64).into());
-    format!("{:02}:{:02}:{:02}", date.get_hours(), date.get_minutes(), date.get_seconds())
-}
 
 /// One event in words.
 fn event_text(event: &AlertEvent) -> String {
@@ -160,7 +156,7 @@ pub fn AlarmTimeline(id: String) -> impl IntoView {
                     <ol class="alarm-events" data-testid="alarm-events">
                         {list.iter().map(|e| view! {
                             <li data-testid="alarm-event" data-change=change_code(e.change)>
-                                <time class="mono">{time(e.ts)}</time> " " {event_text(e)}
+                                <time class="mono">{clock_time(e.ts)}</time> " " {event_text(e)}
                             </li>
                         }).collect_view()}
                     </ol>

@@ -211,8 +211,7 @@ fn FloodMoments() -> impl IntoView {
                 .moments()
                 .rev()
                 .map(|m| {
-                    let at = js_sys::Date::new(&(m.ts as f64).into());
-                    let at = format!("{:02}:{:02}:{:02}", at.get_hours(), at.get_minutes(), at.get_seconds());
+                    let at = super::chart::clock_time(m.ts);
                     let (code, text) = match m.change {
                         crate::model::flood::Change::Began => {
                             ("began", format!("{at} alarm flood began: {} alarms in the flood window", m.in_window))

@@ -118,7 +118,7 @@ pub fn draw<DB: DrawingBackend>(
 }
 
 /// Local time of day for a Unix ms timestamp.
-fn clock_time(ts: i64) -> String {
+pub(crate) fn clock_time(ts: i64) -> String {
     let date = js_sys::Date::new(&(ts as f64).into());
     format!("{:02}:{:02}:{:02}", date.get_hours(), date.get_minutes(), date.get_seconds())
 }
