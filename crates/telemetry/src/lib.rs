@@ -8,6 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 pub mod alarms;
+pub mod auth;
 pub mod basemap;
 pub mod catalog;
 pub mod history;
