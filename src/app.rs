@@ -23,6 +23,7 @@ use crate::panels::overview::Overview;
 use crate::panels::status_bar::StatusBar;
 use crate::panels::timeline::TimelineBar;
 use crate::panels::toasts::{FloodBanner, ToastStack};
+use crate::panels::user::{AuthProblem, UserBadge};
 use crate::panels::vehicle_list::VehicleList;
 use crate::store::Store;
 use crate::{config, live};
@@ -120,6 +121,41 @@ fn follow_the_url(store: Store) {
     on_click.forget();
 }
 
+/// Signs in, then starts the live connection and asks the functions who the user is (their
+/// roles and sites); without a sign-in nothing is fetched and the page says why.
+async fn signed_in_start(config: &config::Config, auth: &config::AuthConfig, store: Store) {
+    let waiting = |text: String| LiveStatus { phase: Phase::Disconnected, error: Some(text), ..LiveStatus::default() };
+    match crate::auth::sign_in(auth, store).await {
+        Ok(crate::auth::SignIn::Done(who)) => {
+            // What the ID token says until the functions answer: a viewer's buttons are
+            // refused by the functions meanwhile, and greyed once they have answered.
+            store.identity.set(Some(telemetry::auth::Identity {
+                signed_in: true,
+                user_id: Some(who.subject),
+                name: Some(who.name),
+                may_operate: true,
+                ..Default::default()
+            }));
+            live::start(config, store);
+            let Some(api) = store.api.get_value() else { return };
+            match api.identity().await {
+                Ok(Some(identity)) => store.identity.update(|known| {
+                    // An open functions side knows no name: the ID token's stays.
+                    let name = identity.name.clone().or_else(|| known.as_ref().and_then(|k| k.name.clone()));
+                    *known = Some(telemetry::auth::Identity { name, ..identity });
+                }),
+                Ok(None) => {}
+                Err(error) => store.auth_problem.set(Some(error.message)),
+            }
+        }
+        Ok(crate::auth::SignIn::Leaving) => store.status.set(waiting("signing in…".into())),
+        Err(error) => {
+            store.status.set(waiting("not signed in".into()));
+            store.auth_problem.set(Some(format!("Sign-in failed: {error}")));
+        }
+    }
+}
+
 #[component]
 pub fn App() -> impl IntoView {
     let store = Store::new();
@@ -156,7 +192,12 @@ pub fn App() -> impl IntoView {
                     .toasts
                     .set(Toasts::new(ToastSettings { dismiss_after_ms: config.toast_ms, ..ToastSettings::default() }));
                 store.flood.set(crate::model::flood::FloodWatch::with_window(config.flood_window_ms));
-                live::start(&config, store);
+                match config.auth.clone() {
+                    None => {
+                        live::start(&config, store);
+                    }
+                    Some(auth) => signed_in_start(&config, &auth, store).await,
+                }
             }
             Err(error) => store.status.set(LiveStatus {
                 phase: Phase::Disconnected,
@@ -202,6 +243,7 @@ pub fn App() -> impl IntoView {
     view! {
         <header class="app-header">
             <h1>"IoT Live Dashboard"</h1>
+            <UserBadge />
             <nav class="main-nav" aria-label="Screens">
                 {nav_link(Route::Overview, "overview")}
                 {nav_link(Route::Equipment, "equipment")}
@@ -224,6 +266,7 @@ pub fn App() -> impl IntoView {
         <p class="note history-note" data-testid="history-note" hidden=move || store.history_note.with(Option::is_none)>
             {move || store.history_note.get()}
         </p>
+        <AuthProblem />
         <FloodBanner />
         <main class="app-main">{screen}</main>
         <ToastStack />

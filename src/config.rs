@@ -61,6 +61,30 @@ pub struct Config {
     /// Query-string fields ignored because the page may not be pointed elsewhere from its URL
     /// (see `allowUrlOverrides`).
     pub ignored_overrides: Vec<&'static str>,
+    /// Where users sign in (config `auth`); `None`: the functions are open to anyone who can
+    /// reach them.
+    pub auth: Option<AuthConfig>,
+}
+
+/// The `auth` section: sign in with OpenID Connect (authorization code with PKCE) before
+/// anything is fetched, and send the access token to the functions as a bearer.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AuthConfig {
+    /// The OpenID provider's issuer URL (its discovery document is
+    /// `{authority}/.well-known/openid-configuration`).
+    pub authority: String,
+    /// The dashboard's client id at the provider (a public client: no secret).
+    pub client_id: String,
+    /// The API's scope to ask for, e.g. `api://iot-dashboard/telemetry`; `openid profile
+    /// offline_access` are always asked for besides (offline_access: a refresh token, so the
+    /// page renews without leaving).
+    #[serde(default)]
+    pub scope: String,
+    /// Where the provider sends the browser back; the page's own address (without query or
+    /// fragment) when absent.
+    #[serde(default)]
+    pub redirect_uri: Option<String>,
 }
 
 /// The server side: the functions API in front of a SignalR service (Azure's serverless
@@ -243,6 +267,9 @@ fields! {
     max_series: usize = "maxSeries", query: Never, Json => |v, f| count(v, f, Limits::default().series, 100_000);
     /// Sites listed and joined at most.
     max_sites: usize = "maxSites", query: Never, Json => |v, f| count(v, f, Limits::default().sites, 100_000);
+    /// Sign-in with OpenID Connect (none: an open deployment). Never from the page URL: a link
+    /// must not send the operator to sign in somewhere else.
+    auth: Option<AuthConfig> = "auth", query: Never, Json => auth_section;
 }
 
 /// Parses `config.json` text and applies `overrides` (query-string pairs) as a page served from
@@ -272,6 +299,7 @@ pub fn resolve_for(text: &str, overrides: &[(String, String)], loopback_page: bo
             max_devices,
             max_series,
             max_sites,
+            auth,
         },
         ignored_overrides,
     ) = fields(text, overrides, loopback_page)?;
@@ -318,6 +346,7 @@ pub fn resolve_for(text: &str, overrides: &[(String, String)], loopback_page: bo
         allow_url_overrides,
         limits: Limits { vehicles: max_vehicles, devices: max_devices, series: max_series, sites: max_sites },
         ignored_overrides,
+        auth,
     })
 }
 
@@ -417,6 +446,48 @@ fn seconds(
             ),
         }),
     }
+}
+
+/// The `auth` section, checked: an http(s) authority (https unless on a loopback host) and a
+/// client id.
+fn auth_section(value: Option<serde_json::Value>, field: &'static str) -> Result<Option<AuthConfig>, ConfigError> {
+    let value = match value {
+        None | Some(serde_json::Value::Null) => return Ok(None),
+        Some(value) => value,
+    };
+    let problem = |problem: String| ConfigError::Field { field, problem };
+    let mut auth: AuthConfig = serde_json::from_value(value).map_err(|e| {
+        problem(format!("must be {{\"authority\": issuer URL, \"clientId\": id, \"scope\": API scope}}: {e}"))
+    })?;
+    auth.authority = auth.authority.trim().trim_end_matches('/').to_string();
+    let host = auth
+        .authority
+        .strip_prefix("https://")
+        .or_else(|| auth.authority.strip_prefix("http://"))
+        .map(|rest| rest.split(['/', '?', '#']).next().unwrap_or_default())
+        .map(|host| {
+            host.rsplit_once(':').filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit())).map_or(host, |(h, _)| h)
+        });
+    match host {
+        Some(host) if !host.is_empty() && (auth.authority.starts_with("https://") || is_loopback_host(host)) => {}
+        _ => {
+            return Err(problem(format!(
+                "`authority` must be the issuer's https URL (http only on a loopback host), got {:?}",
+                auth.authority
+            )))
+        }
+    }
+    auth.client_id = auth.client_id.trim().to_string();
+    if auth.client_id.is_empty() {
+        return Err(problem("`clientId` must not be empty".into()));
+    }
+    auth.scope = auth.scope.split_whitespace().collect::<Vec<_>>().join(" ");
+    if let Some(uri) = &auth.redirect_uri {
+        if !(uri.starts_with("https://") || uri.starts_with("http://")) {
+            return Err(problem(format!("`redirectUri` must be an absolute http(s) URL, got {uri:?}")));
+        }
+    }
+    Ok(Some(auth))
 }
 
 /// `true` or `false` (false when absent).
@@ -540,6 +611,34 @@ mod tests {
         // The hub is the functions' choice (or in the hubUrl's path): a `hub` field is ignored.
         assert!(resolve(r#"{"apiBase":"/api","hub":"no spaces"}"#, &[]).is_ok());
         assert!(matches!(resolve("{apiBase:", &[]), Err(ConfigError::Syntax(_))));
+    }
+
+    #[test]
+    fn an_auth_section_is_checked_and_never_taken_from_the_url() {
+        assert_eq!(resolve(r#"{"apiBase":"/api"}"#, &[]).unwrap().auth, None);
+        let config = resolve(
+            r#"{"apiBase":"/api","auth":{"authority":"https://login.example.com/tenant/v2.0/","clientId":" spa ","scope":"api://x/read  api://x/write"}}"#,
+            &[("auth".to_string(), "{}".to_string())],
+        )
+        .unwrap();
+        let auth = config.auth.unwrap();
+        assert_eq!(auth.authority, "https://login.example.com/tenant/v2.0");
+        assert_eq!((auth.client_id.as_str(), auth.scope.as_str()), ("spa", "api://x/read api://x/write"));
+        let ok = resolve(r#"{"apiBase":"/api","auth":{"authority":"http://127.0.0.1:9000","clientId":"d"}}"#, &[]);
+        assert_eq!(ok.unwrap().auth.unwrap().scope, "");
+        for (bad, says) in [
+            (r#"{"authority":"http://login.example.com","clientId":"d"}"#, "must be the issuer's https URL"),
+            (r#"{"authority":"https://","clientId":"d"}"#, "must be the issuer's https URL"),
+            (r#"{"authority":"https://x","clientId":"  "}"#, "`clientId` must not be empty"),
+            (r#"{"clientId":"d"}"#, "missing field `authority`"),
+            (r#"{"authority":"https://x","clientId":"d","secret":"s"}"#, "unknown field `secret`"),
+            (r#"{"authority":"https://x","clientId":"d","redirectUri":"/back"}"#, "`redirectUri` must be an absolute"),
+            (r#""https://x""#, "must be {"),
+        ] {
+            let err = resolve(&format!(r#"{{"apiBase":"/api","auth":{bad}}}"#), &[]).unwrap_err();
+            assert!(err.to_string().contains(says), "{bad}: {err}");
+            assert!(err.to_string().starts_with("config field `auth`"), "{err}");
+        }
     }
 
     #[test]

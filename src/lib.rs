@@ -1,5 +1,6 @@
 //! The live IoT dashboard: a Leptos single-page app fed by SignalR.
 //!
+//! * [`auth`]: signing in with OpenID Connect when config.json asks for it;
 //! * [`config`]: runtime `config.json` with query-string overrides;
 //! * [`live`]: the SignalR connection and the glue from hub messages to the store;
 //! * [`model`]: pure state (fleet, connection status), tested natively;
@@ -10,6 +11,7 @@
 #![allow(missing_docs)]
 
 pub mod app;
+pub mod auth;
 pub mod bench;
 pub mod config;
 pub mod live;

@@ -63,8 +63,14 @@ store! {
         toasts: Toasts = Toasts::default(),
         /// What the alert history shows.
         alert_filter: AlertFilter = AlertFilter::default(),
-        /// Who acknowledges, as sent to the functions API (kept in the browser's storage).
+        /// Who acknowledges, as sent to the functions API (kept in the browser's storage);
+        /// unused when signed in (the functions record the name the token carries).
         operator: String = String::new(),
+        /// Who is signed in and what they may do, as the functions say (`GET {apiBase}/me`);
+        /// `None` when the page does not sign in.
+        identity: Option<telemetry::auth::Identity> = None,
+        /// What stands in the way of signing in, or what the functions refused, in words.
+        auth_problem: Option<String> = None,
         /// Play a tone when a critical alert fires (off by default; kept in the browser's storage).
         sound: bool = false,
         /// Why the last acknowledgement failed, if it did.

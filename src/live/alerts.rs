@@ -7,7 +7,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
-use leptos::prelude::{set_timeout, GetUntracked, GetValue, Notify, Set, Update, UpdateUntracked, WithUntracked};
+use leptos::prelude::{set_timeout, GetUntracked, GetValue, Notify, Set, Update, UpdateUntracked, With, WithUntracked};
 use telemetry::alarms::{AlertReAlarmed, Suppression, SuppressionEnded};
 use telemetry::{Alert, AlertAcknowledged, AlertCleared, Severity};
 
@@ -261,9 +261,30 @@ pub fn tick(store: Store, now: i64) {
     }
 }
 
-/// Who acknowledges, shelves and takes out of service, as sent to the functions API: the name
-/// the operator gave (at most [`telemetry::alarms::MAX_BY_CHARS`] characters), or `dashboard`.
+/// Why the signed-in user may not acknowledge, shelve, take out of service or edit geofences
+/// (a viewer), in words for the buttons' titles; `None` when they may (or nobody signs in).
+/// Tracked: a view that calls it follows the identity.
+pub fn refusal(store: Store) -> Option<String> {
+    store.identity.with(|identity| {
+        let identity = identity.as_ref().filter(|i| i.signed_in && !i.may_operate)?;
+        let roles = if identity.roles.is_empty() { "no role".to_string() } else { identity.roles.join(", ") };
+        Some(format!(
+            "Signed in as {} ({roles}): acknowledging, shelving and editing geofences need the {} role",
+            identity.name.as_deref().unwrap_or("you"),
+            telemetry::auth::ROLE_OPERATOR
+        ))
+    })
+}
+
+/// Who acknowledges, shelves and takes out of service, as sent to the functions API: the
+/// signed-in user's name (the functions record the one their token carries anyway), else the
+/// name the operator gave (at most [`telemetry::alarms::MAX_BY_CHARS`] characters), else
+/// `dashboard`.
 pub fn operator(store: Store) -> String {
+    let signed_in = store.identity.with_untracked(|i| i.as_ref().filter(|i| i.signed_in).and_then(|i| i.name.clone()));
+    if let Some(name) = signed_in {
+        return name.chars().take(telemetry::alarms::MAX_BY_CHARS).collect();
+    }
     match store.operator.get_untracked().trim() {
         "" => "dashboard".to_string(),
         name => name.chars().take(telemetry::alarms::MAX_BY_CHARS).collect(),
@@ -274,6 +295,10 @@ pub fn operator(store: Store) -> String {
 /// (the broadcast that follows reaches every other dashboard). A failure is shown, not lost.
 pub fn acknowledge(store: Store, ids: Vec<String>) {
     if ids.is_empty() {
+        return;
+    }
+    if let Some(reason) = refusal(store) {
+        store.ack_error.set(Some(reason));
         return;
     }
     let Some(api) = store.api.get_value() else {

@@ -2,7 +2,7 @@
 //! Made to the functions API (`apiBase`), or as hub methods when the dashboard talks to a hub
 //! directly (`hubUrl`): `snapshot()`, `subscribe(groups)`, `acknowledge(by, ids)`.
 
-use gloo_net::http::{Request, Response};
+use gloo_net::http::{Request, RequestBuilder, Response};
 use serde::de::DeserializeOwned;
 use serde::de::IgnoredAny;
 use signalr::web::{HubConnection, InvokeError};
@@ -35,9 +35,13 @@ impl Api {
         match self {
             Api::Functions(api_base) => {
                 let url = format!("{api_base}/snapshot");
-                let response = Request::get(&url).send().await.map_err(|e| format!("snapshot request failed: {e}"))?;
+                let response = authorized(Request::get(&url))
+                    .await?
+                    .send()
+                    .await
+                    .map_err(|e| format!("snapshot request failed: {e}"))?;
                 if !response.ok() {
-                    return Err(format!("snapshot answered HTTP {}", response.status()));
+                    return Err(failure(response, "snapshot").await);
                 }
                 response.json().await.map(Some).map_err(|e| format!("snapshot is not the expected JSON: {e}"))
             }
@@ -183,15 +187,15 @@ impl Api {
             Api::Functions(api_base) => {
                 let path = telemetry::alarms::SUPPRESSIONS_PATH;
                 let body = telemetry::alarms::EndSuppressionRequest { by: by.to_string() };
-                let response = Request::delete(&format!("{api_base}/{path}/{}", encode(id)))
+                let response = authorized(Request::delete(&format!("{api_base}/{path}/{}", encode(id))))
+                    .await?
                     .json(&body)
                     .map_err(|e| format!("cannot encode the request: {e}"))?
                     .send()
                     .await
                     .map_err(|e| format!("ending the suppression failed: {e}"))?;
                 if !response.ok() {
-                    let detail = response.text().await.unwrap_or_default();
-                    return Err(format!("ending the suppression answered HTTP {}: {detail}", response.status()));
+                    return Err(failure(response, "ending the suppression").await);
                 }
                 response.json().await.map_err(|e| format!("the answer is not the expected JSON: {e}"))
             }
@@ -200,6 +204,12 @@ impl Api {
                 .await
                 .map_err(|e| format!("the hub's endSuppression failed: {e}")),
         }
+    }
+
+    /// Who the functions take the caller for (`GET {apiBase}/me`); `None` from a backend
+    /// without that route (or a hub reached directly).
+    pub async fn identity(&self) -> Result<Option<telemetry::auth::Identity>, HistoryError> {
+        self.get_history(telemetry::auth::ME_PATH, "", "who you are").await
     }
 
     /// Everything that happened to one alert, oldest first.
@@ -230,11 +240,13 @@ impl Api {
                 .ok()
         });
         let signal = controller.as_ref().map(web_sys::AbortController::signal);
-        let sent = Request::get(&url).abort_signal(signal.as_ref()).send().await;
+        let request = authorized(Request::get(&url)).await.map_err(retry)?;
+        let sent = request.abort_signal(signal.as_ref()).send().await;
         let response = sent.map_err(|e| retry(format!("{what} request failed or took over 15 s: {e}")));
         let answer = match response {
             Ok(response) => match response.status() {
                 404 => Ok(None),
+                401 | 403 => Err(HistoryError { message: failure(response, what).await, permanent: true }),
                 status @ (400..=499) if status != 429 => Err(HistoryError {
                     message: format!("{what} answered HTTP {status}: {}", response.text().await.unwrap_or_default()),
                     permanent: true,
@@ -272,15 +284,43 @@ async fn acknowledge_through_functions(
 /// POSTs `body` as JSON; an answer other than 2xx is an error carrying its status and body.
 /// `what` names the request in the messages the status bar shows.
 async fn post_json(url: &str, body: &impl serde::Serialize, what: &str) -> Result<Response, String> {
-    let response = Request::post(url)
+    let response = authorized(Request::post(url))
+        .await?
         .json(body)
         .map_err(|e| format!("cannot encode the {what}: {e}"))?
         .send()
         .await
         .map_err(|e| format!("{what} request failed: {e}"))?;
     if !response.ok() {
-        let detail = response.text().await.unwrap_or_default();
-        return Err(format!("{what} answered HTTP {}: {detail}", response.status()));
+        return Err(failure(response, what).await);
     }
     Ok(response)
+}
+
+/// `builder` with the signed-in user's access token as a bearer, when the page signs in.
+async fn authorized(builder: RequestBuilder) -> Result<RequestBuilder, String> {
+    Ok(match crate::auth::bearer().await? {
+        Some(token) => builder.header("Authorization", &format!("Bearer {token}")),
+        None => builder,
+    })
+}
+
+/// An answer other than 2xx in words, with the functions' own reason (their JSON `error`).
+/// A 401 also goes to the sign-in (the token is renewed, or the user signs in again); a 403
+/// says what is not allowed.
+async fn failure(response: Response, what: &str) -> String {
+    let status = response.status();
+    let text = response.text().await.unwrap_or_default();
+    let reason = serde_json::from_str::<serde_json::Value>(&text)
+        .ok()
+        .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_string))
+        .unwrap_or_else(|| text.chars().take(300).collect());
+    match status {
+        401 => {
+            crate::auth::refused(reason.clone());
+            format!("{what} refused: not signed in, or the sign-in has ended ({reason})")
+        }
+        403 => format!("{what} not allowed: {reason}"),
+        _ => format!("{what} answered HTTP {status}: {reason}"),
+    }
 }

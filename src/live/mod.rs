@@ -45,6 +45,11 @@ pub fn start(config: &Config, store: Store) -> HubConnection {
     if let Some(transport) = config.transport {
         options.transports = vec![transport];
     }
+    if config.auth.is_some() {
+        // Every negotiate (the first, and each after a connection was lost) carries a fresh
+        // access token.
+        options.access_token_factory = Some(std::rc::Rc::new(|| Box::pin(crate::auth::bearer())));
+    }
     // A wall screen never gives up, its first start included.
     options.reconnect = ReconnectPolicy::forever();
     options.retry_first_start = true;

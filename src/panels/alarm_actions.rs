@@ -7,7 +7,7 @@
 use leptos::prelude::*;
 use telemetry::alarms::{Suppression, SuppressionKind, SuppressionRequest};
 
-use crate::live::alerts::{apply, operator, AlertEvent};
+use crate::live::alerts::{apply, operator, refusal, AlertEvent};
 use crate::model::alerts::AlertEntry;
 use crate::model::suppressions::describe;
 use crate::store::{use_store, Store};
@@ -144,7 +144,7 @@ pub fn SuppressForm(
             <input type="text" placeholder="reason" aria-label="Reason" maxlength="200" data-testid=format!("{prefix}-reason")
                 prop:value=move || reason.get() on:input=move |ev| reason.set(event_target_value(&ev)) />
             " "
-            <button data-testid=format!("{prefix}-submit") on:click=submit>{button}</button>
+            <button data-testid=format!("{prefix}-submit") disabled=move || refusal(store).is_some() title=move || refusal(store) on:click=submit>{button}</button>
         </span>
     }
 }
@@ -188,7 +188,7 @@ pub fn Maintenance(device: String) -> impl IntoView {
                         <p data-testid="maintenance-state">
                             {format!("Out of service: {}. Its alarms are recorded but do not notify.", describe(&s, clock))}
                             " "
-                            <button data-testid="maintenance-end" on:click=move |_| end(store, id.clone())>"Return to service"</button>
+                            <button data-testid="maintenance-end" disabled=move || refusal(store).is_some() title=move || refusal(store) on:click=move |_| end(store, id.clone())>"Return to service"</button>
                         </p>
                     }.into_any()
                 }

@@ -11,7 +11,7 @@ use telemetry::history::{AlertChange, AlertEvent};
 use super::alarm_actions::{alarm_state, clock, end, FormState, SuppressForm};
 use super::alert_list::{device_href, severity_label};
 use super::chart::clock_time;
-use crate::live::alerts::acknowledge;
+use crate::live::alerts::{acknowledge, refusal};
 use crate::store::use_store;
 
 /// One event in words.
@@ -125,11 +125,11 @@ pub fn AlarmTimeline(id: String) -> impl IntoView {
                     </p>
                     <p class="alarm-actions">
                         {waiting.then(|| view! {
-                            <button data-testid="alarm-ack" on:click=move |_| acknowledge(store, ack_ids.clone())>"Acknowledge"</button>
+                            <button data-testid="alarm-ack" disabled=move || refusal(store).is_some() title=move || refusal(store) on:click=move |_| acknowledge(store, ack_ids.clone())>"Acknowledge"</button>
                         })}
                         {match shelf {
                             Some(shelf) => view! {
-                                <button data-testid="alarm-unshelve" on:click=move |_| end(store, shelf.clone())>"Unshelve"</button>
+                                <button data-testid="alarm-unshelve" disabled=move || refusal(store).is_some() title=move || refusal(store) on:click=move |_| end(store, shelf.clone())>"Unshelve"</button>
                             }.into_any(),
                             None => view! {
                                 <SuppressForm kind=SuppressionKind::Shelved device=device.clone() metric=Some(metric.clone()) state=form />

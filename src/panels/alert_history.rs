@@ -10,7 +10,7 @@ use super::alarm_actions::alarm_state;
 use super::alert_list::{alarm_href, device_href, severity_label};
 use super::choice::choice;
 use super::table::heading_row;
-use crate::live::alerts::acknowledge;
+use crate::live::alerts::{acknowledge, refusal};
 use crate::model::alerts::{AlertEntry, AlertState};
 use crate::model::catalog::site_name;
 use crate::store::{use_store, Store};
@@ -40,6 +40,8 @@ pub fn restore_settings(store: Store) {
 pub fn AlertHistory() -> impl IntoView {
     let store = use_store();
     let filter = store.alert_filter;
+    let signed_in_name =
+        move || store.identity.with(|i| i.as_ref().filter(|i| i.signed_in).map(|i| i.name.clone().unwrap_or_default()));
     let counts = move || store.with_alerts(|feed| feed.open_counts());
     let matching = move || store.with_alerts(|feed| filter.with(|f| feed.filtered(f).count()));
     let rows =
@@ -111,18 +113,26 @@ pub fn AlertHistory() -> impl IntoView {
                     on:input=move |ev| filter.update(|f| f.device = event_target_value(&ev)) />
             </div>
             <div class="map-toolbar">
-                <label>
-                    "acknowledge as "
-                    <input type="text" maxlength="64" placeholder="dashboard" data-testid="operator"
-                        prop:value=move || store.operator.get()
-                        on:change=move |ev| {
-                            let name: String = event_target_value(&ev).trim().chars().take(64).collect();
-                            if let Some(storage) = storage() {
-                                let _ = storage.set_item(OPERATOR_KEY, &name);
-                            }
-                            store.operator.set(name);
-                        } />
-                </label>
+                // Signed in, the functions record the name the token carries: nothing to type.
+                {move || match signed_in_name() {
+                    Some(name) => view! {
+                        <span data-testid="acknowledging-as">"acknowledging as " <strong>{name}</strong></span>
+                    }.into_any(),
+                    None => view! {
+                        <label>
+                            "acknowledge as "
+                            <input type="text" maxlength="64" placeholder="dashboard" data-testid="operator"
+                                prop:value=move || store.operator.get()
+                                on:change=move |ev| {
+                                    let name: String = event_target_value(&ev).trim().chars().take(64).collect();
+                                    if let Some(storage) = storage() {
+                                        let _ = storage.set_item(OPERATOR_KEY, &name);
+                                    }
+                                    store.operator.set(name);
+                                } />
+                        </label>
+                    }.into_any(),
+                }}
                 <label>
                     <input type="checkbox" data-testid="sound" prop:checked=move || store.sound.get()
                         on:change=move |ev| {
@@ -134,7 +144,7 @@ pub fn AlertHistory() -> impl IntoView {
                         } />
                     " sound for critical alerts"
                 </label>
-                <button data-testid="ack-shown" disabled=move || unacknowledged_shown().is_empty() || !store.is_live()
+                <button data-testid="ack-shown" title=move || refusal(store) disabled=move || unacknowledged_shown().is_empty() || !store.is_live() || refusal(store).is_some()
                     on:click=move |_| acknowledge(store, unacknowledged_shown())>
                     {move || format!("Acknowledge {} unacknowledged shown", unacknowledged_shown().len())}
                 </button>
@@ -193,7 +203,7 @@ fn history_row(store: Store, entry: AlertEntry) -> impl IntoView {
                 {move || (needs_acknowledgement && store.is_live()).then(|| {
                     let id = id.clone();
                     view! {
-                        <button data-testid="history-ack" on:click=move |_| acknowledge(store, vec![id.clone()])>"Acknowledge"</button>
+                        <button data-testid="history-ack" disabled=move || refusal(store).is_some() title=move || refusal(store) on:click=move |_| acknowledge(store, vec![id.clone()])>"Acknowledge"</button>
                     }
                 })}
             </td>

@@ -16,4 +16,5 @@ pub mod status_bar;
 pub mod table;
 pub mod timeline;
 pub mod toasts;
+pub mod user;
 pub mod vehicle_list;

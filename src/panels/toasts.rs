@@ -9,7 +9,7 @@ use telemetry::Severity;
 
 use super::alarm_actions::{FormState, SuppressForm};
 use super::alert_list::{device_href, severity_label};
-use crate::live::alerts::acknowledge;
+use crate::live::alerts::{acknowledge, refusal};
 use crate::model::route::Route;
 use crate::model::toasts::Toast;
 use crate::store::use_store;
@@ -154,8 +154,8 @@ fn toast(toast: Toast) -> impl IntoView {
                 })}
             </p>
             <p class="toast-actions">
-                <button data-testid="toast-ack" on:click=ack>"Acknowledge"</button>
-                <button data-testid="toast-shelve" aria-expanded=move || shelving.get().to_string()
+                <button data-testid="toast-ack" on:click=ack disabled=move || refusal(store).is_some() title=move || refusal(store)>"Acknowledge"</button>
+                <button data-testid="toast-shelve" disabled=move || refusal(store).is_some() title=move || refusal(store) aria-expanded=move || shelving.get().to_string()
                     on:click=move |_| shelf.open.update(|open| *open = if *open == Some(key) { None } else { Some(key) })>"Shelve…"</button>
                 <a href=href data-testid="toast-show">"Show"</a>
                 {(!critical).then(|| view! {

@@ -27,6 +27,7 @@ use self::notes::{MapNotes, Readout};
 use self::selection::{select, SelectionPanel};
 use self::toolbar::MapToolbar;
 use super::frame::{fit_canvas, use_frame_scheduler, FrameScheduler};
+use crate::live::alerts::refusal;
 use crate::model::fleet::{FleetState, Shape};
 use crate::model::geo::{nearest, Viewport};
 use crate::model::route::Route;
@@ -349,7 +350,7 @@ fn FenceEditor(drawing: RwSignal<Option<Vec<(f64, f64)>>>) -> impl IntoView {
     };
     view! {
         <div class="fence-editor">
-            <button data-testid="fence-draw" aria-pressed=move || drawing.with(Option::is_some).to_string()
+            <button data-testid="fence-draw" disabled=move || refusal(store).is_some() title=move || refusal(store) aria-pressed=move || drawing.with(Option::is_some).to_string()
                 on:click=move |_| drawing.update(|d| *d = if d.is_some() { None } else { Some(Vec::new()) })>
                 {move || if drawing.with(Option::is_some) { "Stop drawing" } else { "Draw a fence" }}
             </button>
