@@ -21,6 +21,7 @@ use crate::panels::equipment_grid::EquipmentGrid;
 use crate::panels::fleet_map::FleetMap;
 use crate::panels::overview::Overview;
 use crate::panels::status_bar::StatusBar;
+use crate::panels::theme_switch::ThemeSwitch;
 use crate::panels::timeline::TimelineBar;
 use crate::panels::toasts::{FloodBanner, ToastStack};
 use crate::panels::user::{AuthProblem, UserBadge};
@@ -161,6 +162,7 @@ pub fn App() -> impl IntoView {
     let store = Store::new();
     provide_context(store);
     crate::bench::metrics::install_series_probe(store);
+    crate::panels::theme_switch::install(store);
     follow_the_url(store);
     live::replay::Player::start(store);
     restore_settings(store);
@@ -243,6 +245,7 @@ pub fn App() -> impl IntoView {
     view! {
         <header class="app-header">
             <h1>"IoT Live Dashboard"</h1>
+            <ThemeSwitch />
             <UserBadge />
             <nav class="main-nav" aria-label="Screens">
                 {nav_link(Route::Overview, "overview")}

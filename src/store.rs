@@ -71,6 +71,10 @@ store! {
         identity: Option<telemetry::auth::Identity> = None,
         /// What stands in the way of signing in, or what the functions refused, in words.
         auth_problem: Option<String> = None,
+        /// Light, dark or the system's, as chosen in the header (kept in the browser's storage).
+        theme_choice: crate::model::theme::ThemeChoice = crate::model::theme::ThemeChoice::Auto,
+        /// The theme shown (the choice, or the system's scheme): what canvases draw with.
+        theme: crate::model::theme::Theme = crate::model::theme::Theme::Dark,
         /// Play a tone when a critical alert fires (off by default; kept in the browser's storage).
         sound: bool = false,
         /// Why the last acknowledgement failed, if it did.

@@ -17,6 +17,7 @@ pub mod series;
 pub mod status;
 pub mod suppressions;
 pub mod sync;
+pub mod theme;
 pub mod timeline;
 pub mod toasts;
 pub mod traffic;

@@ -85,7 +85,7 @@ pub fn AlertHistory() -> impl IntoView {
             </ul>
             <div class="map-toolbar">
                 {choice("severity", "alert-filter-severity", &["critical", "warning", "info"],
-                    move || filter.with(|f| f.severity.map_or("", |s| severity_label(s).1)), move |value| {
+                    move || filter.with(|f| f.severity.map_or("", super::icons::severity_word)), move |value| {
                     let severity = match value {
                         "info" => Some(Severity::Info),
                         "warning" => Some(Severity::Warning),

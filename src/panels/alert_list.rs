@@ -26,13 +26,9 @@ pub fn alarm_href(id: &str) -> String {
     Route::Alarm { id: id.to_string() }.href()
 }
 
-/// A severity as an icon and a word (never colour alone).
-pub fn severity_label(severity: Severity) -> (&'static str, &'static str) {
-    match severity {
-        Severity::Info => ("ℹ", "info"),
-        Severity::Warning => ("⚠", "warning"),
-        Severity::Critical => ("⛔", "critical"),
-    }
+/// A severity as an icon (inline SVG, its own shape) and a word: never colour alone.
+pub fn severity_label(severity: Severity) -> (impl IntoView, &'static str) {
+    (super::icons::severity_icon(severity), super::icons::severity_word(severity))
 }
 
 #[component]

@@ -13,14 +13,12 @@ use wasm_bindgen::JsCast;
 use super::frame::{fit_canvas, use_frame_scheduler};
 use crate::model::catalog::{metric_look, MetricLook};
 use crate::model::series::{Column, Series};
+use crate::model::theme::Palette;
 use crate::store::use_store;
 
-/// Colours of the dark theme.
-const BACKGROUND: RGBColor = RGBColor(0x17, 0x1e, 0x26);
-const GRID: RGBColor = RGBColor(0x2a, 0x35, 0x41);
-const TEXT: RGBColor = RGBColor(0x8b, 0x98, 0xa5);
-const LINE: RGBColor = RGBColor(0x58, 0xa6, 0xff);
-const BAND: RGBColor = RGBColor(0x2f, 0x5f, 0x96);
+fn rgb((r, g, b): crate::model::theme::Rgb) -> RGBColor {
+    RGBColor(r, g, b)
+}
 
 /// Width of the y label area in CSS pixels (the hover read-out maps x through it).
 const Y_LABELS: f64 = 64.0;
@@ -39,14 +37,17 @@ pub struct ChartInput<'a> {
     pub expected: (Option<f64>, Option<f64>),
     /// Threshold lines: value and severity.
     pub limits: Vec<(f64, Severity)>,
+    /// The theme's colours.
+    pub palette: &'a Palette,
 }
 
-fn severity_colour(severity: Severity) -> RGBColor {
-    match severity {
-        Severity::Info => RGBColor(0x58, 0xa6, 0xff),
-        Severity::Warning => RGBColor(0xd2, 0x99, 0x22),
-        Severity::Critical => RGBColor(0xf8, 0x51, 0x49),
-    }
+fn severity_colour(palette: &Palette, severity: Severity) -> RGBColor {
+    let [info, warning, critical] = palette.chart_limits;
+    rgb(match severity {
+        Severity::Info => info,
+        Severity::Warning => warning,
+        Severity::Critical => critical,
+    })
 }
 
 /// `-4:30` for 270 s before the right edge.
@@ -66,7 +67,8 @@ pub fn draw<DB: DrawingBackend>(
     scale: f64,
 ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
     let px = |css: f64| (css * scale).round() as u32;
-    root.fill(&BACKGROUND)?;
+    let palette = input.palette;
+    root.fill(&rgb(palette.chart_background))?;
     let expected = [input.expected.0, input.expected.1].into_iter().flatten();
     let values =
         input.columns.iter().flat_map(|c| [c.min, c.max]).chain(input.limits.iter().map(|(v, _)| *v)).chain(expected);
@@ -77,7 +79,7 @@ pub fn draw<DB: DrawingBackend>(
     let column_ms = span / input.column_count.max(1) as f64;
     let x_of = |c: &Column| input.from + ((c.x as f64 + 0.5) * column_ms) as i64;
 
-    let font = ("sans-serif", px(12.0)).into_font().color(&TEXT);
+    let font = ("sans-serif", px(12.0)).into_font().color(&rgb(palette.chart_text));
     let mut chart = ChartBuilder::on(root)
         .margin(px(MARGIN))
         .x_label_area_size(px(24.0))
@@ -86,9 +88,9 @@ pub fn draw<DB: DrawingBackend>(
     let to = input.to;
     chart
         .configure_mesh()
-        .bold_line_style(GRID)
+        .bold_line_style(rgb(palette.chart_grid))
         .light_line_style(TRANSPARENT)
-        .axis_style(GRID)
+        .axis_style(rgb(palette.chart_grid))
         .label_style(font.clone())
         .x_labels(6)
         .y_labels(5)
@@ -98,15 +100,15 @@ pub fn draw<DB: DrawingBackend>(
         .axis_desc_style(font)
         .draw()?;
     // The min–max band of each pixel column, then a line through the columns' last values.
-    chart.draw_series(
-        input
-            .columns
-            .iter()
-            .map(|c| PathElement::new(vec![(x_of(c), c.min), (x_of(c), c.max)], BAND.stroke_width(px(1.0)))),
-    )?;
-    chart.draw_series(LineSeries::new(input.columns.iter().map(|c| (x_of(c), c.last)), LINE.stroke_width(px(2.0))))?;
+    chart.draw_series(input.columns.iter().map(|c| {
+        PathElement::new(vec![(x_of(c), c.min), (x_of(c), c.max)], rgb(palette.chart_band).stroke_width(px(1.0)))
+    }))?;
+    chart.draw_series(LineSeries::new(
+        input.columns.iter().map(|c| (x_of(c), c.last)),
+        rgb(palette.chart_line).stroke_width(px(2.0)),
+    ))?;
     for (value, severity) in &input.limits {
-        let colour = severity_colour(*severity);
+        let colour = severity_colour(palette, *severity);
         chart.draw_series(DashedLineSeries::new(
             vec![(input.from, *value), (input.to, *value)],
             px(6.0),
@@ -198,6 +200,7 @@ pub fn LiveChart(
             decimals: look.decimals,
             expected: (look.min, look.max),
             limits: look.limits.iter().map(|(value, severity, _)| (*value, *severity)).collect(),
+            palette: store.theme.get_untracked().palette(),
         };
         if let Some(backend) = CanvasBackend::with_canvas_object(element) {
             let root = backend.into_drawing_area();
@@ -216,6 +219,7 @@ pub fn LiveChart(
         // Read, not only tracked: a memo is recomputed (and so subscribed again) when read.
         version.with(|_| ());
         look.with(|_| ());
+        store.theme.track();
         frames.now();
     });
 

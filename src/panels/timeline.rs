@@ -79,7 +79,7 @@ pub fn TimelineBar() -> impl IntoView {
         <section class="timeline" class:replaying=move || !live() data-testid="timeline" aria-label="Timeline">
             <button class="to-live" data-testid="timeline-live" aria-pressed=move || live().to_string()
                 on:click=move |_| store.timeline.update(Timeline::go_live)>
-                {move || if live() { "● live" } else { "back to live" }}
+                {move || if live() { view! { {super::icons::dot()} " live" }.into_any() } else { "back to live".into_any() }}
                 <span class="badge" data-testid="timeline-badge" hidden=move || missed() == 0
                     title="alarms raised live while you look at the past">
                     {move || format!("{} new", missed())}

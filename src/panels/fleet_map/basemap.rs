@@ -16,6 +16,8 @@ pub(super) struct Under<'a> {
     pub fences: &'a [Geofence],
     /// The vertices of a fence being drawn, (lat, lon).
     pub drawing: &'a [(f64, f64)],
+    /// The theme's colours.
+    pub palette: &'a crate::model::theme::Palette,
 }
 
 fn path(ctx: &CanvasRenderingContext2d, points: impl Iterator<Item = (f64, f64)>, close: bool) {
@@ -60,13 +62,13 @@ pub(super) fn draw(ctx: &CanvasRenderingContext2d, view: &Viewport, scale: f64, 
                 .map(|[lat, lon]| to_screen(*lat, *lon))
                 .reduce(|(ax, ay), (bx, by)| (ax.min(bx), ay.min(by)))
             {
-                ctx.set_fill_style_str("rgba(139,152,165,0.9)");
+                ctx.set_fill_style_str(under.palette.site_label);
                 let _ = ctx.fill_text(&site.name, x + 4.0, y + 14.0);
             }
         }
         // Streets: lines wider as the zoom grows, named along them when close enough.
         let width = ((view.zoom - 11.0) * 1.5).clamp(1.0, 8.0);
-        ctx.set_stroke_style_str("rgba(139,152,165,0.28)");
+        ctx.set_stroke_style_str(under.palette.street);
         ctx.set_line_width(width);
         for street in &basemap.streets {
             path(ctx, street.points.iter().map(|[lat, lon]| to_screen(*lat, *lon)), false);
@@ -74,7 +76,7 @@ pub(super) fn draw(ctx: &CanvasRenderingContext2d, view: &Viewport, scale: f64, 
         }
         if view.zoom >= 15.0 {
             ctx.set_font("11px system-ui, sans-serif");
-            ctx.set_fill_style_str("rgba(139,152,165,0.8)");
+            ctx.set_fill_style_str(under.palette.street_label);
             for street in &basemap.streets {
                 let on_screen: Vec<(f64, f64)> = street
                     .points
@@ -122,7 +124,7 @@ pub(super) fn draw(ctx: &CanvasRenderingContext2d, view: &Viewport, scale: f64, 
         ctx.set_stroke_style_str("rgba(163,113,247,0.9)");
         ctx.set_line_width(2.0);
         ctx.stroke();
-        ctx.set_fill_style_str("#d2a8ff");
+        ctx.set_fill_style_str(under.palette.fence_label);
         let name = if fence.name.is_empty() { &fence.id } else { &fence.name };
         let _ = ctx.fill_text(name, centre.0, centre.1);
     }

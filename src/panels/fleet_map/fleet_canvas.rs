@@ -111,6 +111,8 @@ pub struct Scene<'a> {
     pub pointer_on_cluster: Option<(f64, f64)>,
     /// A vehicle kind's name as shown (the catalog's, or the id).
     pub kind_name: &'a dyn Fn(&str) -> String,
+    /// The theme's colours.
+    pub palette: &'a crate::model::theme::Palette,
 }
 
 fn trail(ctx: &CanvasRenderingContext2d, fleet: &FleetState, id: &str, to_screen: &impl Fn(f64, f64) -> (f64, f64)) {
@@ -265,7 +267,7 @@ pub fn draw(ctx: &CanvasRenderingContext2d, view: &Viewport, scale: f64, scene: 
     // Close in, every vehicle says which it is.
     if view.zoom >= LABELS_FROM_ZOOM {
         ctx.set_font("11px system-ui, sans-serif");
-        ctx.set_fill_style_str("#e6edf3");
+        ctx.set_fill_style_str(scene.palette.map_text);
         for v in on_screen.iter().take(MAX_LABELS) {
             let _ = ctx.fill_text(&fleet.at(v.slot).id, v.at.0 + 9.0, v.at.1 + 4.0);
         }

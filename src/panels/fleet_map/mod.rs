@@ -178,6 +178,7 @@ fn draw_frame(
             }
             let view = viewport(&s.map);
             let scale = fit_canvas(&s.canvas, (view.width, view.height));
+            let palette = store.theme.get_untracked().palette();
             // Under the vehicles: drawn again only when the view or what is there changed.
             let version = choices.under_version.get_value();
             if s.under_drawn != Some((view, version)) {
@@ -189,6 +190,7 @@ fn draw_frame(
                                 basemap: basemap.as_ref(),
                                 fences: &catalog.geofences,
                                 drawing: drawing.as_deref().unwrap_or(&[]),
+                                palette,
                             };
                             basemap::draw(&s.under_ctx, &view, scale, &under);
                         });
@@ -208,6 +210,7 @@ fn draw_frame(
                 cluster: choices.clusters.get_untracked() && view.zoom < fleet_canvas::CLUSTER_BELOW_ZOOM,
                 pointer_on_cluster: choices.pointer_on_cluster.get_untracked(),
                 kind_name: &|kind| store.catalog.with_untracked(|c| kind_name(c, kind)),
+                palette,
             };
             let counted = fleet_canvas::draw(&s.ctx, &view, scale, &scene, &mut s.layer);
             DRAWN_CLUSTERS.with(|drawn| {
@@ -473,6 +476,7 @@ pub fn FleetMap() -> impl IntoView {
     Effect::new(move |_| {
         store.basemap.track();
         store.catalog.track();
+        store.theme.track();
         choices.drawing.track();
         choices.under_version.update_value(|v| *v += 1);
         frames.now();
@@ -502,7 +506,7 @@ pub fn FleetMap() -> impl IntoView {
             <ul class="geofence-list" data-testid="geofence-list" aria-label="Geofences">
                 {move || store.catalog.with(|c| c.geofences.iter().map(|g| {
                     let name = if g.name.is_empty() { g.id.clone() } else { g.name.clone() };
-                    view! { <li data-testid="geofence" data-fence-id=g.id.clone()>{format!("◇ {name}")}</li> }
+                    view! { <li data-testid="geofence" data-fence-id=g.id.clone()>{crate::panels::icons::diamond()} " " {name}</li> }
                 }).collect_view())}
             </ul>
             <SelectionPanel selected=selected />
