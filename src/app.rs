@@ -8,6 +8,7 @@ use leptos::task::spawn_local;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
 
+use crate::model::filters;
 use crate::model::route::Route;
 use crate::model::status::{LiveStatus, Phase};
 use crate::model::timeline::{with_time, Timeline};
@@ -54,12 +55,68 @@ fn same_time(a: &Timeline, b: &Timeline) -> bool {
     }
 }
 
+/// Takes the filters the fragment names for its screen into the store (a fragment naming none
+/// of them keeps the store's: filters outlive a screen change).
+fn take_filters(store: Store, route: &Route) {
+    let hash = web_sys::window().and_then(|w| w.location().hash().ok()).unwrap_or_default();
+    let pairs = filters::pairs(&hash);
+    match route {
+        Route::Alerts => {
+            if let Some(filter) =
+                filters::alert_filter(&pairs).filter(|f| store.alert_filter.with_untracked(|s| s != f))
+            {
+                store.alert_filter.set(filter);
+            }
+        }
+        Route::Equipment => {
+            if let Some(view) =
+                filters::equipment_view(&pairs).filter(|v| store.equipment_view.with_untracked(|s| s != v))
+            {
+                store.equipment_view.set(view);
+            }
+        }
+        Route::Fleet { .. } | Route::Overview => {
+            if let Some(filter) =
+                filters::fleet_filter(&pairs).filter(|f| store.fleet_filter.with_untracked(|s| s != f))
+            {
+                store.fleet_filter.set(filter);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Keeps the fragment carrying the shown screen's filters, without a history entry (typing a
+/// search is not a step back).
+fn show_filters(store: Store) {
+    Effect::new(move |_| {
+        let params = match store.route.with(Route::screen) {
+            Route::Alerts => store.alert_filter.with(filters::alert_params),
+            Route::Equipment => store.equipment_view.with(filters::equipment_params),
+            Route::Fleet { .. } | Route::Overview => store.fleet_filter.with(filters::fleet_params),
+            _ => return,
+        };
+        let Some(window) = web_sys::window() else { return };
+        let hash = window.location().hash().unwrap_or_default();
+        let wanted = filters::rewrite(&hash, &params);
+        if wanted != hash && !(hash.is_empty() && wanted == "#/") {
+            if let Ok(history) = window.history() {
+                let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&wanted));
+            }
+        }
+    });
+}
+
 /// Keeps `store.route` and `store.timeline` equal to the URL fragment.
 fn follow_the_url(store: Store) {
-    store.route.set(current_route());
+    let route = current_route();
+    take_filters(store, &route);
+    store.route.set(route);
     store.timeline.set(current_timeline());
+    show_filters(store);
     let on_change = Closure::<dyn FnMut()>::new(move || {
         let route = current_route();
+        take_filters(store, &route);
         let new_screen = route.screen() != store.route.with_untracked(Route::screen);
         store.route.set(route);
         let timeline = current_timeline();

@@ -63,6 +63,8 @@ store! {
         toasts: Toasts = Toasts::default(),
         /// What the alert history shows.
         alert_filter: AlertFilter = AlertFilter::default(),
+        /// The equipment screen's search and sort.
+        equipment_view: crate::model::filters::EquipmentView = crate::model::filters::EquipmentView::default(),
         /// Who acknowledges, as sent to the functions API (kept in the browser's storage);
         /// unused when signed in (the functions record the name the token carries).
         operator: String = String::new(),

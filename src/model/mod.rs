@@ -5,6 +5,7 @@ pub mod alerts;
 pub mod catalog;
 pub mod cluster;
 pub mod equipment;
+pub mod filters;
 pub mod fleet;
 pub mod flood;
 pub mod geo;

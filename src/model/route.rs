@@ -113,7 +113,7 @@ impl Route {
 
 /// Ids come from the wire, so any text may be one: in a URL every byte but letters, digits
 /// and `-_.~` is percent-encoded.
-fn encode(id: &str) -> String {
+pub(crate) fn encode(id: &str) -> String {
     id.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
@@ -123,7 +123,7 @@ fn encode(id: &str) -> String {
 }
 
 /// An id from a URL: percent-decoded, 1 to 128 characters, no control characters.
-fn decode_id(text: &str) -> Option<String> {
+pub(crate) fn decode_id(text: &str) -> Option<String> {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

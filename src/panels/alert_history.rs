@@ -101,7 +101,10 @@ pub fn AlertHistory() -> impl IntoView {
                         filter.update(|f| f.site = (!value.is_empty()).then_some(value));
                     }>
                         <option value="">"all"</option>
-                        {move || sites.get().into_iter().map(|(name, id)| view! { <option value=id>{name}</option> }).collect_view()}
+                        {move || sites.get().into_iter().map(|(name, id)| {
+                            let chosen = filter.with(|f| f.site.as_deref() == Some(id.as_str()));
+                            view! { <option value=id selected=chosen>{name}</option> }
+                        }).collect_view()}
                     </select>
                 </label>
                 {choice("state", "alert-filter-state", &["open", "acknowledged", "cleared"],

@@ -1,6 +1,7 @@
 //! The equipment grid: every device that is not a vehicle, grouped by its kind as the catalog
 //! names it, with its status (a word and a colour), last values with the catalog's names, units
-//! and decimals, and a sparkline per metric. Search and sort are kept in memory.
+//! and decimals, and a sparkline per metric. Search and sort are in the store and the URL
+//! (`#/equipment?q=…&sort=…`).
 
 use leptos::prelude::*;
 
@@ -32,8 +33,9 @@ fn sparkline(series: &Series, now: i64) -> String {
 #[component]
 pub fn EquipmentGrid() -> impl IntoView {
     let store = use_store();
-    let query = RwSignal::new(String::new());
-    let sort = RwSignal::new(SortKey::Name);
+    let view_of = store.equipment_view;
+    let query = move || view_of.with(|v| v.query.clone());
+    let sort = move || view_of.with(|v| v.sort);
     let groups = move || {
         // The moment shown: cards say what they said then.
         let now = store.shown_now();
@@ -41,7 +43,7 @@ pub fn EquipmentGrid() -> impl IntoView {
         let stale = store.stale_after_ms.get();
         store.equipment.with(|e| {
             store.catalog.with(|catalog| {
-                let list = e.list(&query.get(), sort.get(), now, stale);
+                let list = e.list(&query(), sort(), now, stale);
                 // Kinds in the catalog's order, then the ones it does not name, by id; each
                 // group in the chosen sort order.
                 let mut kinds: Vec<&str> = list.iter().map(|d| d.info.kind.as_str()).collect();
@@ -72,18 +74,18 @@ pub fn EquipmentGrid() -> impl IntoView {
                     placeholder="Search by name, id or site"
                     aria-label="Search equipment"
                     data-testid="equipment-search"
-                    prop:value=move || query.get()
-                    on:input=move |ev| query.set(event_target_value(&ev))
+                    prop:value=query
+                    on:input=move |ev| view_of.update(|v| v.query = event_target_value(&ev))
                 />
                 <label>
                     "Sort by "
                     <select
                         data-testid="equipment-sort"
-                        on:change=move |ev| sort.set(SortKey::parse(&event_target_value(&ev)))
+                        on:change=move |ev| view_of.update(|v| v.sort = SortKey::parse(&event_target_value(&ev)))
                     >
-                        <option value="name">"name"</option>
-                        <option value="status">"status"</option>
-                        <option value="lastSeen">"last seen"</option>
+                        <option value="name" selected=move || sort() == SortKey::Name>"name"</option>
+                        <option value="status" selected=move || sort() == SortKey::Status>"status"</option>
+                        <option value="lastSeen" selected=move || sort() == SortKey::LastSeen>"last seen"</option>
                     </select>
                 </label>
             </div>

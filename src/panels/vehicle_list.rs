@@ -60,7 +60,10 @@ fn vehicle_row(p: &Position) -> impl IntoView + use<> {
     let state = p.state.as_str();
     view! {
         <tr data-testid="vehicle-row" data-vehicle-id=p.id.clone()>
-            <th scope="row">{p.id.clone()}</th>
+            // A link: selecting a vehicle by keyboard too, and a new tab shows it selected.
+            <th scope="row">
+                <a href=crate::model::route::Route::Fleet { vehicle: Some(p.id.clone()) }.href() data-testid="vehicle-link">{p.id.clone()}</a>
+            </th>
             <td>{p.site.clone()}</td>
             <td>
                 <span class=format!("badge state-{state}")>{state}</span>

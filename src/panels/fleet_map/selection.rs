@@ -14,6 +14,10 @@ use crate::store::{use_store, Store};
 pub(super) fn select(store: Store, id: Option<&str>) {
     if let Some(window) = web_sys::window() {
         let href = Route::Fleet { vehicle: id.map(str::to_string) }.href();
+        // The fleet's filters stay in the link (they are the store's too).
+        let href = store
+            .fleet_filter
+            .with_untracked(|f| crate::model::filters::rewrite(&href, &crate::model::filters::fleet_params(f)));
         let time = store.timeline.with_untracked(|t| t.query(js_sys::Date::now() as i64));
         let _ = window.location().set_hash(&with_time(&href, &time));
     }
