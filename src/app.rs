@@ -299,12 +299,17 @@ pub fn App() -> impl IntoView {
         Route::Device { id, window } => view! { <DeviceDetail id=id window=window /> }.into_any(),
     };
     let loading = move || store.loading.get() > 0;
+    // On a narrow screen the navigation folds behind a button.
+    let menu_open = RwSignal::new(false);
     view! {
         <header class="app-header">
             <h1>"IoT Live Dashboard"</h1>
-            <ThemeSwitch />
-            <UserBadge />
-            <nav class="main-nav" aria-label="Screens">
+            <button type="button" class="nav-toggle" data-testid="nav-toggle" aria-controls="main-nav"
+                aria-expanded=move || menu_open.get().to_string() on:click=move |_| menu_open.update(|o| *o = !*o)>
+                "Menu"
+            </button>
+            <nav class="main-nav" id="main-nav" aria-label="Screens" class:open=move || menu_open.get()
+                on:click=move |_| menu_open.set(false)>
                 {nav_link(Route::Overview, "overview")}
                 {nav_link(Route::Equipment, "equipment")}
                 {nav_link(Route::Fleet { vehicle: None }, "fleet")}
@@ -316,6 +321,10 @@ pub fn App() -> impl IntoView {
                 </a>
             </nav>
             <StatusBar />
+            <span class="header-end">
+                <ThemeSwitch />
+                <UserBadge />
+            </span>
             <TimelineBar />
             // A thin bar while history is on its way; its text is for screen readers and tests.
             <div class="loading-bar" class:active=loading data-testid="history-loading"

@@ -46,14 +46,15 @@ pub fn StatusBar() -> impl IntoView {
             <span class=move || format!("pill state-{}", pill()) data-testid="connection-state">
                 {phase}
             </span>
-            <span class="field">
-                "transport " <strong data-testid="transport">{transport}</strong>
+            // Compact on one line: the words that name the values are for screen readers; the
+            // values say what they are.
+            <span class="field" title="transport and hub protocol">
+                <span class="visually-hidden">"transport "</span><strong data-testid="transport">{transport}</strong>
+                <span class="visually-hidden">" protocol"</span>" · "
+                <strong data-testid="protocol">{move || store.status.with(|s| s.protocol)}</strong>
             </span>
-            <span class="field">
-                "protocol " <strong data-testid="protocol">{move || store.status.with(|s| s.protocol)}</strong>
-            </span>
-            <span class="field">
-                "messages " <strong data-testid="message-count">{move || store.messages.get()}</strong>
+            <span class="field" title="hub messages received since the page opened">
+                <strong data-testid="message-count">{move || store.messages.get()}</strong> " msgs"
             </span>
             <span class="field">
                 <strong data-testid="message-rate">
@@ -62,7 +63,7 @@ pub fn StatusBar() -> impl IntoView {
                 " msg/s"
             </span>
             <span class="field">
-                "latency p50 "
+                <span title="latency, device to page, median">"p50 "</span>
                 <strong data-testid="latency-p50">
                     {move || store.traffic.with(|t| t.latency_p50()).map(|ms| format!("{ms:.0} ms")).unwrap_or_else(|| "—".into())}
                 </strong>

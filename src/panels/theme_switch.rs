@@ -60,9 +60,9 @@ pub fn ThemeSwitch() -> impl IntoView {
             <select data-testid="theme" aria-label="Theme" on:change=choose>
                 {ThemeChoice::ALL.into_iter().map(|choice| {
                     let label = match choice {
-                        ThemeChoice::Auto => "Theme: system",
-                        ThemeChoice::Light => "Theme: light",
-                        ThemeChoice::Dark => "Theme: dark",
+                        ThemeChoice::Auto => "system theme",
+                        ThemeChoice::Light => "light",
+                        ThemeChoice::Dark => "dark",
                     };
                     view! { <option value=choice.as_str() selected=move || store.theme_choice.get() == choice>{label}</option> }
                 }).collect_view()}
