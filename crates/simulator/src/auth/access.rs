@@ -183,9 +183,14 @@ impl Access {
 
     /// Reads an access file's text; `Err` says what is wrong and where.
     pub fn parse(text: &str) -> Result<Self, String> {
-        let shape: FileShape = serde_json::from_str(text).map_err(|e| {
-            format!("not an access file ({e}); expected {{\"users\": {{...}}, \"roles\": {{...}}}}")
-        })?;
+        let expected = "expected {\"users\": {...}, \"roles\": {...}}";
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| format!("not an access file ({e}); {expected}"))?;
+        if !value.is_object() {
+            return Err(format!("not an access file (not a JSON object); {expected}"));
+        }
+        let shape: FileShape =
+            serde_json::from_value(value).map_err(|e| format!("not an access file ({e}); {expected}"))?;
         let mut access = Access::default();
         for (user, entry) in shape.users {
             let place = format!("users.{user:?}");
