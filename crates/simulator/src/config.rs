@@ -312,7 +312,9 @@ fn auth_settings(config: &Config) -> Result<Option<AuthSettings>, String> {
     let (issuer, audience) = match (&config.oidc_issuer, &config.oidc_audience) {
         (None, None) => {
             return match config.access {
-                Some(_) => Err("--access grants sites to signed-in users: it needs --oidc-issuer and --oidc-audience".into()),
+                Some(_) => {
+                    Err("--access grants sites to signed-in users: it needs --oidc-issuer and --oidc-audience".into())
+                }
                 None => Ok(None),
             };
         }

@@ -170,8 +170,7 @@ fn check_site(site: &str, place: &str) -> Result<(), String> {
 }
 
 fn role_of(name: &str, place: &str) -> Result<Role, String> {
-    Role::parse(name)
-        .ok_or_else(|| format!("{place}: unknown role {name:?} ({ROLE_VIEWER:?} or {ROLE_OPERATOR:?})"))
+    Role::parse(name).ok_or_else(|| format!("{place}: unknown role {name:?} ({ROLE_VIEWER:?} or {ROLE_OPERATOR:?})"))
 }
 
 impl Access {

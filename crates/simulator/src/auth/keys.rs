@@ -107,10 +107,12 @@ impl Keys {
         }
         let fetched = self.kept.read().expect("keys lock").fetched.is_some();
         match (&attempt.error, fetched) {
-            (Some(error), _) => Err(KeyError::Unavailable(format!(
-                "the issuer's keys could not be fetched ({error}); retry later"
-            ))),
-            (None, false) => Err(KeyError::Unavailable("the issuer's keys have not been fetched yet; retry later".into())),
+            (Some(error), _) => {
+                Err(KeyError::Unavailable(format!("the issuer's keys could not be fetched ({error}); retry later")))
+            }
+            (None, false) => {
+                Err(KeyError::Unavailable("the issuer's keys have not been fetched yet; retry later".into()))
+            }
             (None, true) => Err(KeyError::Unknown(match kid {
                 Some(kid) => format!("the token's key {kid:?} is not among the issuer's published {alg:?} keys"),
                 None => format!("the token names no key (kid) and the issuer publishes no {alg:?} key without one"),
@@ -144,14 +146,19 @@ impl Keys {
         let kept = self.kept.read().expect("keys lock");
         let found: Vec<DecodingKey> = match kid {
             Some(kid) => kept.by_kid.get(kid).filter(|k| k.alg == alg).map(|k| k.key.clone()).into_iter().collect(),
-            None => kept.unnamed.iter().chain(kept.by_kid.values()).filter(|k| k.alg == alg).map(|k| k.key.clone()).collect(),
+            None => kept
+                .unnamed
+                .iter()
+                .chain(kept.by_kid.values())
+                .filter(|k| k.alg == alg)
+                .map(|k| k.key.clone())
+                .collect(),
         };
         (!found.is_empty()).then_some(found)
     }
 
     async fn get_json<T: serde::de::DeserializeOwned>(&self, url: &str, what: &str) -> Result<T, String> {
-        let response =
-            self.client.get(url).send().await.map_err(|e| format!("GET {url}: {}", e.without_url()))?;
+        let response = self.client.get(url).send().await.map_err(|e| format!("GET {url}: {}", e.without_url()))?;
         if !response.status().is_success() {
             return Err(format!("GET {url} answered {}", response.status()));
         }
@@ -203,10 +210,9 @@ fn usable(value: serde_json::Value) -> Option<(Option<String>, Key)> {
     // A key that names its algorithm is for that one only.
     let named_fits = match jwk.common.key_algorithm {
         None => true,
-        Some(named) => matches!(
-            (named, alg),
-            (KeyAlgorithm::RS256, Algorithm::RS256) | (KeyAlgorithm::ES256, Algorithm::ES256)
-        ),
+        Some(named) => {
+            matches!((named, alg), (KeyAlgorithm::RS256, Algorithm::RS256) | (KeyAlgorithm::ES256, Algorithm::ES256))
+        }
     };
     if !named_fits {
         return None;

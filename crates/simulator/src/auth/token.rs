@@ -43,7 +43,9 @@ pub fn header(token: &str) -> Result<Header, String> {
     let alg = match raw.alg.as_deref() {
         Some("RS256") => Algorithm::RS256,
         Some("ES256") => Algorithm::ES256,
-        Some(other) => return Err(format!("the token is signed with alg {other:?}: only RS256 and ES256 are accepted")),
+        Some(other) => {
+            return Err(format!("the token is signed with alg {other:?}: only RS256 and ES256 are accepted"))
+        }
         None => return Err("the token's header names no alg: only RS256 and ES256 are accepted".into()),
     };
     Ok(Header { alg, kid: raw.kid })
@@ -131,7 +133,9 @@ mod tests {
         let es = header(&encoded(r#"{"alg":"ES256","kid":"k1","typ":"at+jwt"}"#)).unwrap();
         assert_eq!(es, Header { alg: Algorithm::ES256, kid: Some("k1".into()) });
         assert_eq!(header(&encoded(r#"{"alg":"RS256"}"#)).unwrap().alg, Algorithm::RS256);
-        for (alg, shown) in [("none", "\"none\""), ("HS256", "\"HS256\""), ("PS256", "\"PS256\""), ("EdDSA", "\"EdDSA\"")] {
+        for (alg, shown) in
+            [("none", "\"none\""), ("HS256", "\"HS256\""), ("PS256", "\"PS256\""), ("EdDSA", "\"EdDSA\"")]
+        {
             let error = header(&encoded(&format!(r#"{{"alg":"{alg}"}}"#))).unwrap_err();
             assert!(error.contains(shown) && error.contains("only RS256 and ES256"), "{error}");
         }
@@ -146,7 +150,8 @@ mod tests {
     #[test]
     fn claims_take_lists_or_spaced_strings_and_the_name_falls_back() {
         let names = ClaimNames::default();
-        let full = json!({"sub": "u1", "name": "Alice Operator", "roles": ["operator", "x"], "sites": "harbour airport"});
+        let full =
+            json!({"sub": "u1", "name": "Alice Operator", "roles": ["operator", "x"], "sites": "harbour airport"});
         let claims_of = claims(&full, &names).unwrap();
         assert_eq!(claims_of.name, "Alice Operator");
         assert_eq!(claims_of.grants.roles, ["operator", "x"]);

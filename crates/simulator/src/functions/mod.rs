@@ -154,12 +154,7 @@ async fn unsubscribe(
 /// be asked, and there the connection id's secrecy stands for it as in an open deployment),
 /// and each `site:<id>` is among their sites, each `device:<id>` at one of them (an unknown
 /// device only for a caller of every site). Leaving needs the connection to be theirs only.
-fn check_groups(
-    state: &AppState,
-    caller: &Caller,
-    request: &SubscriptionRequest,
-    join: bool,
-) -> Result<(), ApiError> {
+fn check_groups(state: &AppState, caller: &Caller, request: &SubscriptionRequest, join: bool) -> Result<(), ApiError> {
     let Some(user) = caller.user() else { return Ok(()) };
     if let Publisher::Embedded = state.publisher {
         if let Some(connection) = state.hubs.get(HUB).connection(&request.connection_id) {
@@ -261,9 +256,7 @@ pub async fn acknowledge_alerts(
             for id in &ids {
                 if let Some(site) = world.alerts.site_of(id) {
                     if !caller.sees(site) {
-                        return Err(ApiError::forbidden(format!(
-                            "alert {id:?} is at site {site:?}, not among yours"
-                        )));
+                        return Err(ApiError::forbidden(format!("alert {id:?} is at site {site:?}, not among yours")));
                     }
                 }
             }

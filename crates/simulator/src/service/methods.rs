@@ -64,7 +64,8 @@ pub(super) fn dashboard_method(
             "suppress" => {
                 async {
                     let request: serde_json::Value = arg(&arguments, 0, &method)?;
-                    let made = functions::alarms::suppress(&state, &Caller::Open, request).await.map_err(|e| e.message)?;
+                    let made =
+                        functions::alarms::suppress(&state, &Caller::Open, request).await.map_err(|e| e.message)?;
                     encode(protocol, &made)
                 }
                 .await
@@ -73,7 +74,9 @@ pub(super) fn dashboard_method(
                 async {
                     let id: String = arg(&arguments, 0, &method)?;
                     let by: String = arg(&arguments, 1, &method).unwrap_or_default();
-                    let ended = functions::alarms::end_suppression(&state, &Caller::Open, &id, &by).await.map_err(|e| e.message)?;
+                    let ended = functions::alarms::end_suppression(&state, &Caller::Open, &id, &by)
+                        .await
+                        .map_err(|e| e.message)?;
                     encode(protocol, &ended)
                 }
                 .await
@@ -82,7 +85,8 @@ pub(super) fn dashboard_method(
                 async {
                     let by: String = arg(&arguments, 0, &method)?;
                     let ids: Vec<String> = arg(&arguments, 1, &method)?;
-                    let acks = functions::acknowledge_alerts(&state, &Caller::Open, &by, &ids).await.map_err(|e| e.message)?;
+                    let acks =
+                        functions::acknowledge_alerts(&state, &Caller::Open, &by, &ids).await.map_err(|e| e.message)?;
                     encode(protocol, &acks)
                 }
                 .await
