@@ -272,6 +272,15 @@ fn print_banner(config: &Config, state: &AppState, listeners: &Listeners, declar
         Some(history) => println!("  history: {} minutes, {}", history.window_ms() / 60_000, history.location()),
         None => println!("  history: off"),
     }
+    match &state.settings.auth {
+        Some(auth) => println!(
+            "  sign-in: bearer tokens of {} for {}{}",
+            auth.issuer,
+            auth.audience,
+            config.access.as_ref().map(|p| format!(", access {}", p.display())).unwrap_or_default()
+        ),
+        None => println!("  sign-in: off (open functions)"),
+    }
     let policy = &state.settings.alarms;
     let re_alarm = policy.re_alarm_minutes.map_or("off".to_string(), |m| format!("after {m} min"));
     println!(
