@@ -34,6 +34,7 @@ export async function startInAllSites(connection, apiBase) {
 /** What `connection` receives, by target: `received.positions` is the list of its batches. */
 export function collect(connection, ...targets) {
   const received = Object.fromEntries(targets.map((target) => [target, []]));
-  for (const target of targets) connection.on(target, (batch) => received[target].push(batch));
+  // A handler returns nothing: a value would be taken for a client result the service did not ask for.
+  for (const target of targets) connection.on(target, (batch) => void received[target].push(batch));
   return received;
 }

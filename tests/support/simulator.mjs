@@ -44,9 +44,18 @@ export async function waitFor(check, { timeoutMs = 15000, intervalMs = 100, what
  * Starts the simulator on fresh ports. Returns { functionsPort, servicePort, apiBase,
  * connectionString, accessKey, output(), stop() }. Extra flags go in `args`; `connectionString`
  * names another service (then `servicePort` is that one's only if the caller says so). With
- * `stopAfter` (a test's context), it is stopped when that test ends.
+ * `stopAfter` (a test's context), it is stopped when that test ends. `headers` (an object, or a
+ * function giving one, maybe a promise) go with the readiness requests: a simulator that
+ * requires sign-in answers them only with `authorization`.
  */
-export async function startSimulator({ args = [], functionsPort, servicePort, connectionString, stopAfter } = {}) {
+export async function startSimulator({
+  args = [],
+  functionsPort,
+  servicePort,
+  connectionString,
+  stopAfter,
+  headers = {},
+} = {}) {
   functionsPort ??= await freePort();
   servicePort ??= await freePort();
   let accessKey = 'TestOnlyAccessKey-' + Math.random().toString(36).slice(2);
@@ -86,9 +95,10 @@ export async function startSimulator({ args = [], functionsPort, servicePort, co
     // backfill, which the simulator runs before its devices go live).
     const ready = waitFor(
       async () => {
-        const res = await fetch(`${apiBase}/negotiate`, { method: 'POST' });
+        const given = typeof headers === 'function' ? await headers() : headers;
+        const res = await fetch(`${apiBase}/negotiate`, { method: 'POST', headers: given });
         if (!res.ok) return false;
-        const snapshot = await (await fetch(`${apiBase}/snapshot`)).json();
+        const snapshot = await (await fetch(`${apiBase}/snapshot`, { headers: given })).json();
         return snapshot.devices.length === 0 || snapshot.positions.length + snapshot.readings.length > 0;
       },
       { timeoutMs: 60000, what: 'the simulator to answer negotiate and hold its devices\' state' },

@@ -7,6 +7,9 @@ use std::time::Duration;
 use clap::Parser;
 use telemetry::AlarmPolicy;
 
+use crate::auth::access::Access;
+use crate::auth::token::ClaimNames;
+use crate::auth::AuthSettings;
 use crate::faults::Faults;
 use crate::history::HistorySettings;
 use crate::service::connection_string::ConnectionString;
@@ -143,6 +146,34 @@ pub struct Config {
     /// The longest an alarm or a device may be out of service, minutes.
     #[arg(long, default_value_t = telemetry::alarms::DEFAULT_MAX_OUT_OF_SERVICE_MINUTES, value_name = "MINUTES")]
     pub max_out_of_service_minutes: f64,
+    /// Sign-in: the OpenID provider whose bearer tokens every functions route then requires,
+    /// exactly as its tokens' `iss` names it (its keys come from
+    /// `{issuer}/.well-known/openid-configuration`). Needs --oidc-audience.
+    #[arg(long, env = "OIDC_ISSUER", value_name = "URL")]
+    pub oidc_issuer: Option<String>,
+    /// Sign-in: the audience (`aud`) tokens must be for, e.g. `api://iot-dashboard`.
+    #[arg(long, env = "OIDC_AUDIENCE", value_name = "AUD")]
+    pub oidc_audience: Option<String>,
+    /// Sign-in: clock skew allowed on a token's `exp` and `nbf`, seconds.
+    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    pub oidc_leeway_seconds: u64,
+    /// Sign-in: the token claim that lists the user's roles (`viewer`, `operator`).
+    #[arg(long, default_value = "roles", value_name = "CLAIM")]
+    pub oidc_roles_claim: String,
+    /// Sign-in: the token claim that lists the user's sites (when absent: the access file's).
+    #[arg(long, default_value = "sites", value_name = "CLAIM")]
+    pub oidc_sites_claim: String,
+    /// Sign-in: the token claim acknowledgements and shelves are recorded under (then
+    /// `preferred_username`, `email`, `sub`).
+    #[arg(long, default_value = "name", value_name = "CLAIM")]
+    pub oidc_name_claim: String,
+    /// Sign-in: the issuer's keys are fetched again (for a key id not seen yet) at most this
+    /// often, seconds.
+    #[arg(long, default_value_t = 10, value_name = "SECONDS")]
+    pub oidc_min_refetch_seconds: u64,
+    /// Sign-in: a JSON file granting users roles and sites, and roles sites (README: sign-in).
+    #[arg(long, env = "SIMULATOR_ACCESS", value_name = "FILE")]
+    pub access: Option<PathBuf>,
     /// Log level or filter (error, warn, info, debug, trace, or a tracing filter); RUST_LOG wins.
     #[arg(long, default_value = "info")]
     pub log_level: String,
@@ -214,6 +245,8 @@ pub struct Settings {
     pub history: HistorySettings,
     /// Re-alarm and the longest suppressions (in the snapshot as `alarmPolicy`).
     pub alarms: AlarmPolicy,
+    /// Sign-in for the functions routes (`None`: an open deployment).
+    pub auth: Option<AuthSettings>,
 }
 
 impl Settings {
@@ -229,6 +262,7 @@ impl Settings {
             remote_service: false,
             history: HistorySettings::default(),
             alarms: AlarmPolicy::default(),
+            auth: None,
         }
     }
 }
@@ -243,6 +277,7 @@ pub fn settings_from(config: &Config) -> Result<Settings, String> {
     }
     let faults = faults_from(config);
     let alarms = alarm_policy(config)?;
+    let auth = auth_settings(config)?;
     if config.remote_service {
         let service_only = faults.service_fault_flag().or_else(|| {
             [("--service-port", config.service_port.is_some()), ("--plain-hub", config.plain_hub)]
@@ -268,7 +303,56 @@ pub fn settings_from(config: &Config) -> Result<Settings, String> {
         faults,
         history: HistorySettings { minutes: config.history_minutes, data_dir: config.data_dir.clone() },
         alarms,
+        auth,
     })
+}
+
+/// The sign-in flags: none, or an issuer and an audience with the rest.
+fn auth_settings(config: &Config) -> Result<Option<AuthSettings>, String> {
+    let (issuer, audience) = match (&config.oidc_issuer, &config.oidc_audience) {
+        (None, None) => {
+            return match config.access {
+                Some(_) => {
+                    Err("--access grants sites to signed-in users: it needs --oidc-issuer and --oidc-audience".into())
+                }
+                None => Ok(None),
+            };
+        }
+        (Some(issuer), Some(audience)) => (issuer.trim().to_string(), audience.trim().to_string()),
+        (Some(_), None) => return Err("--oidc-issuer needs --oidc-audience (the `aud` tokens must carry)".into()),
+        (None, Some(_)) => return Err("--oidc-audience needs --oidc-issuer (the OpenID provider)".into()),
+    };
+    if !(issuer.starts_with("https://") || issuer.starts_with("http://")) || issuer.contains(char::is_whitespace) {
+        return Err(format!("--oidc-issuer {issuer:?} is not an http(s) URL"));
+    }
+    if audience.is_empty() {
+        return Err("--oidc-audience is empty".into());
+    }
+    if config.plain_hub {
+        return Err("--plain-hub serves the hub without any token: it cannot be combined with --oidc-issuer".into());
+    }
+    for (flag, claim) in [
+        ("--oidc-roles-claim", &config.oidc_roles_claim),
+        ("--oidc-sites-claim", &config.oidc_sites_claim),
+        ("--oidc-name-claim", &config.oidc_name_claim),
+    ] {
+        if claim.trim().is_empty() {
+            return Err(format!("{flag} is empty"));
+        }
+    }
+    let access = config.access.as_deref().map(Access::load).transpose()?;
+    Ok(Some(AuthSettings {
+        issuer,
+        audience,
+        leeway: Duration::from_secs(config.oidc_leeway_seconds),
+        claims: ClaimNames {
+            roles: config.oidc_roles_claim.trim().to_string(),
+            sites: config.oidc_sites_claim.trim().to_string(),
+            name: config.oidc_name_claim.trim().to_string(),
+        },
+        access,
+        min_refetch: Duration::from_secs(config.oidc_min_refetch_seconds),
+    }))
 }
 
 /// The alarm flags, each a number of minutes above 0.

@@ -20,6 +20,7 @@
 // A server: it only ever runs natively, where std's clock works.
 #![allow(clippy::disallowed_methods)]
 
+pub mod auth;
 pub mod config;
 pub mod cors;
 pub mod devices;
@@ -54,6 +55,8 @@ pub struct AppState {
     pub publisher: Publisher,
     /// What the devices published lately (`None`: history is off).
     pub history: Option<History>,
+    /// The token check of the functions routes (`None`: an open deployment, no sign-in).
+    pub auth: Option<auth::Auth>,
 }
 
 impl AppState {
@@ -74,7 +77,8 @@ impl AppState {
             Publisher::Embedded
         };
         let world = World { alarm_policy: settings.alarms.clone(), ..World::default() };
-        Arc::new(Self { settings, hubs: Hubs::default(), world: Mutex::new(world), publisher, history })
+        let auth = settings.auth.clone().map(auth::Auth::new);
+        Arc::new(Self { settings, hubs: Hubs::default(), world: Mutex::new(world), publisher, history, auth })
     }
 
     /// The client URL of a hub, which is also the audience of its client tokens.
@@ -83,9 +87,27 @@ impl AppState {
     }
 }
 
-/// The functions API router.
+/// The functions API router: the token check (`auth::require`, which lets everything through
+/// without sign-in) in front of every route, CORS outermost so preflights are answered without
+/// a token.
 pub fn functions_app(state: Arc<AppState>, allow_origins: Vec<String>) -> Router {
-    functions::routes().with_state(state).layer(cors::layer(allow_origins))
+    functions::routes()
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require))
+        .with_state(state)
+        .layer(cors::layer(allow_origins))
+}
+
+/// Fetches the issuer's keys in the background when sign-in is on, so the first request does
+/// not wait for them (an issuer down at start is logged; requests try again).
+pub fn prefetch_keys(state: &Arc<AppState>) {
+    if state.auth.is_some() {
+        let state = state.clone();
+        tokio::spawn(async move {
+            if let Some(auth) = &state.auth {
+                auth.prefetch().await;
+            }
+        });
+    }
 }
 
 /// The SignalR service router: client endpoints and the REST API.
@@ -124,6 +146,7 @@ pub async fn serve_local(access_key: &str, adjust: impl FnOnce(&mut Settings)) -
     adjust(&mut settings);
     let state = AppState::new(settings);
     functions::alarms::start_clock(&state);
+    prefetch_keys(&state);
     tokio::spawn(axum::serve(functions_listener, functions_app(state.clone(), vec![])).into_future());
     tokio::spawn(axum::serve(service_listener, service_app(state.clone(), vec![])).into_future());
     Ok(Local { functions, service, state })
@@ -141,6 +164,7 @@ pub async fn run(config: Config, shutdown: impl std::future::Future<Output = ()>
     let state = AppState::with_history(settings, history);
     let declared = start_devices(&state, &config, catalog);
     functions::alarms::start_clock(&state);
+    prefetch_keys(&state);
     state.settings.faults.start(&state);
     print_banner(&config, &state, &listeners, declared)?;
     tokio::select! {
@@ -247,6 +271,15 @@ fn print_banner(config: &Config, state: &AppState, listeners: &Listeners, declar
     match &state.history {
         Some(history) => println!("  history: {} minutes, {}", history.window_ms() / 60_000, history.location()),
         None => println!("  history: off"),
+    }
+    match &state.settings.auth {
+        Some(auth) => println!(
+            "  sign-in: bearer tokens of {} for {}{}",
+            auth.issuer,
+            auth.audience,
+            config.access.as_ref().map(|p| format!(", access {}", p.display())).unwrap_or_default()
+        ),
+        None => println!("  sign-in: off (open functions)"),
     }
     let policy = &state.settings.alarms;
     let re_alarm = policy.re_alarm_minutes.map_or("off".to_string(), |m| format!("after {m} min"));

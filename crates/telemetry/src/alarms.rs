@@ -129,7 +129,9 @@ pub struct SuppressionRequest {
     /// Why: at most [`MAX_REASON_CHARS`] characters once trimmed; may be empty.
     #[serde(default)]
     pub reason: String,
-    /// Who: 1 to [`MAX_BY_CHARS`] characters once trimmed.
+    /// Who: 1 to [`MAX_BY_CHARS`] characters once trimmed. A backend that requires sign-in
+    /// records the name in the caller's token instead and ignores this (it may be left out).
+    #[serde(default)]
     pub by: String,
 }
 

@@ -275,7 +275,9 @@ pub struct SubscriptionRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AckRequest {
-    /// Who acknowledges: 1 to 64 characters once trimmed.
+    /// Who acknowledges: 1 to 64 characters once trimmed. A backend that requires sign-in
+    /// records the name in the caller's token instead and ignores this (it may be left out).
+    #[serde(default)]
     pub by: String,
 }
 
@@ -284,7 +286,9 @@ pub struct AckRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AckManyRequest {
-    /// Who acknowledges: 1 to 64 characters once trimmed.
+    /// Who acknowledges: 1 to 64 characters once trimmed. A backend that requires sign-in
+    /// records the name in the caller's token instead and ignores this (it may be left out).
+    #[serde(default)]
     pub by: String,
     /// Alert ids to acknowledge, at most [`MAX_ACK_IDS`].
     pub ids: Vec<String>,

@@ -146,6 +146,34 @@ pub struct AlertEngine {
     fences: FenceRules,
     next_id: u64,
     id_prefix: String,
+    /// The site of every alert raised lately, open or over, for the messages about it that
+    /// carry only its id (acknowledged, cleared, re-alarmed) when they go to its site alone.
+    sites: AlertSites,
+}
+
+/// Alerts whose site is remembered (the newest; about 10 MB at most).
+pub const MAX_ALERT_SITES: usize = 100_000;
+
+/// Alert id → site, the newest [`MAX_ALERT_SITES`].
+#[derive(Debug, Default)]
+struct AlertSites {
+    by_id: HashMap<String, String>,
+    order: VecDeque<String>,
+}
+
+impl AlertSites {
+    fn remember(&mut self, alerts: &[Alert]) {
+        for alert in alerts {
+            if self.by_id.insert(alert.id.clone(), alert.site.clone()).is_none() {
+                self.order.push_back(alert.id.clone());
+            }
+            while self.order.len() > MAX_ALERT_SITES {
+                if let Some(old) = self.order.pop_front() {
+                    self.by_id.remove(&old);
+                }
+            }
+        }
+    }
 }
 
 impl AlertEngine {
@@ -162,7 +190,13 @@ impl AlertEngine {
             fences: FenceRules::default(),
             next_id: 1,
             id_prefix: id_prefix.into(),
+            sites: AlertSites::default(),
         }
+    }
+
+    /// The site of alert `id`, if it was raised (or published) lately.
+    pub fn site_of(&self, id: &str) -> Option<&str> {
+        self.sites.by_id.get(id).map(String::as_str)
     }
 
     pub fn rules(&self) -> &[Rule] {
@@ -226,6 +260,7 @@ impl AlertEngine {
         }
         changes.raised.extend(outcome.raised);
         changes.cleared.extend(self.ended_conditions(outcome.ended));
+        self.sites.remember(&changes.raised);
         changes
     }
 
@@ -275,6 +310,7 @@ impl AlertEngine {
                 }
             }
         }
+        self.sites.remember(&changes.raised);
         changes
     }
 
@@ -385,6 +421,7 @@ impl AlertEngine {
     /// in the snapshot and can be acknowledged like the rules' own. An id seen before is
     /// replaced; the oldest go past [`MAX_PUBLISHED`].
     pub fn record_published(&mut self, alerts: Vec<Alert>) {
+        self.sites.remember(&alerts);
         for alert in alerts {
             self.published.retain(|a| a.id != alert.id);
             self.published.push_back(alert);

@@ -70,9 +70,7 @@ pub async fn run_fleet(state: Arc<AppState>, mut fleet: Fleet, rate: f64) {
             history.cleared(&changes.cleared);
         }
         publish_alerts(&state, changes.raised).await;
-        if !changes.cleared.is_empty() {
-            state.send_to_all(telemetry::HUB, targets::ALERT_CLEARED, [changes.cleared]).await;
-        }
+        publish_cleared(&state, changes.cleared).await;
         if !state.has_listeners(telemetry::HUB) {
             continue;
         }
@@ -154,9 +152,7 @@ pub async fn run_equipment(state: Arc<AppState>, mut equipment: impl Stationary,
             history.cleared(&changes.cleared);
         }
         publish_alerts(&state, changes.raised).await;
-        if !changes.cleared.is_empty() {
-            state.send_to_all(telemetry::HUB, targets::ALERT_CLEARED, [changes.cleared]).await;
-        }
+        publish_cleared(&state, changes.cleared).await;
         if !state.has_listeners(telemetry::HUB) {
             continue;
         }
@@ -168,6 +164,16 @@ pub async fn run_equipment(state: Arc<AppState>, mut equipment: impl Stationary,
             state.send_to_group(telemetry::HUB, &groups::site(&site), targets::READINGS, [readings]).await;
         }
     }
+}
+
+/// Tells dashboards that alerts cleared: every dashboard in an open deployment, with sign-in
+/// those of each alert's site.
+pub async fn publish_cleared(state: &AppState, cleared: Vec<telemetry::AlertCleared>) {
+    state
+        .send_site_bound(telemetry::HUB, targets::ALERT_CLEARED, cleared, |world, c| {
+            world.alerts.site_of(&c.id).map(str::to_string)
+        })
+        .await;
 }
 
 /// Sends alerts to their sites' groups.

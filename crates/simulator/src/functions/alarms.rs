@@ -29,7 +29,9 @@ use telemetry::{
     SuppressionRequest, HUB,
 };
 
+use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::functions::world::World;
 use crate::functions::JsonBody;
 use crate::service::hub::random_id;
 use crate::{unix_millis, AppState};
@@ -171,12 +173,31 @@ fn request_from(body: Value) -> Result<SuppressionRequest, ApiError> {
     serde_json::from_value(body).map_err(|e| ApiError::bad_request(format!("invalid suppression: {e}")))
 }
 
+/// The site of the device a suppression is about, for sends under sign-in.
+fn site_of_suppressed(world: &World, device: &str) -> Option<String> {
+    world.site_of_device(device).map(str::to_string)
+}
+
 /// Makes the suppression `body` asks for ([`SuppressionRequest`]), records it and tells every
-/// dashboard: first the end of the one it replaces, if any, then the new one. A 400 says what
-/// is wrong with the request; a 429, that [`MAX_SUPPRESSIONS`] are in force.
-pub async fn suppress(state: &AppState, body: Value) -> Result<Suppression, ApiError> {
-    let request = request_from(body)?;
-    let policy = state.world.lock().expect("world lock").alarm_policy.clone();
+/// dashboard (with sign-in: those of the device's site): first the end of the one it replaces,
+/// if any, then the new one. A 400 says what is wrong with the request; a 429, that
+/// [`MAX_SUPPRESSIONS`] are in force. With sign-in, it is made under the caller's name (the
+/// body's `by` is ignored), and a viewer or a device of another site is refused (403).
+pub async fn suppress(state: &AppState, caller: &Caller, body: Value) -> Result<Suppression, ApiError> {
+    let mut request = request_from(body)?;
+    let doing = match request.kind {
+        SuppressionKind::Shelved => "shelve",
+        SuppressionKind::OutOfService => "take out of service",
+    };
+    caller.require_operator(doing)?;
+    request.by = caller.name_or(&request.by).to_string();
+    let policy = {
+        let world = state.world.lock().expect("world lock");
+        if caller.user().is_some() {
+            caller.require_device(&request.device, world.site_of_device(&request.device))?;
+        }
+        world.alarm_policy.clone()
+    };
     if let Some(problem) = request.problem(&policy) {
         return Err(ApiError::bad_request(problem));
     }
@@ -201,22 +222,44 @@ pub async fn suppress(state: &AppState, body: Value) -> Result<Suppression, ApiE
         history.suppressions_ended(replaced.as_slice());
         history.suppressed(std::slice::from_ref(&suppression));
     }
+    let device = suppression.device.clone();
     if let Some((_, ended)) = replaced {
-        state.send_to_all(HUB, targets::SUPPRESSION_ENDED, [[ended]]).await;
+        let device = device.clone();
+        state
+            .send_site_bound(HUB, targets::SUPPRESSION_ENDED, vec![ended], move |w, _| site_of_suppressed(w, &device))
+            .await;
     }
-    state.send_to_all(HUB, targets::SUPPRESSED, [[suppression.clone()]]).await;
+    state
+        .send_site_bound(HUB, targets::SUPPRESSED, vec![suppression.clone()], |w, s| site_of_suppressed(w, &s.device))
+        .await;
     Ok(suppression)
 }
 
 /// Ends the suppression `id` early as `by` (at most [`MAX_BY_CHARS`] characters once
-/// trimmed, may be empty), records it and tells every dashboard; 404 when it is not in force.
-pub async fn end_suppression(state: &AppState, id: &str, by: &str) -> Result<SuppressionEnded, ApiError> {
-    let by = by.trim();
+/// trimmed, may be empty; with sign-in, the caller's name), records it and tells every
+/// dashboard (with sign-in: those of its device's site); 404 when it is not in force. With
+/// sign-in, a viewer, or a suppression of another site's device, is refused (403).
+pub async fn end_suppression(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    by: &str,
+) -> Result<SuppressionEnded, ApiError> {
+    caller.require_operator("end a suppression")?;
+    let by = caller.name_or(by).trim();
     if by.chars().count() > MAX_BY_CHARS {
         return Err(ApiError::bad_request(format!("`by` must be at most {MAX_BY_CHARS} characters")));
     }
-    let ended =
-        state.world.lock().expect("world lock").suppressions.end(id, by, unix_millis(), SuppressionEndReason::Ended);
+    let ended = {
+        let mut world = state.world.lock().expect("world lock");
+        if caller.user().is_some() {
+            let active = world.suppressions.active(unix_millis());
+            if let Some(device) = active.iter().find(|s| s.id == id).map(|s| s.device.clone()) {
+                caller.require_device(&device, world.site_of_device(&device))?;
+            }
+        }
+        world.suppressions.end(id, by, unix_millis(), SuppressionEndReason::Ended)
+    };
     let Some(ended) = ended else {
         return Err(ApiError::not_found(format!(
             "no suppression {id:?} in force: never made, or over already (ended, expired or replaced)"
@@ -226,19 +269,24 @@ pub async fn end_suppression(state: &AppState, id: &str, by: &str) -> Result<Sup
         history.suppressions_ended(std::slice::from_ref(&ended));
     }
     let answer = ended.1.clone();
-    state.send_to_all(HUB, targets::SUPPRESSION_ENDED, [[ended.1]]).await;
+    let device = ended.0.device;
+    state
+        .send_site_bound(HUB, targets::SUPPRESSION_ENDED, vec![ended.1], move |w, _| site_of_suppressed(w, &device))
+        .await;
     Ok(answer)
 }
 
 pub(super) async fn create(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Json<Suppression>, ApiError> {
-    suppress(&state, body).await.map(Json)
+    suppress(&state, &caller, body).await.map(Json)
 }
 
 pub(super) async fn remove(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<SuppressionEnded>, ApiError> {
@@ -246,11 +294,17 @@ pub(super) async fn remove(
         true => EndSuppressionRequest::default(),
         false => serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))?,
     };
-    end_suppression(&state, &id, &request.by).await.map(Json)
+    end_suppression(&state, &caller, &id, &request.by).await.map(Json)
 }
 
-pub(super) async fn list(State(state): State<Arc<AppState>>) -> Json<Vec<Suppression>> {
-    Json(state.world.lock().expect("world lock").suppressions.active(unix_millis()))
+pub(super) async fn list(State(state): State<Arc<AppState>>, caller: Caller) -> Json<Vec<Suppression>> {
+    let world = state.world.lock().expect("world lock");
+    let mut active = world.suppressions.active(unix_millis());
+    if caller.is_restricted() {
+        let sites = world.device_sites();
+        active.retain(|s| sites.get(s.device.as_str()).is_some_and(|site| caller.sees(site)));
+    }
+    Json(active)
 }
 
 /// Starts the clock of [`tick`] for as long as `state` lives.
@@ -282,12 +336,19 @@ pub async fn tick(state: &AppState, now: Millis) {
         history.re_alarmed(&again);
     }
     if !expired.is_empty() {
+        // With sign-in each end goes to its device's site: pair them for the look-up.
+        let devices: BTreeMap<String, String> =
+            expired.iter().map(|(made, ended)| (ended.id.clone(), made.device.clone())).collect();
         let ended: Vec<SuppressionEnded> = expired.into_iter().map(|(_, ended)| ended).collect();
-        state.send_to_all(HUB, targets::SUPPRESSION_ENDED, [ended]).await;
+        state
+            .send_site_bound(HUB, targets::SUPPRESSION_ENDED, ended, |w, e| {
+                devices.get(&e.id).and_then(|device| site_of_suppressed(w, device))
+            })
+            .await;
     }
-    if !again.is_empty() {
-        state.send_to_all(HUB, targets::ALERT_REALARMED, [again]).await;
-    }
+    state
+        .send_site_bound(HUB, targets::ALERT_REALARMED, again, |w, a| w.alerts.site_of(&a.id).map(str::to_string))
+        .await;
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 //! functions side knows what every dashboard was told and a dashboard opened later gets it in
 //! its snapshot. `GET /api/basemap` answers the simulated world's streets and sites.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -13,9 +13,10 @@ use axum::Json;
 use telemetry::catalog::{Device, Geofence, MAX_GEOFENCES};
 use telemetry::{groups, targets, AlertCleared, Catalog, DeviceInfo, Millis, HUB};
 
+use crate::auth::Caller;
 use crate::devices::alerts::rules_for;
 use crate::error::ApiError;
-use crate::functions::world::World;
+use crate::functions::world::{catalog_for, World};
 use crate::functions::JsonBody;
 use crate::{unix_millis, AppState};
 
@@ -146,14 +147,41 @@ impl<T> Indexed<T> {
     }
 }
 
-/// `GET /api/basemap`: the streets and site outlines of the simulated world.
-pub(super) async fn basemap(State(state): State<Arc<AppState>>) -> Json<telemetry::basemap::Basemap> {
-    Json(state.world.lock().expect("world lock").basemap.clone())
+/// `GET /api/basemap`: the streets and site outlines of the simulated world (with sign-in: the
+/// outlines of the caller's sites).
+pub(super) async fn basemap(State(state): State<Arc<AppState>>, caller: Caller) -> Json<telemetry::basemap::Basemap> {
+    let mut basemap = state.world.lock().expect("world lock").basemap.clone();
+    basemap.sites.retain(|site| caller.sees(&site.id));
+    Json(basemap)
 }
 
-/// `GET /api/catalog`: the world's catalog.
-pub(super) async fn serve(State(state): State<Arc<AppState>>) -> Json<Catalog> {
-    Json(state.world.lock().expect("world lock").catalog.clone())
+/// `GET /api/catalog`: the world's catalog (with sign-in: the part of the caller's sites,
+/// [`catalog_for`]).
+pub(super) async fn serve(State(state): State<Arc<AppState>>, caller: Caller) -> Json<Catalog> {
+    Json(catalog_for(&state.world.lock().expect("world lock").catalog, &caller))
+}
+
+/// 403 unless `caller` may save `fences`: an operator, and each fence (as saved, and as it
+/// was if it exists) of one of their sites; a fence of no site concerns every site, so only a
+/// caller of every site may save it.
+fn check_fences(caller: &Caller, world: &World, fences: &[Geofence]) -> Result<(), ApiError> {
+    caller.require_operator("edit geofences")?;
+    if !caller.is_restricted() {
+        return Ok(());
+    }
+    for fence in fences {
+        let before = world.catalog.geofences.iter().find(|g| g.id == fence.id).map(|g| g.site.as_str());
+        for site in [Some(fence.site.as_str()).filter(|_| !fence.removed), before].into_iter().flatten() {
+            if site.is_empty() {
+                return Err(ApiError::forbidden(format!(
+                    "geofence {:?} belongs to no site, so to all of them: only a user of every site may change it",
+                    fence.id
+                )));
+            }
+            caller.require_site(site)?;
+        }
+    }
+    Ok(())
 }
 
 /// `POST /api/geofences`: saves one geofence (the body is a [`Geofence`]) or several
@@ -166,12 +194,16 @@ pub(super) async fn serve(State(state): State<Arc<AppState>>) -> Json<Catalog> {
 /// document. Past [`MAX_GEOFENCES`] in the catalog: 409.
 pub(super) async fn save_geofences(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     JsonBody(body): JsonBody<serde_json::Value>,
 ) -> Result<Json<Catalog>, ApiError> {
     let fences = parse_geofences(body)?;
     let update = Catalog { geofences: fences, ..Catalog::default() };
-    let adopted = {
+    let (adopted, sites_before) = {
         let mut world = state.world.lock().expect("world lock");
+        check_fences(&caller, &world, &update.geofences)?;
+        let sites_before: HashMap<String, String> =
+            world.catalog.geofences.iter().map(|g| (g.id.clone(), g.site.clone())).collect();
         let known: HashSet<&str> = world.catalog.geofences.iter().map(|g| g.id.as_str()).collect();
         let new: HashSet<&str> = update
             .geofences
@@ -185,18 +217,48 @@ pub(super) async fn save_geofences(
                 format!("the catalog holds at most {MAX_GEOFENCES} geofences: remove some first"),
             ));
         }
-        world.adopt(update.clone(), unix_millis())
+        (world.adopt(update.clone(), unix_millis()), sites_before)
     };
     if !adopted.cleared.is_empty() {
         if let Some(history) = &state.history {
             history.cleared(&adopted.cleared);
         }
-        state.send_to_all(HUB, targets::ALERT_CLEARED, [adopted.cleared]).await;
+        state
+            .send_site_bound(HUB, targets::ALERT_CLEARED, adopted.cleared, |w, c| {
+                w.alerts.site_of(&c.id).map(str::to_string)
+            })
+            .await;
     }
     if adopted.changed {
-        state.send_to_all(HUB, targets::CATALOG, [update.clone()]).await;
+        push_geofences(&state, &update, &sites_before).await;
     }
     Ok(Json(update))
+}
+
+/// Tells dashboards of saved geofences (the `catalog` target, `{geofences: [...]}`): every
+/// dashboard in an open deployment; with sign-in, a fence of a site goes to that site's group
+/// (and its removal to the group of the site it had before, if it moved), one of no site to
+/// every dashboard.
+async fn push_geofences(state: &AppState, update: &Catalog, sites_before: &HashMap<String, String>) {
+    if state.auth.is_none() {
+        return state.send_to_all(HUB, targets::CATALOG, [update.clone()]).await;
+    }
+    let mut by_site: BTreeMap<String, Vec<Geofence>> = BTreeMap::new();
+    for fence in &update.geofences {
+        let before = sites_before.get(&fence.id).filter(|site| !site.is_empty() && **site != fence.site);
+        if let Some(before) = before {
+            let removal = Geofence { id: fence.id.clone(), removed: true, ..Geofence::default() };
+            by_site.entry(before.clone()).or_default().push(removal);
+        }
+        by_site.entry(fence.site.clone()).or_default().push(fence.clone());
+    }
+    for (site, geofences) in by_site {
+        let catalog = Catalog { geofences, ..Catalog::default() };
+        match site.is_empty() {
+            true => state.send_to_all(HUB, targets::CATALOG, [catalog]).await,
+            false => state.send_to_group(HUB, &groups::site(&site), targets::CATALOG, [catalog]).await,
+        }
+    }
 }
 
 /// The fences of a `POST /api/geofences` body, each usable, or a 400 saying what is wrong.

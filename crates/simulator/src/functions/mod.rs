@@ -14,7 +14,12 @@
 //! * `GET /api/catalog`: the catalog (kinds, devices, sites, geofences), also in the snapshot;
 //! * `POST /api/geofences`: save (or remove) geofences, adopted and pushed to every dashboard;
 //! * `GET /api/basemap`: the simulated world's streets and site outlines;
-//! * `GET /api/history...`: ranges of the past (`crate::history::routes`).
+//! * `GET /api/history...`: ranges of the past (`crate::history::routes`);
+//! * `GET /api/me`: who the caller is ([`telemetry::auth::Identity`]).
+//!
+//! With sign-in (`crate::auth`) every route takes a [`Caller`]: what it answers is limited to
+//! the caller's sites, acting needs the operator role, and actions are recorded under the
+//! name in the caller's token.
 
 pub mod alarms;
 pub mod catalog;
@@ -32,6 +37,7 @@ use telemetry::{
     groups, targets, AckManyRequest, AckRequest, AlertAcknowledged, ConnectionInfo, Snapshot, SubscriptionRequest, HUB,
 };
 
+use crate::auth::Caller;
 use crate::devices::alerts::Acknowledgement;
 use crate::error::ApiError;
 use crate::functions::publisher::Publisher;
@@ -50,13 +56,24 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/api/catalog", get(catalog::serve))
         .route(&format!("/api/{}", telemetry::catalog::GEOFENCES_PATH), post(catalog::save_geofences))
         .route(&format!("/api/{}", telemetry::basemap::BASEMAP_PATH), get(catalog::basemap))
+        .route(&format!("/api/{}", telemetry::auth::ME_PATH), get(me))
         .merge(crate::history::routes::routes())
 }
 
-async fn negotiate(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Json<ConnectionInfo> {
+/// `GET /api/me`: the caller as the functions see them (an open deployment: `signedIn: false`).
+async fn me(caller: Caller) -> Json<telemetry::auth::Identity> {
+    Json(caller.identity())
+}
+
+async fn negotiate(State(state): State<Arc<AppState>>, caller: Caller, headers: HeaderMap) -> Json<ConnectionInfo> {
     let delay = state.settings.faults.negotiate_delay;
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
+    }
+    if let Some(user) = caller.user() {
+        // Signed in: the verified subject, as `nameid`; a principal header is the caller's
+        // own say and is ignored.
+        return Json(state.user_connection_info(HUB, &user.id));
     }
     // Like the binding's `userId = {headers.x-ms-client-principal-id}`.
     let user_id = headers.get("x-ms-client-principal-id").and_then(|v| v.to_str().ok()).map(str::to_string);
@@ -74,6 +91,24 @@ impl AppState {
             iat: Some(now),
             user_id,
             nameid: None,
+            name_identifier: None,
+            sub: None,
+        };
+        let access_token = jwt::sign(&claims, &self.settings.connection.access_key);
+        ConnectionInfo { url, access_token }
+    }
+
+    /// A client URL and token for `hub` for the signed-in user `user_id`, named in the token's
+    /// `nameid` (the service's user id: `/users/{id}` sends and user groups reach them).
+    pub fn user_connection_info(&self, hub: &str, user_id: &str) -> ConnectionInfo {
+        let url = self.client_url(hub);
+        let now = jwt::unix_now();
+        let claims = Claims {
+            aud: url.clone(),
+            exp: now + self.settings.token_lifetime.as_secs() as i64,
+            iat: Some(now),
+            user_id: None,
+            nameid: Some(user_id.to_string()),
             name_identifier: None,
             sub: None,
         };
@@ -100,16 +135,49 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<
 
 async fn subscribe(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     JsonBody(request): JsonBody<SubscriptionRequest>,
 ) -> Result<Json<SubscriptionRequest>, ApiError> {
-    change_groups(&state, request, true).await.map(Json)
+    change_groups(&state, &caller, request, true).await.map(Json)
 }
 
 async fn unsubscribe(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     JsonBody(request): JsonBody<SubscriptionRequest>,
 ) -> Result<Json<SubscriptionRequest>, ApiError> {
-    change_groups(&state, request, false).await.map(Json)
+    change_groups(&state, &caller, request, false).await.map(Json)
+}
+
+/// 403 unless `caller` may have `connection_id` join `groups`: the connection is theirs (the
+/// embedded service knows each connection's user from its client token; a remote one cannot
+/// be asked, and there the connection id's secrecy stands for it as in an open deployment),
+/// and each `site:<id>` is among their sites, each `device:<id>` at one of them (an unknown
+/// device only for a caller of every site). Leaving needs the connection to be theirs only.
+fn check_groups(state: &AppState, caller: &Caller, request: &SubscriptionRequest, join: bool) -> Result<(), ApiError> {
+    let Some(user) = caller.user() else { return Ok(()) };
+    if let Publisher::Embedded = state.publisher {
+        if let Some(connection) = state.hubs.get(HUB).connection(&request.connection_id) {
+            if connection.user_id.as_deref() != Some(user.id.as_str()) {
+                return Err(ApiError::forbidden(format!(
+                    "connection {:?} belongs to another user",
+                    request.connection_id
+                )));
+            }
+        }
+    }
+    if !join {
+        return Ok(());
+    }
+    let world = state.world.lock().expect("world lock");
+    for group in &request.groups {
+        match group.split_once(':') {
+            Some(("site", site)) => caller.require_site(site)?,
+            Some(("device", device)) => caller.require_device(device, world.site_of_device(device))?,
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// Joins (or leaves) the requested groups. Answers with the groups the connection is now in
@@ -119,6 +187,7 @@ async fn unsubscribe(
 /// answer), so naming one proves it is the caller's.
 pub async fn change_groups(
     state: &AppState,
+    caller: &Caller,
     request: SubscriptionRequest,
     join: bool,
 ) -> Result<SubscriptionRequest, ApiError> {
@@ -128,6 +197,7 @@ pub async fn change_groups(
     if let Some(bad) = request.groups.iter().find(|g| !groups::is_valid(g)) {
         return Err(ApiError::bad_request(format!("group {bad:?} is not site:<id> or device:<id>")));
     }
+    check_groups(state, caller, &request, join)?;
     for group in &request.groups {
         let found = state
             .change_group(HUB, group, &request.connection_id, join)
@@ -160,15 +230,20 @@ fn acknowledger(by: &str) -> Result<&str, ApiError> {
 }
 
 /// Acknowledges the alerts among `ids` (active, or returned to normal and still to be
-/// acknowledged) as `by` and tells every dashboard of the new ones. Answers with the
+/// acknowledged) as `by` (a signed-in caller: as their name, whatever `by` says) and tells every
+/// dashboard of the new ones (with sign-in: those of the alert's site). Answers with the
 /// acknowledgement of each known id, new or earlier; when none of the ids is known, 404 saying
-/// so, never a silent empty answer.
+/// so, never a silent empty answer. With sign-in, a viewer is refused (403), and so is the call
+/// when an id is an alert of a site not the caller's; ids whose site is not known are unknown
+/// to a caller of some sites only.
 pub async fn acknowledge_alerts(
     state: &AppState,
+    caller: &Caller,
     by: &str,
     ids: &[String],
 ) -> Result<Vec<AlertAcknowledged>, ApiError> {
-    let by = acknowledger(by)?;
+    caller.require_operator("acknowledge")?;
+    let by = acknowledger(caller.name_or(by))?;
     if ids.len() > telemetry::MAX_ACK_IDS {
         return Err(ApiError::bad_request(format!("at most {} ids per call", telemetry::MAX_ACK_IDS)));
     }
@@ -176,6 +251,19 @@ pub async fn acknowledge_alerts(
     let (mut answer, mut new) = (Vec::new(), Vec::new());
     {
         let mut world = state.world.lock().expect("world lock");
+        let mut ids: Vec<&String> = ids.iter().collect();
+        if caller.user().is_some() {
+            for id in &ids {
+                if let Some(site) = world.alerts.site_of(id) {
+                    if !caller.sees(site) {
+                        return Err(ApiError::forbidden(format!("alert {id:?} is at site {site:?}, not among yours")));
+                    }
+                }
+            }
+            if caller.is_restricted() {
+                ids.retain(|id| world.alerts.site_of(id).is_some());
+            }
+        }
         for id in ids {
             match world.alerts.acknowledge(id, by, now) {
                 Acknowledgement::New(ack) => {
@@ -196,28 +284,32 @@ pub async fn acknowledge_alerts(
     if let Some(history) = &state.history {
         history.acknowledged(&new);
     }
-    if !new.is_empty() {
-        state.send_to_all(HUB, targets::ALERT_ACKNOWLEDGED, [new]).await;
-    }
+    state
+        .send_site_bound(HUB, targets::ALERT_ACKNOWLEDGED, new, |world, ack| {
+            world.alerts.site_of(&ack.id).map(str::to_string)
+        })
+        .await;
     Ok(answer)
 }
 
 async fn acknowledge_many(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     JsonBody(request): JsonBody<AckManyRequest>,
 ) -> Result<Json<Vec<AlertAcknowledged>>, ApiError> {
-    acknowledge_alerts(&state, &request.by, &request.ids).await.map(Json)
+    acknowledge_alerts(&state, &caller, &request.by, &request.ids).await.map(Json)
 }
 
 async fn acknowledge(
     State(state): State<Arc<AppState>>,
+    caller: Caller,
     Path(AlertId { id }): Path<AlertId>,
     JsonBody(request): JsonBody<AckRequest>,
 ) -> Result<Json<AlertAcknowledged>, ApiError> {
-    let acks = acknowledge_alerts(&state, &request.by, std::slice::from_ref(&id)).await?;
+    let acks = acknowledge_alerts(&state, &caller, &request.by, std::slice::from_ref(&id)).await?;
     acks.into_iter().next().map(Json).ok_or_else(|| ApiError::not_found(format!("no alert {id:?}")))
 }
 
-async fn snapshot(State(state): State<Arc<AppState>>) -> Json<Snapshot> {
-    Json(state.world.lock().expect("world lock").snapshot(unix_millis()))
+async fn snapshot(State(state): State<Arc<AppState>>, caller: Caller) -> Json<Snapshot> {
+    Json(state.world.lock().expect("world lock").snapshot_for(&caller, unix_millis()))
 }

@@ -5,6 +5,7 @@
 //! Every call goes through [`AppState`], so the pipeline and the functions do not care which:
 //! `send_to_all`, `send_to_group` and `change_group` (join or leave).
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -12,6 +13,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use signalr::url::encode_component;
 
+use crate::functions::world::World;
 use crate::service::connection_string::ConnectionString;
 use crate::service::hub::Broadcast;
 use crate::service::jwt;
@@ -195,6 +197,40 @@ impl AppState {
                 self.hubs.get(hub).broadcast(Broadcast::invocation(target, arguments));
             }
             Publisher::Remote(remote) => remote.send(hub, "", target, &arguments),
+        }
+    }
+
+    /// Sends `items`, each about one site (`site_of` says which, from the world), as one batch
+    /// of `target`: to every dashboard in an open deployment, as it always was; with sign-in,
+    /// each site's items as a batch to its `site:<id>` group only, so nobody learns of another
+    /// site's alerts. Items whose site is not known go to nobody then.
+    pub async fn send_site_bound<T>(
+        &self,
+        hub: &str,
+        target: &str,
+        items: Vec<T>,
+        site_of: impl Fn(&World, &T) -> Option<String>,
+    ) where
+        T: Serialize + Send + Sync + 'static,
+    {
+        if items.is_empty() {
+            return;
+        }
+        if self.auth.is_none() {
+            return self.send_to_all(hub, target, [items]).await;
+        }
+        let mut by_site: BTreeMap<String, Vec<T>> = BTreeMap::new();
+        {
+            let world = self.world.lock().expect("world lock");
+            for item in items {
+                match site_of(&world, &item) {
+                    Some(site) => by_site.entry(site).or_default().push(item),
+                    None => tracing::debug!(target, "a message about no known site: not sent"),
+                }
+            }
+        }
+        for (site, items) in by_site {
+            self.send_to_group(hub, &telemetry::groups::site(&site), target, [items]).await;
         }
     }
 

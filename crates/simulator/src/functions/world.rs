@@ -4,11 +4,12 @@
 //! and the basemap. The pipeline writes it; `snapshot`, `ack` and `suppressions` read and update
 //! it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use telemetry::basemap::Basemap;
 use telemetry::{AlarmPolicy, Catalog, DeviceInfo, Position, Reading, Snapshot};
 
+use crate::auth::Caller;
 use crate::devices::alerts::{default_rules, AlertEngine};
 use crate::functions::alarms::Suppressions;
 
@@ -62,4 +63,47 @@ impl World {
             ts,
         }
     }
+}
+
+impl World {
+    /// The site of each device of the registry.
+    pub fn device_sites(&self) -> HashMap<&str, &str> {
+        self.devices.iter().map(|d| (d.id.as_str(), d.site.as_str())).collect()
+    }
+
+    /// The site of `device`, if the registry has it.
+    pub fn site_of_device(&self, device: &str) -> Option<&str> {
+        self.devices.iter().find(|d| d.id == device).map(|d| d.site.as_str())
+    }
+
+    /// The snapshot as `caller` may see it: only what belongs to their sites (a suppression by
+    /// its device's site: one of a device the registry lacks only for a caller of every site).
+    pub fn snapshot_for(&self, caller: &Caller, ts: i64) -> Snapshot {
+        let mut snapshot = self.snapshot(ts);
+        if !caller.is_restricted() {
+            return snapshot;
+        }
+        let sites = self.device_sites();
+        snapshot.positions.retain(|p| caller.sees(&p.site));
+        snapshot.readings.retain(|r| caller.sees(&r.site));
+        snapshot.alerts.retain(|a| caller.sees(&a.alert.site));
+        snapshot.devices.retain(|d| caller.sees(&d.site));
+        snapshot.sites.retain(|s| caller.sees(s));
+        snapshot.suppressions.retain(|s| sites.get(s.device.as_str()).is_some_and(|site| caller.sees(site)));
+        snapshot.catalog = catalog_for(&self.catalog, caller);
+        snapshot
+    }
+}
+
+/// `catalog` as `caller` may see it: the kinds and vehicle kinds, and the devices, sites and
+/// geofences of their sites (a geofence of no site stays: it belongs to none).
+pub fn catalog_for(catalog: &Catalog, caller: &Caller) -> Catalog {
+    if !caller.is_restricted() {
+        return catalog.clone();
+    }
+    let mut seen = catalog.clone();
+    seen.devices.retain(|d| caller.sees(&d.site));
+    seen.sites.retain(|s| caller.sees(&s.id));
+    seen.geofences.retain(|g| g.site.is_empty() || caller.sees(&g.site));
+    seen
 }

@@ -386,6 +386,22 @@ impl History {
         Ok(AlertLog { events: self.readers.with(|c| store::alert_events(c, from, to, limit))? })
     }
 
+    /// The newest `limit` alert events from `from` to `to` about `sites` (an alert's by its
+    /// site, a suppression's by its device, among `devices`), oldest first.
+    pub fn alerts_of_sites(
+        &self,
+        from: Millis,
+        to: Millis,
+        limit: u32,
+        sites: &[String],
+        devices: &[String],
+    ) -> Result<AlertLog, QueryError> {
+        let sites = serde_json::to_string(sites).unwrap_or_else(|_| "[]".into());
+        let devices = serde_json::to_string(devices).unwrap_or_else(|_| "[]".into());
+        let events = self.readers.with(|c| store::alert_events_of_sites(c, from, to, limit, &sites, &devices))?;
+        Ok(AlertLog { events })
+    }
+
     /// The timeline of alert `id` from `from` to `to`: its events and the suppression events of
     /// its point that overlap its life ([`query::timeline`]), the oldest `limit`.
     pub fn alert_timeline(&self, id: &str, from: Millis, to: Millis, limit: u32) -> Result<AlertLog, QueryError> {

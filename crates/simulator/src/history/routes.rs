@@ -18,6 +18,12 @@
 //! fleet route runs one query at a time (each may hold ~200 MB); another meanwhile is a 503
 //! with `Retry-After: 1` too. The queries run
 //! on the blocking pool and the answer is serialized there too: a fleet answer can be large.
+//!
+//! With sign-in, a caller of some sites only gets theirs: the series of a device or the track of
+//! a vehicle at another site (or at none the registry knows) is a 403, the alert log holds the
+//! events of their sites' alerts and devices (an alert's timeline of another site is a 403),
+//! and the fleet is their sites' vehicles (others named are left out, as unknown ones are). The
+//! coverage says nothing about any site and is answered as it is.
 
 use std::sync::Arc;
 
@@ -31,6 +37,8 @@ use serde::Serialize;
 use telemetry::history::{DEFAULT_ALERT_LIMIT, DEFAULT_POINTS, MAX_ALERT_LIMIT, MAX_FLEET_VEHICLES, MAX_POINTS};
 use telemetry::Millis;
 
+use crate::auth::access::Sites;
+use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::history::{FleetSlot, History, QueryError};
 use crate::{unix_millis, AppState};
@@ -169,44 +177,109 @@ async fn answer<T: Serialize + Send + 'static>(
     }
 }
 
-async fn series(State(state): State<Arc<AppState>>, query: RawQuery) -> Result<Response, ApiError> {
+/// The sites `caller` is limited to, `None` when they see every site.
+fn limited_to(caller: &Caller) -> Option<Vec<String>> {
+    match &caller.user()?.sites {
+        Sites::All => None,
+        Sites::Only(sites) => Some(sites.iter().cloned().collect()),
+    }
+}
+
+/// 403 unless `caller` may see the history of `device` (by its site in the registry).
+fn check_device(state: &AppState, caller: &Caller, device: &str) -> Result<(), ApiError> {
+    if caller.user().is_none() {
+        return Ok(());
+    }
+    let world = state.world.lock().expect("world lock");
+    caller.require_device(device, world.site_of_device(device))
+}
+
+async fn series(State(state): State<Arc<AppState>>, caller: Caller, query: RawQuery) -> Result<Response, ApiError> {
     let history = history(&state)?;
     let params = Params::parse(query)?;
     let device = params.required_id("device")?;
+    check_device(&state, &caller, &device)?;
     let metric = params.id("metric")?;
     let (from, to) = params.range(history)?;
     let points = params.count("points", DEFAULT_POINTS, MAX_POINTS)?;
     answer(state, None, move |h| h.series(&device, metric.as_deref(), from, to, points)).await
 }
 
-async fn track(State(state): State<Arc<AppState>>, query: RawQuery) -> Result<Response, ApiError> {
+async fn track(State(state): State<Arc<AppState>>, caller: Caller, query: RawQuery) -> Result<Response, ApiError> {
     let history = history(&state)?;
     let params = Params::parse(query)?;
     let vehicle = params.required_id("vehicle")?;
+    check_device(&state, &caller, &vehicle)?;
     let (from, to) = params.range(history)?;
     let points = params.count("points", DEFAULT_POINTS, MAX_POINTS)?;
     answer(state, None, move |h| h.track(&vehicle, from, to, points)).await
 }
 
-async fn alerts(State(state): State<Arc<AppState>>, query: RawQuery) -> Result<Response, ApiError> {
+async fn alerts(State(state): State<Arc<AppState>>, caller: Caller, query: RawQuery) -> Result<Response, ApiError> {
     let history = history(&state)?;
     let params = Params::parse(query)?;
     let (from, to) = params.range(history)?;
+    let limited = limited_to(&caller);
     // One alert's timeline: all of it by default (an alert has a handful of events).
     if let Some(id) = params.id("id")? {
         let limit = params.count("limit", MAX_ALERT_LIMIT, MAX_ALERT_LIMIT)?;
-        return answer(state, None, move |h| h.alert_timeline(&id, from, to, limit)).await;
+        let Some(sites) = limited else {
+            return answer(state, None, move |h| h.alert_timeline(&id, from, to, limit)).await;
+        };
+        let timeline = history.alert_timeline(&id, from, to, limit).map_err(store_error)?;
+        let raised = timeline.events.iter().find_map(|e| e.alert.as_ref());
+        return match raised {
+            Some(alert) if !sites.contains(&alert.site) => {
+                Err(ApiError::forbidden(format!("alert {id:?} is at site {:?}, not among yours", alert.site)))
+            }
+            Some(_) => Ok(axum::Json(timeline).into_response()),
+            // Its site is not known (raised before the window): nothing of it is shown.
+            None => Ok(axum::Json(telemetry::history::AlertLog::default()).into_response()),
+        };
     }
     let limit = params.count("limit", DEFAULT_ALERT_LIMIT, MAX_ALERT_LIMIT)?;
-    answer(state, None, move |h| h.alerts(from, to, limit)).await
+    match limited {
+        None => answer(state, None, move |h| h.alerts(from, to, limit)).await,
+        Some(sites) => {
+            let devices = devices_at(&state, &caller, false);
+            answer(state, None, move |h| h.alerts_of_sites(from, to, limit, &sites, &devices)).await
+        }
+    }
 }
 
-async fn fleet(State(state): State<Arc<AppState>>, query: RawQuery) -> Result<Response, ApiError> {
+/// The ids of the registry's devices at `caller`'s sites (`vehicles`: its vehicles only, those
+/// with a position).
+fn devices_at(state: &AppState, caller: &Caller, vehicles: bool) -> Vec<String> {
+    let world = state.world.lock().expect("world lock");
+    world
+        .devices
+        .iter()
+        .filter(|d| caller.sees(&d.site))
+        .filter(|d| !vehicles || world.positions.contains_key(&d.id))
+        .map(|d| d.id.clone())
+        .collect()
+}
+
+fn store_error(error: QueryError) -> ApiError {
+    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, error.to_string())
+}
+
+async fn fleet(State(state): State<Arc<AppState>>, caller: Caller, query: RawQuery) -> Result<Response, ApiError> {
     let history = history(&state)?;
     let params = Params::parse(query)?;
     let (from, to) = params.range(history)?;
     let step = params.integer("step", 1, 24 * 3_600_000)?;
-    let vehicles = params.ids("vehicles", MAX_FLEET_VEHICLES)?;
+    let mut vehicles = params.ids("vehicles", MAX_FLEET_VEHICLES)?;
+    if caller.is_restricted() {
+        let theirs = devices_at(&state, &caller, true);
+        vehicles = Some(match vehicles {
+            Some(named) => {
+                let theirs: std::collections::HashSet<&String> = theirs.iter().collect();
+                named.into_iter().filter(|v| theirs.contains(v)).collect()
+            }
+            None => theirs,
+        });
+    }
     // One at a time: each may hold ~200 MB (`History::fleet_slot`).
     let slot = history.fleet_slot().ok_or_else(|| {
         ApiError::unavailable("another fleet history query is running (one at a time); retry in a second", 1)
@@ -214,7 +287,7 @@ async fn fleet(State(state): State<Arc<AppState>>, query: RawQuery) -> Result<Re
     answer(state, Some(slot), move |h| h.fleet_of(vehicles.as_deref(), from, to, step)).await
 }
 
-async fn coverage(State(state): State<Arc<AppState>>, query: RawQuery) -> Result<Response, ApiError> {
+async fn coverage(State(state): State<Arc<AppState>>, _caller: Caller, query: RawQuery) -> Result<Response, ApiError> {
     let history = history(&state)?;
     let params = Params::parse(query)?;
     let (from, to) = params.range(history)?;

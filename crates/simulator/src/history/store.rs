@@ -568,6 +568,33 @@ pub(crate) fn alert_events(
     Ok(events)
 }
 
+/// The newest `limit` alert events from `from` to `to` about the sites of the JSON array
+/// `sites`, oldest first: an alert's events by the site of its raised event (one raised before
+/// the store's window has none left, and goes), a suppression's by its device, among the JSON
+/// array `devices`.
+pub(crate) fn alert_events_of_sites(
+    connection: &Connection,
+    from: Millis,
+    to: Millis,
+    limit: u32,
+    sites: &str,
+    devices: &str,
+) -> rusqlite::Result<Vec<AlertEvent>> {
+    let mut select = connection.prepare_cached(&format!(
+        "SELECT {EVENT_COLUMNS} FROM alert_events AS e WHERE ts BETWEEN ?1 AND ?2 AND CASE
+             WHEN change IN ({SUPPRESSION_CODES}) THEN device IN (SELECT value FROM json_each(?5))
+             ELSE (SELECT json_extract(r.alert, '$.site') FROM alert_events AS r INDEXED BY alert_events_id
+                   WHERE r.id = e.id AND r.change = 0 LIMIT 1) IN (SELECT value FROM json_each(?4))
+         END
+         ORDER BY ts DESC, seq DESC LIMIT ?3"
+    ))?;
+    let rows =
+        select.query_map(params![from, to, limit, sites, devices], |row| event_of(row).map(|(_, event)| event))?;
+    let mut events = rows.collect::<Result<Vec<_>, _>>()?;
+    events.reverse();
+    Ok(events)
+}
+
 /// Every event of alert `id` from `from` to `to`, with its `seq`, in the order written (by the
 /// id index: however long the log, only this alert's rows are read). At most
 /// [`telemetry::history::MAX_ALERT_LIMIT`]: an alert has a handful.

@@ -214,7 +214,9 @@ impl Driver<'_> {
         let protocol = self.session.protocol();
         let action = match message {
             HubMessage::Invocation { invocation_id, target, arguments, .. } => {
-                if methods::is_dashboard_method(&target) {
+                if methods::is_dashboard_method(&target) && self.state.auth.is_some() {
+                    methods::refused_under_sign_in(invocation_id, &target)
+                } else if methods::is_dashboard_method(&target) {
                     let id = &self.live.connection_id;
                     methods::dashboard_method(self.state, id, protocol, invocation_id, &target, arguments)
                 } else {

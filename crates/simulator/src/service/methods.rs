@@ -11,6 +11,7 @@ use std::sync::Arc;
 use signalr::protocol::{Headers, HubMessage, HubProtocol, Payload};
 use telemetry::SubscriptionRequest;
 
+use crate::auth::Caller;
 use crate::{functions, unix_millis, AppState};
 
 /// What a client invocation asks the connection to do.
@@ -37,7 +38,9 @@ pub(super) enum Action {
 /// * `suppress(request)` → the suppression made, as `POST /api/suppressions`;
 /// * `endSuppression(id, by)` → its end, as `DELETE /api/suppressions/{id}`.
 ///
-/// See [`is_dashboard_method`] for which targets these are.
+/// See [`is_dashboard_method`] for which targets these are. They act for anyone who calls them
+/// (a plain hub has no users); with sign-in on they are refused (`refused_under_sign_in`):
+/// there group membership and every action are the functions' decision.
 pub(super) fn dashboard_method(
     state: &Arc<AppState>,
     connection_id: &str,
@@ -61,7 +64,8 @@ pub(super) fn dashboard_method(
             "suppress" => {
                 async {
                     let request: serde_json::Value = arg(&arguments, 0, &method)?;
-                    let made = functions::alarms::suppress(&state, request).await.map_err(|e| e.message)?;
+                    let made =
+                        functions::alarms::suppress(&state, &Caller::Open, request).await.map_err(|e| e.message)?;
                     encode(protocol, &made)
                 }
                 .await
@@ -70,7 +74,9 @@ pub(super) fn dashboard_method(
                 async {
                     let id: String = arg(&arguments, 0, &method)?;
                     let by: String = arg(&arguments, 1, &method).unwrap_or_default();
-                    let ended = functions::alarms::end_suppression(&state, &id, &by).await.map_err(|e| e.message)?;
+                    let ended = functions::alarms::end_suppression(&state, &Caller::Open, &id, &by)
+                        .await
+                        .map_err(|e| e.message)?;
                     encode(protocol, &ended)
                 }
                 .await
@@ -79,7 +85,8 @@ pub(super) fn dashboard_method(
                 async {
                     let by: String = arg(&arguments, 0, &method)?;
                     let ids: Vec<String> = arg(&arguments, 1, &method)?;
-                    let acks = functions::acknowledge_alerts(&state, &by, &ids).await.map_err(|e| e.message)?;
+                    let acks =
+                        functions::acknowledge_alerts(&state, &Caller::Open, &by, &ids).await.map_err(|e| e.message)?;
                     encode(protocol, &acks)
                 }
                 .await
@@ -88,7 +95,7 @@ pub(super) fn dashboard_method(
                 async {
                     let groups: Vec<String> = arg(&arguments, 0, &method)?;
                     let request = SubscriptionRequest { connection_id, groups };
-                    let answer = functions::change_groups(&state, request, method == "subscribe")
+                    let answer = functions::change_groups(&state, &Caller::Open, request, method == "subscribe")
                         .await
                         .map_err(|e| e.message)?;
                     encode(protocol, &answer.groups)
@@ -99,6 +106,19 @@ pub(super) fn dashboard_method(
         invocation_id.map(|id| vec![completion(id, result)]).unwrap_or_default()
     };
     Action::Later(Box::pin(work))
+}
+
+/// The answer to a dashboard method called while sign-in is on: a client of the serverless
+/// service joins groups and acts only through the functions API, which checks who it is.
+pub(super) fn refused_under_sign_in(invocation_id: Option<String>, target: &str) -> Action {
+    let error = format!(
+        "{target}: with sign-in, groups and actions go through the functions API ({}/subscriptions, ...), not hub methods",
+        "{apiBase}"
+    );
+    match invocation_id {
+        Some(id) => Action::Reply(vec![completion(id, Err(error))]),
+        None => Action::None,
+    }
 }
 
 /// Whether `target` is one of the dashboards' methods.
