@@ -185,6 +185,13 @@ async fn signed_in_start(config: &config::Config, auth: &config::AuthConfig, sto
     let waiting = |text: String| LiveStatus { phase: Phase::Disconnected, error: Some(text), ..LiveStatus::default() };
     match crate::auth::sign_in(auth, store).await {
         Ok(crate::auth::SignIn::Done(who)) => {
+            // The address the page left from is back in the bar (without a `hashchange`):
+            // its screen, moment and filters are read again.
+            if let Some(window) = web_sys::window() {
+                if let Ok(event) = web_sys::Event::new("hashchange") {
+                    let _ = window.dispatch_event(&event);
+                }
+            }
             // What the ID token says until the functions answer: a viewer's buttons are
             // refused by the functions meanwhile, and greyed once they have answered.
             store.identity.set(Some(telemetry::auth::Identity {
@@ -203,7 +210,11 @@ async fn signed_in_start(config: &config::Config, auth: &config::AuthConfig, sto
                     *known = Some(telemetry::auth::Identity { name, ..identity });
                 }),
                 Ok(None) => {}
-                Err(error) => store.auth_problem.set(Some(error.message)),
+                // A 401 already said why (through the sign-in); a 403 says what is refused.
+                Err(error) if store.auth_problem.with_untracked(Option::is_none) => {
+                    store.auth_problem.set(Some(error.message));
+                }
+                Err(_) => {}
             }
         }
         Ok(crate::auth::SignIn::Leaving) => store.status.set(waiting("signing in…".into())),
@@ -219,6 +230,7 @@ pub fn App() -> impl IntoView {
     let store = Store::new();
     provide_context(store);
     crate::bench::metrics::install_series_probe(store);
+    crate::auth::attach(store);
     crate::panels::theme_switch::install(store);
     follow_the_url(store);
     live::replay::Player::start(store);

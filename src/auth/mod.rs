@@ -38,6 +38,13 @@ struct Session {
     renewals: u32,
     timer: Option<i32>,
     store: Option<Store>,
+    /// Renewals failed in a row for now (the provider or the network away): the next waits longer.
+    failures: u32,
+    /// Whether config.json asks for a sign-in.
+    configured: bool,
+    /// Whether the banner shows a renewal problem (which a renewal then clears; other problems
+    /// it leaves alone).
+    renewal_said: bool,
 }
 
 struct Setup {
@@ -83,7 +90,10 @@ fn now() -> f64 {
 /// Signs the page in: finishes a sign-in the provider sent the browser back from, or leaves
 /// for the provider. An error says why in words (and the page offers to try again).
 pub async fn sign_in(config: &AuthConfig, store: Store) -> Result<SignIn, String> {
-    SESSION.with_borrow_mut(|s| s.store = Some(store));
+    SESSION.with_borrow_mut(|s| {
+        s.store = Some(store);
+        s.configured = true;
+    });
     install_probe();
     let discovery = discover(&config.authority).await?;
     let window = web_sys::window().ok_or("no window")?;
@@ -139,8 +149,13 @@ pub async fn sign_in(config: &AuthConfig, store: Store) -> Result<SignIn, String
                 }
             }
         }
-        // An answer with no request of ours waiting (a stale tab, a forged link): start afresh.
-        (_, _) => {
+        // A request of ours waiting with no answer: the user came back from the provider's
+        // page (the back button) or reloaded on the way. Leaving again at once would send the
+        // back button round in a circle: the page offers to sign in instead.
+        (None, Some(_)) => Err("the sign-in was left before it finished".into()),
+        // An answer with no request of ours waiting (a stale tab, a forged link), or a first
+        // visit: start afresh.
+        (_, None) => {
             leave_for_provider().await?;
             Ok(SignIn::Leaving)
         }
@@ -164,10 +179,19 @@ pub async fn leave_for_provider() -> Result<(), String> {
         .ok_or("sign-in is not configured")?;
     let window = web_sys::window().ok_or("no window")?;
     let location = window.location();
+    // The page's own query, without a provider's answer an earlier trip left there.
+    let search = web_sys::UrlSearchParams::new_with_str(&location.search().unwrap_or_default())
+        .map(|params| {
+            for key in ["code", "state", "error", "error_description", "error_uri", "session_state", "iss"] {
+                params.delete(key);
+            }
+            String::from(params.to_string())
+        })
+        .unwrap_or_default();
     let return_to = format!(
-        "{}{}{}",
+        "{}{}{search}{}",
         location.pathname().unwrap_or_default(),
-        location.search().unwrap_or_default(),
+        if search.is_empty() { "" } else { "?" },
         location.hash().unwrap_or_default()
     );
     let verifier = flow::base64url(&random(32)?);
@@ -321,7 +345,7 @@ async fn renew_once() -> Result<(), String> {
         .ok_or("not signed in")?;
     let Some(refresh) = refresh else {
         // No refresh token (the provider gave none): sign in again before the token ends.
-        problem(Some("the sign-in provider gave no refresh token: signing in again".into()));
+        renewal_problem(Some("the sign-in provider gave no refresh token: signing in again".into()));
         leave_for_provider().await?;
         return Err("no refresh token".into());
     };
@@ -329,20 +353,33 @@ async fn renew_once() -> Result<(), String> {
         [("grant_type", "refresh_token"), ("refresh_token", refresh.as_str()), ("client_id", client_id.as_str())];
     match exchange(&endpoint, &pairs).await {
         Ok(answer) => {
-            SESSION.with_borrow_mut(|s| s.renewals += 1);
+            SESSION.with_borrow_mut(|s| {
+                s.renewals += 1;
+                s.failures = 0;
+            });
             keep(answer, None);
-            problem(None);
+            renewal_problem(None);
             Ok(())
         }
-        Err(Refusal::Again(error)) if now() < expires_at => {
-            // The provider is away for now: try again in a few seconds while the token lasts.
-            schedule(5_000.0);
+        Err(Refusal::Again(error)) => {
+            // The provider or the network is away for now (a machine just woke, an outage):
+            // try again, each time a little later, for as long as it takes. Leaving for the
+            // provider now would strand a wall screen on the browser's error page.
+            let failures = SESSION.with_borrow_mut(|s| {
+                s.failures += 1;
+                s.failures
+            });
+            schedule((5_000.0 * 2f64.powi(failures as i32 - 1)).min(60_000.0));
+            if now() >= expires_at {
+                renewal_problem(Some(format!("the sign-in could not be renewed ({error}): trying again")));
+            }
             Err(error)
         }
         Err(refusal) => {
+            // The provider refused (the refresh token expired or was revoked): sign in again.
             let error = String::from(refusal);
             SESSION.with_borrow_mut(|s| s.tokens = None);
-            problem(Some(format!("your session ended ({error}): signing in again")));
+            renewal_problem(Some(format!("your session ended ({error}): signing in again")));
             leave_for_provider().await?;
             Err(error)
         }
@@ -378,7 +415,7 @@ pub fn refused(reason: String) {
     match fresh {
         // Not signed in at all (no `auth` section): the functions want a sign-in this page
         // is not configured for.
-        None if SESSION.with_borrow(|s| s.setup.is_none()) => problem(Some(format!(
+        None if !configured() => problem(Some(format!(
             "the functions require a sign-in ({reason}), and config.json has no `auth` section to sign in with"
         ))),
         Some(true) => problem(Some(format!(
@@ -421,9 +458,52 @@ pub fn sign_out() {
 
 /// Tells the page about a sign-in problem (or that it is over).
 fn problem(text: Option<String>) {
+    SESSION.with_borrow_mut(|s| s.renewal_said = false);
     if let Some(store) = SESSION.with_borrow(|s| s.store) {
         store.auth_problem.set(text);
     }
+}
+
+/// A renewal's problem, or that it is over: clears only a problem a renewal said.
+fn renewal_problem(text: Option<String>) {
+    let (store, said) = SESSION.with_borrow(|s| (s.store, s.renewal_said));
+    let Some(store) = store else { return };
+    match text {
+        Some(text) => {
+            store.auth_problem.set(Some(text));
+            SESSION.with_borrow_mut(|s| s.renewal_said = true);
+        }
+        None if said => {
+            store.auth_problem.set(None);
+            SESSION.with_borrow_mut(|s| s.renewal_said = false);
+        }
+        None => {}
+    }
+}
+
+/// *Sign in again*: off to the provider, or, when the page could not even reach it to learn
+/// where to go (its discovery failed), a fresh start.
+pub async fn sign_in_again() {
+    if SESSION.with_borrow(|s| s.setup.is_none()) {
+        if let Some(window) = web_sys::window() {
+            let _ = window.location().reload();
+        }
+        return;
+    }
+    if let Err(error) = leave_for_provider().await {
+        problem(Some(format!("cannot sign in: {error}")));
+    }
+}
+
+/// Whether the page signs in at all (config.json has `auth`).
+pub fn configured() -> bool {
+    SESSION.with_borrow(|s| s.configured)
+}
+
+/// Where sign-in problems are shown, also for a page that does not sign in (a functions side
+/// that wants a sign-in is said there).
+pub fn attach(store: Store) {
+    SESSION.with_borrow_mut(|s| s.store = Some(store));
 }
 
 fn crypto() -> Result<web_sys::Crypto, String> {

@@ -192,6 +192,10 @@ async fn resynchronise(
     snapshot.alerts = usable(store, "snapshot alerts", snapshot.alerts, |a| a.alert.problem());
     let mut sites = snapshot.sites.clone();
     sites.extend(seen.into_iter().filter(|site| !snapshot.sites.contains(site)));
+    // Only the sites the functions let this user see (one refused group fails the whole call).
+    if let Some(allowed) = store.identity.with_untracked(|i| i.as_ref().and_then(|i| i.sites.clone())) {
+        sites.retain(|site| allowed.contains(site));
+    }
     // Sites are joined up to their bound (a snapshot naming a million cannot make a million
     // group joins); the rest are counted as refused.
     if sites.len() > max_sites {

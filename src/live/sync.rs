@@ -7,7 +7,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
 use std::rc::Rc;
 
-use leptos::prelude::{Set, Update};
+use leptos::prelude::{Set, Update, WithUntracked};
 use leptos::task::spawn_local;
 
 use super::api::Api;
@@ -61,7 +61,14 @@ impl Syncer {
     pub fn saw_sites<'a>(&self, sites: impl Iterator<Item = &'a str>) {
         let mut last = "";
         let mut new = Vec::new();
+        // A signed-in user's sites, as the functions said (`None`: every site): others named by
+        // a pushed catalog are not asked for, since one refused group fails the whole call.
+        let allowed = self.inner.store.identity.with_untracked(|i| i.as_ref().and_then(|i| i.sites.clone()));
         for site in sites {
+            if allowed.as_ref().is_some_and(|a| !a.iter().any(|s| s == site)) {
+                last = site;
+                continue;
+            }
             // Batches come per site: compare with the last one before hashing.
             if site != last && !self.inner.sites.borrow().contains(site) {
                 let room = self.inner.sites.borrow().len() < self.inner.max_sites;

@@ -45,12 +45,10 @@ pub fn AuthProblem() -> impl IntoView {
         Some(view! {
             <p class="note auth-problem" role="alert" data-testid="auth-problem">
                 {problem} " "
-                <button type="button" data-testid="sign-in-again" on:click=|_| {
-                    leptos::task::spawn_local(async {
-                        if let Err(error) = crate::auth::leave_for_provider().await {
-                            leptos::logging::warn!("sign-in: {error}");
-                        }
-                    });
+                // Only where the page signs in (a functions side that wants a sign-in the
+                // config does not offer has nothing to retry).
+                <button type="button" data-testid="sign-in-again" hidden=!crate::auth::configured() on:click=|_| {
+                    leptos::task::spawn_local(crate::auth::sign_in_again());
                 }>"Sign in again"</button>
             </p>
         })

@@ -301,6 +301,60 @@ test('acknowledging records the token\'s name, not the body\'s; viewers may not 
   assert.equal((await ended.json()).by, 'Alice Operator');
 });
 
+test('under sign-in, acknowledgements, shelves and geofences reach only their own site', async (t) => {
+  // Alice sees the harbour, Olga the old town: each joins hers.
+  const connections = {};
+  const received = {};
+  for (const [user, site] of [['alice', 'harbour'], ['olga', 'old-town']]) {
+    const connection = connectionOf(user, t);
+    received[user] = collect(connection, 'alertAcknowledged', 'suppressed', 'suppressionEnded', 'catalog', 'sentinel');
+    await connection.start();
+    const joined = await api('/subscriptions', {
+      token: tokens[user], method: 'POST', body: { connectionId: connection.connectionId, groups: [`site:${site}`] },
+    });
+    assert.equal(joined.status, 200, await joined.clone().text());
+    connections[user] = connection;
+  }
+  const oldTown = await (await api('/snapshot', { token: tokens.olga })).json();
+  const machine = oldTown.readings[0].device;
+  const id = `old-town-${Date.now()}`;
+  const alert = {
+    id, ts: Date.now(), device: machine, site: 'old-town', severity: 'warning', metric: 'temperature',
+    value: 95, threshold: 90, message: 'an old-town alert',
+  };
+  await publish('/groups/site:old-town', 'alerts', [alert]);
+  await waitFor(async () => (await (await api('/snapshot', { token: tokens.olga })).json()).alerts.some((a) => a.id === id), {
+    what: 'the old-town alert',
+  });
+  const acked = await api('/alerts/ack', { token: tokens.olga, method: 'POST', body: { ids: [id] } });
+  assert.equal(acked.status, 200, await acked.clone().text());
+  const shelf = { kind: 'shelved', device: machine, metric: 'temperature', minutes: 5 };
+  const made = await api('/suppressions', { token: tokens.olga, method: 'POST', body: shelf });
+  assert.equal(made.status, 200, await made.clone().text());
+  const suppression = await made.json();
+  const ended = await api(`/suppressions/${suppression.id}`, { token: tokens.olga, method: 'DELETE' });
+  assert.equal(ended.status, 200, await ended.clone().text());
+  // A fence of the old town, saved by its operator.
+  const fence = {
+    id: `fence-${Date.now()}`, name: 'Old town yard', site: 'old-town',
+    polygon: [{ lat: 47.37, lon: 8.54 }, { lat: 47.371, lon: 8.54 }, { lat: 47.371, lon: 8.541 }],
+  };
+  const saved = await api('/geofences', { token: tokens.olga, method: 'POST', body: fence });
+  assert.equal(saved.status, 200, await saved.clone().text());
+  const mine = received.olga;
+  await waitFor(() => mine.alertAcknowledged.flat().some((a) => a.id === id), { what: 'the old town hearing of the acknowledgement' });
+  await waitFor(() => mine.suppressed.length > 0, { what: 'the old town hearing of the shelf' });
+  await waitFor(() => mine.suppressionEnded.length > 0, { what: 'the old town hearing of the shelf ended' });
+  await waitFor(() => mine.catalog.some((c) => c.geofences?.some((g) => g.id === fence.id)), { what: 'the old town hearing of its fence' });
+  // A sentinel sent to everyone after them: once the harbour has it, anything before it is in.
+  await publish('', 'sentinel', { after: id });
+  await waitFor(() => received.alice.sentinel.length === 1, { what: 'the sentinel at the harbour' });
+  for (const target of ['alertAcknowledged', 'suppressed', 'suppressionEnded']) {
+    assert.deepEqual(received.alice[target], [], `the harbour heard nothing of the old town's ${target}`);
+  }
+  assert.ok(!received.alice.catalog.some((c) => c.geofences?.some((g) => g.id === fence.id)), 'nor of its fence');
+});
+
 test('a key the simulator has not seen yet is fetched and accepted after the provider rotates', async () => {
   const [ecKid] = provider.rotateKeys();
   await sleep(1200); // past --oidc-min-refetch-seconds since the last fetch

@@ -102,8 +102,11 @@ test('an operator of one site signs in through the provider, sees only that site
   const alice = await signIn('alice', '#/fleet');
   assert.equal(await text(alice, 'signed-in-user'), 'Alice Operator');
   assert.equal(await text(alice, 'signed-in-roles'), 'operator');
-  // Back where she started, the provider's answer gone from the address bar.
+  // Back where she started, on that screen, the provider's answer gone from the address bar.
   assert.match(alice.url(), /#\/fleet$/);
+  await waitFor(async () => (await alice.getByTestId('nav-fleet').getAttribute('aria-current')) === 'page', {
+    what: 'the fleet screen shown, not the overview',
+  });
   assert.doesNotMatch(alice.url(), /[?&](code|state)=/);
   // Only harbour's vehicles, every one of them.
   await waitFor(async () => (await alice.getByTestId('vehicle-row').count()) === harbourVehicles.length, {

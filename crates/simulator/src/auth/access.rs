@@ -7,7 +7,7 @@
 //! {
 //!   "users": {
 //!     "alice": { "roles": ["operator"], "sites": ["harbour"] },
-//!     "victor@example.com": { "roles": ["viewer"] }
+//!     "username:victor@example.com": { "roles": ["viewer"] }
 //!   },
 //!   "roles": {
 //!     "viewer": { "sites": ["harbour", "airport"] },
@@ -16,7 +16,10 @@
 //! }
 //! ```
 //!
-//! A user entry is found by the token's `sub`, else its `preferred_username`. `"*"` among sites
+//! A user entry is found by the token's `sub` (the user's id, which the provider never gives
+//! anyone else). A key `username:<name>` matches the token's `preferred_username` instead: only
+//! for providers where no one can change their own username (at Microsoft Entra ID it can be
+//! changed, and Microsoft advises against authorizing by it: key by `sub` there). `"*"` among sites
 //! is every site. Both parts are optional; unknown fields, unknown roles and site ids a
 //! `site:<id>` group cannot carry are refused when the file is read, with the place named.
 //!
@@ -29,6 +32,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use serde::Deserialize;
+
+/// An access file's key that names a user by `preferred_username` rather than by `sub`.
+pub const USERNAME_PREFIX: &str = "username:";
 use telemetry::auth::{ROLE_OPERATOR, ROLE_VIEWER};
 
 /// The sites a user may see.
@@ -219,7 +225,9 @@ impl Access {
     /// was given). See the module's rules.
     pub fn grant(file: Option<&Access>, token: &TokenGrants) -> Granted {
         let entry = file.and_then(|file| {
-            file.users.get(&token.subject).or_else(|| token.username.as_ref().and_then(|name| file.users.get(name)))
+            file.users.get(&token.subject).or_else(|| {
+                token.username.as_ref().and_then(|name| file.users.get(&format!("{USERNAME_PREFIX}{name}")))
+            })
         });
         let mut roles: BTreeSet<Role> = token.roles.iter().filter_map(|r| Role::parse(r)).collect();
         if let Some(entry) = entry {
@@ -288,10 +296,14 @@ mod tests {
         // No file: every site, the token's roles only.
         let open = Access::grant(None, &token("bob", &["viewer", "admin"], None));
         assert_eq!((open.roles, open.sites), (BTreeSet::from([Role::Viewer]), Sites::All));
-        // The entry may be found by the preferred username.
+        // A username is no id: it finds no entry keyed by `sub`, only one keyed `username:`.
         let mut by_name = token("0f3c-uuid", &[], None);
         by_name.username = Some("alice".into());
-        assert_eq!(Access::grant(Some(&file), &by_name).sites, only(&["harbour"]));
+        assert_eq!(Access::grant(Some(&file), &by_name).sites, only(&[]));
+        let with_prefix =
+            Access::parse(r#"{"users": {"username:alice": {"roles": ["viewer"], "sites": ["airport"]}}}"#).unwrap();
+        let granted = Access::grant(Some(&with_prefix), &by_name);
+        assert_eq!((granted.roles, granted.sites), (BTreeSet::from([Role::Viewer]), only(&["airport"])));
     }
 
     #[test]

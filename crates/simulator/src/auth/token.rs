@@ -97,9 +97,21 @@ fn string_list(claims: &Value, name: &str) -> Result<Option<Vec<String>>, String
 /// The claims of a verified token's payload (`claims`); `Err` says which one is unusable.
 pub fn claims(claims: &Value, names: &ClaimNames) -> Result<TokenClaims, String> {
     let text = |name: &str| claims.get(name).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty());
-    let subject = text("sub").ok_or("the token has no `sub` claim (the user's id)")?;
-    if subject.chars().count() > MAX_SUBJECT_CHARS || subject.chars().any(char::is_control) {
-        return Err(format!("the token's `sub` must be 1 to {MAX_SUBJECT_CHARS} characters, none a control character"));
+    // An ID token is for the page, not a bearer for the API (OpenID Connect Core §2: only ID
+    // tokens carry a `nonce`): refused even when its audience happens to be the API's too.
+    if claims.get("nonce").is_some() {
+        return Err("this is an ID token (it has a `nonce`): send the access token".into());
+    }
+    // The id exactly as issued: " alice" is not "alice".
+    let subject = claims.get("sub").and_then(Value::as_str).ok_or("the token has no `sub` claim (the user's id)")?;
+    if subject.is_empty()
+        || subject.trim() != subject
+        || subject.chars().count() > MAX_SUBJECT_CHARS
+        || subject.chars().any(char::is_control)
+    {
+        return Err(format!(
+            "the token's `sub` must be 1 to {MAX_SUBJECT_CHARS} characters, none a control character, no space at either end"
+        ));
     }
     let name = [names.name.as_str(), "preferred_username", "email", "sub"]
         .into_iter()
@@ -170,5 +182,9 @@ mod tests {
         assert!(claims(&json!({"name": "x"}), &names).unwrap_err().contains("`sub`"));
         assert!(claims(&json!({"sub": "u", "roles": [1]}), &names).unwrap_err().contains("\"roles\""));
         assert!(claims(&json!({"sub": "u", "sites": {}}), &names).unwrap_err().contains("\"sites\""));
+        // The user's id exactly as issued, and no ID token as a bearer.
+        assert!(claims(&json!({"sub": " alice"}), &names).unwrap_err().contains("no space at either end"));
+        assert!(claims(&json!({"sub": ""}), &names).unwrap_err().contains("`sub`"));
+        assert!(claims(&json!({"sub": "u", "nonce": "n"}), &names).unwrap_err().contains("ID token"));
     }
 }

@@ -203,8 +203,25 @@ fn adopt_catalog(state: &AppState, document: &serde_json::Value) -> bool {
         if let Some(history) = &state.history {
             history.cleared(&adopted.cleared);
         }
-        let cleared = Broadcast::invocation(targets::ALERT_CLEARED, [adopted.cleared]);
-        state.hubs.get(telemetry::HUB).broadcast(cleared);
+        let hub = state.hubs.get(telemetry::HUB);
+        if state.auth.is_none() {
+            hub.broadcast(Broadcast::invocation(targets::ALERT_CLEARED, [adopted.cleared]));
+        } else {
+            // Under sign-in each site hears only of its own alerts (one of no known site: no one).
+            let mut by_site: std::collections::BTreeMap<String, Vec<_>> = std::collections::BTreeMap::new();
+            {
+                let world = state.world.lock().expect("world lock");
+                for cleared in adopted.cleared {
+                    if let Some(site) = world.alerts.site_of(&cleared.id) {
+                        by_site.entry(site.to_string()).or_default().push(cleared);
+                    }
+                }
+            }
+            for (site, cleared) in by_site {
+                let message = Broadcast::invocation(targets::ALERT_CLEARED, [cleared]);
+                hub.send_to_group(&telemetry::groups::site(&site), &message, &[]);
+            }
+        }
     }
     adopted.changed
 }
@@ -245,8 +262,9 @@ fn send(
     let hub = hub(state, hub_name)?;
     let (message, catalog_changed) = message(state, hub_name, body)?;
     // A catalog the functions side adopted reaches every dashboard, once: those the send
-    // leaves out get the same message too.
-    let others = catalog_changed.then(|| match &audience {
+    // leaves out get the same message too. Not under sign-in: a catalog names every site's
+    // devices, and who may read it is the publisher's choice of audience (a site's group).
+    let others = (catalog_changed && state.auth.is_none()).then(|| match &audience {
         Audience::All => Others::These(excluded(uri)),
         Audience::Group(group) => {
             let excluded = excluded(uri);
