@@ -69,7 +69,7 @@ function publicJwk({ d, p, q, dp, dq, qi, ...rest }) {
 }
 
 /**
- * Starts the provider on 127.0.0.1 and a free port. `accounts` maps account ids (what the login
+ * Starts the provider on 127.0.0.1 and `port` (a free one by default). `accounts` maps account ids (what the login
  * form takes, and the tokens' `sub`) to `{ name, roles, sites }`; `sites` may be left out (the
  * token then has no `sites` claim). Returns:
  *  * `issuer` (`http://127.0.0.1:PORT`), `clientId` (`dashboard`), `audience`;
@@ -88,6 +88,7 @@ export async function startProvider({
   accounts,
   audience = 'api://iot-dashboard',
   alg = 'ES256',
+  port = 0,
 }) {
   if (!accounts || typeof accounts !== 'object') throw new TypeError('startProvider needs `accounts`');
   let keys = [signingKey('ES256'), signingKey('RS256')];
@@ -97,7 +98,7 @@ export async function startProvider({
   const server = http.createServer((req, res) => current.callback()(req, res));
   await new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
+    server.listen(port, '127.0.0.1', resolve);
   });
   const issuer = `http://127.0.0.1:${server.address().port}`;
 

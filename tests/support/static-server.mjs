@@ -18,10 +18,11 @@ const TYPES = {
 
 /**
  * Serves `root` under `prefix` (default `/`), plus `extra` files given as { '/path': text }
- * (typed by their extension, HTML without one; they win over files in `root`).
+ * (typed by their extension, HTML without one; they win over files in `root`), on `port` (a
+ * free one by default).
  * Returns { url, close() }.
  */
-export async function serveStatic(root, { prefix = '/', extra = {} } = {}) {
+export async function serveStatic(root, { prefix = '/', extra = {}, port = 0 } = {}) {
   const base = path.resolve(root);
   const server = http.createServer(async (req, res) => {
     try {
@@ -52,10 +53,12 @@ export async function serveStatic(root, { prefix = '/', extra = {} } = {}) {
       res.writeHead(404).end('not found');
     }
   });
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address();
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', resolve);
+  });
   return {
-    url: `http://127.0.0.1:${port}${prefix}`,
+    url: `http://127.0.0.1:${server.address().port}${prefix}`,
     close: () => new Promise((resolve) => server.close(resolve)),
   };
 }
