@@ -193,9 +193,7 @@ async fn resynchronise(
     let mut sites = snapshot.sites.clone();
     sites.extend(seen.into_iter().filter(|site| !snapshot.sites.contains(site)));
     // Only the sites the functions let this user see (one refused group fails the whole call).
-    if let Some(allowed) = store.identity.with_untracked(|i| i.as_ref().and_then(|i| i.sites.clone())) {
-        sites.retain(|site| allowed.contains(site));
-    }
+    store.identity.with_untracked(|i| sites.retain(|site| i.as_ref().is_none_or(|i| i.sees(site))));
     // Sites are joined up to their bound (a snapshot naming a million cannot make a million
     // group joins); the rest are counted as refused.
     if sites.len() > max_sites {

@@ -61,18 +61,16 @@ impl Syncer {
     pub fn saw_sites<'a>(&self, sites: impl Iterator<Item = &'a str>) {
         let mut last = "";
         let mut new = Vec::new();
-        // A signed-in user's sites, as the functions said (`None`: every site): others named by
-        // a pushed catalog are not asked for, since one refused group fails the whole call.
-        let allowed = self.inner.store.identity.with_untracked(|i| i.as_ref().and_then(|i| i.sites.clone()));
         for site in sites {
-            if allowed.as_ref().is_some_and(|a| !a.iter().any(|s| s == site)) {
-                last = site;
-                continue;
-            }
             // Batches come per site: compare with the last one before hashing.
             if site != last && !self.inner.sites.borrow().contains(site) {
                 let room = self.inner.sites.borrow().len() < self.inner.max_sites;
-                if !telemetry::groups::is_valid(&telemetry::groups::site(site)) {
+                // A signed-in user's sites, as the functions said: others (named by a pushed
+                // catalog) are not asked for, since one refused group fails the whole call.
+                let theirs = self.inner.store.identity.with_untracked(|i| i.as_ref().is_none_or(|i| i.sees(site)));
+                if !theirs {
+                    // Neither joined nor counted as refused for want of room.
+                } else if !telemetry::groups::is_valid(&telemetry::groups::site(site)) {
                     // Not a group the functions would take: its data still shows.
                 } else if room {
                     self.inner.sites.borrow_mut().insert(site.to_string());

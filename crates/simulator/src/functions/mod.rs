@@ -81,8 +81,19 @@ async fn negotiate(State(state): State<Arc<AppState>>, caller: Caller, headers: 
 }
 
 impl AppState {
-    /// A client URL and token for `hub`, as the negotiate function returns them.
+    /// A client URL and token for `hub`, as the negotiate function returns them (an open
+    /// deployment's user id, if the caller gave one, as `asrs.s.uid`).
     pub fn connection_info(&self, hub: &str, user_id: Option<String>) -> ConnectionInfo {
+        self.sign_connection(hub, user_id, None)
+    }
+
+    /// A client URL and token for `hub` for the signed-in user `user_id`, named in the token's
+    /// `nameid` (the service's user id: `/users/{id}` sends and user groups reach them).
+    pub fn user_connection_info(&self, hub: &str, user_id: &str) -> ConnectionInfo {
+        self.sign_connection(hub, None, Some(user_id.to_string()))
+    }
+
+    fn sign_connection(&self, hub: &str, user_id: Option<String>, nameid: Option<String>) -> ConnectionInfo {
         let url = self.client_url(hub);
         let now = jwt::unix_now();
         let claims = Claims {
@@ -90,25 +101,7 @@ impl AppState {
             exp: now + self.settings.token_lifetime.as_secs() as i64,
             iat: Some(now),
             user_id,
-            nameid: None,
-            name_identifier: None,
-            sub: None,
-        };
-        let access_token = jwt::sign(&claims, &self.settings.connection.access_key);
-        ConnectionInfo { url, access_token }
-    }
-
-    /// A client URL and token for `hub` for the signed-in user `user_id`, named in the token's
-    /// `nameid` (the service's user id: `/users/{id}` sends and user groups reach them).
-    pub fn user_connection_info(&self, hub: &str, user_id: &str) -> ConnectionInfo {
-        let url = self.client_url(hub);
-        let now = jwt::unix_now();
-        let claims = Claims {
-            aud: url.clone(),
-            exp: now + self.settings.token_lifetime.as_secs() as i64,
-            iat: Some(now),
-            user_id: None,
-            nameid: Some(user_id.to_string()),
+            nameid,
             name_identifier: None,
             sub: None,
         };
